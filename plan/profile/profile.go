@@ -1,0 +1,187 @@
+// Package profile holds the typed, validated node profile: what the HCL
+// profile language decodes to, with defaults filled in and variables
+// resolved. Renderers and the graph builder read it; nothing here touches
+// the host or parses HCL.
+package profile
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Cgroup drivers accepted by node.cgroup_driver.
+const (
+	CgroupSystemd  = "systemd"
+	CgroupCgroupfs = "cgroupfs"
+)
+
+// Operating systems accepted by node.os.
+const (
+	OSLinux   = "linux"
+	OSWindows = "windows"
+)
+
+// Artifact sources accepted by containerd.source and runc.source.
+const (
+	SourceRelease = "release"
+	SourcePackage = "package"
+)
+
+// Runtime types accepted by runtime.type.
+const (
+	RuntimeRunc = "runc"
+	RuntimeKata = "kata"
+)
+
+// Profile is a whole node profile after decoding, defaults and validation.
+type Profile struct {
+	// Files are the profile's source files, in the order they were read.
+	Files []string
+
+	Node       Node
+	Mirror     Mirror
+	Containerd Containerd
+	Runc       *Component // nil when the profile has no runc block
+	Crictl     *Component
+	Kata       *Component
+	CNI        *CNI
+	Runtimes   []Runtime // in declaration order
+	Kubelet    Kubelet
+	Verify     Verify
+
+	// Sensitive holds the values of sensitive variables, to be redacted
+	// from every plan, log and JSON output.
+	Sensitive []string
+}
+
+// Node is the node block.
+type Node struct {
+	CgroupDriver  string
+	Arch          string // amd64 | arm64
+	OS            string
+	KernelModules []string
+	Sysctl        map[string]string
+	DeclRange     hcl.Range
+}
+
+// SystemdCgroup reports whether runc and the kubelet use the systemd
+// cgroup driver: one setting drives both.
+func (n Node) SystemdCgroup() bool { return n.CgroupDriver == CgroupSystemd }
+
+// Mirror is the mirror block.
+type Mirror struct {
+	URLs      []string
+	Upstream  bool // try the upstream URL after the mirrors
+	DeclRange hcl.Range
+}
+
+// Component is a downloadable piece of the node: containerd, runc, crictl,
+// kata, the CNI plugins or the kubelet.
+type Component struct {
+	Version string
+	Source  string // SourceRelease or SourcePackage
+	// URL is the upstream URL of the artifact for Node.Arch; mirrors map it.
+	URL string
+	// SHA256 is the artifact's digest: from the profile, else the pin table.
+	// Empty only for Source == SourcePackage.
+	SHA256    string
+	DeclRange hcl.Range
+}
+
+// Containerd is the containerd block.
+type Containerd struct {
+	Component
+	Socket        string
+	SandboxImage  string
+	ConfigVersion int // 2, 3 or 4: explicit, or derived from Version
+	Registries    []Registry
+	// RawConfig is TOML deep-merged over the rendered config.toml.
+	RawConfig      string
+	RawConfigRange hcl.Range
+}
+
+// Registry is a containerd registry block: certs.d/HOST/hosts.toml.
+type Registry struct {
+	Host       string
+	Mirrors    []string
+	SkipVerify bool
+	DeclRange  hcl.Range
+}
+
+// CNI is the cni block.
+type CNI struct {
+	Component
+	BinDir  string
+	ConfDir string
+	Plugins []string // plugin binaries to install and verify
+}
+
+// Runtime is a runtime block: one CRI runtime handler.
+type Runtime struct {
+	Name       string // the handler name
+	Type       string // RuntimeRunc or RuntimeKata
+	Default    bool
+	Hypervisor string            // kata only: qemu, clh, fc, ...
+	Overhead   map[string]string // RuntimeClass podFixed overhead (cpu, memory)
+	DeclRange  hcl.Range
+}
+
+// Kubelet is the kubelet block. The kubelet config is rendered even when
+// the block is absent (Declared false).
+type Kubelet struct {
+	Declared bool
+	Component
+	// Start says whether nodeup starts the kubelet (kubeadm join usually does).
+	Start bool
+	// Config holds KubeletConfiguration fields by their JSON names.
+	Config map[string]any
+	// ConfigRanges maps a top-level Config key to where it was written.
+	ConfigRanges map[string]hcl.Range
+	Flags        []string
+}
+
+// Verify is the verify block.
+type Verify struct {
+	Timeout      time.Duration
+	Handlers     []string
+	NetworkReady bool
+}
+
+// Well-known install locations (SPEC section 4).
+const (
+	ContainerdConfigPath = "/etc/containerd/config.toml"
+	ContainerdCertsDir   = "/etc/containerd/certs.d"
+	KataDir              = "/opt/kata"
+	KataShimPath         = "/opt/kata/bin/containerd-shim-kata-v2"
+	KubeletConfigPath    = "/var/lib/kubelet/config.yaml"
+	RuntimeClassesPath   = "/etc/nodeup/runtimeclasses.yaml"
+	CrictlConfigPath     = "/etc/crictl.yaml"
+	ModulesLoadPath      = "/etc/modules-load.d/nodeup.conf"
+	SysctlPath           = "/etc/sysctl.d/99-nodeup.conf"
+	UnitDir              = "/etc/systemd/system"
+	WindowsEndpoint      = "npipe://./pipe/containerd-containerd"
+)
+
+// KataConfigPath is the kata configuration file for a hypervisor.
+func KataConfigPath(hypervisor string) string {
+	return KataDir + "/share/defaults/kata-containers/configuration-" + hypervisor + ".toml"
+}
+
+// RuntimeEndpoint is the CRI endpoint the kubelet and crictl talk to.
+func (p *Profile) RuntimeEndpoint() string {
+	if p.Node.OS == OSWindows {
+		return WindowsEndpoint
+	}
+	return "unix://" + p.Containerd.Socket
+}
+
+// DefaultRuntime returns the runtime marked default (validation ensures one).
+func (p *Profile) DefaultRuntime() *Runtime {
+	for i := range p.Runtimes {
+		if p.Runtimes[i].Default {
+			return &p.Runtimes[i]
+		}
+	}
+	return nil
+}

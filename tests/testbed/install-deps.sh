@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # debootstrap: the node rootfs; systemd-container: systemd-nspawn; zstd: the kata
-# archive; gcc + libc6-dev: runc needs cgo; util-linux: nsenter; binutils: none.
+# archive; gcc + libc6-dev: runc needs cgo; util-linux: nsenter.
 packages=(debootstrap systemd-container zstd gcc libc6-dev util-linux ca-certificates)
 
 missing=()

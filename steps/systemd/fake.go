@@ -1,0 +1,242 @@
+package systemd
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Fake is an in-memory Manager for tests. It records every call as
+// "op unit" (e.g. "restart containerd.service", "daemon-reload"), keeps a
+// state per unit, gives a unit a new MainPID on each start or restart,
+// and fails the operations set with Fail. It is safe for concurrent use.
+type Fake struct {
+	mu      sync.Mutex
+	calls   []string
+	units   map[string]*FakeUnit
+	fail    map[string]error
+	nextPID uint32
+}
+
+// FakeUnit is the state Fake keeps for one unit.
+type FakeUnit struct {
+	FileState   string // UnitFileState: "disabled" until enabled, "masked", ...
+	LoadState   string // "loaded" unless masked
+	ActiveState string // "inactive" until started
+	MainPID     uint32
+	// AfterStart is the ActiveState a start or restart leads to; "" means
+	// "active". Set "failed" to simulate a unit that crashes.
+	AfterStart string
+	Journal    string
+}
+
+var _ Manager = (*Fake)(nil)
+
+// NewFake returns a Fake where every unit is loaded, disabled and inactive.
+func NewFake() *Fake {
+	return &Fake{units: map[string]*FakeUnit{}, fail: map[string]error{}, nextPID: 1000}
+}
+
+// Unit returns the unit's state for inspection or changes; tests may
+// modify it directly.
+func (f *Fake) Unit(name string) *FakeUnit {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unit(name)
+}
+
+func (f *Fake) unit(name string) *FakeUnit {
+	u, ok := f.units[name]
+	if !ok {
+		u = &FakeUnit{FileState: "disabled", LoadState: "loaded", ActiveState: "inactive"}
+		f.units[name] = u
+	}
+	return u
+}
+
+// SetState sets the unit's ActiveState (and MainPID, when active).
+func (f *Fake) SetState(unit, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.unit(unit)
+	u.ActiveState = state
+	if state == "active" && u.MainPID == 0 {
+		u.MainPID = f.pid()
+	}
+	if state != "active" {
+		u.MainPID = 0
+	}
+}
+
+// Fail makes the operation op ("daemon-reload", "enable", "start",
+// "restart", "unmask", "state") fail with err for unit ("" for any unit).
+// A nil err clears it.
+func (f *Fake) Fail(op, unit string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := op + " " + unit
+	if err == nil {
+		delete(f.fail, k)
+		return
+	}
+	f.fail[k] = err
+}
+
+// Calls returns every recorded call in order.
+func (f *Fake) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// Count returns how many times op was called for unit ("" for daemon-reload).
+func (f *Fake) Count(op, unit string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := strings.TrimSpace(op + " " + unit)
+	n := 0
+	for _, c := range f.calls {
+		if c == want {
+			n++
+		}
+	}
+	return n
+}
+
+// Reset forgets the recorded calls, keeping unit states: for checking a
+// second, idempotent run.
+func (f *Fake) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+}
+
+func (f *Fake) pid() uint32 {
+	f.nextPID++
+	return f.nextPID
+}
+
+// record logs the call and returns its injected failure, if any.
+func (f *Fake) record(op, unit string) error {
+	f.calls = append(f.calls, strings.TrimSpace(op+" "+unit))
+	if err, ok := f.fail[op+" "+unit]; ok {
+		return err
+	}
+	return f.fail[op+" "]
+}
+
+func (f *Fake) DaemonReload(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.record("daemon-reload", "")
+}
+
+func (f *Fake) Enable(ctx context.Context, units ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sorted := append([]string(nil), units...)
+	sort.Strings(sorted)
+	for _, u := range sorted {
+		if err := f.record("enable", u); err != nil {
+			return err
+		}
+		if f.unit(u).FileState == "masked" {
+			return fmt.Errorf("enable %s: unit is masked", u)
+		}
+		f.unit(u).FileState = "enabled"
+	}
+	return nil
+}
+
+func (f *Fake) IsEnabled(ctx context.Context, unit string) (bool, error) {
+	s, err := f.UnitFileState(ctx, unit)
+	return s == "enabled" || s == "enabled-runtime", err
+}
+
+func (f *Fake) UnitFileState(ctx context.Context, unit string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return "", err
+	}
+	return f.unit(unit).FileState, nil
+}
+
+func (f *Fake) LoadState(ctx context.Context, unit string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return "", err
+	}
+	u := f.unit(unit)
+	if u.FileState == "masked" {
+		return "masked", nil
+	}
+	return u.LoadState, nil
+}
+
+func (f *Fake) ActiveState(ctx context.Context, unit string) (string, uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return "", 0, err
+	}
+	u := f.unit(unit)
+	return u.ActiveState, u.MainPID, nil
+}
+
+func (f *Fake) Start(ctx context.Context, unit string) error {
+	return f.run("start", unit)
+}
+
+func (f *Fake) Restart(ctx context.Context, unit string) error {
+	return f.run("restart", unit)
+}
+
+func (f *Fake) run(op, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record(op, unit); err != nil {
+		return &UnitError{Unit: unit, Op: op, Result: "job failed", Err: err, Journal: f.unit(unit).Journal}
+	}
+	u := f.unit(unit)
+	if u.FileState == "masked" {
+		return &UnitError{Unit: unit, Op: op, Result: "not enqueued", Err: fmt.Errorf("unit %s is masked", unit)}
+	}
+	if op == "start" && u.ActiveState == "active" {
+		return nil // starting an active unit is a no-op, as in systemd
+	}
+	switch u.AfterStart {
+	case "", "active":
+		u.ActiveState, u.MainPID = "active", f.pid()
+		return nil
+	default:
+		u.ActiveState, u.MainPID = u.AfterStart, 0
+		if u.AfterStart == "failed" {
+			return &UnitError{Unit: unit, Op: op, Result: "job failed", Journal: u.Journal}
+		}
+		return nil
+	}
+}
+
+func (f *Fake) Unmask(ctx context.Context, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("unmask", unit); err != nil {
+		return err
+	}
+	if u := f.unit(unit); u.FileState == "masked" {
+		u.FileState = "disabled"
+	}
+	return nil
+}
+
+func (f *Fake) JournalTail(ctx context.Context, unit string, n int) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unit(unit).Journal
+}
+
+func (f *Fake) Close() error { return nil }

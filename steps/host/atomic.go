@@ -1,0 +1,132 @@
+package host
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// AtomicFile is a file being written in place of a node path. The bytes go
+// to a temporary file in the same directory, named TempPrefix+name+random;
+// Commit syncs it, sets its mode, closes it, renames it over the path and
+// syncs the directory. Until Commit returns, readers of the path see the old
+// file (or none); after, the new one; a crash at any moment leaves one or the
+// other, never a mix, plus at most a recognisable temporary file. Replacing a
+// running binary works: the old inode lives on until the process exits.
+//
+// The new file belongs to the user running nodeup (root); the owner of a
+// replaced file is not carried over. Modeled on containerd's pkg/atomicfile.
+type AtomicFile struct {
+	h    *Host
+	node string // the node path being replaced
+	f    *os.File
+	real string // real path of the node path
+	mode fs.FileMode
+	done bool
+}
+
+// Create starts an AtomicFile for node path p with the given mode. Missing
+// parent directories are created (0755). A symlink at p is replaced, not
+// followed. Call Commit to install it, or Cancel to drop it.
+func (h *Host) Create(p string, mode fs.FileMode) (*AtomicFile, error) {
+	real, err := h.lpath(p)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(real)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, h.fail("create directory for", p, err)
+	}
+	var f *os.File
+	for range 100 {
+		f, err = os.OpenFile(filepath.Join(dir, tempName(filepath.Base(real))), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, h.fail("write", p, err)
+	}
+	return &AtomicFile{h: h, node: p, f: f, real: real, mode: mode}, nil
+}
+
+// Write writes to the temporary file.
+func (a *AtomicFile) Write(b []byte) (int, error) {
+	n, err := a.f.Write(b)
+	if err != nil {
+		return n, a.h.fail("write", a.node, err)
+	}
+	return n, nil
+}
+
+// Commit installs the file at its node path (see AtomicFile). On any error
+// the temporary file is removed and the path keeps its old content.
+func (a *AtomicFile) Commit() error {
+	if a.done {
+		return a.h.fail("write", a.node, fs.ErrClosed)
+	}
+	a.done = true
+	tmp := a.f.Name()
+	err := a.f.Sync()
+	if err == nil {
+		err = a.f.Chmod(a.mode)
+	}
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, a.real)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return a.h.fail("write", a.node, err)
+	}
+	if err := syncDir(filepath.Dir(a.real)); err != nil {
+		return a.h.fail("write", a.node, err)
+	}
+	return nil
+}
+
+// Cancel drops the temporary file. It is a no-op after Commit, so
+// `defer f.Cancel()` is the idiom.
+func (a *AtomicFile) Cancel() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
+// WriteFile replaces node file p with data and mode atomically (see
+// AtomicFile): sync, rename, sync the directory; the old file or the new,
+// never a partial one, and no temporary file left on error. Missing parent
+// directories are created (0755).
+func (h *Host) WriteFile(p string, data []byte, mode fs.FileMode) error {
+	a, err := h.Create(p, mode)
+	if err != nil {
+		return err
+	}
+	defer a.Cancel()
+	if _, err := a.Write(data); err != nil {
+		return err
+	}
+	return a.Commit()
+}
+
+// InstallFile is WriteFile for streamed content (binaries): r is copied to a
+// temporary file and renamed over p only when r is read to its end without
+// error. A running binary at p keeps running from the old inode.
+func (h *Host) InstallFile(p string, r io.Reader, mode fs.FileMode) error {
+	a, err := h.Create(p, mode)
+	if err != nil {
+		return err
+	}
+	defer a.Cancel()
+	if _, err := io.Copy(a.f, r); err != nil {
+		return h.fail("write", p, err)
+	}
+	return a.Commit()
+}

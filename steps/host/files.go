@@ -1,0 +1,275 @@
+package host
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+)
+
+// ReadFile returns the contents of node file p, following symlinks within
+// the root.
+func (h *Host) ReadFile(p string) ([]byte, error) {
+	real, err := h.Path(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return nil, h.fail("read", p, err)
+	}
+	return b, nil
+}
+
+// SHA256 returns the hex sha256 of node file p, following symlinks within
+// the root.
+func (h *Host) SHA256(p string) (string, error) {
+	real, err := h.Path(p)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return "", h.fail("read", p, err)
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return "", h.fail("read", p, err)
+	}
+	return hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// ReadDir lists node directory p, sorted by name.
+func (h *Host) ReadDir(p string) ([]fs.DirEntry, error) {
+	real, err := h.Path(p)
+	if err != nil {
+		return nil, err
+	}
+	es, err := os.ReadDir(real)
+	if err != nil {
+		return nil, h.fail("read directory", p, err)
+	}
+	return es, nil
+}
+
+// Stat describes node path p, following symlinks within the root.
+func (h *Host) Stat(p string) (fs.FileInfo, error) {
+	real, err := h.Path(p)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, h.fail("stat", p, err)
+	}
+	return fi, nil
+}
+
+// Lstat describes node path p itself: a symlink there is not followed.
+func (h *Host) Lstat(p string) (fs.FileInfo, error) {
+	real, err := h.lpath(p)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(real)
+	if err != nil {
+		return nil, h.fail("stat", p, err)
+	}
+	return fi, nil
+}
+
+// Readlink returns the target of symlink p as written in the link.
+func (h *Host) Readlink(p string) (string, error) {
+	real, err := h.lpath(p)
+	if err != nil {
+		return "", err
+	}
+	t, err := os.Readlink(real)
+	if err != nil {
+		return "", h.fail("readlink", p, err)
+	}
+	return t, nil
+}
+
+// MkdirAll creates node directory p and its missing parents with mode
+// (before umask). Existing directories keep their mode.
+func (h *Host) MkdirAll(p string, mode fs.FileMode) error {
+	real, err := h.Path(p)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(real, mode); err != nil {
+		return h.fail("create directory", p, err)
+	}
+	return nil
+}
+
+// MkdirTemp creates a new directory in node directory dir, named by pattern
+// as os.MkdirTemp does, and returns its node path.
+func (h *Host) MkdirTemp(dir, pattern string) (string, error) {
+	real, err := h.Path(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(real, 0o755); err != nil {
+		return "", h.fail("create directory", dir, err)
+	}
+	d, err := os.MkdirTemp(real, pattern)
+	if err != nil {
+		return "", h.fail("create directory in", dir, err)
+	}
+	return path.Join(path.Clean(dir), filepath.Base(d)), nil
+}
+
+// Chmod sets the mode of node path p, following symlinks within the root.
+func (h *Host) Chmod(p string, mode fs.FileMode) error {
+	real, err := h.Path(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(real, mode); err != nil {
+		return h.fail("chmod", p, err)
+	}
+	return nil
+}
+
+// Chown sets the owner of node path p, following symlinks within the root.
+// Numeric ids are the node's: under --root they are the image's ids.
+func (h *Host) Chown(p string, uid, gid int) error {
+	real, err := h.Path(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Chown(real, uid, gid); err != nil {
+		return h.fail("chown", p, err)
+	}
+	return nil
+}
+
+// Remove removes node path p itself (a file, a symlink, an empty directory).
+// A path that does not exist is not an error.
+func (h *Host) Remove(p string) error {
+	real, err := h.lpath(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(real); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return h.fail("remove", p, err)
+	}
+	return nil
+}
+
+// RemoveAll removes node path p and everything below it; symlinks inside are
+// removed, never followed. It refuses to remove "/".
+func (h *Host) RemoveAll(p string) error {
+	real, err := h.lpath(p)
+	if err != nil {
+		return err
+	}
+	if real == h.root {
+		return fmt.Errorf("remove %s: refusing to remove the root directory", p)
+	}
+	if err := os.RemoveAll(real); err != nil {
+		return h.fail("remove", p, err)
+	}
+	return nil
+}
+
+// Rename renames node path oldpath to newpath atomically (rename(2)); a file
+// or symlink at newpath is replaced, never written through. Both must be on
+// the same filesystem.
+func (h *Host) Rename(oldpath, newpath string) error {
+	ro, err := h.lpath(oldpath)
+	if err != nil {
+		return err
+	}
+	rn, err := h.lpath(newpath)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(ro, rn); err != nil {
+		return h.fail("rename "+oldpath+" to", newpath, err)
+	}
+	return syncDir(filepath.Dir(rn))
+}
+
+// Link creates newpath as a hard link to the file oldpath (neither followed
+// if it is a symlink).
+func (h *Host) Link(oldpath, newpath string) error {
+	ro, err := h.lpath(oldpath)
+	if err != nil {
+		return err
+	}
+	rn, err := h.lpath(newpath)
+	if err != nil {
+		return err
+	}
+	if err := os.Link(ro, rn); err != nil {
+		return h.fail("link "+oldpath+" as", newpath, err)
+	}
+	return nil
+}
+
+// Symlink makes node path p a symlink to target, atomically: a temporary
+// link next to p is renamed over it, so p is at every moment the old entry
+// or the new link. Missing parent directories are created (0755). The target
+// is written as given; it is interpreted on the node.
+func (h *Host) Symlink(target, p string) error {
+	real, err := h.lpath(p)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(real)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return h.fail("create directory for", p, err)
+	}
+	var tmp string
+	for range 100 {
+		tmp = filepath.Join(dir, tempName(filepath.Base(real)))
+		err = os.Symlink(target, tmp)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return h.fail("symlink", p, err)
+	}
+	if err := os.Rename(tmp, real); err != nil {
+		os.Remove(tmp)
+		return h.fail("symlink", p, err)
+	}
+	return syncDir(dir)
+}
+
+// TempPrefix starts the name of every temporary file nodeup creates next to
+// the file it replaces, so a leftover from a killed run is recognisable.
+const TempPrefix = ".nodeup-tmp-"
+
+func tempName(base string) string {
+	if len(base) > 100 {
+		base = base[:100]
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	return TempPrefix + base + "-" + hex.EncodeToString(b[:])
+}
+
+// syncDir fsyncs a directory so a rename in it survives a power cut.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, unwrapPathError(err))
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, unwrapPathError(err))
+	}
+	return nil
+}

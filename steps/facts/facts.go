@@ -1,0 +1,285 @@
+// Package facts reports what nodeup detects about a node: architecture,
+// distribution, package manager, systemd, cgroups, /dev/kvm, and the
+// containerd and runc already installed. Gathering never fails; what
+// cannot be read is left empty.
+package facts
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nodeup/nodeup/steps/pkgmgr"
+	"github.com/nodeup/nodeup/steps/systemd"
+)
+
+// Root maps an absolute node path to the real path under the node root.
+type Root interface {
+	Path(p string) (string, error)
+}
+
+// Facts is what Gather found.
+type Facts struct {
+	Arch           string  `json:"arch"`           // GOARCH nodeup runs as
+	Machine        string  `json:"machine"`        // uname machine: x86_64, aarch64
+	Kernel         string  `json:"kernel"`         // uname release
+	Distro         Distro  `json:"distro"`         // from os-release
+	PackageManager string  `json:"packageManager"` // apt, dnf or ""
+	Systemd        bool    `json:"systemd"`        // systemd runs this root (only when it is "/")
+	Cgroup         Cgroup  `json:"cgroup"`
+	KVM            bool    `json:"kvm"` // /dev/kvm is a character device
+	Containerd     *Binary `json:"containerd"`
+	Runc           *Binary `json:"runc"`
+}
+
+// Distro is the node's os-release identity.
+type Distro struct {
+	ID         string `json:"id"`        // debian, ubuntu, fedora
+	VersionID  string `json:"versionId"` // 12, 24.04, 41
+	PrettyName string `json:"prettyName"`
+}
+
+// Cgroup is the cgroup hierarchy the node mounts.
+type Cgroup struct {
+	Version     string   `json:"version"` // v2, v1, or "" when /sys/fs/cgroup is not mounted
+	Controllers []string `json:"controllers"`
+}
+
+// Binary is an installed program.
+type Binary struct {
+	Path    string `json:"path"`    // node path
+	Version string `json:"version"` // from `BIN --version`; "" if it did not say
+	Error   string `json:"error,omitempty"`
+}
+
+// binDirs are searched in this order for containerd and runc.
+func binDirs() []string {
+	return []string{"/usr/local/bin", "/usr/bin", "/usr/local/sbin", "/usr/sbin"}
+}
+
+// Gather inspects the node under r. rootIsSlash says r is the running
+// system, the only case where systemd can be running for it.
+func Gather(r Root, rootIsSlash bool) Facts {
+	f := Facts{Arch: runtime.GOARCH}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		f.Machine = unix.ByteSliceToString(u.Machine[:])
+		f.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	f.Distro = readOSRelease(r)
+	if m, err := pkgmgr.Detect(r); err == nil {
+		f.PackageManager = m.Name()
+	}
+	f.Systemd = rootIsSlash && systemd.Running("/")
+	f.Cgroup = readCgroup(r)
+	if p, err := r.Path("/dev/kvm"); err == nil {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			f.KVM = true
+		}
+	}
+	f.Containerd = findBinary(r, "containerd")
+	f.Runc = findBinary(r, "runc")
+	return f
+}
+
+func readOSRelease(r Root) Distro {
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		real, err := r.Path(p)
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(real)
+		if err != nil {
+			continue
+		}
+		kv := ParseOSRelease(string(data))
+		return Distro{ID: kv["ID"], VersionID: kv["VERSION_ID"], PrettyName: kv["PRETTY_NAME"]}
+	}
+	return Distro{}
+}
+
+// ParseOSRelease parses os-release(5): KEY=value lines, values optionally
+// quoted with shell quoting rules for ", ', \ and $.
+func ParseOSRelease(s string) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		out[strings.TrimSpace(k)] = unquote(strings.TrimSpace(v))
+	}
+	return out
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return v[1 : len(v)-1]
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+		var b strings.Builder
+		for i := 0; i < len(v); i++ {
+			if v[i] == '\\' && i+1 < len(v) && strings.IndexByte("\"\\$`", v[i+1]) >= 0 {
+				i++
+			}
+			b.WriteByte(v[i])
+		}
+		return b.String()
+	}
+	return v
+}
+
+func readCgroup(r Root) Cgroup {
+	read := func(p string) (string, bool) {
+		real, err := r.Path(p)
+		if err != nil {
+			return "", false
+		}
+		data, err := os.ReadFile(real)
+		return string(data), err == nil
+	}
+	if s, ok := read("/sys/fs/cgroup/cgroup.controllers"); ok {
+		return Cgroup{Version: "v2", Controllers: strings.Fields(s)}
+	}
+	// cgroup v1: one hierarchy per controller under /sys/fs/cgroup;
+	// /proc/cgroups says which controllers are enabled.
+	for _, d := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/pids"} {
+		real, err := r.Path(d)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+			c := Cgroup{Version: "v1"}
+			s, _ := read("/proc/cgroups")
+			for _, line := range strings.Split(s, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 4 && !strings.HasPrefix(f[0], "#") && f[3] == "1" {
+					c.Controllers = append(c.Controllers, f[0])
+				}
+			}
+			return c
+		}
+	}
+	return Cgroup{}
+}
+
+func findBinary(r Root, name string) *Binary {
+	for _, dir := range binDirs() {
+		nodePath := dir + "/" + name
+		real, err := r.Path(nodePath)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		b := &Binary{Path: nodePath}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := exec.CommandContext(ctx, real, "--version").Output()
+		cancel()
+		if err != nil {
+			b.Error = fmt.Sprintf("%s --version: %v", nodePath, err)
+		}
+		b.Version = ParseVersion(string(out))
+		return b
+	}
+	return nil
+}
+
+// ParseVersion returns the first version-looking token of a program's
+// --version output, without a leading "v": "runc version 1.1.5" gives
+// 1.1.5, "containerd github.com/containerd/containerd/v2 v2.4.2 abc" gives
+// 2.4.2, Debian's "containerd containerd.io 1.6.20~ds1 ..." 1.6.20~ds1.
+func ParseVersion(out string) string {
+	for _, tok := range strings.Fields(out) {
+		t := strings.TrimPrefix(strings.TrimRight(tok, ",;"), "v")
+		if looksLikeVersion(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// looksLikeVersion: digits "." digits, then anything a version carries.
+func looksLikeVersion(t string) bool {
+	i := 0
+	digits := func() bool {
+		start := i
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if !digits() || i >= len(t) || t[i] != '.' {
+		return false
+	}
+	i++
+	if !digits() {
+		return false
+	}
+	for ; i < len(t); i++ {
+		c := t[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte(".-+~_", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Table writes the facts as aligned "name  value" lines.
+func (f Facts) Table(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row("arch", "%s (machine %s)", f.Arch, or(f.Machine, "unknown"))
+	row("kernel", "%s", or(f.Kernel, "unknown"))
+	d := strings.TrimSpace(f.Distro.ID + " " + f.Distro.VersionID)
+	if f.Distro.PrettyName != "" {
+		d += " (" + f.Distro.PrettyName + ")"
+	}
+	row("distro", "%s", or(strings.TrimSpace(d), "unknown (no os-release)"))
+	row("package manager", "%s", or(f.PackageManager, "none found"))
+	row("systemd", "%s", map[bool]string{true: "running", false: "not running"}[f.Systemd])
+	cg := "not mounted"
+	if f.Cgroup.Version != "" {
+		cg = f.Cgroup.Version + ": " + or(strings.Join(f.Cgroup.Controllers, " "), "no controllers")
+	}
+	row("cgroup", "%s", cg)
+	row("kvm", "%s", map[bool]string{true: "/dev/kvm present", false: "absent"}[f.KVM])
+	row("containerd", "%s", f.Containerd.String())
+	row("runc", "%s", f.Runc.String())
+	return tw.Flush()
+}
+
+func (b *Binary) String() string {
+	if b == nil {
+		return "not found"
+	}
+	s := b.Path + " " + or(b.Version, "(version unknown)")
+	if b.Error != "" {
+		s += " (" + b.Error + ")"
+	}
+	return s
+}
+
+func or(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}

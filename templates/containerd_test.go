@@ -1,0 +1,299 @@
+package templates
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// One containerd version per schema, plus 2.0 for the CNI bin_dir case.
+var schemaCases = []struct {
+	version       string
+	configVersion int
+}{
+	{"1.7.30", 2},
+	{"2.0.7", 3},
+	{"2.2.3", 3},
+	{"2.3.4", 4},
+}
+
+// criRuntimeKeys is the path of the CRI runtime plugin's table per schema.
+func criRuntimeKeys(configVersion int) []string {
+	if configVersion == 2 {
+		return []string{"plugins", criPluginV2}
+	}
+	return []string{"plugins", criRuntimePlugin}
+}
+
+func handlerKeys(configVersion int, handler string, keys ...string) []string {
+	return append(append(criRuntimeKeys(configVersion), "containerd", "runtimes", handler), keys...)
+}
+
+func TestConfigVersionFor(t *testing.T) {
+	for v, want := range map[string]int{"1.6.20": 2, "1.7.30": 2, "v2.0.0": 3, "2.1.6": 3, "2.2.9": 3, "2.3.0": 4, "2.4.2": 4} {
+		if got, err := ConfigVersionFor(v); err != nil || got != want {
+			t.Errorf("ConfigVersionFor(%q) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	if _, err := ConfigVersionFor("latest"); err == nil {
+		t.Error("ConfigVersionFor(latest): want an error")
+	}
+}
+
+func TestSystemdCgroupFollowsNode(t *testing.T) {
+	for _, c := range schemaCases {
+		for _, driver := range []string{profile.CgroupSystemd, profile.CgroupCgroupfs} {
+			t.Run(c.version+"/"+driver, func(t *testing.T) {
+				p := exampleProfile(t, c.version)
+				p.Node.CgroupDriver = driver
+				tree := containerdTOML(t, p)
+				if got := at(tree, "version"); got != int64(c.configVersion) {
+					t.Errorf("version = %v, want %d", got, c.configVersion)
+				}
+				got := at(tree, handlerKeys(c.configVersion, "runc", "options", "SystemdCgroup")...)
+				if got != (driver == profile.CgroupSystemd) {
+					t.Errorf("runc SystemdCgroup = %v with cgroup_driver %s", got, driver)
+				}
+				if got := at(tree, handlerKeys(c.configVersion, "runc", "runtime_type")...); got != "io.containerd.runc.v2" {
+					t.Errorf("runc runtime_type = %v", got)
+				}
+				if got := at(tree, append(criRuntimeKeys(c.configVersion), "containerd", "default_runtime_name")...); got != "runc" {
+					t.Errorf("default_runtime_name = %v", got)
+				}
+			})
+		}
+	}
+}
+
+func TestRuncBinaryName(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	keys := handlerKeys(4, "runc", "options", "BinaryName")
+	if got := at(containerdTOML(t, p), keys...); got != "/usr/local/sbin/runc" {
+		t.Errorf("release runc: BinaryName = %v", got)
+	}
+	p.Runc.Source = profile.SourcePackage
+	if got := at(containerdTOML(t, p), keys...); got != nil {
+		t.Errorf("packaged runc: BinaryName = %v, want unset (found on PATH)", got)
+	}
+}
+
+func TestKataHandler(t *testing.T) {
+	for _, c := range schemaCases {
+		t.Run(c.version, func(t *testing.T) {
+			p := exampleProfile(t, c.version)
+			p.Runtimes = append(p.Runtimes, profile.Runtime{Name: "kata-clh", Type: profile.RuntimeKata, Hypervisor: "clh"})
+			tree := containerdTOML(t, p)
+			for _, hv := range []string{"qemu", "clh"} {
+				h := at(tree, handlerKeys(c.configVersion, "kata-"+hv)...)
+				want := map[string]any{
+					"runtime_type":                    "io.containerd.kata-" + hv + ".v2",
+					"runtime_path":                    "/opt/kata/bin/containerd-shim-kata-v2",
+					"privileged_without_host_devices": true,
+					"pod_annotations":                 []any{"io.katacontainers.*"},
+					"options":                         map[string]any{"ConfigPath": "/opt/kata/share/defaults/kata-containers/configuration-" + hv + ".toml"},
+				}
+				if !reflect.DeepEqual(h, want) {
+					t.Errorf("kata-%s handler:\n got %#v\nwant %#v", hv, h, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCNIBinDirByVersion(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		key     string // the one of bin_dir / bin_dirs that must be set
+		value   any
+	}{
+		{"1.7.30", "bin_dir", "/opt/cni/bin"},
+		{"2.0.7", "bin_dir", "/opt/cni/bin"},
+		{"2.1.6", "bin_dirs", []any{"/opt/cni/bin"}},
+		{"2.2.3", "bin_dirs", []any{"/opt/cni/bin"}},
+		{"2.3.4", "bin_dirs", []any{"/opt/cni/bin"}},
+	} {
+		t.Run(c.version, func(t *testing.T) {
+			p := exampleProfile(t, c.version)
+			cni, _ := at(containerdTOML(t, p), append(criRuntimeKeys(p.Containerd.ConfigVersion), "cni")...).(map[string]any)
+			want := map[string]any{c.key: c.value, "conf_dir": "/etc/cni/net.d"}
+			if !reflect.DeepEqual(cni, want) {
+				t.Errorf("cni table = %#v, want %#v", cni, want)
+			}
+		})
+	}
+}
+
+func TestSandboxImageAndRegistryLocation(t *testing.T) {
+	for _, c := range schemaCases {
+		t.Run(c.version, func(t *testing.T) {
+			tree := containerdTOML(t, exampleProfile(t, c.version))
+			var sandbox, configPath []string
+			if c.configVersion == 2 {
+				sandbox = []string{"plugins", criPluginV2, "sandbox_image"}
+				configPath = []string{"plugins", criPluginV2, "registry", "config_path"}
+			} else {
+				sandbox = []string{"plugins", criImagesPlugin, "pinned_images", "sandbox"}
+				configPath = []string{"plugins", criImagesPlugin, "registry", "config_path"}
+				if got := at(tree, "plugins", criPluginV2); got != nil {
+					t.Errorf("schema %d has a 1.x CRI table: %v", c.configVersion, got)
+				}
+			}
+			if got := at(tree, sandbox...); got != "registry.k8s.io/pause:3.10" {
+				t.Errorf("%s = %v", strings.Join(sandbox, "."), got)
+			}
+			if got := at(tree, configPath...); got != "/etc/containerd/certs.d" {
+				t.Errorf("%s = %v", strings.Join(configPath, "."), got)
+			}
+		})
+	}
+}
+
+func TestSocketAddress(t *testing.T) {
+	for _, c := range schemaCases {
+		t.Run(c.version, func(t *testing.T) {
+			p := exampleProfile(t, c.version)
+			p.Containerd.Socket = "/run/k8s/containerd.sock"
+			tree := containerdTOML(t, p)
+			if c.configVersion == 4 {
+				if got := at(tree, "plugins", grpcServerPlugin, "address"); got != "/run/k8s/containerd.sock" {
+					t.Errorf("grpc address = %v", got)
+				}
+				if got := at(tree, "plugins", ttrpcServerPlugin, "address"); got != "/run/k8s/containerd.sock.ttrpc" {
+					t.Errorf("ttrpc address = %v", got)
+				}
+				if got := at(tree, "grpc"); got != nil {
+					t.Errorf("schema 4 has a top-level grpc table: %v", got)
+				}
+			} else if got := at(tree, "grpc", "address"); got != "/run/k8s/containerd.sock" {
+				t.Errorf("grpc.address = %v", got)
+			}
+		})
+	}
+}
+
+func TestRawConfigMerge(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = `
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs"]
+[plugins.'io.containerd.cri.v1.runtime']
+  enable_unprivileged_ports = true
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+  NoNewKeyring = true
+[plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+`
+	tree := containerdTOML(t, p)
+	runc := handlerKeys(4, "runc")
+	for _, c := range []struct {
+		keys []string
+		want any
+	}{
+		// A new key lands next to the rendered ones in a merged table.
+		{[]string{"plugins", criRuntimePlugin, "enable_unprivileged_ports"}, true},
+		{append(runc, "options", "NoNewKeyring"), true},
+		// Rendered siblings of merged keys survive.
+		{append(runc, "options", "BinaryName"), "/usr/local/sbin/runc"},
+		{append(runc, "runtime_type"), "io.containerd.runc.v2"},
+		{handlerKeys(4, "kata-qemu", "runtime_path"), "/opt/kata/bin/containerd-shim-kata-v2"},
+		{[]string{"plugins", criRuntimePlugin, "cni", "conf_dir"}, "/etc/cni/net.d"},
+		// Scalars and arrays are replaced: the raw config has the last word.
+		{append(runc, "options", "SystemdCgroup"), false},
+		{[]string{"plugins", criRuntimePlugin, "cni", "bin_dirs"}, []any{"/opt/cni/bin", "/usr/lib/cni"}},
+		{[]string{"disabled_plugins"}, []any{"io.containerd.snapshotter.v1.btrfs"}},
+	} {
+		if got := at(tree, c.keys...); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s = %#v, want %#v", strings.Join(c.keys, "."), got, c.want)
+		}
+	}
+}
+
+func TestMergeTOML(t *testing.T) {
+	dst := map[string]any{
+		"a": map[string]any{"b": int64(1), "c": map[string]any{"d": "x"}},
+		"e": []any{"1", "2"},
+		"f": map[string]any{"g": true},
+	}
+	src := map[string]any{
+		"a": map[string]any{"c": map[string]any{"h": "y"}, "b": int64(2)},
+		"e": []any{"3"},
+		"f": "scalar over table",
+		"i": map[string]any{"j": int64(5)},
+	}
+	MergeTOML(dst, src)
+	want := map[string]any{
+		"a": map[string]any{"b": int64(2), "c": map[string]any{"d": "x", "h": "y"}},
+		"e": []any{"3"},
+		"f": "scalar over table",
+		"i": map[string]any{"j": int64(5)},
+	}
+	if !reflect.DeepEqual(dst, want) {
+		t.Errorf("merged:\n got %#v\nwant %#v", dst, want)
+	}
+	// Tables are copied, so editing the result leaves src alone.
+	dst["i"].(map[string]any)["k"] = 1
+	if _, ok := src["i"].(map[string]any)["k"]; ok {
+		t.Error("MergeTOML shares src's tables with dst")
+	}
+}
+
+func TestCRIDisabled(t *testing.T) {
+	for _, name := range []string{"cri", "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"} {
+		t.Run(name, func(t *testing.T) {
+			p := exampleProfile(t, "2.3.4")
+			p.Containerd.RawConfig = fmt.Sprintf("version = 4\n\ndisabled_plugins = [\n  \"io.containerd.snapshotter.v1.zfs\",\n  %q,\n]\n", name)
+			_, err := ContainerdConfig(p)
+			var e *CRIDisabledError
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *CRIDisabledError", err)
+			}
+			if e.Plugin != name || e.Line != 5 {
+				t.Errorf("CRIDisabledError = %+v, want plugin %q at line 5", e, name)
+			}
+		})
+	}
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = `disabled_plugins = ["io.containerd.snapshotter.v1.zfs"]`
+	if _, err := ContainerdConfig(p); err != nil {
+		t.Errorf("disabling a snapshotter: %v", err)
+	}
+}
+
+func TestRawConfigSyntaxError(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.runtime']\n  enable_unprivileged_ports = true\n  max_container_log_line_size = \n"
+	_, err := ContainerdConfig(p)
+	var e *RawConfigError
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *RawConfigError", err)
+	}
+	if e.Line != 3 || e.Col == 0 || e.Msg == "" {
+		t.Errorf("RawConfigError = %+v, want line 3 with a column and a message", e)
+	}
+}
+
+func TestUnsupportedConfigVersion(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.ConfigVersion = 1
+	if _, err := ContainerdConfig(p); err == nil {
+		t.Error("config_version 1: want an error")
+	}
+}
+
+func TestContainerdConfigDeterministic(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	first, err := ContainerdConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		again, err := ContainerdConfig(p)
+		if err != nil || string(again) != string(first) {
+			t.Fatalf("second render differs (err %v):\n%s\n---\n%s", err, first, again)
+		}
+	}
+}

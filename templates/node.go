@@ -1,0 +1,110 @@
+package templates
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// crictlTimeoutSeconds bounds each crictl call; crictl's own default (2s) is
+// too short for a busy node.
+const crictlTimeoutSeconds = 10
+
+// ModulesLoad renders /etc/modules-load.d/nodeup.conf: node.kernel_modules,
+// one per line, in the profile's order (systemd-modules-load loads them in it).
+func ModulesLoad(p *profile.Profile) []byte {
+	var b bytes.Buffer
+	b.WriteString("# " + header + "\n")
+	for _, m := range p.Node.KernelModules {
+		b.WriteString(m + "\n")
+	}
+	return b.Bytes()
+}
+
+// SysctlConf renders /etc/sysctl.d/99-nodeup.conf: node.sysctl as
+// "key = value" lines sorted by key.
+func SysctlConf(p *profile.Profile) []byte {
+	var b bytes.Buffer
+	b.WriteString("# " + header + "\n")
+	for _, k := range slices.Sorted(maps.Keys(p.Node.Sysctl)) {
+		fmt.Fprintf(&b, "%s = %s\n", k, p.Node.Sysctl[k])
+	}
+	return b.Bytes()
+}
+
+// crictlConfig is the part of crictl's config file nodeup sets.
+type crictlConfig struct {
+	RuntimeEndpoint string `json:"runtime-endpoint"`
+	ImageEndpoint   string `json:"image-endpoint"`
+	Timeout         int    `json:"timeout"`
+}
+
+// CrictlYAML renders /etc/crictl.yaml: crictl talks to the same CRI endpoint
+// as the kubelet for both runtime and image calls.
+func CrictlYAML(p *profile.Profile) ([]byte, error) {
+	out, err := yaml.Marshal(crictlConfig{
+		RuntimeEndpoint: p.RuntimeEndpoint(),
+		ImageEndpoint:   p.RuntimeEndpoint(),
+		Timeout:         crictlTimeoutSeconds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crictl.yaml: %w", err)
+	}
+	return append([]byte("# "+header+"\n"), out...), nil
+}
+
+// RuntimeClasses returns one node.k8s.io/v1 RuntimeClass per runtime block,
+// in declaration order, named after its handler, with the runtime's
+// overhead as overhead.podFixed.
+func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
+	classes := make([]nodev1.RuntimeClass, 0, len(p.Runtimes))
+	for _, r := range p.Runtimes {
+		rc := nodev1.RuntimeClass{
+			TypeMeta:   metav1.TypeMeta{APIVersion: nodev1.SchemeGroupVersion.String(), Kind: "RuntimeClass"},
+			ObjectMeta: metav1.ObjectMeta{Name: r.Name},
+			Handler:    r.Name,
+		}
+		if len(r.Overhead) > 0 {
+			fixed := corev1.ResourceList{}
+			for name, value := range r.Overhead {
+				q, err := resource.ParseQuantity(value)
+				if err != nil {
+					return nil, fmt.Errorf("runtime %q: overhead %s = %q: %w", r.Name, name, value, err)
+				}
+				fixed[corev1.ResourceName(name)] = q
+			}
+			rc.Overhead = &nodev1.Overhead{PodFixed: fixed}
+		}
+		classes = append(classes, rc)
+	}
+	return classes, nil
+}
+
+// RuntimeClassesYAML renders /etc/nodeup/runtimeclasses.yaml: RuntimeClasses(p)
+// as a multi-document YAML stream ready for kubectl apply -f.
+func RuntimeClassesYAML(p *profile.Profile) ([]byte, error) {
+	classes, err := RuntimeClasses(p)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString("# " + header + "\n")
+	for _, rc := range classes {
+		out, err := yaml.Marshal(rc)
+		if err != nil {
+			return nil, fmt.Errorf("runtimeclasses.yaml: %w", err)
+		}
+		b.WriteString("---\n")
+		b.Write(out)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,101 @@
+// Package templates renders the files nodeup writes to a node from a typed
+// profile: containerd's config.toml and hosts.toml, the systemd units, the
+// KubeletConfiguration, crictl.yaml, the kernel module and sysctl lists and
+// the RuntimeClasses. Every function is pure — profile values in, bytes out,
+// the same bytes for the same profile — and none reads or writes the host.
+package templates
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// File is one rendered file: where it goes on the node, its mode and its bytes.
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Content []byte
+}
+
+// fileMode is the mode of every rendered file: none of them holds a secret.
+const fileMode fs.FileMode = 0o644
+
+// Paths of the rendered files that profile does not name.
+const (
+	containerdUnitPath = profile.UnitDir + "/containerd.service"
+	kubeletUnitPath    = profile.UnitDir + "/kubelet.service"
+	kubeletDropInPath  = profile.UnitDir + "/kubelet.service.d/10-nodeup.conf"
+	hostsFileName      = "hosts.toml"
+	// header opens every rendered file that has comments, so whoever edits one
+	// on the node learns where its content comes from.
+	header = "Rendered by nodeup from the node profile; edits here are overwritten."
+)
+
+// Render returns every file of SPEC section 4 that the profile implies,
+// sorted by path. On Windows nodes (render only) it leaves out the systemd
+// units and the kernel module and sysctl files. All rendering errors are
+// returned together, each prefixed with the path it concerns; the typed
+// errors of this package stay reachable with errors.As.
+func Render(p *profile.Profile) ([]File, error) {
+	r := renderer{}
+	linux := p.Node.OS != profile.OSWindows
+
+	r.add(profile.ContainerdConfigPath)(ContainerdConfig(p))
+	for _, reg := range p.Containerd.Registries {
+		r.add(HostsTOMLPath(reg.Host))(HostsTOML(reg))
+	}
+	r.add(profile.KubeletConfigPath)(KubeletConfigYAML(p))
+	r.add(profile.RuntimeClassesPath)(RuntimeClassesYAML(p))
+	if p.Crictl != nil {
+		r.add(profile.CrictlConfigPath)(CrictlYAML(p))
+	}
+	if linux {
+		// A distribution package ships its own unit; ours would shadow it.
+		if p.Containerd.Source != profile.SourcePackage {
+			r.add(containerdUnitPath)(ContainerdUnit())
+		}
+		if p.Kubelet.Declared {
+			if p.Kubelet.Source != profile.SourcePackage {
+				r.add(kubeletUnitPath)(KubeletUnit(p))
+			}
+			r.add(kubeletDropInPath)(KubeletDropIn(p))
+		}
+		r.add(profile.ModulesLoadPath)(ModulesLoad(p), nil)
+		r.add(profile.SysctlPath)(SysctlConf(p), nil)
+	}
+
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	slices.SortFunc(r.files, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
+	return r.files, nil
+}
+
+// HostsTOMLPath is where containerd reads the hosts.toml of a registry host.
+func HostsTOMLPath(host string) string {
+	return path.Join(profile.ContainerdCertsDir, host, hostsFileName)
+}
+
+// renderer collects files and errors so Render reports every failure at once.
+type renderer struct {
+	files []File
+	errs  []error
+}
+
+// add returns a function taking a renderer's results, so each call site reads
+// r.add(path)(Renderer(p)).
+func (r *renderer) add(p string) func([]byte, error) {
+	return func(content []byte, err error) {
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: %w", p, err))
+			return
+		}
+		r.files = append(r.files, File{Path: p, Mode: fileMode, Content: content})
+	}
+}

@@ -1,0 +1,130 @@
+package templates
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// Binaries the units start: where nodeup installs release artifacts, and
+// where a distribution's kubelet package puts its binary.
+const (
+	containerdBinPath      = "/usr/local/bin/containerd"
+	kubeletBinPath         = "/usr/local/bin/kubelet"
+	kubeletPackageBinPath  = "/usr/bin/kubelet"
+	kubeletKubeconfig      = "/etc/kubernetes/kubelet.conf"
+	kubeletBootstrapConfig = "/etc/kubernetes/bootstrap-kubelet.conf"
+)
+
+// ContainerdUnit renders /etc/systemd/system/containerd.service for a
+// release install, as upstream's containerd.service: Type=notify (containerd
+// reports readiness), Delegate=yes (runc manages the cgroups below it),
+// KillMode=process (restarting containerd leaves the shims and containers
+// running), no limits on files and tasks, and an OOM score that keeps it
+// alive under memory pressure.
+func ContainerdUnit() ([]byte, error) {
+	return serializeUnit([]*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "containerd container runtime"),
+		unit.NewUnitOption("Unit", "Documentation", "https://containerd.io"),
+		unit.NewUnitOption("Unit", "After", "network.target local-fs.target dbus.service"),
+
+		// overlay is containerd's default snapshotter; "-" because it may be built in.
+		unit.NewUnitOption("Service", "ExecStartPre", "-/sbin/modprobe overlay"),
+		unit.NewUnitOption("Service", "ExecStart", containerdBinPath),
+		unit.NewUnitOption("Service", "Type", "notify"),
+		unit.NewUnitOption("Service", "Delegate", "yes"),
+		unit.NewUnitOption("Service", "KillMode", "process"),
+		unit.NewUnitOption("Service", "Restart", "always"),
+		unit.NewUnitOption("Service", "RestartSec", "5"),
+		unit.NewUnitOption("Service", "LimitNPROC", "infinity"),
+		unit.NewUnitOption("Service", "LimitCORE", "infinity"),
+		unit.NewUnitOption("Service", "LimitNOFILE", "infinity"),
+		unit.NewUnitOption("Service", "TasksMax", "infinity"),
+		unit.NewUnitOption("Service", "OOMScoreAdjust", "-999"),
+
+		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
+	})
+}
+
+// KubeletUnit renders /etc/systemd/system/kubelet.service as kubeadm's
+// packages ship it: a bare kubelet restarted forever (it crash-loops until
+// kubeadm join writes its kubeconfig); the drop-in adds the flags.
+func KubeletUnit(p *profile.Profile) ([]byte, error) {
+	return serializeUnit([]*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "kubelet: The Kubernetes Node Agent"),
+		unit.NewUnitOption("Unit", "Documentation", "https://kubernetes.io/docs/"),
+		unit.NewUnitOption("Unit", "Wants", "network-online.target"),
+		unit.NewUnitOption("Unit", "After", "network-online.target containerd.service"),
+		// The default start limit would stop the crash loop before kubeadm join.
+		unit.NewUnitOption("Unit", "StartLimitIntervalSec", "0"),
+
+		unit.NewUnitOption("Service", "ExecStart", kubeletBin(p)),
+		unit.NewUnitOption("Service", "Restart", "always"),
+		unit.NewUnitOption("Service", "RestartSec", "10"),
+
+		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
+	})
+}
+
+// KubeletDropIn renders kubelet.service.d/10-nodeup.conf: an ExecStart
+// reset, then the kubelet with kubeadm's kubeconfig flags (the bootstrap
+// kubeconfig that kubeadm join writes, and the kubeconfig the TLS bootstrap
+// produces), --config pointing at the rendered KubeletConfiguration, and
+// kubelet.flags in order. No EnvironmentFile: every flag is in this file.
+func KubeletDropIn(p *profile.Profile) ([]byte, error) {
+	args := []string{
+		kubeletBin(p),
+		"--bootstrap-kubeconfig=" + kubeletBootstrapConfig,
+		"--kubeconfig=" + kubeletKubeconfig,
+		"--config=" + profile.KubeletConfigPath,
+	}
+	args = append(args, p.Kubelet.Flags...)
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		q, err := execQuote(a)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet flag %q: %w", a, err)
+		}
+		quoted[i] = q
+	}
+	return serializeUnit([]*unit.UnitOption{
+		// An empty ExecStart= clears the unit's own before the drop-in sets one.
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart", strings.Join(quoted, " ")),
+	})
+}
+
+func kubeletBin(p *profile.Profile) string {
+	if p.Kubelet.Source == profile.SourcePackage {
+		return kubeletPackageBinPath
+	}
+	return kubeletBinPath
+}
+
+// serializeUnit is a unit file: a header comment, then go-systemd's
+// serialization of the options (sections in order of first appearance).
+func serializeUnit(opts []*unit.UnitOption) ([]byte, error) {
+	body, err := io.ReadAll(unit.Serialize(opts))
+	if err != nil {
+		return nil, fmt.Errorf("serializing unit: %w", err)
+	}
+	return append([]byte("# "+header+"\n"), body...), nil
+}
+
+// execQuote makes one ExecStart argument survive systemd's parsing: "%"
+// and "$" would expand as specifiers and variables, and an argument with
+// spaces or quotes needs double quotes with backslash escapes.
+func execQuote(arg string) (string, error) {
+	if strings.ContainsAny(arg, "\n\r") {
+		return "", fmt.Errorf("a newline cannot be passed in a unit file")
+	}
+	arg = strings.NewReplacer("%", "%%", "$", "$$").Replace(arg)
+	if arg != "" && !strings.ContainsAny(arg, " \t\"'\\;") {
+		return arg, nil
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(arg) + `"`, nil
+}

@@ -1,0 +1,165 @@
+package templates
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-systemd/v22/unit"
+	nodev1 "k8s.io/api/node/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+func TestRuntimeClassOverhead(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	out, err := RuntimeClassesYAML(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(out), "---\n")[1:]
+	if len(docs) != 2 {
+		t.Fatalf("want 2 documents, got %d:\n%s", len(docs), out)
+	}
+	var classes []nodev1.RuntimeClass
+	for _, d := range docs {
+		var rc nodev1.RuntimeClass
+		if err := yaml.UnmarshalStrict([]byte(d), &rc); err != nil {
+			t.Fatalf("%v in\n%s", err, d)
+		}
+		classes = append(classes, rc)
+	}
+	for i, want := range []string{"runc", "kata-qemu"} {
+		rc := classes[i]
+		if rc.Name != want || rc.Handler != want || rc.Kind != "RuntimeClass" || rc.APIVersion != "node.k8s.io/v1" {
+			t.Errorf("class %d = %s/%s %s handler %s", i, rc.APIVersion, rc.Kind, rc.Name, rc.Handler)
+		}
+	}
+	if classes[0].Overhead != nil {
+		t.Errorf("runc overhead = %v, want none", classes[0].Overhead)
+	}
+	o := classes[1].Overhead
+	if o == nil || o.PodFixed.Cpu().String() != "250m" || o.PodFixed.Memory().String() != "160Mi" || len(o.PodFixed) != 2 {
+		t.Errorf("kata-qemu overhead = %v, want cpu 250m, memory 160Mi", o)
+	}
+
+	p.Runtimes[1].Overhead["memory"] = "lots"
+	if _, err := RuntimeClassesYAML(p); err == nil || !strings.Contains(err.Error(), "memory") {
+		t.Errorf("bad quantity: err = %v", err)
+	}
+}
+
+func TestHostsTOML(t *testing.T) {
+	for _, c := range []struct {
+		reg  profile.Registry
+		want string
+	}{
+		{profile.Registry{Host: "docker.io", Mirrors: []string{"https://mirror.internal:5000"}},
+			"server = 'https://registry-1.docker.io'\n\n[host.'https://mirror.internal:5000']\ncapabilities = ['pull', 'resolve']\n"},
+		// Mirrors keep the profile's order (containerd tries them in file order).
+		{profile.Registry{Host: "registry.k8s.io:443", Mirrors: []string{"https://z.internal", "http://a.internal:5000"}, SkipVerify: true},
+			"server = 'https://registry.k8s.io:443'\n\n" +
+				"[host.'https://z.internal']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n\n" +
+				"[host.'http://a.internal:5000']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n"},
+		{profile.Registry{Host: "quay.io"}, "server = 'https://quay.io'\n"},
+	} {
+		out, err := HostsTOML(c.reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := strings.TrimPrefix(string(out), "# "+header+"\n\n")
+		if body != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.reg.Host, body, c.want)
+		}
+	}
+	if got := HostsTOMLPath("docker.io"); got != "/etc/containerd/certs.d/docker.io/hosts.toml" {
+		t.Errorf("HostsTOMLPath = %s", got)
+	}
+}
+
+func TestModulesAndSysctl(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	if got, want := string(ModulesLoad(p)), "# "+header+"\noverlay\nbr_netfilter\n"; got != want {
+		t.Errorf("modules:\n got %q\nwant %q", got, want)
+	}
+	want := "# " + header + "\n" +
+		"net.bridge.bridge-nf-call-ip6tables = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.ip_forward = 1\n"
+	if got := string(SysctlConf(p)); got != want {
+		t.Errorf("sysctl:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestCrictlYAML(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	out, err := CrictlYAML(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# " + header + "\nimage-endpoint: unix:///run/containerd/containerd.sock\n" +
+		"runtime-endpoint: unix:///run/containerd/containerd.sock\ntimeout: 10\n"
+	if string(out) != want {
+		t.Errorf("crictl.yaml:\n got %q\nwant %q", out, want)
+	}
+}
+
+// unitOptions parses a rendered unit file back into section.name -> values.
+func unitOptions(t *testing.T, content []byte) map[string][]string {
+	t.Helper()
+	opts, err := unit.DeserializeOptions(strings.NewReader(string(content)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]string{}
+	for _, o := range opts {
+		m[o.Section+"."+o.Name] = append(m[o.Section+"."+o.Name], o.Value)
+	}
+	return m
+}
+
+func TestContainerdUnit(t *testing.T) {
+	out, err := ContainerdUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := unitOptions(t, out)
+	for k, v := range map[string]string{
+		"Service.Type":           "notify",
+		"Service.Delegate":       "yes",
+		"Service.KillMode":       "process",
+		"Service.ExecStartPre":   "-/sbin/modprobe overlay",
+		"Service.ExecStart":      "/usr/local/bin/containerd",
+		"Service.Restart":        "always",
+		"Service.LimitNOFILE":    "infinity",
+		"Service.TasksMax":       "infinity",
+		"Service.OOMScoreAdjust": "-999",
+		"Install.WantedBy":       "multi-user.target",
+	} {
+		if !reflect.DeepEqual(opts[k], []string{v}) {
+			t.Errorf("%s = %q, want %q", k, opts[k], v)
+		}
+	}
+}
+
+func TestKubeletDropIn(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Kubelet.Flags = []string{"--node-labels=role=worker", "--node-ip=10.0.0.7", `--provider-id=a b"c`, "--v=2%$"}
+	out, err := KubeletDropIn(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := unitOptions(t, out)["Service.ExecStart"]
+	want := []string{"", "/usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf" +
+		" --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml" +
+		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ExecStart:\n got %q\nwant %q", got, want)
+	}
+	if strings.Contains(string(out), "EnvironmentFile") {
+		t.Error("drop-in uses an EnvironmentFile")
+	}
+	p.Kubelet.Flags = []string{"--bad=a\nb"}
+	if _, err := KubeletDropIn(p); err == nil {
+		t.Error("a newline in a flag: want an error")
+	}
+}

@@ -1,0 +1,186 @@
+package templates
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the renderers' output")
+
+// goldenDir holds one directory per case, laid out as under / on the node.
+const goldenDir = "testdata/golden"
+
+// renderCases are the golden cases: SPEC's example profile on each config
+// schema, and variants that change which files exist.
+func renderCases(t *testing.T) map[string]*profile.Profile {
+	cases := map[string]*profile.Profile{}
+	for _, v := range []string{"1.7.30", "2.0.7", "2.2.3", "2.3.4"} {
+		cases["containerd-"+v] = exampleProfile(t, v)
+	}
+
+	// Distribution packages, the cgroupfs driver, no kubelet block, no crictl.
+	p := exampleProfile(t, "2.3.4")
+	p.Node.CgroupDriver = profile.CgroupCgroupfs
+	p.Containerd.Source = profile.SourcePackage
+	p.Containerd.Registries = nil
+	p.Containerd.RawConfig = ""
+	p.Runc.Source = profile.SourcePackage
+	p.Crictl = nil
+	p.Kubelet = profile.Kubelet{}
+	cases["cgroupfs-package"] = p
+
+	p = exampleProfile(t, "2.3.4")
+	p.Node.OS = profile.OSWindows
+	cases["windows"] = p
+	return cases
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, p := range renderCases(t) {
+		t.Run(name, func(t *testing.T) {
+			files, err := Render(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(goldenDir, name)
+			if *update {
+				writeGolden(t, dir, files)
+				return
+			}
+			var want []string
+			err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					want = append(want, "/"+filepath.ToSlash(must(filepath.Rel(dir, path))))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%v (run go test ./templates -update)", err)
+			}
+			var got []string
+			for _, f := range files {
+				got = append(got, f.Path)
+				golden, err := os.ReadFile(filepath.Join(dir, f.Path))
+				if err != nil {
+					continue // reported with the file list below
+				}
+				if !bytes.Equal(f.Content, golden) {
+					t.Errorf("%s differs from its golden file (go test ./templates -update):\n--- got\n%s\n--- golden\n%s", f.Path, f.Content, golden)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("rendered files:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+func writeGolden(t *testing.T, dir string, files []File) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.Path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestRenderFiles(t *testing.T) {
+	cases := renderCases(t)
+	for name, want := range map[string][]string{
+		"containerd-2.3.4": {
+			"/etc/containerd/certs.d/docker.io/hosts.toml",
+			"/etc/containerd/config.toml",
+			"/etc/crictl.yaml",
+			"/etc/modules-load.d/nodeup.conf",
+			"/etc/nodeup/runtimeclasses.yaml",
+			"/etc/sysctl.d/99-nodeup.conf",
+			"/etc/systemd/system/containerd.service",
+			"/etc/systemd/system/kubelet.service",
+			"/etc/systemd/system/kubelet.service.d/10-nodeup.conf",
+			"/var/lib/kubelet/config.yaml",
+		},
+		// The packaged containerd brings its unit; no kubelet block, no units for it.
+		"cgroupfs-package": {
+			"/etc/containerd/config.toml",
+			"/etc/modules-load.d/nodeup.conf",
+			"/etc/nodeup/runtimeclasses.yaml",
+			"/etc/sysctl.d/99-nodeup.conf",
+			"/var/lib/kubelet/config.yaml",
+		},
+		"windows": {
+			"/etc/containerd/certs.d/docker.io/hosts.toml",
+			"/etc/containerd/config.toml",
+			"/etc/crictl.yaml",
+			"/etc/nodeup/runtimeclasses.yaml",
+			"/var/lib/kubelet/config.yaml",
+		},
+	} {
+		files, err := Render(cases[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range files {
+			got = append(got, f.Path)
+			if f.Mode != 0o644 {
+				t.Errorf("%s: %s has mode %v", name, f.Path, f.Mode)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: files\n got %q\nwant %q", name, got, want)
+		}
+	}
+}
+
+func TestRenderWindowsEndpoint(t *testing.T) {
+	files, err := Render(renderCases(t)["windows"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		switch f.Path {
+		case profile.KubeletConfigPath, profile.CrictlConfigPath:
+			if !bytes.Contains(f.Content, []byte("npipe://./pipe/containerd-containerd")) || bytes.Contains(f.Content, []byte("unix://")) {
+				t.Errorf("%s does not use the named pipe:\n%s", f.Path, f.Content)
+			}
+		case profile.ContainerdConfigPath:
+			if bytes.Contains(f.Content, []byte("containerd.sock")) {
+				t.Errorf("windows config.toml sets a unix socket:\n%s", f.Content)
+			}
+		}
+	}
+}
+
+func TestRenderReportsEveryError(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = `disabled_plugins = ["cri"]`
+	p.Kubelet.Config = map[string]any{"maxPod": 1}
+	_, err := Render(p)
+	var cri *CRIDisabledError
+	var unknown *UnknownFieldError
+	if !errors.As(err, &cri) || !errors.As(err, &unknown) {
+		t.Errorf("err = %v, want both a CRIDisabledError and an UnknownFieldError", err)
+	}
+}

@@ -193,7 +193,7 @@ func checkConditions(r *Report, st *runtimeapi.StatusResponse, e Expect) {
 	// Other conditions (containerd's deprecation warnings) inform, never fail.
 	for _, c := range others {
 		if !c.GetStatus() {
-			r.add("condition "+c.GetType(), true, "warning: %s", describe(c))
+			r.add("condition", true, "warning: %s is false: %s", c.GetType(), describe(c))
 		}
 	}
 }

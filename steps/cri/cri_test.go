@@ -220,7 +220,7 @@ func TestCheckOldContainerdInfoFallback(t *testing.T) {
 	if c.OK || c.Skipped || !strings.Contains(c.Detail, `runtime "runc" SystemdCgroup=false in Status info says cgroupfs, want systemd`) {
 		t.Errorf("%+v", c)
 	}
-	if c := find(t, r, "condition ContainerdHasNoDeprecationWarnings"); !c.OK || !strings.HasPrefix(c.Detail, "warning: ") {
+	if c := find(t, r, "condition"); !c.OK || !strings.HasPrefix(c.Detail, "warning: ContainerdHasNoDeprecationWarnings is false: ContainerdHasDeprecationWarnings: io.containerd") {
 		t.Errorf("%+v", c)
 	}
 }

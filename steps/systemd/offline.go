@@ -1,19 +1,29 @@
 package systemd
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // unitDir is where `systemctl enable` writes its symlinks.
 const unitDir = "/etc/systemd/system"
+
+// LinkFS is the node filesystem offline enabling needs: paths resolved
+// under the root, and symlinks read and replaced atomically at node paths.
+// steps/host's Host satisfies it.
+type LinkFS interface {
+	Root
+	Lstat(p string) (fs.FileInfo, error)
+	Readlink(p string) (string, error)
+	// Symlink makes p a symlink to target atomically, creating parents.
+	Symlink(target, p string) error
+}
 
 // Link is one symlink that enables a unit: the link's node path and the
 // unit file it points to.
@@ -106,15 +116,16 @@ func InstallLinks(r Root, unitPath, unitName string) ([]Link, error) {
 
 // EnableOffline enables a unit without systemd running, by creating the
 // symlinks of InstallLinks under the root. It is idempotent: changed is
-// false when every link already points at unitPath. A stale symlink is
-// replaced atomically; a regular file in a link's place is an error.
-func EnableOffline(r Root, unitPath, unitName string) (changed bool, err error) {
-	links, err := InstallLinks(r, unitPath, unitName)
+// false when every link already points at unitPath. A stale symlink (to
+// another copy of the unit) is replaced atomically; a file in a link's
+// place is an error.
+func EnableOffline(fsys LinkFS, unitPath, unitName string) (changed bool, err error) {
+	links, err := InstallLinks(fsys, unitPath, unitName)
 	if err != nil {
 		return false, err
 	}
 	for _, l := range links {
-		c, err := ensureLink(r, l)
+		c, err := ensureLink(fsys, l)
 		if err != nil {
 			return changed, err
 		}
@@ -125,13 +136,13 @@ func EnableOffline(r Root, unitPath, unitName string) (changed bool, err error) 
 
 // IsEnabledOffline reports whether every symlink EnableOffline would
 // create exists and points at unitPath.
-func IsEnabledOffline(r Root, unitPath, unitName string) (bool, error) {
-	links, err := InstallLinks(r, unitPath, unitName)
+func IsEnabledOffline(fsys LinkFS, unitPath, unitName string) (bool, error) {
+	links, err := InstallLinks(fsys, unitPath, unitName)
 	if err != nil {
 		return false, err
 	}
 	for _, l := range links {
-		ok, err := linkIsRight(r, l)
+		ok, err := linkIsRight(fsys, l)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -139,63 +150,32 @@ func IsEnabledOffline(r Root, unitPath, unitName string) (bool, error) {
 	return true, nil
 }
 
-// realLink maps the link's directory through the root but not the link
-// itself, which must not be followed.
-func realLink(r Root, l Link) (string, error) {
-	dir, err := r.Path(filepath.Dir(l.Path))
+func linkIsRight(fsys LinkFS, l Link) (bool, error) {
+	fi, err := fsys.Lstat(l.Path)
 	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, filepath.Base(l.Path)), nil
-}
-
-func linkIsRight(r Root, l Link) (bool, error) {
-	real, err := realLink(r, l)
-	if err != nil {
-		return false, err
-	}
-	fi, err := os.Lstat(real)
-	if err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return false, err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
-		return false, fmt.Errorf("%s exists and is not a symlink", l.Path)
+		return false, fmt.Errorf("%s exists and is not a symlink; remove it to enable the unit", l.Path)
 	}
-	dest, err := os.Readlink(real)
+	dest, err := fsys.Readlink(l.Path)
 	if err != nil {
 		return false, err
 	}
 	return dest == l.Target, nil
 }
 
-func ensureLink(r Root, l Link) (bool, error) {
-	ok, err := linkIsRight(r, l)
+func ensureLink(fsys LinkFS, l Link) (bool, error) {
+	ok, err := linkIsRight(fsys, l)
 	if err != nil || ok {
 		return false, err
 	}
-	real, err := realLink(r, l)
-	if err != nil {
-		return false, err
-	}
-	dir := filepath.Dir(real)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, err
-	}
-	// A symlink is replaced atomically by renaming a fresh one over it.
-	tmp := filepath.Join(dir, ".#"+filepath.Base(real)+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Symlink(l.Target, tmp); err != nil {
-		return false, fmt.Errorf("link %s: %w", l.Path, err)
-	}
-	if err := os.Rename(tmp, real); err != nil {
-		os.Remove(tmp)
-		return false, fmt.Errorf("link %s: %w", l.Path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	// Symlink replaces a stale link atomically.
+	if err := fsys.Symlink(l.Target, l.Path); err != nil {
+		return false, fmt.Errorf("enable: %w", err)
 	}
 	return true, nil
 }

@@ -9,14 +9,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodeup/nodeup/steps/host"
 )
 
-// dirRoot is a node root in a temp dir; tests need no symlink safety.
-type dirRoot string
+// tempRoot is a node root in a temp dir.
+func tempRoot(t *testing.T) *host.Host {
+	t.Helper()
+	h, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
-func (d dirRoot) Path(p string) (string, error) { return filepath.Join(string(d), p), nil }
-
-func writeUnit(t *testing.T, root dirRoot, path, content string) {
+func writeUnit(t *testing.T, root *host.Host, path, content string) {
 	t.Helper()
 	real, _ := root.Path(path)
 	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
@@ -39,10 +46,9 @@ WantedBy=multi-user.target
 Alias=cri.service
 `
 
-func readLink(t *testing.T, root dirRoot, p string) string {
+func readLink(t *testing.T, root *host.Host, p string) string {
 	t.Helper()
-	real, _ := root.Path(p)
-	dest, err := os.Readlink(real)
+	dest, err := root.Readlink(p)
 	if err != nil {
 		t.Fatalf("readlink %s: %v", p, err)
 	}
@@ -50,7 +56,7 @@ func readLink(t *testing.T, root dirRoot, p string) string {
 }
 
 func TestEnableOffline(t *testing.T) {
-	root := dirRoot(t.TempDir())
+	root := tempRoot(t)
 	const unitPath = "/etc/systemd/system/containerd.service"
 	writeUnit(t, root, unitPath, containerdUnit)
 
@@ -77,17 +83,17 @@ func TestEnableOffline(t *testing.T) {
 		t.Fatalf("second enable: changed=%v err=%v, want no change", changed, err)
 	}
 	// No temp links left behind.
-	entries, _ := os.ReadDir(filepath.Join(string(root), "etc/systemd/system/multi-user.target.wants"))
+	entries, _ := os.ReadDir(filepath.Join(root.Root(), "etc/systemd/system/multi-user.target.wants"))
 	if len(entries) != 1 {
 		t.Errorf("wants dir has %d entries, want 1", len(entries))
 	}
 }
 
 func TestEnableOfflineReplacesStaleLink(t *testing.T) {
-	root := dirRoot(t.TempDir())
+	root := tempRoot(t)
 	const unitPath = "/etc/systemd/system/containerd.service"
 	writeUnit(t, root, unitPath, "[Install]\nWantedBy=multi-user.target\n")
-	wants := filepath.Join(string(root), "etc/systemd/system/multi-user.target.wants")
+	wants := filepath.Join(root.Root(), "etc/systemd/system/multi-user.target.wants")
 	os.MkdirAll(wants, 0o755)
 	os.Symlink("/lib/systemd/system/containerd.service", filepath.Join(wants, "containerd.service"))
 
@@ -103,7 +109,7 @@ func TestEnableOfflineReplacesStaleLink(t *testing.T) {
 }
 
 func TestEnableOfflineRefusesRegularFile(t *testing.T) {
-	root := dirRoot(t.TempDir())
+	root := tempRoot(t)
 	const unitPath = "/etc/systemd/system/containerd.service"
 	writeUnit(t, root, unitPath, "[Install]\nWantedBy=multi-user.target\n")
 	writeUnit(t, root, "/etc/systemd/system/multi-user.target.wants/containerd.service", "x")
@@ -113,7 +119,7 @@ func TestEnableOfflineRefusesRegularFile(t *testing.T) {
 }
 
 func TestInstallLinks(t *testing.T) {
-	root := dirRoot(t.TempDir())
+	root := tempRoot(t)
 	writeUnit(t, root, "/opt/x/kubelet.service", `[Install]
 WantedBy=a.target
 WantedBy=
@@ -143,7 +149,7 @@ UpheldBy=c.target
 }
 
 func TestInstallLinksErrors(t *testing.T) {
-	root := dirRoot(t.TempDir())
+	root := tempRoot(t)
 	writeUnit(t, root, "/etc/systemd/system/static.service", "[Service]\nExecStart=/bin/true\n")
 	writeUnit(t, root, "/etc/systemd/system/spec.service", "[Install]\nWantedBy=%i.target\n")
 	for _, tc := range []struct{ path, name, want string }{
@@ -266,5 +272,22 @@ func TestWaitActive(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("timeout took %s", d)
+	}
+}
+
+// An absolute symlink inside the image resolves inside the root, never on
+// the machine building it.
+func TestEnableOfflineStaysInRoot(t *testing.T) {
+	root := tempRoot(t)
+	const unitPath = "/etc/systemd/system/containerd.service"
+	writeUnit(t, root, unitPath, "[Install]\nWantedBy=multi-user.target\n")
+	if err := root.Symlink("/srv/wants", "/etc/systemd/system/multi-user.target.wants"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnableOffline(root, unitPath, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(root.Root(), "srv/wants/containerd.service")); err != nil {
+		t.Errorf("link not under the root: %v", err)
 	}
 }

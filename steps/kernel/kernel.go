@@ -99,8 +99,11 @@ func validModule(name string) bool {
 // canonical is the module's name as the kernel lists it: "-" becomes "_".
 func canonical(name string) string { return strings.ReplaceAll(name, "-", "_") }
 
-// ModuleLoaded reports whether the module is in /proc/modules or
-// /sys/module, or listed in the release's modules.builtin.
+// ModuleLoaded reports whether the module is loaded or built in: listed
+// in /proc/modules, present under /sys/module (built-in modules with
+// parameters are), listed in the release's modules.builtin, or, for the
+// modules the kubeadm prerequisites name, visible by what they provide
+// (br_netfilter's net.bridge sysctls, overlay in /proc/filesystems).
 func (k *Kernel) ModuleLoaded(name string) bool {
 	if !validModule(name) {
 		return false
@@ -113,9 +116,7 @@ func (k *Kernel) ModuleLoaded(name string) bool {
 			}
 		}
 	}
-	// Built-in modules with parameters appear here too; a loaded module
-	// has an initstate file.
-	if _, err := os.Stat(filepath.Join(k.SysModule, want, "initstate")); err == nil {
+	if fi, err := os.Stat(filepath.Join(k.SysModule, want)); err == nil && fi.IsDir() {
 		return true
 	}
 	if k.Release != "" {
@@ -128,13 +129,25 @@ func (k *Kernel) ModuleLoaded(name string) bool {
 			}
 		}
 	}
+	switch want {
+	case "br_netfilter": // built in without parameters: no /sys/module entry
+		_, err := os.Stat(filepath.Join(k.ProcSys, "net/bridge/bridge-nf-call-iptables"))
+		return err == nil
+	case "overlay":
+		data, _ := os.ReadFile(filepath.Join(filepath.Dir(k.ProcModules), "filesystems"))
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == "overlay" {
+				return true
+			}
+		}
+	}
 	return false
 }
 
 // LoadModule loads the module with modprobe unless it is already loaded
-// or built in. When the release has no module directory (a container
-// without /lib/modules) or modprobe is not permitted, the error satisfies
-// IsRefused.
+// or built in. When the kernel cannot load modules here (no module
+// support, no module directory for the release as in a container, or
+// modprobe not permitted) the error satisfies IsRefused.
 func (k *Kernel) LoadModule(ctx context.Context, name string) error {
 	if !validModule(name) {
 		return fmt.Errorf("invalid kernel module name %q", name)
@@ -142,22 +155,25 @@ func (k *Kernel) LoadModule(ctx context.Context, name string) error {
 	if k.ModuleLoaded(name) {
 		return nil
 	}
+	if _, err := os.Stat(k.ProcModules); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("load kernel module %s: the kernel has no loadable module support (%s missing) and does not have it built in: %w", name, k.ProcModules, ErrRefused)
+	}
+	if k.Release != "" {
+		if _, err := os.Stat(filepath.Join(k.LibModules, k.Release)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("load kernel module %s: no %s: %w", name, filepath.Join(k.LibModules, k.Release), ErrRefused)
+		}
+	}
 	out, err := k.Modprobe(ctx, "--", name)
 	if err == nil {
 		return nil
-	}
-	msg := strings.TrimSpace(string(out))
-	if msg == "" {
-		msg = err.Error()
 	}
 	var ee *exec.Error
 	if errors.As(err, &ee) {
 		return fmt.Errorf("load kernel module %s: modprobe not found (install kmod): %w", name, err)
 	}
-	if k.Release != "" {
-		if _, serr := os.Stat(filepath.Join(k.LibModules, k.Release)); errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("load kernel module %s: %s has no %s: %w", name, k.LibModules, k.Release, ErrRefused)
-		}
+	msg := strings.TrimSpace(string(out))
+	if msg == "" {
+		msg = err.Error()
 	}
 	if strings.Contains(msg, "Operation not permitted") || strings.Contains(msg, "Read-only file system") {
 		return fmt.Errorf("load kernel module %s: %s: %w", name, msg, ErrRefused)

@@ -113,19 +113,39 @@ func TestModuleLoaded(t *testing.T) {
 	k := fakeKernel(t)
 	os.MkdirAll(filepath.Join(k.SysModule, "nf_conntrack"), 0o755)
 	os.WriteFile(filepath.Join(k.SysModule, "nf_conntrack", "initstate"), []byte("live\n"), 0o444)
-	os.MkdirAll(filepath.Join(k.SysModule, "vhost"), 0o755) // parameters only: not loaded
+	os.MkdirAll(filepath.Join(k.SysModule, "vxlan", "parameters"), 0o755) // built in, with parameters
 	for name, want := range map[string]bool{
-		"br_netfilter": true,  // /proc/modules
-		"br-netfilter": true,  // dashes are underscores to the kernel
-		"overlay":      true,  // modules.builtin
-		"nf_conntrack": true,  // /sys/module/*/initstate
-		"vhost":        false, // a directory alone is not a loaded module
+		"br_netfilter": true, // /proc/modules
+		"br-netfilter": true, // dashes are underscores to the kernel
+		"overlay":      true, // modules.builtin
+		"nf_conntrack": true, // /sys/module
+		"vxlan":        true, // /sys/module
 		"kvm":          false,
 		"../etc":       false,
 	} {
 		if got := k.ModuleLoaded(name); got != want {
 			t.Errorf("ModuleLoaded(%s) = %v", name, got)
 		}
+	}
+}
+
+// A kernel without module support (this project's CI VM kernel): what is
+// built in shows only by what it provides.
+func TestModuleLoadedBuiltinWithoutModuleSupport(t *testing.T) {
+	k := fakeKernel(t)
+	os.Remove(k.ProcModules)
+	os.RemoveAll(k.LibModules)
+	if k.ModuleLoaded("br_netfilter") || k.ModuleLoaded("overlay") {
+		t.Fatal("loaded without evidence")
+	}
+	os.MkdirAll(filepath.Join(k.ProcSys, "net/bridge"), 0o755)
+	os.WriteFile(filepath.Join(k.ProcSys, "net/bridge/bridge-nf-call-iptables"), []byte("1\n"), 0o644)
+	os.WriteFile(filepath.Join(filepath.Dir(k.ProcModules), "filesystems"), []byte("nodev\tsysfs\nnodev\toverlay\n\text4\n"), 0o444)
+	if !k.ModuleLoaded("br_netfilter") || !k.ModuleLoaded("overlay") {
+		t.Error("built-in br_netfilter/overlay not seen")
+	}
+	if err := k.LoadModule(context.Background(), "vxlan"); !IsRefused(err) || !strings.Contains(err.Error(), "no loadable module support") {
+		t.Errorf("vxlan: %v", err)
 	}
 }
 
@@ -163,6 +183,13 @@ func TestLoadModule(t *testing.T) {
 		t.Errorf("no CAP_SYS_MODULE: %v", err)
 	}
 
+	k.Modprobe = func(ctx context.Context, args ...string) ([]byte, error) {
+		return nil, &exec.Error{Name: "modprobe", Err: exec.ErrNotFound}
+	}
+	if err := k.LoadModule(ctx, "vxlan"); err == nil || IsRefused(err) || !strings.Contains(err.Error(), "install kmod") {
+		t.Errorf("no modprobe: %v", err)
+	}
+
 	// A container without the host's /lib/modules.
 	os.RemoveAll(filepath.Join(k.LibModules, k.Release))
 	k.Modprobe = func(ctx context.Context, args ...string) ([]byte, error) {
@@ -172,12 +199,6 @@ func TestLoadModule(t *testing.T) {
 		t.Errorf("no /lib/modules: %v", err)
 	}
 
-	k.Modprobe = func(ctx context.Context, args ...string) ([]byte, error) {
-		return nil, &exec.Error{Name: "modprobe", Err: exec.ErrNotFound}
-	}
-	if err := k.LoadModule(ctx, "vxlan"); err == nil || !strings.Contains(err.Error(), "install kmod") {
-		t.Errorf("no modprobe: %v", err)
-	}
 }
 
 func TestLocalReadsThisKernel(t *testing.T) {

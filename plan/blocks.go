@@ -1,0 +1,246 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nodeup/nodeup/plan/pins"
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// Defaults of the profile language (SPEC section 3).
+const (
+	DefaultSocket       = "/run/containerd/containerd.sock"
+	DefaultSandboxImage = "registry.k8s.io/pause:3.10"
+	DefaultCNIBinDir    = "/opt/cni/bin"
+	DefaultCNIConfDir   = "/etc/cni/net.d"
+	DefaultHypervisor   = "qemu"
+	DefaultVerifyWait   = 60 * time.Second
+)
+
+// DefaultKernelModules and DefaultSysctl are the kubeadm prerequisites.
+func DefaultKernelModules() []string { return []string{"overlay", "br_netfilter"} }
+
+func DefaultSysctl() map[string]string {
+	return map[string]string{
+		"net.ipv4.ip_forward":                 "1",
+		"net.bridge.bridge-nf-call-iptables":  "1",
+		"net.bridge.bridge-nf-call-ip6tables": "1",
+	}
+}
+
+// DefaultCNIPlugins are the plugins of the upstream CNI plugins archive.
+func DefaultCNIPlugins() []string {
+	return []string{"bandwidth", "bridge", "dhcp", "dummy", "firewall", "host-device", "host-local",
+		"ipvlan", "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf"}
+}
+
+var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl")}
+
+func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
+	n := profile.Node{
+		CgroupDriver:  profile.CgroupSystemd,
+		Arch:          l.opts.HostArch,
+		OS:            profile.OSLinux,
+		KernelModules: DefaultKernelModules(),
+		Sysctl:        DefaultSysctl(),
+	}
+	if n.Arch == "" {
+		n.Arch = "amd64"
+	}
+	if blk != nil {
+		n.DeclRange = blk.DefRange
+		a := l.attrs("node", l.blockAttrs(blk, nodeSchema))
+		a.str("cgroup_driver", &n.CgroupDriver)
+		a.str("arch", &n.Arch)
+		a.str("os", &n.OS)
+		a.strList("kernel_modules", &n.KernelModules)
+		a.strMap("sysctl", &n.Sysctl)
+	}
+	p.Node = n
+}
+
+var mirrorSchema = &hcl.BodySchema{Attributes: attrSchema("urls", "upstream")}
+
+func (l *loader) decodeMirror(blk *hcl.Block, p *profile.Profile) {
+	p.Mirror = profile.Mirror{Upstream: true}
+	if blk == nil {
+		return
+	}
+	p.Mirror.DeclRange = blk.DefRange
+	a := l.attrs("mirror", l.blockAttrs(blk, mirrorSchema))
+	a.strList("urls", &p.Mirror.URLs)
+	a.boolean("upstream", &p.Mirror.Upstream)
+}
+
+var componentAttrs = []string{"version", "sha256", "url"}
+
+// componentSchema is the schema of runc, crictl and kata blocks; runc may
+// also come from the distribution's packages.
+func componentSchema(withSource bool) *hcl.BodySchema {
+	names := append([]string{}, componentAttrs...)
+	if withSource {
+		names = append(names, "source")
+	}
+	return &hcl.BodySchema{Attributes: attrSchema(names...)}
+}
+
+func (l *loader) decodeComponent(blk *hcl.Block, name, arch string, withSource bool) *profile.Component {
+	if blk == nil {
+		return nil
+	}
+	c := &profile.Component{}
+	l.componentFields(l.attrs(name, l.blockAttrs(blk, componentSchema(withSource))), blk, name, arch, c)
+	return c
+}
+
+// componentFields decodes version, sha256, url and source, and fills the
+// upstream URL and the pinned sha256 when the profile left them out.
+func (l *loader) componentFields(a attrs, blk *hcl.Block, name, arch string, c *profile.Component) {
+	c.DeclRange = blk.DefRange
+	c.Source = profile.SourceRelease
+	a.str("version", &c.Version)
+	a.str("sha256", &c.SHA256)
+	a.str("url", &c.URL)
+	a.str("source", &c.Source)
+	if c.Version == "" || c.Source == profile.SourcePackage {
+		return
+	}
+	pin, pinned := l.opts.Pins.Lookup(name, c.Version, arch)
+	if c.URL == "" {
+		c.URL = l.opts.Pins.UpstreamURL(name, c.Version, arch)
+	}
+	if c.SHA256 == "" && pinned && c.URL == pin.URL {
+		c.SHA256 = pin.SHA256
+	}
+}
+
+var containerdSchema = &hcl.BodySchema{
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...),
+		"source", "socket", "sandbox_image", "config_version", "config")...),
+	Blocks: []hcl.BlockHeaderSchema{{Type: "registry", LabelNames: []string{"host"}}},
+}
+
+var registrySchema = &hcl.BodySchema{Attributes: attrSchema("mirrors", "skip_verify")}
+
+func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
+	c := &p.Containerd
+	c.Socket = DefaultSocket
+	c.SandboxImage = DefaultSandboxImage
+	content := l.blockAttrs(blk, containerdSchema)
+	a := l.attrs("containerd", content)
+	l.componentFields(a, blk, pins.Containerd, p.Node.Arch, &c.Component)
+	a.str("socket", &c.Socket)
+	a.str("sandbox_image", &c.SandboxImage)
+	if a.str("config", &c.RawConfig) {
+		c.RawConfigRange = a.m["config"].Expr.Range()
+	}
+	if !a.integer("config_version", &c.ConfigVersion) {
+		c.ConfigVersion = ConfigVersionFor(c.Version)
+		if c.Source == profile.SourcePackage && c.Version == "" {
+			// The distribution's version is unknown until install; every
+			// containerd from 1.3 on reads schema 2 (2.x migrates it).
+			c.ConfigVersion = 2
+		}
+	}
+	for _, rb := range content.Blocks {
+		r := profile.Registry{Host: rb.Labels[0], DeclRange: rb.DefRange}
+		ra := l.attrs(joinKey("containerd.registry", r.Host), l.blockAttrs(rb, registrySchema))
+		ra.strList("mirrors", &r.Mirrors)
+		ra.boolean("skip_verify", &r.SkipVerify)
+		c.Registries = append(c.Registries, r)
+	}
+}
+
+// ConfigVersionFor is the config.toml schema a containerd version reads
+// natively: 2 for 1.x, 3 for 2.0-2.2, 4 from 2.3.
+func ConfigVersionFor(version string) int {
+	switch {
+	case version == "":
+		return 4
+	case pins.CompareVersions(version, "2.0.0") < 0:
+		return 2
+	case pins.CompareVersions(version, "2.3.0") < 0:
+		return 3
+	default:
+		return 4
+	}
+}
+
+var cniSchema = &hcl.BodySchema{
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "bin_dir", "conf_dir", "plugins")...),
+}
+
+func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
+	if blk == nil {
+		return
+	}
+	c := &profile.CNI{BinDir: DefaultCNIBinDir, ConfDir: DefaultCNIConfDir, Plugins: DefaultCNIPlugins()}
+	a := l.attrs("cni", l.blockAttrs(blk, cniSchema))
+	l.componentFields(a, blk, pins.CNI, p.Node.Arch, &c.Component)
+	a.str("bin_dir", &c.BinDir)
+	a.str("conf_dir", &c.ConfDir)
+	a.strList("plugins", &c.Plugins)
+	p.CNI = c
+}
+
+var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead")}
+
+func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
+	r := profile.Runtime{Name: blk.Labels[0], Type: profile.RuntimeRunc, DeclRange: blk.DefRange}
+	a := l.attrs(joinKey("runtime", r.Name), l.blockAttrs(blk, runtimeSchema))
+	l.ranges[joinKey("runtime", r.Name, "name")] = blk.LabelRanges[0]
+	a.str("type", &r.Type)
+	a.boolean("default", &r.Default)
+	a.str("hypervisor", &r.Hypervisor)
+	a.strMap("overhead", &r.Overhead)
+	if r.Type == profile.RuntimeKata && r.Hypervisor == "" {
+		r.Hypervisor = DefaultHypervisor
+	}
+	p.Runtimes = append(p.Runtimes, r)
+}
+
+var kubeletSchema = &hcl.BodySchema{
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags")...),
+}
+
+func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
+	k := &p.Kubelet
+	k.Config = map[string]any{}
+	k.ConfigRanges = map[string]hcl.Range{}
+	if blk == nil {
+		return
+	}
+	k.Declared = true
+	a := l.attrs("kubelet", l.blockAttrs(blk, kubeletSchema))
+	l.componentFields(a, blk, pins.Kubelet, p.Node.Arch, &k.Component)
+	a.boolean("start", &k.Start)
+	a.object("config", &k.Config, k.ConfigRanges)
+	a.strList("flags", &k.Flags)
+}
+
+var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready")}
+
+func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
+	v := &p.Verify
+	v.Timeout = DefaultVerifyWait
+	for _, r := range p.Runtimes {
+		v.Handlers = append(v.Handlers, r.Name)
+	}
+	if blk == nil {
+		return
+	}
+	a := l.attrs("verify", l.blockAttrs(blk, verifySchema))
+	var timeout string
+	if a.str("timeout", &timeout) {
+		d, err := time.ParseDuration(timeout)
+		if err != nil || d <= 0 {
+			l.errorf(a.rangeOf("timeout"), "Invalid timeout", "verify.timeout %q must be a positive duration such as \"60s\" or \"2m\".", timeout)
+		} else {
+			v.Timeout = d
+		}
+	}
+	a.strList("handlers", &v.Handlers)
+	a.boolean("network_ready", &v.NetworkReady)
+}

@@ -1,0 +1,260 @@
+// Package plan turns a profile written in nodeup's HCL language into a
+// validated, typed profile and then into a graph of steps. It reports every
+// problem it finds in one run, each with the file, line and column it came
+// from.
+package plan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nodeup/nodeup/plan/pins"
+	"github.com/nodeup/nodeup/plan/profile"
+)
+
+// Options are the inputs of a load beside the profile itself.
+type Options struct {
+	Vars     []string // NAME=VALUE, from --var, in order
+	VarFiles []string // from --var-file, in order
+	Environ  []string // KEY=VALUE; NODEUP_VAR_<name> entries set variables
+	Pins     *pins.Table
+	// HostArch is the default for node.arch.
+	HostArch string
+}
+
+// Loaded is the result of a load: the profile, and the parsed files so
+// diagnostics can be printed with their source snippets.
+type Loaded struct {
+	Profile *profile.Profile
+	Files   map[string]*hcl.File
+}
+
+// Load reads a profile file, or every *.hcl file of a directory merged, and
+// returns the typed profile. Diagnostics hold every error found; the
+// profile is nil when there are errors.
+func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
+	if opts.Pins == nil {
+		opts.Pins = pins.Builtin()
+	}
+	parser := hclparse.NewParser()
+	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}}
+	out := &Loaded{Files: parser.Files()}
+
+	files, baseDir, err := profileFiles(path)
+	if err != nil {
+		return out, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read profile", Detail: err.Error()}}
+	}
+	l.baseDir = baseDir
+	var bodies []namedBody
+	for _, f := range files {
+		file, diags := parser.ParseHCLFile(f)
+		l.diags = append(l.diags, diags...)
+		if file != nil {
+			bodies = append(bodies, namedBody{f, file.Body})
+		}
+	}
+	if l.diags.HasErrors() {
+		return out, l.diags
+	}
+	p := l.load(bodies)
+	p.Files = files
+	if l.diags.HasErrors() {
+		return out, l.diags
+	}
+	l.validate(p)
+	if l.diags.HasErrors() {
+		return out, l.diags
+	}
+	out.Profile = p
+	return out, l.diags
+}
+
+type namedBody struct {
+	name string
+	body hcl.Body
+}
+
+// profileFiles lists the files of a profile: the file itself, or a
+// directory's *.hcl files in name order.
+func profileFiles(path string) (files []string, baseDir string, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%v; pass a profile file or a directory of *.hcl files", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, filepath.Dir(path), nil
+	}
+	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(matches) == 0 {
+		return nil, "", fmt.Errorf("directory %s holds no *.hcl files", path)
+	}
+	sort.Strings(matches)
+	return matches, path, nil
+}
+
+// loader carries the state of one load: diagnostics are appended, never
+// returned early, so one run reports every problem.
+type loader struct {
+	opts    Options
+	parser  *hclparse.Parser
+	baseDir string
+	ctx     *hcl.EvalContext
+	diags   hcl.Diagnostics
+	// ranges maps "block.attribute" paths to where they were written, so
+	// semantic checks made after decoding still point at the source.
+	ranges    map[string]hcl.Range
+	sensitive []string
+}
+
+func (l *loader) errorf(subject *hcl.Range, summary, format string, args ...any) {
+	l.diags = append(l.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  subject,
+	})
+}
+
+func (l *loader) warnf(subject *hcl.Range, summary, format string, args ...any) {
+	l.diags = append(l.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  subject,
+	})
+}
+
+// at returns where a path such as "containerd.sha256" was written; when it
+// was not written (a default), fallback, else the block it belongs in,
+// else nil (the profile as a whole).
+func (l *loader) at(path string, fallback hcl.Range) *hcl.Range {
+	if r, ok := l.ranges[path]; ok {
+		return &r
+	}
+	if fallback.Filename != "" {
+		return &fallback
+	}
+	block, _, _ := strings.Cut(path, ".")
+	if r, ok := l.ranges[block]; ok {
+		return &r
+	}
+	return nil
+}
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "node"},
+		{Type: "mirror"},
+		{Type: "containerd"},
+		{Type: "runc"},
+		{Type: "crictl"},
+		{Type: "kata"},
+		{Type: "cni"},
+		{Type: "runtime", LabelNames: []string{"name"}},
+		{Type: "kubelet"},
+		{Type: "verify"},
+	},
+}
+
+// singletons are the blocks a profile may hold at most once.
+var singletons = []string{"node", "mirror", "containerd", "runc", "crictl", "kata", "cni", "kubelet", "verify"}
+
+func (l *loader) load(bodies []namedBody) *profile.Profile {
+	byType := map[string][]*hcl.Block{}
+	for _, b := range bodies {
+		content, diags := b.body.Content(rootSchema)
+		l.diags = append(l.diags, diags...)
+		if content == nil {
+			continue
+		}
+		for _, blk := range content.Blocks {
+			byType[blk.Type] = append(byType[blk.Type], blk)
+		}
+	}
+	one := map[string]*hcl.Block{}
+	for _, t := range singletons {
+		blocks := byType[t]
+		if len(blocks) == 0 {
+			continue
+		}
+		one[t] = blocks[0]
+		l.ranges[t] = blocks[0].DefRange
+		for _, dup := range blocks[1:] {
+			first := blocks[0].DefRange
+			l.errorf(dup.DefRange.Ptr(), "Duplicate "+t+" block",
+				"A profile holds one %s block; the first is at %s. Merge the two.", t, first)
+		}
+	}
+
+	l.ctx = &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": l.variables(byType["variable"])},
+		Functions: functions(l.baseDir),
+	}
+
+	p := &profile.Profile{}
+	l.decodeNode(one["node"], p)
+	l.decodeMirror(one["mirror"], p)
+	if one["containerd"] == nil {
+		l.errorf(nil, "Missing containerd block",
+			"A profile needs a containerd block with at least a version, e.g. containerd { version = \"2.3.4\" }.")
+	} else {
+		l.decodeContainerd(one["containerd"], p)
+	}
+	p.Runc = l.decodeComponent(one["runc"], pins.Runc, p.Node.Arch, true)
+	p.Crictl = l.decodeComponent(one["crictl"], pins.Crictl, p.Node.Arch, false)
+	p.Kata = l.decodeComponent(one["kata"], pins.Kata, p.Node.Arch, false)
+	l.decodeCNI(one["cni"], p)
+	for _, blk := range byType["runtime"] {
+		l.decodeRuntime(blk, p)
+	}
+	if len(byType["runtime"]) == 0 {
+		// A profile without runtime blocks gets the one runtime everybody
+		// expects; declaring any runtime makes the list explicit.
+		p.Runtimes = []profile.Runtime{{Name: "runc", Type: profile.RuntimeRunc, Default: true}}
+	}
+	l.decodeKubelet(one["kubelet"], p)
+	l.decodeVerify(one["verify"], p)
+	p.Sensitive = l.sensitive
+	return p
+}
+
+// blockAttrs checks a block's body against its schema and returns its
+// attributes and nested blocks. Unknown attributes and blocks are errors.
+func (l *loader) blockAttrs(blk *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
+	content, diags := blk.Body.Content(schema)
+	l.diags = append(l.diags, diags...)
+	if content == nil {
+		return &hcl.BodyContent{Attributes: hcl.Attributes{}}
+	}
+	return content
+}
+
+func attrSchema(names ...string) []hcl.AttributeSchema {
+	out := make([]hcl.AttributeSchema, len(names))
+	for i, n := range names {
+		out[i] = hcl.AttributeSchema{Name: n}
+	}
+	return out
+}
+
+func joinKey(parts ...string) string { return strings.Join(parts, ".") }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,206 @@
+package plan
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nodeup/nodeup/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func load(t *testing.T, path string, opts Options) (*Loaded, hcl.Diagnostics) {
+	t.Helper()
+	if opts.HostArch == "" {
+		opts.HostArch = "amd64"
+	}
+	return Load(path, opts)
+}
+
+// wantPattern reads expectations written in invalid profiles:
+// "# want LINE: text" — an error whose subject starts on LINE (0: no
+// subject) and whose summary or detail contains text.
+var wantPattern = regexp.MustCompile(`^#\s*want\s+(\d+):\s*(.+)$`)
+
+type want struct {
+	line int
+	text string
+}
+
+func wants(t *testing.T, path string) []want {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []want
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := wantPattern.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			out = append(out, want{n, m[2]})
+		}
+	}
+	return out
+}
+
+func TestInvalidProfiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.hcl")
+	if len(files) < 20 {
+		t.Fatalf("only %d invalid profiles found", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			expected := wants(t, path)
+			if len(expected) == 0 {
+				t.Fatalf("%s has no '# want LINE: text' comment", path)
+			}
+			loaded, diags := load(t, path, Options{})
+			if loaded.Profile != nil {
+				t.Fatalf("profile accepted; want %d errors", len(expected))
+			}
+			var errs hcl.Diagnostics
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError {
+					errs = append(errs, d)
+				}
+			}
+			for _, w := range expected {
+				found := false
+				for _, d := range errs {
+					line := 0
+					if d.Subject != nil {
+						line = d.Subject.Start.Line
+						if d.Subject.Filename != path {
+							t.Errorf("diagnostic %q names file %s, want %s", d.Summary, d.Subject.Filename, path)
+						}
+					}
+					if line == w.line && strings.Contains(d.Summary+": "+d.Detail, w.text) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("want an error at line %d containing %q; got:\n%s", w.line, w.text, diagText(errs))
+				}
+			}
+			if len(errs) != len(expected) {
+				t.Errorf("got %d errors, want %d:\n%s", len(errs), len(expected), diagText(errs))
+			}
+		})
+	}
+}
+
+func diagText(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		line := 0
+		if d.Subject != nil {
+			line = d.Subject.Start.Line
+		}
+		b.WriteString("  line " + strconv.Itoa(line) + ": " + d.Summary + ": " + d.Detail + "\n")
+	}
+	return b.String()
+}
+
+func TestShippedProfilesValidate(t *testing.T) {
+	files, _ := filepath.Glob("../profiles/*.hcl")
+	if len(files) < 5 {
+		t.Fatalf("only %d profiles in profiles/", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			loaded, diags := load(t, path, Options{})
+			if diags.HasErrors() {
+				t.Fatalf("%s", diagText(diags))
+			}
+			g, err := Build(loaded.Profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"artifact:containerd", "file:/etc/containerd/config.toml", ContainerdUnitID, VerifyID} {
+				if !g.Has(id) && !(id == "artifact:containerd" && g.Has("package:containerd")) {
+					t.Errorf("graph lacks %s", id)
+				}
+			}
+		})
+	}
+}
+
+// TestCases renders each testdata/cases/NAME/profile.hcl and compares every
+// file, and the graph's text form, with the golden files beside it.
+func TestCases(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/cases/*")
+	if len(dirs) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			opts := Options{}
+			if vf := filepath.Join(dir, "vars.hcl"); fileExists(vf) {
+				opts.VarFiles = []string{vf}
+			}
+			loaded, diags := load(t, filepath.Join(dir, "profile.hcl"), opts)
+			if diags.HasErrors() {
+				t.Fatalf("%s", diagText(diags))
+			}
+			files, err := templates.Render(loaded.Profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]byte{}
+			for _, f := range files {
+				got[filepath.Join(dir, "golden", filepath.FromSlash(f.Path))] = f.Content
+			}
+			g, err := Build(loaded.Profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[filepath.Join(dir, "graph.txt")] = []byte(g.Text())
+			compareGolden(t, filepath.Join(dir, "golden"), got)
+		})
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// compareGolden checks files against disk, and that the golden tree holds
+// no file the render no longer makes. With -update it rewrites them.
+func compareGolden(t *testing.T, goldenDir string, got map[string][]byte) {
+	t.Helper()
+	if *update {
+		os.RemoveAll(goldenDir)
+		for path, b := range got {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	for path, b := range got {
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v (run go test ./plan -update)", path, err)
+			continue
+		}
+		if string(want) != string(b) {
+			t.Errorf("%s differs from the render (run go test ./plan -update and review the diff):\n--- got\n%s", path, b)
+		}
+	}
+	filepath.Walk(goldenDir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && got[path] == nil {
+			t.Errorf("golden file %s is no longer rendered", path)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,8 @@
+# want 6: Invalid runtime handler name
+containerd { version = "2.3.4" }
+runtime "runc" {
+  default = true
+}
+runtime "Kata_QEMU" {
+  type = "runc"
+}

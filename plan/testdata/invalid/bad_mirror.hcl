@@ -1,0 +1,5 @@
+# want 3: Invalid URL
+mirror {
+  urls = ["ftp://mirror.internal/nodeup"]
+}
+containerd { version = "2.3.4" }

@@ -1,0 +1,5 @@
+# want 4: Invalid timeout
+containerd { version = "2.3.4" }
+verify {
+  timeout = "soon"
+}

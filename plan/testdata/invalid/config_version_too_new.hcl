@@ -1,0 +1,5 @@
+# want 4: config_version too new
+containerd {
+  version        = "1.7.34"
+  config_version = 4
+}

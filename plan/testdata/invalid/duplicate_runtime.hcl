@@ -1,0 +1,9 @@
+# want 7: Duplicate runtime
+containerd { version = "2.3.4" }
+runtime "runc" {
+  default = true
+}
+
+runtime "runc" {
+  type = "runc"
+}

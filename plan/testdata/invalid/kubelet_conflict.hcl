@@ -1,0 +1,11 @@
+# want 9: Conflicting kubelet setting
+node {
+  cgroup_driver = "systemd"
+}
+containerd { version = "2.3.4" }
+
+kubelet {
+  config = {
+    cgroupDriver = "cgroupfs"
+  }
+}

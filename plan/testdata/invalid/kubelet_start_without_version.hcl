@@ -1,0 +1,5 @@
+# want 4: kubelet start without a binary
+containerd { version = "2.3.4" }
+kubelet {
+  start = true
+}

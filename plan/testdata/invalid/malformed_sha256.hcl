@@ -1,0 +1,5 @@
+# want 4: Malformed sha256
+containerd {
+  version = "2.3.99"
+  sha256  = "abc123"
+}

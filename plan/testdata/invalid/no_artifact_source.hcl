@@ -1,0 +1,5 @@
+# want 3: No artifact source
+mirror {
+  upstream = false
+}
+containerd { version = "2.3.4" }

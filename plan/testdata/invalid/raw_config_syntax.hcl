@@ -1,0 +1,8 @@
+# want 6: Invalid containerd config TOML
+containerd {
+  version = "2.3.4"
+  config  = <<-EOT
+    [plugins]
+    oops = = 1
+  EOT
+}

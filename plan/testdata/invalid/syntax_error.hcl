@@ -1,0 +1,4 @@
+# want 3: Missing newline after argument
+containerd {
+  version = "2.3.4" socket = "/run/x.sock"
+}

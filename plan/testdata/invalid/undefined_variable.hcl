@@ -1,0 +1,4 @@
+# want 3: Unsupported attribute
+containerd {
+  version = var.containerd_version
+}

@@ -1,0 +1,5 @@
+# want 4: Unsupported argument
+containerd {
+  version = "2.3.4"
+  sockett = "/run/containerd/containerd.sock"
+}

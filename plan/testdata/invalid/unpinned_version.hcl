@@ -1,0 +1,4 @@
+# want 3: Version not pinned
+containerd {
+  version = "2.3.99"
+}

@@ -1,0 +1,389 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/nodeup/nodeup/plan/pins"
+	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/templates"
+)
+
+var (
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// A RuntimeClass handler must be a DNS label (node.k8s.io/v1).
+	handlerPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	modulePattern  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	sysctlPattern  = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`)
+	versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$`)
+	hypervisors    = []string{"qemu", "clh", "fc", "dragonball", "stratovirt", "qemu-tdx", "qemu-snp", "qemu-se", "qemu-nvidia-gpu", "qemu-runtime-rs", "clh-tdx"}
+)
+
+// validate applies the semantic rules of the profile language: everything
+// that parses but would build a broken node.
+func (l *loader) validate(p *profile.Profile) {
+	l.validateNode(p)
+	l.validateMirror(p)
+	l.validateComponents(p)
+	l.validateRuntimes(p)
+	l.validateContainerd(p)
+	l.validateKubelet(p)
+	l.validateVerify(p)
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) validateNode(p *profile.Profile) {
+	n := p.Node
+	if !oneOf(n.CgroupDriver, profile.CgroupSystemd, profile.CgroupCgroupfs) {
+		l.errorf(l.at("node.cgroup_driver", n.DeclRange), "Invalid cgroup driver",
+			"node.cgroup_driver is %q; use \"systemd\" (the default, for systemd hosts) or \"cgroupfs\".", n.CgroupDriver)
+	}
+	if !oneOf(n.Arch, "amd64", "arm64") {
+		l.errorf(l.at("node.arch", n.DeclRange), "Unsupported architecture", "node.arch is %q; nodeup installs \"amd64\" and \"arm64\" nodes.", n.Arch)
+	}
+	if !oneOf(n.OS, profile.OSLinux, profile.OSWindows) {
+		l.errorf(l.at("node.os", n.DeclRange), "Unsupported OS", "node.os is %q; use \"linux\", or \"windows\" to render files only.", n.OS)
+	}
+	for _, m := range n.KernelModules {
+		if !modulePattern.MatchString(m) {
+			l.errorf(l.at("node.kernel_modules", n.DeclRange), "Invalid kernel module name", "%q is not a kernel module name.", m)
+		}
+	}
+	for _, k := range sortedKeys(n.Sysctl) {
+		if !sysctlPattern.MatchString(k) {
+			l.errorf(l.at("node.sysctl", n.DeclRange), "Invalid sysctl key", "%q is not a sysctl key such as \"net.ipv4.ip_forward\".", k)
+		}
+		if strings.ContainsAny(n.Sysctl[k], "\n\r") {
+			l.errorf(l.at("node.sysctl", n.DeclRange), "Invalid sysctl value", "The value of %s must be one line.", k)
+		}
+	}
+}
+
+func (l *loader) validateMirror(p *profile.Profile) {
+	m := p.Mirror
+	for _, u := range m.URLs {
+		l.checkURL(u, l.at("mirror.urls", m.DeclRange), "mirror.urls")
+	}
+	if !m.Upstream && len(m.URLs) == 0 {
+		l.errorf(l.at("mirror.upstream", m.DeclRange), "No artifact source",
+			"mirror.upstream = false with no mirror.urls leaves nowhere to download from; add a mirror URL.")
+	}
+}
+
+// checkURL accepts http, https and file URLs.
+func (l *loader) checkURL(raw string, subject *hcl.Range, what string) {
+	u, err := url.Parse(raw)
+	if err != nil || !oneOf(u.Scheme, "http", "https", "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
+		l.errorf(subject, "Invalid URL", "%s: %q is not an http://, https:// or file:///absolute/path URL.", what, raw)
+	}
+}
+
+type namedComponent struct {
+	name string
+	key  string // pin table component
+	c    *profile.Component
+}
+
+func (p *profileComponents) list() []namedComponent { return p.all }
+
+type profileComponents struct{ all []namedComponent }
+
+func components(p *profile.Profile) *profileComponents {
+	pc := &profileComponents{}
+	add := func(name, key string, c *profile.Component) {
+		if c != nil {
+			pc.all = append(pc.all, namedComponent{name, key, c})
+		}
+	}
+	if p.Containerd.DeclRange.Filename != "" {
+		add("containerd", pins.Containerd, &p.Containerd.Component)
+	}
+	add("runc", pins.Runc, p.Runc)
+	add("crictl", pins.Crictl, p.Crictl)
+	add("kata", pins.Kata, p.Kata)
+	if p.CNI != nil {
+		add("cni", pins.CNI, &p.CNI.Component)
+	}
+	if p.Kubelet.Declared {
+		add("kubelet", pins.Kubelet, &p.Kubelet.Component)
+	}
+	return pc
+}
+
+func (l *loader) validateComponents(p *profile.Profile) {
+	for _, nc := range components(p).list() {
+		c, name := nc.c, nc.name
+		if !oneOf(c.Source, profile.SourceRelease, profile.SourcePackage) {
+			l.errorf(l.at(name+".source", c.DeclRange), "Invalid source", "%s.source is %q; use \"release\" or \"package\".", name, c.Source)
+			continue
+		}
+		if c.Version == "" {
+			if name == "kubelet" {
+				continue // config only, no binary
+			}
+			if c.Source == profile.SourcePackage {
+				continue // whatever the distribution ships
+			}
+			l.errorf(c.DeclRange.Ptr(), "Missing version", "The %s block needs a version, e.g. version = %q.", name, newest(l.opts.Pins, nc.key, p.Node.Arch))
+			continue
+		}
+		if c.Source == profile.SourcePackage {
+			// Distribution versions ("1.6.20~ds1-1") have their own syntax.
+			if _, set := l.ranges[name+".sha256"]; set {
+				l.errorf(l.at(name+".sha256", c.DeclRange), "sha256 with source = \"package\"", "%s comes from the distribution's packages, which apt or dnf verify; remove sha256.", name)
+			}
+			continue
+		}
+		if !versionPattern.MatchString(c.Version) {
+			l.errorf(l.at(name+".version", c.DeclRange), "Invalid version", "%s.version %q is not a release version such as %q (no leading v).", name, c.Version, newest(l.opts.Pins, nc.key, p.Node.Arch))
+			continue
+		}
+		if c.URL != "" {
+			l.checkURL(c.URL, l.at(name+".url", c.DeclRange), name+".url")
+		}
+		switch {
+		case c.SHA256 == "":
+			versions := l.opts.Pins.Versions(nc.key, p.Node.Arch)
+			if _, custom := l.ranges[name+".url"]; custom {
+				l.errorf(l.at(name+".url", c.DeclRange), "Missing sha256",
+					"%s.url is not the upstream release, so nodeup cannot know its sha256; set sha256 = \"<64 hex digits>\".", name)
+			} else {
+				l.errorf(l.at(name+".version", c.DeclRange), "Version not pinned",
+					"%s %s (%s) is not in nodeup's pin table, so its sha256 must be given: set sha256 = \"<64 hex digits>\". Pinned versions: %s.",
+					name, c.Version, p.Node.Arch, strings.Join(versions, ", "))
+			}
+		case !sha256Pattern.MatchString(c.SHA256):
+			l.errorf(l.at(name+".sha256", c.DeclRange), "Malformed sha256",
+				"%s.sha256 must be 64 lowercase hex digits; got %q (%d characters).", name, c.SHA256, len(c.SHA256))
+		}
+	}
+	if p.Runc != nil && p.Runc.Source == profile.SourcePackage && p.Containerd.Source != profile.SourcePackage {
+		l.warnf(l.at("runc.source", p.Runc.DeclRange), "runc from packages, containerd from release",
+			"The distribution's runc lands in /usr/sbin/runc; containerd is pointed at it.")
+	}
+	for _, nc := range components(p).list() {
+		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc") {
+			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd and runc only.")
+		}
+	}
+}
+
+func newest(t *pins.Table, component, arch string) string {
+	if v := t.Versions(component, arch); len(v) > 0 {
+		return v[0]
+	}
+	return "1.0.0"
+}
+
+func (l *loader) validateContainerd(p *profile.Profile) {
+	c := p.Containerd
+	if c.DeclRange.Filename == "" {
+		return
+	}
+	if p.Node.OS == profile.OSLinux && !path.IsAbs(c.Socket) {
+		l.errorf(l.at("containerd.socket", c.DeclRange), "Relative path", "containerd.socket %q must be an absolute path such as %q.", c.Socket, DefaultSocket)
+	}
+	if c.SandboxImage == "" || strings.ContainsAny(c.SandboxImage, " \t\n") {
+		l.errorf(l.at("containerd.sandbox_image", c.DeclRange), "Invalid sandbox image", "containerd.sandbox_image %q is not an image reference.", c.SandboxImage)
+	}
+	if !oneOf(fmt.Sprint(c.ConfigVersion), "2", "3", "4") {
+		l.errorf(l.at("containerd.config_version", c.DeclRange), "Invalid config_version", "containerd.config_version must be 2, 3 or 4; got %d.", c.ConfigVersion)
+	} else if c.Version != "" && c.ConfigVersion > ConfigVersionFor(c.Version) {
+		l.errorf(l.at("containerd.config_version", c.DeclRange), "config_version too new",
+			"containerd %s reads config version %d at most; set config_version = %d or leave it out.", c.Version, ConfigVersionFor(c.Version), ConfigVersionFor(c.Version))
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Registries {
+		if seen[r.Host] {
+			l.errorf(r.DeclRange.Ptr(), "Duplicate registry", "registry %q is declared twice.", r.Host)
+		}
+		seen[r.Host] = true
+		if r.Host == "" || strings.ContainsAny(r.Host, "/ \t") {
+			l.errorf(r.DeclRange.Ptr(), "Invalid registry host", "registry %q must be a host name (with an optional :port), e.g. \"docker.io\".", r.Host)
+		}
+		for _, m := range r.Mirrors {
+			l.checkURL(m, l.at("containerd.registry."+r.Host+".mirrors", r.DeclRange), "registry "+r.Host+" mirrors")
+		}
+	}
+	if p.CNI != nil {
+		l.absPath(p.CNI.BinDir, "cni.bin_dir", p.CNI.DeclRange)
+		l.absPath(p.CNI.ConfDir, "cni.conf_dir", p.CNI.DeclRange)
+		if len(p.CNI.Plugins) == 0 {
+			l.errorf(l.at("cni.plugins", p.CNI.DeclRange), "No CNI plugins", "cni.plugins is empty; list the plugins to install or leave it out for all of them.")
+		}
+		for _, pl := range p.CNI.Plugins {
+			if !modulePattern.MatchString(pl) {
+				l.errorf(l.at("cni.plugins", p.CNI.DeclRange), "Invalid CNI plugin name", "%q is not a plugin binary name.", pl)
+			}
+		}
+	}
+	// Rendering the config is the check of the raw TOML: it must parse and
+	// must not disable the CRI plugin. It needs sound runtimes to render.
+	if l.diags.HasErrors() {
+		return
+	}
+	if _, err := templates.ContainerdConfig(p); err != nil {
+		var rawErr *templates.RawConfigError
+		var criErr *templates.CRIDisabledError
+		switch {
+		case errors.As(err, &rawErr):
+			r := c.RawConfigRange
+			// A heredoc's first content line follows the line the
+			// expression starts on.
+			line := r.Start.Line + rawErr.Line
+			at := hcl.Range{Filename: r.Filename, Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 2}}
+			if line > r.End.Line {
+				at = r
+			}
+			l.errorf(&at, "Invalid containerd config TOML", "containerd.config: %s.", rawErr.Msg)
+		case errors.As(err, &criErr):
+			l.errorf(l.at("containerd.config", c.DeclRange), "CRI plugin disabled",
+				"containerd.config disables %s; nodeup needs the CRI plugin to run Kubernetes pods. Remove it from disabled_plugins.", criErr.Plugin)
+		default:
+			l.errorf(l.at("containerd.config", c.DeclRange), "Cannot render containerd config", "%s.", err)
+		}
+	}
+}
+
+// checkQuantity accepts Kubernetes resource quantities such as 250m or 160Mi.
+func checkQuantity(q string) error {
+	_, err := resource.ParseQuantity(q)
+	return err
+}
+
+func (l *loader) absPath(p, what string, decl hcl.Range) {
+	if !path.IsAbs(p) {
+		l.errorf(l.at(what, decl), "Relative path", "%s %q must be an absolute path.", what, p)
+	}
+}
+
+func (l *loader) validateRuntimes(p *profile.Profile) {
+	seen := map[string]profile.Runtime{}
+	var defaults []profile.Runtime
+	for _, r := range p.Runtimes {
+		nameAt := l.at("runtime."+r.Name+".name", r.DeclRange)
+		if prev, ok := seen[r.Name]; ok {
+			l.errorf(nameAt, "Duplicate runtime", "runtime %q is declared twice; the first is at %s.", r.Name, prev.DeclRange)
+			continue
+		}
+		seen[r.Name] = r
+		if len(r.Name) > 63 || !handlerPattern.MatchString(r.Name) {
+			l.errorf(nameAt, "Invalid runtime handler name",
+				"%q cannot be a RuntimeClass handler: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit.", r.Name)
+		}
+		switch r.Type {
+		case profile.RuntimeRunc:
+			if r.Hypervisor != "" {
+				l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "hypervisor on a runc runtime", "hypervisor applies to type = \"kata\" runtimes only.")
+			}
+		case profile.RuntimeKata:
+			if p.Kata == nil {
+				l.errorf(r.DeclRange.Ptr(), "kata runtime without kata",
+					"runtime %q has type = \"kata\" but the profile has no kata block; add kata { version = %q }.", r.Name, newest(l.opts.Pins, pins.Kata, p.Node.Arch))
+			}
+			if !oneOf(r.Hypervisor, hypervisors...) {
+				l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "Unknown hypervisor",
+					"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(hypervisors, ", "))
+			}
+		default:
+			l.errorf(l.at("runtime."+r.Name+".type", r.DeclRange), "Invalid runtime type", "runtime %q has type %q; use \"runc\" or \"kata\".", r.Name, r.Type)
+		}
+		for _, k := range sortedKeys(r.Overhead) {
+			if !oneOf(k, "cpu", "memory") {
+				l.errorf(l.at("runtime."+r.Name+".overhead", r.DeclRange), "Invalid overhead", "overhead key %q: use cpu and memory.", k)
+			} else if err := checkQuantity(r.Overhead[k]); err != nil {
+				l.errorf(l.at("runtime."+r.Name+".overhead", r.DeclRange), "Invalid overhead", "overhead %s = %q: %s.", k, r.Overhead[k], err)
+			}
+		}
+		if r.Default {
+			defaults = append(defaults, r)
+		}
+	}
+	switch {
+	case len(defaults) == 0 && len(p.Runtimes) > 0:
+		l.errorf(p.Runtimes[0].DeclRange.Ptr(), "No default runtime",
+			"No runtime has default = true; containerd needs one default handler. Mark one, usually runc.")
+	case len(defaults) > 1:
+		l.errorf(l.at("runtime."+defaults[1].Name+".default", defaults[1].DeclRange), "Two default runtimes",
+			"runtime %q and runtime %q both have default = true; keep one.", defaults[0].Name, defaults[1].Name)
+	}
+	if d := p.DefaultRuntime(); d != nil && d.Type == profile.RuntimeKata {
+		l.warnf(d.DeclRange.Ptr(), "kata is the default runtime", "Every pod without a RuntimeClass will run in a VM.")
+	}
+	if p.Kata != nil {
+		hasKata := false
+		for _, r := range p.Runtimes {
+			hasKata = hasKata || r.Type == profile.RuntimeKata
+		}
+		if !hasKata {
+			l.warnf(p.Kata.DeclRange.Ptr(), "kata without a runtime", "kata is installed but no runtime block has type = \"kata\", so no pod can use it.")
+		}
+	}
+}
+
+func (l *loader) validateKubelet(p *profile.Profile) {
+	k := p.Kubelet
+	if k.Start && k.Version == "" {
+		l.errorf(l.at("kubelet.start", k.DeclRange), "kubelet start without a binary",
+			"kubelet.start = true needs kubelet.version so nodeup installs the kubelet it starts.")
+	}
+	for _, f := range k.Flags {
+		if !strings.HasPrefix(f, "--") {
+			l.errorf(l.at("kubelet.flags", k.DeclRange), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
+		}
+	}
+	if _, err := templates.KubeletConfiguration(p); err != nil {
+		var unknown *templates.UnknownFieldError
+		var conflict *templates.ConflictError
+		switch {
+		case errors.As(err, &unknown):
+			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
+				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
+		case errors.As(err, &conflict):
+			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
+				"kubelet.config sets %s = %q, but the node and containerd blocks give %q. Remove it: nodeup derives it so the kubelet and containerd agree.", conflict.Field, conflict.Got, conflict.Want)
+		default:
+			l.errorf(l.at("kubelet.config", k.DeclRange), "Invalid kubelet config", "kubelet.config: %s.", err)
+		}
+	}
+}
+
+// configKeyAt is where a kubelet.config key was written; a nested field
+// ("evictionHard.memory.available") points at its top-level key.
+func (l *loader) configKeyAt(p *profile.Profile, field string) *hcl.Range {
+	top, _, _ := strings.Cut(field, ".")
+	if r, ok := p.Kubelet.ConfigRanges[top]; ok {
+		return &r
+	}
+	return l.at("kubelet.config", p.Kubelet.DeclRange)
+}
+
+func (l *loader) validateVerify(p *profile.Profile) {
+	names := map[string]bool{}
+	for _, r := range p.Runtimes {
+		names[r.Name] = true
+	}
+	for _, h := range p.Verify.Handlers {
+		if !names[h] {
+			l.errorf(l.at("verify.handlers", hcl.Range{}), "Unknown handler", "verify.handlers names %q, which no runtime block declares.", h)
+		}
+	}
+	if p.Verify.NetworkReady && p.CNI == nil {
+		l.errorf(l.at("verify.network_ready", hcl.Range{}), "network_ready without CNI", "verify.network_ready = true needs a cni block and a network config in its conf_dir.")
+	}
+}

@@ -44,7 +44,13 @@ func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		return false
 	})
 	wr := hcl.NewDiagnosticTextWriter(w, files, 100, color)
-	_ = wr.WriteDiagnostics(diags)
+	for _, d := range diags {
+		// file:line:col first, so editors and CI logs can jump to it.
+		if d.Subject != nil {
+			fmt.Fprintf(w, "%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		_ = wr.WriteDiagnostic(d)
+	}
 	errs, warns := 0, 0
 	for _, d := range diags {
 		if d.Severity == hcl.DiagError {

@@ -11,6 +11,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ReadFile returns the contents of node file p, following symlinks within
@@ -272,4 +275,64 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, unwrapPathError(err))
 	}
 	return nil
+}
+
+// OpenFile opens node path p like os.OpenFile; a symlink in the final
+// component is refused (O_NOFOLLOW), so a file is never opened through one.
+// Use it to fill a directory nodeup has just created (an unpack staging
+// directory); replace existing files with WriteFile or Create.
+func (h *Host) OpenFile(p string, flag int, perm fs.FileMode) (*os.File, error) {
+	real, err := h.lpath(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(real, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+	if err != nil {
+		return nil, h.fail("open", p, err)
+	}
+	return f, nil
+}
+
+// SyncFS flushes the whole filesystem holding node path p to disk: one call
+// instead of an fsync per file after unpacking a tree.
+func (h *Host) SyncFS(p string) error {
+	real, err := h.Path(p)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return h.fail("sync", p, err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return h.fail("sync", p, err)
+	}
+	return nil
+}
+
+// ErrExchangeUnsupported is returned (wrapped) by Exchange when the
+// filesystem cannot swap two paths atomically; fall back to two renames.
+var ErrExchangeUnsupported = errors.New("atomic exchange not supported by this filesystem")
+
+// Exchange atomically swaps node paths a and b (renameat2 RENAME_EXCHANGE):
+// there is no moment when either is missing. Both must exist on the same
+// filesystem; neither final component is followed.
+func (h *Host) Exchange(a, b string) error {
+	ra, err := h.lpath(a)
+	if err != nil {
+		return err
+	}
+	rb, err := h.lpath(b)
+	if err != nil {
+		return err
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, ra, unix.AT_FDCWD, rb, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+		return fmt.Errorf("exchange %s and %s: %w", a, b, ErrExchangeUnsupported)
+	}
+	if err != nil {
+		return h.fail("exchange "+a+" and", b, err)
+	}
+	return syncDir(filepath.Dir(rb))
 }

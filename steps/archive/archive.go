@@ -1,0 +1,421 @@
+// Package archive unpacks release artifacts (tar.gz, tar.zst, tar.xz, or a
+// raw binary) onto a node through host.Host, so --root is honoured and
+// nothing lands outside the destination.
+//
+// Every entry of an archive is checked before anything is installed, in
+// every mode, and the archive is refused, with the entry named, if any entry
+// has an absolute path or a ".." component; is a device node, fifo or other
+// special file; is a symlink whose target is absolute or climbs out of the
+// archive (or, for a tree, out of the tree); sits below, or replaces, a
+// symlink from earlier in the archive (the classic "write through a link"
+// escape); or is a hardlink to anything but a regular file earlier in the
+// archive (and, for a tree, inside the tree). The total unpacked size and
+// the number of entries are capped to stop decompression bombs.
+//
+// Setuid, setgid and sticky bits are stripped and logged, not refused: a
+// release archive has no business setting them, but refusing would block an
+// operator over a packaging slip, and stripping makes the file harmless.
+// Owners in the archive are ignored: files belong to the user running nodeup
+// (root). Leading "./" is ignored ("./bridge" is "bridge").
+//
+// Nothing is half-installed: members are written next to their destination
+// first and renamed into place only when the whole archive has been read
+// and checked; a tree is unpacked into a staging directory beside it and
+// swapped in whole.
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/nodeup/nodeup/steps"
+)
+
+// Limits for the zero values of Archive's fields.
+const (
+	DefaultMaxBytes   int64 = 4 << 30
+	DefaultMaxEntries       = 100_000
+	// metadataSlack is what a tar stream may hold beyond its files' data
+	// (headers, padding, long names) before it counts as a bomb.
+	metadataSlack = 256 << 20
+)
+
+// ErrUnsafe is the class of errors for archives refused as unsafe
+// (errors.Is); the error itself is an *EntryError.
+var ErrUnsafe = errors.New("unsafe archive")
+
+// EntryError is an archive refused because of one entry.
+type EntryError struct {
+	Archive string // the archive's display name
+	Entry   string // the entry's name as written in the archive
+	Reason  string
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("archive %s: entry %q %s; refusing to unpack it, nothing was installed", e.Archive, e.Entry, e.Reason)
+}
+
+func (e *EntryError) Is(target error) bool { return target == ErrUnsafe }
+
+// Kind is what a member is.
+type Kind string
+
+// Member kinds.
+const (
+	File     Kind = "file"
+	Dir      Kind = "dir"
+	Symlink  Kind = "symlink"
+	Hardlink Kind = "hardlink"
+)
+
+// Member is one entry of an archive.
+type Member struct {
+	Name   string      // clean relative name, no "./" prefix; "" for a raw binary
+	Kind   Kind        //
+	Size   int64       // bytes, for a File
+	Mode   fs.FileMode // permission bits, setuid/setgid/sticky stripped
+	Link   string      // target of a Symlink (as written) or a Hardlink (a member name)
+	SHA256 string      // hex sha256 of a File's content
+}
+
+// Archive is a downloaded artifact to unpack.
+type Archive struct {
+	// Name is how errors and logs name the archive; Open sets it to the
+	// file's base name (set it to the URL for better messages).
+	Name string
+	// MaxBytes caps the total size of the files in the archive; 0 means
+	// DefaultMaxBytes.
+	MaxBytes int64
+	// MaxEntries caps the number of entries; 0 means DefaultMaxEntries.
+	MaxEntries int
+	// Log receives a line for each stripped mode bit.
+	Log func(format string, args ...any)
+
+	path   string
+	format steps.Format
+}
+
+// Open prepares the archive file at path (a real path, e.g. from
+// fetch.Fetcher.Fetch) in the given format.
+func Open(path string, format steps.Format) (*Archive, error) {
+	switch format {
+	case steps.FormatBinary, steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz:
+	default:
+		return nil, fmt.Errorf("archive %s: unknown format %q; want %s, %s, %s or %s", path, format,
+			steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz, steps.FormatBinary)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("archive %s is not a regular file", path)
+	}
+	return &Archive{Name: filepath.Base(path), path: path, format: format}, nil
+}
+
+// Format is the archive's format.
+func (a *Archive) Format() steps.Format { return a.format }
+
+// Members lists the archive's entries (checked as described in the package
+// doc), with the sha256 of each file, so a step can tell before installing
+// whether a member exists and whether the node already has its content. A
+// raw binary has one member named "".
+func (a *Archive) Members() ([]Member, error) {
+	if a.format == steps.FormatBinary {
+		f, err := os.Open(a.path)
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
+		}
+		return []Member{{Kind: File, Size: n, Mode: 0o755, SHA256: hex.EncodeToString(h.Sum(nil))}}, nil
+	}
+	var out []Member
+	err := a.walk(func(m *Member, r io.Reader) error {
+		if r != nil {
+			h := sha256.New()
+			if _, err := io.Copy(h, r); err != nil {
+				return err
+			}
+			m.SHA256 = hex.EncodeToString(h.Sum(nil))
+		}
+		out = append(out, *m)
+		return nil
+	})
+	return out, err
+}
+
+func (a *Archive) maxBytes() int64 {
+	if a.MaxBytes > 0 {
+		return a.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (a *Archive) logf(format string, args ...any) {
+	if a.Log != nil {
+		a.Log(format, args...)
+	}
+}
+
+func (a *Archive) unsafe(entry, format string, args ...any) error {
+	return &EntryError{Archive: a.Name, Entry: entry, Reason: fmt.Sprintf(format, args...)}
+}
+
+// walk reads the archive once, checks every entry and calls fn with each
+// safe one in archive order; r is the content of a File, nil otherwise.
+// Content not read by fn is skipped.
+func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", a.Name, err)
+	}
+	defer f.Close()
+	dec, err := decompress(bufio.NewReaderSize(f, 1<<20), a.format)
+	if err != nil {
+		return fmt.Errorf("archive %s is not a valid %s: %w", a.Name, a.format, err)
+	}
+	defer dec.Close()
+	maxBytes := a.maxBytes()
+	maxEntries := a.MaxEntries
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	stream := &capReader{r: dec, left: maxBytes + metadataSlack}
+	tr := tar.NewReader(stream)
+
+	var (
+		total    int64
+		entries  int
+		files    = map[string]bool{} // regular files (and hardlinks to them) so far
+		symlinks = map[string]bool{}
+	)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, errStreamCap) {
+				return a.unsafe("(stream)", "makes the archive decompress to more than %s; it looks like a decompression bomb", size(maxBytes+metadataSlack))
+			}
+			return fmt.Errorf("archive %s: reading %s: %w; the file is damaged, remove it from the cache and fetch it again", a.Name, a.format, err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // PAX metadata, not a file
+		}
+		entries++
+		if entries > maxEntries {
+			return a.unsafe(hdr.Name, "is more than the %d entries allowed; it looks like a decompression bomb", maxEntries)
+		}
+		name, err := cleanName(hdr.Name)
+		if err != nil {
+			return a.unsafe(hdr.Name, "%v", err)
+		}
+		if name == "" {
+			if hdr.Typeflag == tar.TypeDir {
+				continue // "./": the archive's root
+			}
+			return a.unsafe(hdr.Name, "has an empty name")
+		}
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			if symlinks[dir] {
+				return a.unsafe(hdr.Name, "would be written through %s, a symlink earlier in the archive", dir)
+			}
+		}
+		if symlinks[name] {
+			return a.unsafe(hdr.Name, "replaces a symlink earlier in the archive")
+		}
+		m := &Member{Name: name, Mode: fs.FileMode(hdr.Mode) & fs.ModePerm}
+		if special := hdr.Mode &^ 0o777; special&0o7000 != 0 {
+			a.logf("archive %s: %s: stripped %s bits (mode %04o -> %04o)", a.Name, hdr.Name, specialBits(special), hdr.Mode&0o7777, m.Mode)
+		}
+		var content io.Reader
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			m.Kind, m.Size = File, hdr.Size
+			if hdr.Size < 0 || hdr.Size > maxBytes-total {
+				return a.unsafe(hdr.Name, "makes the archive unpack to more than %s (the limit); it looks like a decompression bomb — raise the limit if the artifact really is that big", size(maxBytes))
+			}
+			total += hdr.Size
+			files[name] = true
+			content = tr
+		case tar.TypeDir:
+			m.Kind = Dir
+			if files[name] {
+				return a.unsafe(hdr.Name, "is a directory replacing a file earlier in the archive")
+			}
+		case tar.TypeSymlink:
+			m.Kind, m.Link = Symlink, hdr.Linkname
+			if err := linkInside(name, hdr.Linkname, ""); err != nil {
+				return a.unsafe(hdr.Name, "is a symlink to %q, which %v", hdr.Linkname, err)
+			}
+			symlinks[name] = true
+		case tar.TypeLink:
+			target, err := cleanName(hdr.Linkname)
+			if err != nil || target == "" {
+				return a.unsafe(hdr.Name, "is a hardlink to %q, outside the archive", hdr.Linkname)
+			}
+			if !files[target] {
+				return a.unsafe(hdr.Name, "is a hardlink to %q, which is not a file earlier in the archive", hdr.Linkname)
+			}
+			m.Kind, m.Link = Hardlink, target
+			files[name] = true
+		case tar.TypeChar, tar.TypeBlock:
+			return a.unsafe(hdr.Name, "is a device node")
+		case tar.TypeFifo:
+			return a.unsafe(hdr.Name, "is a fifo")
+		default:
+			return a.unsafe(hdr.Name, "has unsupported tar type %q", hdr.Typeflag)
+		}
+		if err := fn(m, content); err != nil {
+			if errors.Is(err, errStreamCap) {
+				return a.unsafe(hdr.Name, "makes the archive decompress to more than %s; it looks like a decompression bomb", size(maxBytes+metadataSlack))
+			}
+			return err
+		}
+	}
+}
+
+// cleanName turns an entry name into a clean relative member name ("" for
+// the archive's root), refusing absolute names and ".." components.
+func cleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", errors.New("has an absolute path")
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c == ".." {
+			return "", errors.New("has a \"..\" component")
+		}
+	}
+	name = path.Clean(name)
+	if name == "." {
+		return "", nil
+	}
+	return name, nil
+}
+
+// linkInside checks that a symlink at name with target stays inside dir
+// ("" for the archive's root), judged lexically; chains of links are
+// checked on disk after unpacking (host.ResolveIn).
+func linkInside(name, target, dir string) error {
+	if target == "" {
+		return errors.New("is empty")
+	}
+	if path.IsAbs(target) {
+		return errors.New("is absolute (it would mean another file under --root than on the node)")
+	}
+	to := path.Join(path.Dir(name), target)
+	if _, ok := under(to, dir); !ok {
+		if dir == "" {
+			return errors.New("leaves the archive")
+		}
+		return fmt.Errorf("leaves %s", dir)
+	}
+	return nil
+}
+
+// under returns name relative to dir and whether name is dir or below it.
+// dir "" is the archive's root.
+func under(name, dir string) (string, bool) {
+	switch {
+	case name == ".." || strings.HasPrefix(name, "../"):
+		return "", false
+	case dir == "":
+		if name == "." {
+			return "", true
+		}
+		return name, true
+	case name == dir:
+		return "", true
+	case strings.HasPrefix(name, dir+"/"):
+		return name[len(dir)+1:], true
+	}
+	return "", false
+}
+
+func specialBits(mode int64) string {
+	var s []string
+	if mode&0o4000 != 0 {
+		s = append(s, "setuid")
+	}
+	if mode&0o2000 != 0 {
+		s = append(s, "setgid")
+	}
+	if mode&0o1000 != 0 {
+		s = append(s, "sticky")
+	}
+	return strings.Join(s, "/")
+}
+
+func decompress(r io.Reader, format steps.Format) (io.ReadCloser, error) {
+	switch format {
+	case steps.FormatTarGz:
+		return gzip.NewReader(r)
+	case steps.FormatTarZst:
+		d, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case steps.FormatTarXz:
+		x, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(x), nil
+	}
+	return nil, fmt.Errorf("format %q is not a tar archive", format)
+}
+
+var errStreamCap = errors.New("decompressed stream exceeds the limit")
+
+// capReader fails once more than left bytes have been read: the backstop
+// behind the per-entry size check, for streams that are all metadata.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errStreamCap
+	}
+	if int64(len(b)) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.r.Read(b)
+	c.left -= int64(n)
+	return n, err
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,538 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/host"
+)
+
+// ent is one tar entry to build.
+type ent struct {
+	name string
+	typ  byte
+	body string
+	link string
+	mode int64
+	size int64 // for regular files with no body written (a lying header)
+}
+
+func file(name, body string) ent    { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o755} }
+func dir(name string) ent           { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, link string) ent { return ent{name: name, typ: tar.TypeSymlink, link: link, mode: 0o777} }
+func hardlink(name, link string) ent {
+	return ent{name: name, typ: tar.TypeLink, link: link, mode: 0o755}
+}
+
+func makeTar(t *testing.T, ents []ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode, Uid: 1001, Gid: 1001, Format: tar.FormatPAX}
+		if e.typ == tar.TypeReg {
+			hdr.Size = int64(len(e.body))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func compress(t *testing.T, format steps.Format, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	var err error
+	switch format {
+	case steps.FormatTarGz:
+		w = gzip.NewWriter(&buf)
+	case steps.FormatTarZst:
+		w, err = zstd.NewWriter(&buf)
+	case steps.FormatTarXz:
+		w, err = xz.NewWriter(&buf)
+	default:
+		return data
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func openBytes(t *testing.T, format steps.Format, data []byte) *Archive {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "artifact."+string(format))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(p, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Log = t.Logf
+	return a
+}
+
+func openTar(t *testing.T, format steps.Format, ents []ent) *Archive {
+	t.Helper()
+	return openBytes(t, format, compress(t, format, makeTar(t, ents)))
+}
+
+func newHost(t *testing.T) *host.Host {
+	t.Helper()
+	h, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// snapshot lists everything under the root: path, kind, mode, content.
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var lines []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Lstat(p)
+		line := fmt.Sprintf("%s %v", strings.TrimPrefix(p, root), fi.Mode())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			line += " " + string(b)
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func sum(s string) string {
+	b := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(b[:])
+}
+
+func read(t *testing.T, h *host.Host, p string) string {
+	t.Helper()
+	b, err := h.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var tarFormats = []steps.Format{steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz}
+
+// Upstream layouts: CNI with "./" entries, containerd with bin/, kata
+// under ./opt/kata with a relative symlink and a hardlink.
+var goodEntries = []ent{
+	dir("./"),
+	file("./bridge", "bridge plugin"),
+	file("./loopback", "loopback plugin"),
+	dir("bin/"),
+	file("bin/containerd", "containerd binary"),
+	file("bin/ctr", "ctr binary"),
+	symlink("bin/ctr-link", "ctr"),
+	dir("./opt/"),
+	dir("./opt/kata/"),
+	dir("./opt/kata/bin/"),
+	file("./opt/kata/bin/containerd-shim-kata-v2", "kata shim"),
+	hardlink("./opt/kata/bin/kata-runtime", "./opt/kata/bin/containerd-shim-kata-v2"),
+	{name: "./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", typ: tar.TypeReg, body: "[hypervisor.qemu]\n", mode: 0o644},
+	symlink("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
+	symlink("./opt/kata/bin/up", "../share"),
+	{name: "./opt/kata/ro/", typ: tar.TypeDir, mode: 0o555},
+	{name: "./opt/kata/ro/f", typ: tar.TypeReg, body: "in a read-only dir", mode: 0o444},
+}
+
+func TestGoodArchives(t *testing.T) {
+	for _, format := range tarFormats {
+		t.Run(string(format), func(t *testing.T) {
+			a := openTar(t, format, goodEntries)
+			h := newHost(t)
+			got, err := a.Install(h, []steps.Install{
+				{From: "./bridge", To: "/opt/cni/bin/bridge", Mode: 0o755},
+				{From: "loopback", To: "/opt/cni/bin/loopback"},
+				{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755},
+				{From: "bin/ctr-link", To: "/usr/local/bin/ctr", Mode: 0o750},
+				{From: "opt/kata/bin/kata-runtime", To: "/usr/local/bin/kata-runtime", Mode: 0o755},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []Installed{
+				{"/opt/cni/bin/bridge", sum("bridge plugin")},
+				{"/opt/cni/bin/loopback", sum("loopback plugin")},
+				{"/usr/local/bin/containerd", sum("containerd binary")},
+				{"/usr/local/bin/ctr", sum("ctr binary")},
+				{"/usr/local/bin/kata-runtime", sum("kata shim")},
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("installed %v\nwant %v", got, want)
+			}
+			if read(t, h, "/usr/local/bin/ctr") != "ctr binary" || read(t, h, "/usr/local/bin/kata-runtime") != "kata shim" {
+				t.Error("link members did not install their target's content")
+			}
+			if fi, _ := h.Lstat("/usr/local/bin/ctr"); fi.Mode() != 0o750 {
+				t.Errorf("ctr mode %v", fi.Mode())
+			}
+
+			if err := a.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); err != nil {
+				t.Fatal(err)
+			}
+			if read(t, h, "/opt/kata/share/defaults/kata-containers/configuration.toml") != "[hypervisor.qemu]\n" {
+				t.Error("configuration.toml symlink")
+			}
+			if l, _ := h.Readlink("/opt/kata/bin/up"); l != "../share" {
+				t.Errorf("bin/up -> %q", l)
+			}
+			shim, _ := h.Stat("/opt/kata/bin/containerd-shim-kata-v2")
+			rt, _ := h.Stat("/opt/kata/bin/kata-runtime")
+			if !os.SameFile(shim, rt) {
+				t.Error("hardlink not preserved in the tree")
+			}
+			if fi, _ := h.Stat("/opt/kata/ro"); fi.Mode().Perm() != 0o555 {
+				t.Errorf("ro dir mode %v", fi.Mode())
+			}
+			if fi, _ := h.Stat("/opt/kata/share/defaults"); fi.Mode().Perm() != 0o755 {
+				t.Errorf("implicit dir mode %v", fi.Mode())
+			}
+			assertClean(t, h)
+		})
+	}
+}
+
+// assertClean checks no temporary or staging file is left anywhere.
+func assertClean(t *testing.T, h *host.Host) {
+	t.Helper()
+	filepath.WalkDir(h.Root(), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (strings.HasPrefix(d.Name(), host.TempPrefix) || strings.HasPrefix(d.Name(), ".nodeup-stage-")) {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestMembers(t *testing.T) {
+	a := openTar(t, steps.FormatTarGz, goodEntries[:7])
+	ms, err := a.Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, fmt.Sprintf("%s %s %d %v %s %.8s", m.Name, m.Kind, m.Size, m.Mode, m.Link, m.SHA256))
+	}
+	want := []string{
+		"bridge file 13 -rwxr-xr-x  " + sum("bridge plugin")[:8],
+		"loopback file 15 -rwxr-xr-x  " + sum("loopback plugin")[:8],
+		"bin dir 0 -rwxr-xr-x  ",
+		"bin/containerd file 17 -rwxr-xr-x  " + sum("containerd binary")[:8],
+		"bin/ctr file 10 -rwxr-xr-x  " + sum("ctr binary")[:8],
+		"bin/ctr-link symlink 0 -rwxrwxrwx ctr ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("members:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestRawBinary(t *testing.T) {
+	a := openBytes(t, steps.FormatBinary, []byte("runc binary"))
+	h := newHost(t)
+	ms, err := a.Members()
+	if err != nil || len(ms) != 1 || ms[0].Name != "" || ms[0].SHA256 != sum("runc binary") {
+		t.Fatalf("members %v %v", ms, err)
+	}
+	got, err := a.Install(h, []steps.Install{{To: "/usr/local/sbin/runc", Mode: 0o755}})
+	if err != nil || got[0].SHA256 != sum("runc binary") {
+		t.Fatal(got, err)
+	}
+	if fi, _ := h.Stat("/usr/local/sbin/runc"); fi.Mode() != 0o755 || read(t, h, "/usr/local/sbin/runc") != "runc binary" {
+		t.Errorf("runc: %v", fi.Mode())
+	}
+	if _, err := a.Install(h, []steps.Install{{From: "runc", To: "/x"}}); err == nil {
+		t.Error("a member name on a raw binary was accepted")
+	}
+	if err := a.InstallTree(h, steps.Tree{From: "opt", To: "/opt/x"}); err == nil {
+		t.Error("a tree from a raw binary was accepted")
+	}
+}
+
+func TestMissingMember(t *testing.T) {
+	a := openTar(t, steps.FormatTarGz, goodEntries[:7])
+	h := newHost(t)
+	h.WriteFile("/opt/cni/bin/bridge", []byte("old"), 0o755)
+	before := snapshot(t, h.Root())
+	_, err := a.Install(h, []steps.Install{
+		{From: "bridge", To: "/opt/cni/bin/bridge"},
+		{From: "portmap", To: "/opt/cni/bin/portmap"},
+	})
+	if err == nil || !strings.Contains(err.Error(), `no member "portmap"`) || !strings.Contains(err.Error(), "bridge, loopback") {
+		t.Fatalf("got %v", err)
+	}
+	if after := snapshot(t, h.Root()); after != before {
+		t.Errorf("node changed:\n%s\nwant:\n%s", after, before)
+	}
+	if err := a.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); err == nil || !strings.Contains(err.Error(), `no directory "opt/kata"`) {
+		t.Errorf("missing tree: %v", err)
+	}
+	assertClean(t, h)
+}
+
+// A stream that breaks after the first member: the first member must not be
+// installed either.
+func TestDamagedArchiveInstallsNothing(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	data := compress(t, steps.FormatTarGz, makeTar(t, []ent{file("a", "new a"), file("b", big)}))
+	a := openBytes(t, steps.FormatTarGz, data[:len(data)*2/3])
+	h := newHost(t)
+	h.WriteFile("/usr/local/bin/a", []byte("old a"), 0o755)
+	h.WriteFile("/usr/local/bin/b", []byte("old b"), 0o755)
+	before := snapshot(t, h.Root())
+	_, err := a.Install(h, []steps.Install{{From: "a", To: "/usr/local/bin/a"}, {From: "b", To: "/usr/local/bin/b"}})
+	if err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Fatalf("got %v", err)
+	}
+	if after := snapshot(t, h.Root()); after != before {
+		t.Errorf("node changed:\n%s\nwant:\n%s", after, before)
+	}
+}
+
+func TestTreeReplacesOldTree(t *testing.T) {
+	h := newHost(t)
+	h.WriteFile("/opt/kata/bin/old-only", []byte("old"), 0o755)
+	h.WriteFile("/opt/kata/bin/containerd-shim-kata-v2", []byte("old shim"), 0o755)
+	a := openTar(t, steps.FormatTarZst, goodEntries)
+	if err := a.InstallTree(h, steps.Tree{From: "./opt/kata/", To: "/opt/kata"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Lstat("/opt/kata/bin/old-only"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("old tree's file survived: %v", err)
+	}
+	if read(t, h, "/opt/kata/bin/containerd-shim-kata-v2") != "kata shim" {
+		t.Error("new tree not in place")
+	}
+	es, _ := h.ReadDir("/opt")
+	if len(es) != 1 {
+		t.Errorf("/opt holds %v, want only kata", es)
+	}
+	// A refused archive leaves the installed tree as it was.
+	before := snapshot(t, h.Root())
+	bad := openTar(t, steps.FormatTarZst, []ent{file("opt/kata/bin/containerd-shim-kata-v2", "evil"), {name: "opt/kata/dev", typ: tar.TypeChar}})
+	if err := bad.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); !errors.Is(err, ErrUnsafe) {
+		t.Fatalf("got %v", err)
+	}
+	if after := snapshot(t, h.Root()); after != before {
+		t.Errorf("tree changed:\n%s\nwant:\n%s", after, before)
+	}
+}
+
+func TestSetuidStripped(t *testing.T) {
+	var logs []string
+	a := openTar(t, steps.FormatTarGz, []ent{
+		{name: "bin/x", typ: tar.TypeReg, body: "x", mode: 0o4755},
+		{name: "opt/t/", typ: tar.TypeDir, mode: 0o1777},
+		{name: "opt/t/y", typ: tar.TypeReg, body: "y", mode: 0o2755},
+	})
+	a.Log = func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }
+	h := newHost(t)
+	if _, err := a.Install(h, []steps.Install{{From: "bin/x", To: "/usr/local/bin/x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.InstallTree(h, steps.Tree{From: "opt/t", To: "/opt/t"}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]fs.FileMode{"/usr/local/bin/x": 0o755, "/opt/t": fs.ModeDir | 0o777, "/opt/t/y": 0o755} {
+		if fi, _ := h.Lstat(p); fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	joined := strings.Join(logs, "\n")
+	for _, want := range []string{"bin/x: stripped setuid bits (mode 4755 -> 0755)", "opt/t/: stripped sticky bits", "opt/t/y: stripped setgid bits"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("log does not say %q:\n%s", want, joined)
+		}
+	}
+}
+
+func TestUnsafeArchivesRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		ents  []ent
+		tree  string // install this tree instead of the bin/ok member
+		entry string // the entry the error must name
+		why   string
+	}{
+		{"absolute path", []ent{file("bin/ok", "ok"), file("/etc/passwd", "root::0:0")}, "", "/etc/passwd", "absolute path"},
+		{"dotdot", []ent{file("bin/ok", "ok"), file("../../etc/passwd", "x")}, "", "../../etc/passwd", `".." component`},
+		{"dotdot inside", []ent{file("bin/ok", "ok"), file("bin/../../x", "x")}, "", "bin/../../x", `".." component`},
+		{"symlink out", []ent{file("bin/ok", "ok"), symlink("bin/etc", "../../etc")}, "", "bin/etc", "leaves the archive"},
+		{"absolute symlink", []ent{file("bin/ok", "ok"), symlink("etc", "/etc")}, "", "etc", "is absolute"},
+		{"file through absolute symlink", []ent{symlink("evil", "/etc"), file("evil/passwd", "x"), file("bin/ok", "ok")}, "", "evil", "is absolute"},
+		{"file through symlink", []ent{dir("sub/"), symlink("lnk", "sub"), file("lnk/x", "x"), file("bin/ok", "ok")}, "", "lnk/x", "written through lnk"},
+		{"symlink replaced", []ent{symlink("bin/ok", "other"), file("bin/ok", "ok")}, "", "bin/ok", "replaces a symlink"},
+		{"hardlink outside", []ent{file("bin/ok", "ok"), hardlink("bin/shadow", "../../etc/shadow")}, "", "bin/shadow", "outside the archive"},
+		{"hardlink absolute", []ent{file("bin/ok", "ok"), hardlink("bin/shadow", "/etc/shadow")}, "", "bin/shadow", "outside the archive"},
+		{"hardlink to missing", []ent{file("bin/ok", "ok"), hardlink("bin/x", "bin/nothere")}, "", "bin/x", "not a file earlier in the archive"},
+		{"char device", []ent{file("bin/ok", "ok"), {name: "dev/null", typ: tar.TypeChar}}, "", "dev/null", "device node"},
+		{"block device", []ent{file("bin/ok", "ok"), {name: "dev/sda", typ: tar.TypeBlock}}, "", "dev/sda", "device node"},
+		{"fifo", []ent{file("bin/ok", "ok"), {name: "bin/pipe", typ: tar.TypeFifo}}, "", "bin/pipe", "fifo"},
+		{"tree symlink out of tree", []ent{file("opt/kata/ok", "ok"), symlink("opt/kata/x", "../../usr/bin")}, "opt/kata", "opt/kata/x", "leaves opt/kata"},
+		{"tree chained symlinks", []ent{dir("opt/kata/bin/"), symlink("opt/kata/bin/d", ".."), symlink("opt/kata/bin/x", "d/.."), file("opt/kata/ok", "ok")}, "opt/kata", "opt/kata/bin/x", "leads outside the tree"},
+		{"tree hardlink out of tree", []ent{file("opt/other/f", "secret"), hardlink("opt/kata/f", "opt/other/f")}, "opt/kata", "opt/kata/f", "outside opt/kata"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHost(t)
+			h.WriteFile("/usr/local/bin/ok", []byte("old"), 0o755)
+			h.WriteFile("/opt/kata/old", []byte("old tree"), 0o644)
+			before := snapshot(t, h.Root())
+			outside := t.TempDir()
+			a := openTar(t, steps.FormatTarGz, c.ents)
+			var err error
+			if c.tree != "" {
+				err = a.InstallTree(h, steps.Tree{From: c.tree, To: "/opt/kata"})
+			} else {
+				_, err = a.Install(h, []steps.Install{{From: "bin/ok", To: "/usr/local/bin/ok"}})
+			}
+			if !errors.Is(err, ErrUnsafe) {
+				t.Fatalf("got %v, want an unsafe-archive error", err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("entry %q", c.entry)) || !strings.Contains(err.Error(), c.why) {
+				t.Errorf("error %q does not name entry %q and say %q", err, c.entry, c.why)
+			}
+			if after := snapshot(t, h.Root()); after != before {
+				t.Errorf("node changed:\n%s\nwant:\n%s", after, before)
+			}
+			if es, _ := os.ReadDir(outside); len(es) != 0 {
+				t.Errorf("written outside: %v", es)
+			}
+			if _, err := a.Members(); !errors.Is(err, ErrUnsafe) && c.tree == "" {
+				t.Errorf("Members accepted the archive: %v", err)
+			}
+		})
+	}
+}
+
+// zeros is a reader of n zero bytes.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(b []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	n := min(int64(len(b)), z.n)
+	clear(b[:n])
+	z.n -= n
+	return int(n), nil
+}
+
+// bomb writes a tar with one file of n zeros, compressed.
+func bomb(t *testing.T, format steps.Format, n int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch format {
+	case steps.FormatTarGz:
+		w, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	case steps.FormatTarZst:
+		w, _ = zstd.NewWriter(&buf)
+	}
+	tw := tar.NewWriter(w)
+	tw.WriteHeader(&tar.Header{Name: "zeros", Typeflag: tar.TypeReg, Size: n, Mode: 0o644})
+	io.Copy(tw, &zeros{n})
+	tw.Close()
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestDecompressionBomb(t *testing.T) {
+	for _, format := range []steps.Format{steps.FormatTarGz, steps.FormatTarZst} {
+		t.Run(string(format), func(t *testing.T) {
+			data := bomb(t, format, 32<<20)
+			a := openBytes(t, format, data)
+			a.MaxBytes = 4 << 20
+			h := newHost(t)
+			before := snapshot(t, h.Root())
+			err := a.InstallTree(h, steps.Tree{To: "/opt/z"})
+			if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), `entry "zeros"`) || !strings.Contains(err.Error(), "4 MiB") {
+				t.Fatalf("got %v (archive is %d bytes)", err, len(data))
+			}
+			if after := snapshot(t, h.Root()); after != before {
+				t.Errorf("node changed:\n%s", after)
+			}
+		})
+	}
+	// With the default cap: a header announcing 8 GiB is refused before a
+	// byte of it is decompressed.
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Size: 8 << 30, Mode: 0o644})
+	tw.Flush()
+	zw.Close()
+	a := openBytes(t, steps.FormatTarZst, buf.Bytes())
+	if _, err := a.Members(); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "4 GiB") {
+		t.Fatalf("8 GiB header: %v", err)
+	}
+	// Too many entries.
+	var ents []ent
+	for i := range 20 {
+		ents = append(ents, file(fmt.Sprintf("f%d", i), ""))
+	}
+	a = openTar(t, steps.FormatTarGz, ents)
+	a.MaxEntries = 10
+	if _, err := a.Members(); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), `entry "f10"`) {
+		t.Fatalf("entry cap: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "x"), steps.FormatTarGz); err == nil {
+		t.Error("missing file accepted")
+	}
+	p := filepath.Join(t.TempDir(), "x.zip")
+	os.WriteFile(p, nil, 0o644)
+	if _, err := Open(p, "zip"); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Errorf("zip: %v", err)
+	}
+	a := openBytes(t, steps.FormatTarXz, []byte("not xz at all"))
+	if _, err := a.Members(); err == nil || !strings.Contains(err.Error(), "not a valid tar.xz") {
+		t.Errorf("garbage: %v", err)
+	}
+}

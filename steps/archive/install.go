@@ -1,0 +1,407 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/host"
+)
+
+// Installed is a file Install put on the node.
+type Installed struct {
+	Path   string // node path
+	SHA256 string // hex sha256 of its content
+}
+
+// maxLinkHops bounds following symlinks between members.
+const maxLinkHops = 40
+
+// Install places members of the archive on the node: each Install's From
+// (a member name; "" for a raw binary) goes to its To with its Mode (the
+// member's own permission bits if Mode is 0). A From that is a symlink or
+// hardlink to a file in the archive installs that file's content. All
+// members are written to temporary files beside their destinations first;
+// only when the whole archive has been read and checked are they renamed
+// into place, each atomically (host.AtomicFile). On any error nothing is
+// replaced and no temporary file is left.
+func (a *Archive) Install(h *host.Host, files []steps.Install) ([]Installed, error) {
+	pending := make([]*host.AtomicFile, len(files))
+	sums := make([]string, len(files))
+	defer func() {
+		for _, p := range pending {
+			if p != nil {
+				p.Cancel()
+			}
+		}
+	}()
+
+	if a.format == steps.FormatBinary {
+		for i, f := range files {
+			if f.From != "" {
+				return nil, fmt.Errorf("archive %s is a single binary, not a tar; install it with an empty From, not %q", a.Name, f.From)
+			}
+			src, err := os.Open(a.path)
+			if err != nil {
+				return nil, fmt.Errorf("archive %s: %w", a.Name, err)
+			}
+			mode := f.Mode.Perm()
+			if mode == 0 {
+				mode = 0o755
+			}
+			pending[i], sums[i], err = stage(h, f.To, mode, src)
+			src.Close()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return commitAll(files, pending, sums)
+	}
+
+	// want maps a member name to the files it fills.
+	want := map[string][]int{}
+	for i, f := range files {
+		name, err := cleanName(f.From)
+		if err != nil || name == "" {
+			return nil, fmt.Errorf("archive %s: cannot install member %q to %s: want a relative member name", a.Name, f.From, f.To)
+		}
+		want[name] = append(want[name], i)
+	}
+	index := map[string]Member{}
+	fill := func(m *Member, r io.Reader, targets []int) error {
+		for _, i := range targets {
+			if pending[i] != nil { // a later entry with the same name wins, as in tar
+				pending[i].Cancel()
+			}
+			mode := files[i].Mode.Perm()
+			if mode == 0 {
+				mode = m.Mode
+			}
+			af, err := h.Create(files[i].To, mode)
+			if err != nil {
+				return err
+			}
+			pending[i] = af
+		}
+		sum := sha256.New()
+		ws := []io.Writer{sum}
+		for _, i := range targets {
+			ws = append(ws, pending[i])
+		}
+		if _, err := io.Copy(io.MultiWriter(ws...), r); err != nil {
+			return fmt.Errorf("archive %s: member %s: %w", a.Name, m.Name, err)
+		}
+		for _, i := range targets {
+			sums[i] = hex.EncodeToString(sum.Sum(nil))
+		}
+		return nil
+	}
+	err := a.walk(func(m *Member, r io.Reader) error {
+		index[m.Name] = *m
+		if m.Kind == File && len(want[m.Name]) > 0 {
+			return fill(m, r, want[m.Name])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Members that are links, or missing: resolve them in the index and read
+	// the archive again for the files they lead to.
+	second := map[string][]int{}
+	for name, idx := range want {
+		m, ok := index[name]
+		if ok && m.Kind == File {
+			continue
+		}
+		target, err := resolveMember(index, name)
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: cannot install %s from member %q: %w", a.Name, files[idx[0]].To, name, err)
+		}
+		second[target] = append(second[target], idx...)
+	}
+	if len(second) > 0 {
+		err := a.walk(func(m *Member, r io.Reader) error {
+			if m.Kind == File && len(second[m.Name]) > 0 {
+				return fill(m, r, second[m.Name])
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return commitAll(files, pending, sums)
+}
+
+// resolveMember follows symlinks and hardlinks from member name to a file.
+func resolveMember(index map[string]Member, name string) (string, error) {
+	for range maxLinkHops {
+		m, ok := index[name]
+		if !ok {
+			return "", fmt.Errorf("no member %q in the archive; it has: %s", name, listNames(index))
+		}
+		switch m.Kind {
+		case File:
+			return name, nil
+		case Hardlink:
+			name = m.Link
+		case Symlink:
+			name = path.Join(path.Dir(name), m.Link)
+		default:
+			return "", fmt.Errorf("member %q is a directory; install it as a tree", name)
+		}
+	}
+	return "", fmt.Errorf("member %q: too many levels of links", name)
+}
+
+// listNames names a few of the archive's files, for a "no such member" error.
+func listNames(index map[string]Member) string {
+	var names []string
+	for n, m := range index {
+		if m.Kind != Dir {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) > 12 {
+		names = append(names[:12], fmt.Sprintf("... (%d more)", len(names)-12))
+	}
+	return strings.Join(names, ", ")
+}
+
+// stage writes r to a temporary file for node path p and hashes it.
+func stage(h *host.Host, p string, mode fs.FileMode, r io.Reader) (*host.AtomicFile, string, error) {
+	af, err := h.Create(p, mode)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(af, sum), r); err != nil {
+		af.Cancel()
+		return nil, "", err
+	}
+	return af, hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// commitAll renames every staged file into place, in order.
+func commitAll(files []steps.Install, pending []*host.AtomicFile, sums []string) ([]Installed, error) {
+	out := make([]Installed, len(files))
+	for i, p := range pending {
+		if p == nil {
+			return nil, fmt.Errorf("internal error: nothing staged for %s", files[i].To)
+		}
+	}
+	for i, p := range pending {
+		if err := p.Commit(); err != nil {
+			return nil, err
+		}
+		out[i] = Installed{Path: files[i].To, SHA256: sums[i]}
+	}
+	return out, nil
+}
+
+// InstallTree places the directory t.From of the archive ("" or "." for the
+// whole archive) at node directory t.To, replacing what is there. The tree
+// is unpacked into a staging directory beside t.To (".nodeup-stage-*", same
+// filesystem), checked (no symlink in it may lead outside it, even through
+// other links), flushed to disk, and swapped with the old tree in one
+// atomic exchange where the filesystem supports it (two renames
+// otherwise); the old tree is removed only after the swap. The tree is
+// nodeup's: files added to t.To by hand do not survive an update.
+func (a *Archive) InstallTree(h *host.Host, t steps.Tree) error {
+	if a.format == steps.FormatBinary {
+		return fmt.Errorf("archive %s is a single binary; it has no tree %q", a.Name, t.From)
+	}
+	from, err := cleanName(t.From)
+	if err != nil {
+		return fmt.Errorf("archive %s: tree %q: want a relative directory name", a.Name, t.From)
+	}
+	to := path.Clean(t.To)
+	if !path.IsAbs(to) || to == "/" {
+		return fmt.Errorf("archive %s: tree destination %q must be an absolute directory other than /", a.Name, t.To)
+	}
+	// The staging directory is made at the first entry of the tree, so an
+	// archive refused before that leaves no trace, not even t.To's parent.
+	stageDir := ""
+	swapped := false
+	defer func() {
+		if stageDir != "" && !swapped {
+			h.RemoveAll(stageDir)
+		}
+	}()
+
+	dirModes := map[string]fs.FileMode{"": 0o755} // rel dir -> mode to set at the end
+	var links []string                             // rel symlinks, checked at the end
+	found := false
+	mkdirs := func(rel string) error {
+		var missing []string
+		for d := rel; d != "." && d != ""; d = path.Dir(d) {
+			if _, ok := dirModes[d]; ok {
+				break
+			}
+			missing = append(missing, d)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			// 0700 while unpacking; the archive's modes are set at the end,
+			// so a read-only directory can still be filled.
+			if err := h.MkdirAll(path.Join(stageDir, missing[i]), 0o700); err != nil {
+				return err
+			}
+			dirModes[missing[i]] = 0o755
+		}
+		return nil
+	}
+	err = a.walk(func(m *Member, r io.Reader) error {
+		rel, ok := under(m.Name, from)
+		if !ok {
+			return nil
+		}
+		found = true
+		if stageDir == "" {
+			d, err := h.MkdirTemp(path.Dir(to), ".nodeup-stage-"+path.Base(to)+"-")
+			if err != nil {
+				return err
+			}
+			stageDir = d
+		}
+		if rel == "" {
+			if m.Kind != Dir {
+				return fmt.Errorf("archive %s: %q is a %s, not a directory; it cannot be installed as the tree %s", a.Name, t.From, m.Kind, t.To)
+			}
+			dirModes[""] = m.Mode
+			return nil
+		}
+		dst := path.Join(stageDir, rel)
+		if err := mkdirs(path.Dir(rel)); err != nil {
+			return err
+		}
+		switch m.Kind {
+		case Dir:
+			if err := mkdirs(rel); err != nil {
+				return err
+			}
+			dirModes[rel] = m.Mode
+		case File:
+			if err := h.Remove(dst); err != nil { // a later entry replaces an earlier one
+				return err
+			}
+			delete(dirModes, rel)
+			f, err := h.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, r)
+			if err == nil {
+				err = f.Chmod(m.Mode)
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("archive %s: member %s: %w", a.Name, m.Name, err)
+			}
+		case Symlink:
+			if err := linkInside(m.Name, m.Link, from); err != nil {
+				return a.unsafe(m.Name, "is a symlink to %q, which %v, the tree being installed at %s", m.Link, err, t.To)
+			}
+			if err := h.Symlink(m.Link, dst); err != nil {
+				return err
+			}
+			links = append(links, rel)
+		case Hardlink:
+			trel, ok := under(m.Link, from)
+			if !ok || trel == "" {
+				return a.unsafe(m.Name, "is a hardlink to %q, outside %s, the tree being installed at %s", m.Link, from, t.To)
+			}
+			if err := h.Remove(dst); err != nil {
+				return err
+			}
+			if err := h.Link(path.Join(stageDir, trel), dst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("archive %s has no directory %q to install at %s", a.Name, t.From, t.To)
+	}
+	// Lexical checks cannot see links that climb through other links
+	// (a -> "..", b -> "a/.."); resolve each one on disk, inside the tree.
+	for _, rel := range links {
+		if _, err := h.ResolveIn(stageDir, rel); err != nil {
+			if errors.Is(err, host.ErrEscapes) {
+				return a.unsafe(path.Join(from, rel), "is a symlink that leads outside the tree being installed at %s (%v)", t.To, err)
+			}
+			return err
+		}
+	}
+	// Deepest first, so a read-only directory is set after its children.
+	dirs := make([]string, 0, len(dirModes))
+	for d := range dirModes {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		if err := h.Chmod(path.Join(stageDir, d), dirModes[d]); err != nil {
+			return err
+		}
+	}
+	if err := h.SyncFS(stageDir); err != nil {
+		return err
+	}
+	return a.swap(h, stageDir, to, &swapped)
+}
+
+// swap puts the staged tree at to, keeping the old tree until the new one is
+// in place, and removes the old one.
+func (a *Archive) swap(h *host.Host, stageDir, to string, swapped *bool) error {
+	if _, err := h.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+		if err := h.Rename(stageDir, to); err != nil {
+			return err
+		}
+		*swapped = true
+		return nil
+	} else if err != nil {
+		return err
+	}
+	err := h.Exchange(stageDir, to)
+	if err == nil {
+		*swapped = true
+		// stageDir now holds the old tree.
+		if err := h.RemoveAll(stageDir); err != nil {
+			a.logf("installed %s; removing the old tree failed: %v", to, err)
+		}
+		return nil
+	}
+	if !errors.Is(err, host.ErrExchangeUnsupported) {
+		return err
+	}
+	old := stageDir + ".old"
+	if err := h.Rename(to, old); err != nil {
+		return err
+	}
+	if err := h.Rename(stageDir, to); err != nil {
+		if rerr := h.Rename(old, to); rerr != nil {
+			return fmt.Errorf("%w; putting the old tree back failed too (%v): it is at %s", err, rerr, old)
+		}
+		return err
+	}
+	*swapped = true
+	if err := h.RemoveAll(old); err != nil {
+		a.logf("installed %s; removing the old tree failed: %v", to, err)
+	}
+	return nil
+}

@@ -33,9 +33,11 @@ type ent struct {
 	size int64 // for regular files with no body written (a lying header)
 }
 
-func file(name, body string) ent    { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o755} }
-func dir(name string) ent           { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, link string) ent { return ent{name: name, typ: tar.TypeSymlink, link: link, mode: 0o777} }
+func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o755} }
+func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, link string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, link: link, mode: 0o777}
+}
 func hardlink(name, link string) ent {
 	return ent{name: name, typ: tar.TypeLink, link: link, mode: 0o755}
 }

@@ -241,7 +241,7 @@ func (a *Archive) InstallTree(h *host.Host, t steps.Tree) error {
 	}()
 
 	dirModes := map[string]fs.FileMode{"": 0o755} // rel dir -> mode to set at the end
-	var links []string                             // rel symlinks, checked at the end
+	var links []string                            // rel symlinks, checked at the end
 	found := false
 	mkdirs := func(rel string) error {
 		var missing []string

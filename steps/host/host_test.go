@@ -412,3 +412,37 @@ func TestForeignAndBackup(t *testing.T) {
 	}
 	assertNoTemp(t, root)
 }
+
+func TestExchangeRenameLink(t *testing.T) {
+	h, root := newHost(t)
+	h.WriteFile("/opt/kata/bin/shim", []byte("old"), 0o755)
+	h.WriteFile("/opt/.stage/bin/shim", []byte("new"), 0o755)
+	if err := h.Exchange("/opt/.stage", "/opt/kata"); err != nil {
+		if !errors.Is(err, ErrExchangeUnsupported) {
+			t.Fatal(err)
+		}
+		t.Skip("filesystem cannot exchange")
+	}
+	if read, _ := h.ReadFile("/opt/kata/bin/shim"); string(read) != "new" {
+		t.Errorf("after exchange /opt/kata holds %q", read)
+	}
+	if read, _ := h.ReadFile("/opt/.stage/bin/shim"); string(read) != "old" {
+		t.Errorf("after exchange the stage holds %q", read)
+	}
+	if err := h.Link("/opt/kata/bin/shim", "/opt/kata/bin/runtime"); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := h.Stat("/opt/kata/bin/shim")
+	b, _ := h.Stat("/opt/kata/bin/runtime")
+	if !os.SameFile(a, b) {
+		t.Error("Link made no hard link")
+	}
+	if err := h.Rename("/opt/kata/bin/runtime", "/opt/kata/bin/shim2"); err != nil {
+		t.Fatal(err)
+	}
+	err := h.Rename("/opt/missing", "/opt/x")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "rename /opt/missing to /opt/x") {
+		t.Errorf("rename error %v", err)
+	}
+	assertNoTemp(t, root)
+}

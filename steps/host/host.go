@@ -259,7 +259,7 @@ func hint(err error, root string) string {
 	case errors.Is(err, syscall.EISDIR):
 		return "it is a directory; remove or move it"
 	case errors.Is(err, syscall.ELOOP):
-		return "fix the symlink loop"
+		return "a symlink is in the way (a loop, or a link where nodeup does not follow one); remove it"
 	}
 	return ""
 }

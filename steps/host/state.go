@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"path"
 	"sync"
 )
 
@@ -55,6 +56,7 @@ func LoadState(h *Host) (*State, error) {
 
 // Record notes that nodeup wrote node path p with content hash sha256.
 func (s *State) Record(p, sha256 string) {
+	p = path.Clean(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.files[p] != sha256 {
@@ -65,6 +67,7 @@ func (s *State) Record(p, sha256 string) {
 
 // Forget drops node path p from the record (nodeup removed it).
 func (s *State) Forget(p string) {
+	p = path.Clean(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.files[p]; ok {
@@ -75,6 +78,7 @@ func (s *State) Forget(p string) {
 
 // Lookup returns the sha256 nodeup recorded for node path p.
 func (s *State) Lookup(p string) (sha256 string, ok bool) {
+	p = path.Clean(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sha256, ok = s.files[p]

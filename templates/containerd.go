@@ -48,15 +48,16 @@ func (e *CRIDisabledError) Error() string {
 	return fmt.Sprintf("containerd config disables the CRI plugin %q (disabled_plugins); kubelet needs CRI", e.Plugin)
 }
 
-// RawConfigError says that the raw containerd config is not valid TOML.
-// Line and Col are 1-based positions within the raw config text.
+// RawConfigError says that the raw containerd config cannot be merged: it is
+// not valid TOML, or its version contradicts containerd.config_version.
+// Line and Col are 1-based positions within the raw config text (0 if unknown).
 type RawConfigError struct {
 	Line, Col int
 	Msg       string
 }
 
 func (e *RawConfigError) Error() string {
-	return fmt.Sprintf("containerd config: invalid TOML at line %d, column %d: %s", e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("containerd config: line %d, column %d: %s", e.Line, e.Col, e.Msg)
 }
 
 // ConfigVersionFor is the config.toml schema version a containerd release
@@ -92,6 +93,12 @@ func ContainerdConfig(p *profile.Profile) ([]byte, error) {
 		raw, err := parseRawConfig(p.Containerd.RawConfig)
 		if err != nil {
 			return nil, err
+		}
+		// The rendered tables are in config_version's schema; a raw version
+		// would relabel them and containerd would misread or migrate them.
+		if v, ok := raw["version"]; ok && v != int64(p.Containerd.ConfigVersion) {
+			return nil, &RawConfigError{Line: lineOfKey(p.Containerd.RawConfig, "version"), Col: 1,
+				Msg: fmt.Sprintf("version = %v contradicts config_version %d; set containerd.config_version instead", v, p.Containerd.ConfigVersion)}
 		}
 		MergeTOML(tree, raw)
 	}
@@ -222,9 +229,9 @@ func parseRawConfig(raw string) (map[string]any, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			line, col := de.Position()
-			return nil, &RawConfigError{Line: line, Col: col, Msg: de.Error()}
+			return nil, &RawConfigError{Line: line, Col: col, Msg: "invalid TOML: " + de.Error()}
 		}
-		return nil, &RawConfigError{Msg: err.Error()}
+		return nil, &RawConfigError{Msg: "invalid TOML: " + err.Error()}
 	}
 	return tree, nil
 }
@@ -254,6 +261,17 @@ func checkCRIEnabled(tree map[string]any, raw string) error {
 func lineNaming(text, name string) int {
 	for i, line := range strings.Split(text, "\n") {
 		if strings.Contains(line, `"`+name+`"`) || strings.Contains(line, `'`+name+`'`) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// lineOfKey is the first 1-based line of text that assigns key at the top
+// of a line, or 0.
+func lineOfKey(text, key string) int {
+	for i, line := range strings.Split(text, "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == key {
 			return i + 1
 		}
 	}

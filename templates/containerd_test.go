@@ -276,6 +276,20 @@ func TestRawConfigSyntaxError(t *testing.T) {
 	}
 }
 
+func TestRawConfigVersion(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = "# same schema is fine\nversion = 4\n"
+	if _, err := ContainerdConfig(p); err != nil {
+		t.Errorf("raw version = 4 on config_version 4: %v", err)
+	}
+	p.Containerd.RawConfig = "# older schema\nversion = 2\n"
+	_, err := ContainerdConfig(p)
+	var e *RawConfigError
+	if !errors.As(err, &e) || e.Line != 2 || !strings.Contains(e.Msg, "config_version") {
+		t.Errorf("raw version = 2 on config_version 4: err = %v, want *RawConfigError at line 2", err)
+	}
+}
+
 func TestUnsupportedConfigVersion(t *testing.T) {
 	p := exampleProfile(t, "2.3.4")
 	p.Containerd.ConfigVersion = 1

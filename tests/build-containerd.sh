@@ -40,5 +40,9 @@ CGO_ENABLED=0 go build -trimpath -tags "no_btrfs no_devmapper no_zfs" -o "$work/
   "$pkg/cmd/containerd" "$pkg/cmd/containerd-shim-runc-v2" "$pkg/cmd/ctr"
 cd /
 chmod 0755 "$work/out"
-mv -T "$work/out" "$dest"
+# Another build of the same version may have finished first; its result is as good.
+if ! mv -T "$work/out" "$dest" 2>/dev/null && [ ! -x "$dest/containerd" ]; then
+  echo "build-containerd: cannot move the build to $dest" >&2
+  exit 1
+fi
 echo "build-containerd: built $dest in $((SECONDS - t0))s" >&2

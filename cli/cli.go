@@ -94,6 +94,10 @@ func NewRootCommand(s Streams, environ []string) *cobra.Command {
 		newValidateCommand(s, g),
 		newRenderCommand(s, g),
 		newGraphCommand(s, g),
+		newPlanCommand(s, g),
+		newApplyCommand(s, g),
+		newVerifyCommand(s, g),
+		newFactsCommand(s, g),
 		newVersionCommand(s),
 	)
 	return root

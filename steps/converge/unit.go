@@ -1,0 +1,257 @@
+package converge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/systemd"
+)
+
+// UnitStartTimeout bounds the wait for a started unit to become active.
+const UnitStartTimeout = 90 * time.Second
+
+// ErrMasked is the class of a unit an operator masked.
+var ErrMasked = errors.New("unit is masked")
+
+// distroUnitDirs are where distributions put packaged units.
+var distroUnitDirs = []string{"/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// unitPath is the unit file: nodeup's own, or the distribution's.
+func unitPath(env *Env, u *steps.Unit) (string, error) {
+	if u.Path != "" {
+		return u.Path, nil
+	}
+	for _, dir := range distroUnitDirs {
+		p := path.Join(dir, u.Name)
+		if _, err := env.Host.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no unit file in %s; is the package installed?", u.Name, strings.Join(distroUnitDirs, ", "))
+}
+
+// checkApplyUnit enables a unit and, when this run starts things, starts it
+// or restarts it when something it reads changed.
+func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (Change, error) {
+	if env.Systemd == nil {
+		return checkApplyUnitOffline(env, u, apply)
+	}
+	m := env.Systemd
+	var todo []string
+	reload := false
+	for _, id := range u.RestartOn {
+		// A unit file or drop-in changed: systemd must re-read it.
+		if strings.HasPrefix(id, "file:/etc/systemd/system/") && env.Changed(id) {
+			reload = true
+		}
+	}
+	load, err := m.LoadState(ctx, u.Name)
+	if err != nil {
+		return Change{}, err
+	}
+	switch load {
+	case "masked":
+		return Change{}, fmt.Errorf("%s: %w; nodeup does not override a mask an operator set: run systemctl unmask %s, then nodeup apply again", u.Name, ErrMasked, u.Name)
+	case "not-found":
+		// A unit file written by an earlier, interrupted run.
+		reload = true
+	}
+	if reload {
+		todo = append(todo, "daemon-reload")
+	}
+	enabled, err := m.IsEnabled(ctx, u.Name)
+	if err != nil && !reload {
+		return Change{}, err
+	}
+	if !enabled {
+		todo = append(todo, "enable")
+	}
+	start, restart := false, ""
+	if u.Start && env.Phase != PhaseBake {
+		state, pid, err := m.ActiveState(ctx, u.Name)
+		if err != nil {
+			return Change{}, err
+		}
+		switch {
+		case state != "active":
+			start = true
+			todo = append(todo, "start (is "+state+")")
+		default:
+			if restart = restartCause(env, u, pid); restart != "" {
+				todo = append(todo, "restart ("+restart+")")
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return Change{Outcome: NoOp, Reason: activeReason(ctx, env, u)}, nil
+	}
+	outcome := Update
+	if !enabled && (start || !u.Start) {
+		outcome = Create
+	}
+	ch := Change{Outcome: outcome, Reason: strings.Join(todo, ", ")}
+	if !apply {
+		return ch, nil
+	}
+	if reload {
+		if err := m.DaemonReload(ctx); err != nil {
+			return Change{}, err
+		}
+	}
+	if !enabled {
+		if err := m.Enable(ctx, u.Name); err != nil {
+			return Change{}, err
+		}
+	}
+	switch {
+	case start:
+		err = m.Start(ctx, u.Name)
+	case restart != "":
+		err = m.Restart(ctx, u.Name)
+	}
+	if err != nil {
+		return Change{}, err
+	}
+	if start || restart != "" {
+		if err := systemd.WaitActive(ctx, m, u.Name, UnitStartTimeout); err != nil {
+			return Change{}, err
+		}
+	}
+	return ch, nil
+}
+
+func activeReason(ctx context.Context, env *Env, u *steps.Unit) string {
+	if !u.Start || env.Phase == PhaseBake {
+		return "enabled"
+	}
+	_, pid, _ := env.Systemd.ActiveState(ctx, u.Name)
+	return fmt.Sprintf("enabled, active (pid %d)", pid)
+}
+
+// restartCause names what makes a running unit stale: a step it depends on
+// changed in this run, or a file it reads is newer than its main process
+// (an earlier run was interrupted between the change and the restart).
+func restartCause(env *Env, u *steps.Unit, pid uint32) string {
+	var changed []string
+	for _, id := range u.RestartOn {
+		if env.Changed(id) {
+			changed = append(changed, id)
+		}
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		return strings.Join(changed, ", ") + " changed"
+	}
+	if pid == 0 {
+		return ""
+	}
+	started, err := processStart(pid)
+	if err != nil {
+		return ""
+	}
+	for _, id := range u.RestartOn {
+		for _, p := range pathsOf(env, id) {
+			if fi, err := env.Host.Stat(p); err == nil && fi.ModTime().After(started) {
+				return p + " is newer than the running process"
+			}
+		}
+	}
+	return ""
+}
+
+// pathsOf lists the node files a step writes.
+func pathsOf(env *Env, id string) []string {
+	switch a := env.Action(id).(type) {
+	case *steps.File:
+		return []string{a.Path}
+	case *steps.Artifact:
+		var out []string
+		for _, f := range a.Files {
+			out = append(out, f.To)
+		}
+		return out
+	case *steps.Package:
+		return a.Binaries
+	}
+	return nil
+}
+
+// processStart is when a process started, from /proc/PID/stat (field 22,
+// clock ticks since boot) and the boot time in /proc/stat.
+func processStart(pid uint32) (time.Time, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, err
+	}
+	// The command name may hold spaces; fields start after its ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return time.Time{}, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, err
+			}
+			const clockTicks = 100 // USER_HZ on every Linux architecture nodeup supports
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / clockTicks), nil
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
+}
+
+// checkApplyUnitOffline enables a unit by writing its [Install] links, as
+// in an image build; nothing is started.
+func checkApplyUnitOffline(env *Env, u *steps.Unit, apply bool) (Change, error) {
+	p, err := unitPath(env, u)
+	if err != nil {
+		if !apply {
+			return Change{Outcome: Create, Reason: "enable (write [Install] links) once the package installs it"}, nil
+		}
+		return Change{}, err
+	}
+	if _, err := env.Host.Stat(p); errors.Is(err, fs.ErrNotExist) && !apply {
+		return Change{Outcome: Create, Reason: "enable (write [Install] links)"}, nil
+	}
+	ok, err := systemd.IsEnabledOffline(env.Host, p, u.Name)
+	if err != nil {
+		return Change{}, err
+	}
+	note := ""
+	if u.Start {
+		note = "; systemd is not running here: starts at boot"
+	}
+	if ok {
+		return Change{Outcome: NoOp, Reason: "enabled" + note}, nil
+	}
+	ch := Change{Outcome: Create, Reason: "enable (write [Install] links)" + note}
+	if apply {
+		if _, err := systemd.EnableOffline(env.Host, p, u.Name); err != nil {
+			return Change{}, err
+		}
+	}
+	return ch, nil
+}

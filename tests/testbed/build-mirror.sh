@@ -33,6 +33,11 @@ CNI_REQUIRED=(loopback bridge host-local portmap)
 "$here/install-deps.sh"
 mkdir -p "$BIN" "$MIRROR"
 
+# Tests in several packages may ask for the mirror at once: one builds, the others wait
+# and then find everything cached.
+exec 9>"$CACHE/.mirror.lock"
+flock 9
+
 # Throwaway work dirs live under the cache (same filesystem, so the final mv is a rename);
 # they are removed on any exit.
 work=$(mktemp -d "$CACHE/.work.XXXXXX")
@@ -254,7 +259,9 @@ runc_version=$RUNC_VERSION
 if [ ! -d "$BIN/runc-$RUNC_VERSION" ] && [ -f "$BIN/runc-fallback-version" ]; then
   runc_version=$(cat "$BIN/runc-fallback-version")
 fi
-if [ ! -d "$BIN/runc-$runc_version" ]; then
+if [ -d "$BIN/runc-$runc_version" ]; then
+  log "cached runc $runc_version ($BIN/runc-$runc_version)"
+else
   if ! cached "runc $RUNC_VERSION" "$BIN/runc-$RUNC_VERSION" build_runc_source "$RUNC_VERSION"; then
     log "runc $RUNC_VERSION does not build from source; falling back to Debian's runc"
     out=$(mktemp -d "$work/out.XXXXXX")

@@ -1,5 +1,3 @@
-// Package tests holds nodeup's tests against real binaries and real nodes
-// (see tests/testbed and TESTBED.md).
 package tests
 
 import (

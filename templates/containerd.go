@@ -238,15 +238,8 @@ func parseRawConfig(raw string) (map[string]any, error) {
 
 // checkCRIEnabled fails when disabled_plugins names a CRI plugin.
 func checkCRIEnabled(tree map[string]any, raw string) error {
-	var disabled []any
-	switch d := tree["disabled_plugins"].(type) {
-	case []any:
-		disabled = d
-	case []string:
-		for _, s := range d {
-			disabled = append(disabled, s)
-		}
-	}
+	// Only the raw config sets disabled_plugins, so it holds go-toml's []any.
+	disabled, _ := tree["disabled_plugins"].([]any)
 	for _, d := range disabled {
 		name, _ := d.(string)
 		if slices.Contains(criPlugins[:], name) {

@@ -8,12 +8,12 @@ set -euo pipefail
 # archive; gcc + libc6-dev: runc needs cgo; util-linux: nsenter.
 packages=(debootstrap systemd-container zstd gcc libc6-dev util-linux ca-certificates)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg -s "$p" >/dev/null 2>&1 || ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
-    missing+=("$p")
-  fi
-done
+# One dpkg-query for all of them: a warm run is a single cheap call.
+mapfile -t missing < <(
+  dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
+    awk -v want="${packages[*]}" '$NF == "installed" { ok[$1] = 1 }
+      END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }'
+)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -26,5 +26,6 @@ fi
 
 echo "install-deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Wait for apt's lock rather than fail when another test's install runs at the same time.
+apt-get -o DPkg::Lock::Timeout=300 update -qq
+apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

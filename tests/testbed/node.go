@@ -454,12 +454,13 @@ func (n *Node) stop(graceful bool) error {
 	if n.nspawn == nil {
 		return nil
 	}
-	if n.pid != 0 {
-		sig := syscall.SIGKILL
-		if graceful {
-			sig = syscall.Signal(34 + 4) // SIGRTMIN+4 (glibc SIGRTMIN is 34): systemd powers off
-		}
-		_ = syscall.Kill(n.pid, sig)
+	switch {
+	case n.pid == 0: // boot failed before the node's init was found: nothing to shut down
+		_ = syscall.Kill(-n.nspawn.Process.Pid, syscall.SIGKILL)
+	case graceful:
+		_ = syscall.Kill(n.pid, syscall.Signal(34+4)) // SIGRTMIN+4 (glibc's SIGRTMIN is 34): systemd powers off
+	default:
+		_ = syscall.Kill(n.pid, syscall.SIGKILL)
 	}
 	var err error
 	select {

@@ -1,12 +1,14 @@
 package plan
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/templates"
 )
 
 // Defaults of the profile language (SPEC section 3).
@@ -153,19 +155,19 @@ func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 	}
 }
 
+// releasePrefix is the upstream release inside a version string, also
+// inside a distribution's ("1.6.20~ds1-1+b1").
+var releasePrefix = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?`)
+
 // ConfigVersionFor is the config.toml schema a containerd version reads
-// natively: 2 for 1.x, 3 for 2.0-2.2, 4 from 2.3.
+// natively (templates.ConfigVersionFor holds the rule); a version it cannot
+// read gets the newest schema, and validation reports the version itself.
 func ConfigVersionFor(version string) int {
-	switch {
-	case version == "":
-		return 4
-	case pins.CompareVersions(version, "2.0.0") < 0:
-		return 2
-	case pins.CompareVersions(version, "2.3.0") < 0:
-		return 3
-	default:
+	v, err := templates.ConfigVersionFor(releasePrefix.FindString(version))
+	if err != nil {
 		return 4
 	}
+	return v
 }
 
 var cniSchema = &hcl.BodySchema{

@@ -117,7 +117,11 @@ func TestShippedProfilesValidate(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			loaded, diags := load(t, path, Options{})
+			opts := Options{}
+			if filepath.Base(path) == "demo.hcl" {
+				opts.VarFiles = []string{"testdata/demo-vars.hcl"}
+			}
+			loaded, diags := load(t, path, opts)
 			if diags.HasErrors() {
 				t.Fatalf("%s", diagText(diags))
 			}

@@ -110,7 +110,8 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 	}
 
 	out := map[string]cty.Value{}
-	for name, v := range vars {
+	for _, name := range sortedKeys(vars) {
+		v := vars[name]
 		if v.value == cty.NilVal {
 			l.errorf(v.decl.Ptr(), "No value for required variable",
 				"Variable %q has no default; set it with --var %s=VALUE, a --var-file, or %s%s.", name, name, EnvPrefix, name)

@@ -74,7 +74,9 @@ func KubeletUnit(p *profile.Profile) ([]byte, error) {
 // reset, then the kubelet with kubeadm's kubeconfig flags (the bootstrap
 // kubeconfig that kubeadm join writes, and the kubeconfig the TLS bootstrap
 // produces), --config pointing at the rendered KubeletConfiguration, and
-// kubelet.flags in order. No EnvironmentFile: every flag is in this file.
+// kubelet.flags in order. `kubeadm join` writes node-specific flags
+// (--node-ip, ...) to kubeadm-flags.env; its variable is appended last, as
+// kubeadm's own drop-in does, so they still reach the kubelet.
 func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	args := []string{
 		kubeletBin(p),
@@ -93,10 +95,14 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	}
 	return serializeUnit([]*unit.UnitOption{
 		// An empty ExecStart= clears the unit's own before the drop-in sets one.
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+kubeadmFlagsEnv),
 		unit.NewUnitOption("Service", "ExecStart", ""),
-		unit.NewUnitOption("Service", "ExecStart", strings.Join(quoted, " ")),
+		unit.NewUnitOption("Service", "ExecStart", strings.Join(quoted, " ")+" $KUBELET_KUBEADM_ARGS"),
 	})
 }
+
+// kubeadmFlagsEnv is where kubeadm init/join write KUBELET_KUBEADM_ARGS.
+const kubeadmFlagsEnv = "/var/lib/kubelet/kubeadm-flags.env"
 
 func kubeletBin(p *profile.Profile) string {
 	if p.Kubelet.Source == profile.SourcePackage {

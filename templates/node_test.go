@@ -151,12 +151,13 @@ func TestKubeletDropIn(t *testing.T) {
 	got := unitOptions(t, out)["Service.ExecStart"]
 	want := []string{"", "/usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf" +
 		" --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml" +
-		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$`}
+		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$ $KUBELET_KUBEADM_ARGS`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ExecStart:\n got %q\nwant %q", got, want)
 	}
-	if strings.Contains(string(out), "EnvironmentFile") {
-		t.Error("drop-in uses an EnvironmentFile")
+	// kubeadm join's node-specific flags still reach the kubelet.
+	if env := unitOptions(t, out)["Service.EnvironmentFile"]; !reflect.DeepEqual(env, []string{"-/var/lib/kubelet/kubeadm-flags.env"}) {
+		t.Errorf("EnvironmentFile = %q", env)
 	}
 	p.Kubelet.Flags = []string{"--bad=a\nb"}
 	if _, err := KubeletDropIn(p); err == nil {

@@ -20,7 +20,7 @@ mkdir -p "$CACHE/bin"
 work=$(mktemp -d "$CACHE/.work-containerd.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false" GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
+export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false"
 pkg=github.com/containerd/containerd/v2
 t0=$SECONDS
 echo "build-containerd: building containerd $v" >&2

@@ -45,7 +45,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The module cache and GOPATH of the invoking user are reused so warm builds are fast.
 # GOTOOLCHAIN=local: never try to download a toolchain in the middle of a test-bed build.
-export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false" GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
+export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false"
 
 log() { printf 'build-mirror: %s\n' "$*" >&2; }
 

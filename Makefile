@@ -1,0 +1,40 @@
+# nodeup's build, tests and demo. Everything the tests need is installed or
+# built by the targets below (the test bed caches under /var/cache/nodeup-testbed).
+GO      ?= go
+BIN     ?= bin/nodeup
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Real-node tests build containerd from source when it is not cached yet.
+E2E_TIMEOUT ?= 80m
+FUZZTIME    ?= 30s
+
+.PHONY: build test unit fuzz e2e testbed demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
+
+# What CI runs: the unit tests, a bounded fuzz run, then the real-node tests.
+test: unit fuzz e2e
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/tests')
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./plan
+
+testbed:
+	tests/testbed/install-deps.sh
+	tests/testbed/build-rootfs.sh
+	tests/testbed/build-mirror.sh
+
+# Real-node tests only: systemd nodes in containers, real containerd, runc,
+# CNI plugins and crictl.
+e2e: testbed
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./tests/... 2>&1 | tests/summarize.sh
+
+# Boots a throwaway node and shows nodeup's plan, apply and verification.
+demo: build testbed
+	$(GO) test -tags demo -count=1 -timeout 30m -run '^TestDemo$$' ./tests/ -v 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok  *github.com'
+
+clean:
+	rm -rf bin

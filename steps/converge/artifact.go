@@ -105,6 +105,8 @@ func checkApplyPackage(ctx context.Context, env *Env, p *steps.Package, apply bo
 	if env.Packages == nil {
 		return Change{}, fmt.Errorf("package %s: no package manager available", p.Name)
 	}
+	env.packages.Lock()
+	defer env.packages.Unlock()
 	mgr, err := env.Packages()
 	if err != nil {
 		return Change{}, fmt.Errorf("package %s: %w; install it yourself or use source = \"release\"", p.Name, err)

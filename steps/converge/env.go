@@ -6,6 +6,7 @@ package converge
 
 import (
 	"context"
+	"sync"
 
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/cri"
@@ -77,6 +78,9 @@ type Env struct {
 	Logf func(format string, args ...any)
 	// Verified receives the verification report.
 	Verified func(cri.Report)
+
+	// packages serialises package installs: apt and dnf hold one lock.
+	packages sync.Mutex
 }
 
 // startsThings reports whether this run starts units and talks to them.

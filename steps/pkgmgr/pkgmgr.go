@@ -177,6 +177,9 @@ func (a *Apt) Install(ctx context.Context, name, version string) error {
 	}
 	env := []string{"DEBIAN_FRONTEND=noninteractive"}
 	argv := []string{"apt-get", "install", "-y", "-q", "--no-install-recommends",
+		// On first boot cloud-init or unattended-upgrades may hold dpkg's
+		// lock for a while: wait for it rather than fail.
+		"-o", "DPkg::Lock::Timeout=300",
 		// Keep config files nodeup or the admin changed; never prompt.
 		"-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"}
 	spec := name

@@ -95,7 +95,7 @@ func chrootOf(m Manager) string {
 	return "?"
 }
 
-const aptInstall = "apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+const aptInstall = "apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
 
 var noninteractive = []string{"DEBIAN_FRONTEND=noninteractive"}
 

@@ -201,11 +201,27 @@ type planOptions struct {
 
 // runGraph loads a profile, locks the node for an apply, and runs the graph.
 func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOptions) error {
-	p, err := loadProfile(s, g, path)
+	p, files, err := loadProfileFiles(s, g, path)
 	if err != nil {
 		return err
 	}
 	s = redacted(s, p.Sensitive)
+	if g.root == "/" {
+		// Only the running host's kernel is the node's; under --root it is
+		// the image builder's.
+		h, err := host.New("/")
+		if err != nil {
+			return err
+		}
+		f := facts.Gather(h, true)
+		diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
+		if len(diags) > 0 {
+			printDiagnostics(s.Err, files, diags, !g.noColor && isTerminal(s.Err))
+		}
+		if diags.HasErrors() {
+			return errReported
+		}
+	}
 	if p.Node.OS == profile.OSWindows {
 		return fmt.Errorf("%s: node.os = \"windows\" is render-only; use nodeup render", path)
 	}

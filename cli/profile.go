@@ -20,6 +20,13 @@ import (
 // loadProfile reads and validates a profile, printing every diagnostic
 // with its source snippet. It fails when any diagnostic is an error.
 func loadProfile(s Streams, g *globalOptions, path string) (*profile.Profile, error) {
+	p, _, err := loadProfileFiles(s, g, path)
+	return p, err
+}
+
+// loadProfileFiles is loadProfile that also returns the parsed files, for
+// diagnostics found later (CheckHost).
+func loadProfileFiles(s Streams, g *globalOptions, path string) (*profile.Profile, map[string]*hcl.File, error) {
 	loaded, diags := plan.Load(path, plan.Options{
 		Vars:     g.vars,
 		VarFiles: g.varFiles,
@@ -30,9 +37,9 @@ func loadProfile(s Streams, g *globalOptions, path string) (*profile.Profile, er
 		printDiagnostics(s.Err, loaded.Files, diags, !g.noColor && isTerminal(s.Err))
 	}
 	if diags.HasErrors() {
-		return nil, errReported
+		return nil, nil, errReported
 	}
-	return loaded.Profile, nil
+	return loaded.Profile, loaded.Files, nil
 }
 
 func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) {

@@ -347,10 +347,15 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 			l.errorf(l.at("kubelet.flags", k.DeclRange), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
 		}
 	}
-	if _, err := templates.KubeletConfiguration(p); err != nil {
+	_, err := templates.KubeletConfiguration(p)
+	for _, err := range leafErrors(err) {
 		var unknown *templates.UnknownFieldError
 		var conflict *templates.ConflictError
+		var invalid *templates.InvalidValueError
 		switch {
+		case errors.As(err, &invalid) && invalid.Field != "":
+			l.errorf(l.configKeyAt(p, invalid.Field), "Invalid kubelet config value",
+				"kubelet.config.%s: %s. Check the KubeletConfiguration (v1beta1) type of this field.", invalid.Field, invalid.Msg)
 		case errors.As(err, &unknown):
 			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
 				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
@@ -361,6 +366,21 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 			l.errorf(l.at("kubelet.config", k.DeclRange), "Invalid kubelet config", "kubelet.config: %s.", err)
 		}
 	}
+}
+
+// leafErrors flattens errors.Join trees, so every problem is reported.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // configKeyAt is where a kubelet.config key was written; a nested field

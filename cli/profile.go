@@ -45,10 +45,17 @@ func loadProfileFiles(s Streams, g *globalOptions, path string) (*profile.Profil
 func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) {
 	// Errors first, then by position, so the output reads in file order.
 	sort.SliceStable(diags, func(i, j int) bool {
-		if diags[i].Severity != diags[j].Severity {
-			return diags[i].Severity == hcl.DiagError
+		a, b := diags[i], diags[j]
+		if a.Severity != b.Severity {
+			return a.Severity == hcl.DiagError
 		}
-		return false
+		if a.Subject == nil || b.Subject == nil {
+			return a.Subject == nil && b.Subject != nil
+		}
+		if a.Subject.Filename != b.Subject.Filename {
+			return a.Subject.Filename < b.Subject.Filename
+		}
+		return a.Subject.Start.Byte < b.Subject.Start.Byte
 	})
 	wr := hcl.NewDiagnosticTextWriter(w, files, 100, color)
 	for _, d := range diags {

@@ -98,6 +98,8 @@ func NewRootCommand(s Streams, environ []string) *cobra.Command {
 		newApplyCommand(s, g),
 		newVerifyCommand(s, g),
 		newFactsCommand(s, g),
+		newBundleCommand(s, g),
+		newCloudInitCommand(s, g),
 		newVersionCommand(s),
 	)
 	return root

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+// Where cloud-init puts the profile and nodeup on the new node.
+const (
+	nodeProfileDir = "/etc/nodeup/profile.d"
+	nodeNodeupBin  = "/usr/local/bin/nodeup"
+)
+
+type cloudFile struct {
+	Path        string `json:"path"`
+	Content     string `json:"content"`
+	Permissions string `json:"permissions"`
+	Owner       string `json:"owner"`
+}
+
+type cloudConfig struct {
+	WriteFiles []cloudFile `json:"write_files"`
+	RunCmd     [][]string  `json:"runcmd"`
+}
+
+func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
+	var nodeupURL, nodeupSHA, arch string
+	cmd := &cobra.Command{
+		Use:   "cloud-init PROFILE --nodeup-url URL --nodeup-sha256 SUM",
+		Short: "Print cloud-init user data that installs nodeup and applies PROFILE on first boot",
+		Long: "The user data writes the profile's files to " + nodeProfileDir + ", downloads nodeup from\n" +
+			"--nodeup-url and checks its sha256 before running it, then runs nodeup apply. With\n" +
+			"--nodeup-url empty it assumes an image that has " + nodeNodeupBin + " already (see --phase bake).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			// Validate first: a broken profile must not reach a fleet.
+			if _, _, err := loadGraph(s, g, args[0]); err != nil {
+				return err
+			}
+			if nodeupURL != "" && len(nodeupSHA) != 64 {
+				return fmt.Errorf("--nodeup-sha256 must be the 64 hex digit sha256 of the binary at --nodeup-url, so the node can check it")
+			}
+			files, err := profileSources(args[0])
+			if err != nil {
+				return err
+			}
+			var cc cloudConfig
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				cc.WriteFiles = append(cc.WriteFiles, cloudFile{Path: nodeProfileDir + "/" + filepath.Base(f), Content: string(b), Permissions: "0600", Owner: "root:root"})
+			}
+			for i, vf := range g.varFiles {
+				b, err := os.ReadFile(vf)
+				if err != nil {
+					return err
+				}
+				cc.WriteFiles = append(cc.WriteFiles, cloudFile{Path: fmt.Sprintf("/etc/nodeup/vars-%d.hcl", i), Content: string(b), Permissions: "0600", Owner: "root:root"})
+			}
+			if nodeupURL != "" {
+				tmp := nodeNodeupBin + ".download"
+				cc.RunCmd = append(cc.RunCmd,
+					[]string{"curl", "-fsSL", "--retry", "5", "-o", tmp, strings.ReplaceAll(nodeupURL, "{arch}", arch)},
+					[]string{"sh", "-c", fmt.Sprintf("echo '%s  %s' | sha256sum -c - && chmod 0755 %s && mv %s %s", nodeupSHA, tmp, tmp, tmp, nodeNodeupBin)})
+			}
+			apply := []string{nodeNodeupBin, "apply", nodeProfileDir, "--log-format", "text", "--no-color"}
+			for i := range g.varFiles {
+				apply = append(apply, "--var-file", fmt.Sprintf("/etc/nodeup/vars-%d.hcl", i))
+			}
+			for _, v := range g.vars {
+				apply = append(apply, "--var", v)
+			}
+			if g.phase != "all" {
+				apply = append(apply, "--phase", g.phase)
+			}
+			cc.RunCmd = append(cc.RunCmd, apply)
+			out, err := yaml.Marshal(cc)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", args[0], out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&nodeupURL, "nodeup-url", "", "where the node downloads nodeup ({arch} is replaced); empty: nodeup is in the image")
+	cmd.Flags().StringVar(&nodeupSHA, "nodeup-sha256", "", "sha256 of the nodeup binary at --nodeup-url")
+	cmd.Flags().StringVar(&arch, "arch", runtime.GOARCH, "the node's architecture, for {arch} in --nodeup-url")
+	return cmd
+}
+
+// profileSources lists the files of a profile (a file or a directory of
+// *.hcl), so the node receives the same profile.
+func profileSources(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	files, err := filepath.Glob(filepath.Join(p, "*.hcl"))
+	sort.Strings(files)
+	return files, err
+}

@@ -77,6 +77,11 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 			if !diags.HasErrors() {
 				l.assign(v, d, attr.Expr.Range().Ptr(), "default")
 			}
+			if v.value == cty.NilVal {
+				// The default is wrong and that is reported; saying the
+				// variable has no default would be a second, false error.
+				v.value = cty.DynamicVal
+			}
 		}
 	}
 

@@ -1,0 +1,5 @@
+# want 4: network_ready without CNI
+containerd { version = "2.3.4" }
+verify {
+  network_ready = true
+}

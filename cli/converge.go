@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,11 +50,74 @@ func (r redactor) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// lockedWriter serialises writes to a stream: steps run in parallel and
+// log, warn and show download progress at once, and an injected stream (a
+// test's buffer) need not be safe for concurrent use.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// terminal is isTerminal seen through the wrappers above, so a progress
+// bar and colours survive serialising and redaction.
+func terminal(w io.Writer) bool {
+	for {
+		switch x := w.(type) {
+		case lockedWriter:
+			w = x.w
+		case redactor:
+			w = x.w
+		default:
+			return isTerminal(w)
+		}
+	}
+}
+
+// serialized makes the outputs safe for concurrent use; they share one
+// lock, as they may be one writer.
+func serialized(s Streams) Streams {
+	mu := &sync.Mutex{}
+	return Streams{In: s.In, Out: lockedWriter{mu, s.Out}, Err: lockedWriter{mu, s.Err}}
+}
+
 func redacted(s Streams, secrets []string) Streams {
 	if len(secrets) == 0 {
 		return s
 	}
-	return Streams{In: s.In, Out: redactor{s.Out, secrets}, Err: redactor{s.Err, secrets}}
+	forms := secretForms(secrets)
+	return Streams{In: s.In, Out: redactor{s.Out, forms}, Err: redactor{s.Err, forms}}
+}
+
+// secretForms lists how sensitive values can be spelled in output: as
+// given; as a unit file holds them ("%" and "$" doubled, and backslashes
+// and quotes escaped, as templates' execQuote writes an ExecStart
+// argument); and each of those as a JSON string escapes it ("&", "<", ">",
+// quotes, control characters). Longer forms come first, so no part of one
+// survives the replacement of a shorter one.
+func secretForms(secrets []string) []string {
+	unit := strings.NewReplacer("%", "%%", "$", "$$")
+	quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	seen := map[string]bool{}
+	var forms []string
+	for _, secret := range secrets {
+		for _, f := range []string{secret, unit.Replace(secret), quoted.Replace(unit.Replace(secret))} {
+			b, _ := json.Marshal(f)
+			for _, form := range []string{f, string(b[1 : len(b)-1])} {
+				if form != "" && !seen[form] {
+					seen[form] = true
+					forms = append(forms, form)
+				}
+			}
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	return forms
 }
 
 // signalContext is cancelled by SIGINT and SIGTERM, so an interrupted
@@ -113,7 +178,7 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*converge.Env, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	env.Fetcher = &fetch.Fetcher{CacheDir: cache, Progress: s.Err, IsTerminal: isTerminal(s.Err), Log: logf}
+	env.Fetcher = &fetch.Fetcher{CacheDir: cache, Progress: s.Err, IsTerminal: terminal(s.Err), Log: logf}
 	return env, cleanup, nil
 }
 
@@ -205,7 +270,7 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	if err != nil {
 		return err
 	}
-	s = redacted(s, p.Sensitive)
+	s = redacted(serialized(s), p.Sensitive)
 	if g.root == "/" {
 		// Only the running host's kernel is the node's; under --root it is
 		// the image builder's.
@@ -243,6 +308,12 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 			return err
 		}
 		defer release()
+		// Read the state only with the lock held: a nodeup we waited for
+		// has changed it, and a stale state would take its files for
+		// someone else's.
+		if env.State, err = host.LoadState(h); err != nil {
+			return err
+		}
 	}
 	var report *cri.Report
 	env.Verified = func(r cri.Report) { report = &r }
@@ -250,11 +321,14 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	start := time.Now()
 	planned := converge.Run(ctx, graph, env, false, g.parallelism)
 	if !apply {
-		if g.json {
-			return writeJSON(s.Out, map[string]any{"steps": planned, "summary": summary(count(planned))})
-		}
-		printPlan(s.Out, planned, o.verbose)
 		c := count(planned)
+		if g.json {
+			if err := writeJSON(s.Out, map[string]any{"steps": planned, "summary": summary(c)}); err != nil {
+				return err
+			}
+		} else {
+			printPlan(s.Out, planned, o.verbose)
+		}
 		if c.failed > 0 {
 			return errReported
 		}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -22,6 +24,13 @@ func sum(b []byte) string {
 // checkApplyFile converges one rendered file: content, then mode. A file
 // nodeup did not write before is backed up before it is replaced.
 func checkApplyFile(_ context.Context, env *Env, f *steps.File, apply bool) (Change, error) {
+	// Replacing a mask would undo it behind the operator's back.
+	if isMask(env, f.Path) {
+		if path.Dir(f.Path) == "/etc/systemd/system" {
+			return Change{}, maskedUnit(path.Base(f.Path))
+		}
+		return Change{}, fmt.Errorf("%s is masked (a symlink to /dev/null); nodeup does not override a mask an operator set: remove the link, then nodeup apply again", f.Path)
+	}
 	old, err := env.Host.ReadFile(f.Path)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -58,9 +67,11 @@ func checkApplyFile(_ context.Context, env *Env, f *steps.File, apply bool) (Cha
 		return ch, nil
 	}
 	if foreign {
-		if _, err := env.Host.Backup(f.Path); err != nil {
+		dst, err := env.Host.Backup(f.Path)
+		if err != nil {
 			return Change{}, err
 		}
+		env.logf("backed up %s to %s", f.Path, dst)
 	}
 	if ch.Diff == "" && exists && bytes.Equal(old, f.Content) {
 		if err := env.Host.Chmod(f.Path, f.Mode); err != nil {
@@ -80,8 +91,8 @@ func unifiedDiff(path string, old, new []byte) string {
 		from = "/dev/null"
 	}
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(string(old)),
-		B:        difflib.SplitLines(string(new)),
+		A:        diffLines(old),
+		B:        diffLines(new),
 		FromFile: from,
 		ToFile:   path,
 		Context:  3,
@@ -90,6 +101,18 @@ func unifiedDiff(path string, old, new []byte) string {
 		return ""
 	}
 	return d
+}
+
+// diffLines splits b into lines that keep their "\n". Unlike
+// difflib.SplitLines it adds no empty last line to text that ends in a
+// newline, which would show as a phantom line and skew the hunk counts.
+func diffLines(b []byte) []string {
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		return lines[:len(lines)-1]
+	}
+	lines[len(lines)-1] += "\n"
+	return lines
 }
 
 // checkApplyDir makes sure a directory exists.

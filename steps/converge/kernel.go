@@ -61,7 +61,11 @@ func checkApplySysctl(ctx context.Context, env *Env, s *steps.Sysctl, apply bool
 	k := env.Kernel
 	cur, err := k.ReadSysctl(s.Name)
 	if errors.Is(err, kernel.ErrUnknownSysctl) {
-		env.warnf("sysctl %s does not exist in this kernel (is its module loaded?); it is set at boot from /etc/sysctl.d", s.Name)
+		// A plan runs before the module steps load anything (br_netfilter
+		// adds net.bridge.*): only an apply knows the sysctl is missing.
+		if apply {
+			env.warnf("sysctl %s does not exist in this kernel (is its module loaded?); it is set at boot from /etc/sysctl.d", s.Name)
+		}
 		return Change{Outcome: NoOp, Reason: "not in this kernel"}, nil
 	}
 	if err != nil {

@@ -60,7 +60,7 @@ func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (C
 	}
 	switch load {
 	case "masked":
-		return Change{}, fmt.Errorf("%s: %w; nodeup does not override a mask an operator set: run systemctl unmask %s, then nodeup apply again", u.Name, ErrMasked, u.Name)
+		return Change{}, maskedUnit(u.Name)
 	case "not-found":
 		// A unit file written by an earlier, interrupted run.
 		reload = true
@@ -137,6 +137,13 @@ func activeReason(ctx context.Context, env *Env, u *steps.Unit) string {
 	return fmt.Sprintf("enabled, active (pid %d)", pid)
 }
 
+// startSlack is how much younger than processStart says a process may
+// be: /proc/stat's btime has whole seconds and the start time is in clock
+// ticks, so a process can look up to a second older than it is. Without
+// the slack, a unit restarted right after its files were written looks
+// stale to the next run, which restarts it again.
+const startSlack = 2 * time.Second
+
 // restartCause names what makes a running unit stale: a step it depends on
 // changed in this run, or a file it reads is newer than its main process
 // (an earlier run was interrupted between the change and the restart).
@@ -160,7 +167,7 @@ func restartCause(env *Env, u *steps.Unit, pid uint32) string {
 	}
 	for _, id := range u.RestartOn {
 		for _, p := range pathsOf(env, id) {
-			if fi, err := env.Host.Stat(p); err == nil && fi.ModTime().After(started) {
+			if fi, err := env.Host.Stat(p); err == nil && fi.ModTime().After(started.Add(startSlack)) {
 				return p + " is newer than the running process"
 			}
 		}
@@ -223,9 +230,31 @@ func processStart(pid uint32) (time.Time, error) {
 	return time.Time{}, errors.New("no btime in /proc/stat")
 }
 
+// maskedUnit is the error for a unit an operator masked.
+func maskedUnit(name string) error {
+	return fmt.Errorf("%s: %w; nodeup does not override a mask an operator set: run systemctl unmask %s, then nodeup apply again", name, ErrMasked, name)
+}
+
+// isMask reports whether node path p is a symlink to /dev/null: what
+// systemctl mask writes, and how an operator disables a vendor's sysctl.d
+// or modules-load.d file.
+func isMask(env *Env, p string) bool {
+	fi, err := env.Host.Lstat(p)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return false
+	}
+	target, err := env.Host.Readlink(p)
+	return err == nil && target == "/dev/null"
+}
+
 // checkApplyUnitOffline enables a unit by writing its [Install] links, as
 // in an image build; nothing is started.
 func checkApplyUnitOffline(env *Env, u *steps.Unit, apply bool) (Change, error) {
+	for _, dir := range []string{"/etc/systemd/system", "/run/systemd/system"} {
+		if isMask(env, path.Join(dir, u.Name)) {
+			return Change{}, maskedUnit(u.Name)
+		}
+	}
 	p, err := unitPath(env, u)
 	if err != nil {
 		if !apply {

@@ -1,0 +1,478 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nodeup/nodeup/steps/host"
+)
+
+// The secret of the profile's sensitive variable. It has characters JSON
+// escapes and characters a unit file escapes, so a leak in any of those
+// forms counts too: each starts with "s3cr3t".
+const secret = `s3cr3t&<boot"strap>$x%y`
+
+// secretInUnit is the secret as the kubelet drop-in holds it.
+const secretInUnit = `"--bootstrap-token=s3cr3t&<boot\"strap>$$x%%y"`
+
+// testProfile writes a profile whose artifacts are small archives built
+// here and served by a test mirror, and returns its path.
+func testProfile(t *testing.T) string {
+	t.Helper()
+	files := map[string][]byte{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	put := func(name string, content []byte) string {
+		files["/releases.example/"+name] = content
+		s := sha256.Sum256(content)
+		return fmt.Sprintf("url = \"https://releases.example/%s\"\n  sha256 = %q", name, hex.EncodeToString(s[:]))
+	}
+	cniScript := "#!/bin/sh\necho '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}'\n"
+	profile := fmt.Sprintf(`
+variable "bootstrap_token" {
+  sensitive = true
+}
+
+mirror {
+  urls     = [%q]
+  upstream = false
+}
+
+node {
+  cgroup_driver = "systemd"
+  arch          = "amd64"
+}
+
+containerd {
+  version = "2.3.4"
+  %s
+}
+
+runc {
+  version = "1.4.3"
+  %s
+}
+
+cni {
+  version = "1.9.1"
+  %s
+  plugins = ["bridge"]
+}
+
+runtime "runc" {
+  type    = "runc"
+  default = true
+}
+
+kubelet {
+  version = "1.34.11"
+  %s
+  flags   = ["--node-labels=role=worker", "--bootstrap-token=${var.bootstrap_token}"]
+}
+`, srv.URL,
+		put("containerd.tar.gz", tarGz(t, map[string]string{"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr"})),
+		put("runc.amd64", []byte("runc")),
+		put("cni.tgz", tarGz(t, map[string]string{"bridge": cniScript})),
+		put("kubelet", []byte("kubelet")))
+	p := filepath.Join(t.TempDir(), "node.hcl")
+	if err := os.WriteFile(p, []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tarGz(t *testing.T, members map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range members {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// environ sets the sensitive variable the way a secret store would.
+var environ = []string{"NODEUP_VAR_bootstrap_token=" + secret}
+
+// nodeup runs one command line against the root with the test's environment.
+func nodeup(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
+	return code, out.String(), errb.String()
+}
+
+func noSecret(t *testing.T, what, s string) {
+	t.Helper()
+	if i := strings.Index(s, "s3cr3t"); i >= 0 {
+		t.Errorf("%s shows the secret (as %q):\n%s", what, s[i:min(len(s), i+40)], s)
+	}
+}
+
+// A fresh root (no systemd there): plan says changes, apply makes them and
+// enables the units offline, the second apply changes nothing.
+func TestApplyOnATempRoot(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("plan before apply: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "+ file:/etc/containerd/config.toml: create new file") || !strings.Contains(out, "    +++ /etc/containerd/config.toml") {
+		t.Errorf("plan:\n%s", out)
+	}
+	noSecret(t, "plan", out+errs)
+	if entries, _ := os.ReadDir(filepath.Join(root, "etc")); len(entries) != 0 {
+		t.Errorf("plan wrote %v", entries)
+	}
+
+	code, out, errs = nodeup(t, "apply", profile, "--root", root)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	noSecret(t, "apply", out+errs)
+	if !strings.Contains(out, "0 failed") || strings.Contains(out, " 0 created") {
+		t.Errorf("apply:\n%s", out)
+	}
+	for _, p := range []string{"usr/local/bin/containerd", "usr/local/sbin/runc", "opt/cni/bin/bridge", "usr/local/bin/kubelet",
+		"etc/systemd/system/multi-user.target.wants/containerd.service", "etc/systemd/system/multi-user.target.wants/kubelet.service"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err != nil {
+			t.Errorf("after apply: %v", err)
+		}
+	}
+	dropIn, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
+	if !strings.Contains(string(dropIn), secretInUnit) {
+		t.Errorf("the drop-in lacks the secret:\n%s", dropIn)
+	}
+	state, err := os.ReadFile(filepath.Join(root, host.StatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecret(t, "state.json", string(state))
+	stateInfo, _ := os.Stat(filepath.Join(root, host.StatePath))
+
+	code, out, errs = nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "Plan: 0 to create, 0 to update,") {
+		t.Errorf("plan after apply: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = nodeup(t, "apply", profile, "--root", root)
+	if code != 0 || !strings.Contains(out, "Apply: 0 created, 0 updated,") {
+		t.Errorf("second apply: exit %d\n%s%s", code, out, errs)
+	}
+	if again, _ := os.Stat(filepath.Join(root, host.StatePath)); !again.ModTime().Equal(stateInfo.ModTime()) {
+		t.Errorf("the second apply rewrote %s", host.StatePath)
+	}
+}
+
+type jsonStep struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	Diff   string `json:"diff"`
+	Error  string `json:"error"`
+	Source string `json:"source"`
+}
+
+type jsonRun struct {
+	Steps   []jsonStep     `json:"steps"`
+	Summary map[string]int `json:"summary"`
+}
+
+func parseJSON(t *testing.T, what, out string) jsonRun {
+	t.Helper()
+	var r jsonRun
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, out)
+	}
+	if len(r.Steps) == 0 || r.Summary == nil {
+		t.Fatalf("%s: no steps or summary:\n%s", what, out)
+	}
+	return r
+}
+
+func TestJSONOutput(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--json", "--detailed-exitcode")
+	if code != 2 {
+		t.Errorf("plan --json --detailed-exitcode with changes: exit %d\n%s", code, errs)
+	}
+	noSecret(t, "plan --json", out+errs)
+	planned := parseJSON(t, "plan --json", out)
+	byID := map[string]jsonStep{}
+	for _, s := range planned.Steps {
+		byID[s.ID] = s
+	}
+	dropIn := byID["file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf"]
+	if dropIn.Action != "create" || !strings.Contains(dropIn.Diff, "--bootstrap-token=(sensitive)") || !strings.HasSuffix(dropIn.Source, "node.hcl:40") {
+		t.Errorf("drop-in step: %+v", dropIn)
+	}
+	if s := byID["verify:cri"]; s.Action != "skip" {
+		t.Errorf("verify step: %+v", s)
+	}
+	if planned.Summary["create"] == 0 || planned.Summary["failed"] != 0 {
+		t.Errorf("summary %v", planned.Summary)
+	}
+
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--json")
+	if code != 0 {
+		t.Fatalf("apply --json: exit %d\n%s", code, errs)
+	}
+	noSecret(t, "apply --json", out+errs)
+	applied := parseJSON(t, "apply --json", out)
+	if applied.Summary["create"] != planned.Summary["create"] || applied.Summary["update"] != planned.Summary["update"] || applied.Summary["failed"] != 0 {
+		t.Errorf("apply summary %v, plan summary %v", applied.Summary, planned.Summary)
+	}
+	var seconds struct{ Seconds float64 }
+	json.Unmarshal([]byte(out), &seconds)
+	if seconds.Seconds <= 0 {
+		t.Errorf("no seconds in %s", out)
+	}
+
+	code, out, _ = nodeup(t, "apply", profile, "--root", root, "--json")
+	if again := parseJSON(t, "second apply --json", out); code != 0 || again.Summary["create"]+again.Summary["update"] != 0 {
+		t.Errorf("second apply: exit %d, summary %v", code, again.Summary)
+	}
+	code, out, _ = nodeup(t, "plan", profile, "--root", root, "--json", "--detailed-exitcode")
+	if code != 0 {
+		t.Errorf("plan --json --detailed-exitcode without changes: exit %d\n%s", code, out)
+	}
+}
+
+// A failed step makes plan --json exit 1 too.
+func TestPlanJSONFailedStep(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	// A file where a directory must be.
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/containerd"), []byte("not a directory"), 0o644)
+	code, out, _ := nodeup(t, "plan", profile, "--root", root, "--json")
+	r := parseJSON(t, "plan --json", out)
+	if code != 1 || r.Summary["failed"] == 0 {
+		t.Errorf("exit %d, summary %v", code, r.Summary)
+	}
+}
+
+func TestSecondApplyFailsWhileLocked(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	h, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := h.Lock(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	code, out, errs := nodeup(t, "apply", profile, "--root", root)
+	if code != 1 || !strings.Contains(errs, host.LockPath) || !strings.Contains(errs, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(errs, "--wait") {
+		t.Errorf("apply while locked: exit %d\n%s%s", code, out, errs)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("failing took %s; it should fail at once", d)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr")); err == nil {
+		t.Errorf("the locked-out apply installed something")
+	}
+
+	// --wait waits for the holder.
+	const hold = 300 * time.Millisecond
+	start = time.Now()
+	go func() {
+		time.Sleep(hold)
+		release()
+	}()
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--wait")
+	if code != 0 {
+		t.Errorf("apply --wait: exit %d\n%s%s", code, out, errs)
+	}
+	if d := time.Since(start); d < hold {
+		t.Errorf("apply --wait returned after %s, before the lock was released", d)
+	}
+}
+
+// An apply that waited for the lock sees what the holder did: it reads
+// the node's state after it has the lock, so it neither reinstalls the
+// holder's artifacts nor backs them up as someone else's files.
+func TestApplyWaitingForTheLockReadsStateAfterIt(t *testing.T) {
+	profile := testProfile(t)
+	// What another nodeup will have done by the time it releases the lock.
+	done := t.TempDir()
+	if code, out, errs := nodeup(t, "apply", profile, "--root", done); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+
+	root := t.TempDir()
+	h, _ := host.New(root)
+	release, err := h.Lock(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code     int
+		out, err string
+	}
+	waited := make(chan result)
+	go func() {
+		var out, errb bytes.Buffer
+		code := Run([]string{"apply", profile, "--root", root, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
+		waited <- result{code, out.String(), errb.String()}
+	}()
+	time.Sleep(300 * time.Millisecond) // the waiting apply has read what it reads before the lock
+	copyTree(t, done, root)
+	release()
+	r := <-waited
+	if r.code != 0 || !strings.Contains(r.out, "Apply: 0 created, 0 updated,") {
+		t.Errorf("apply after waiting: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if _, err := os.Stat(filepath.Join(root, host.BackupDir)); err == nil {
+		t.Errorf("the waiting apply backed up what the lock holder installed")
+	}
+}
+
+// copyTree copies files, directories and symlinks from src into dst,
+// except /run.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == "run" {
+			return filepath.SkipDir
+		}
+		to := filepath.Join(dst, rel)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.IsDir():
+			return os.MkdirAll(to, fi.Mode().Perm())
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(to, b, fi.Mode().Perm()); err != nil {
+				return err
+			}
+			return os.Chtimes(to, fi.ModTime(), fi.ModTime())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sensitive values stay out of diffs of old and new content, JSON logs
+// and JSON output, in any escaping JSON applies.
+func TestSensitiveValueInDiffsAndLogs(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	// A drop-in nodeup did not write, with the secret in another line.
+	dropIn := filepath.Join(root, "etc/systemd/system/kubelet.service.d/10-nodeup.conf")
+	os.MkdirAll(filepath.Dir(dropIn), 0o755)
+	os.WriteFile(dropIn, []byte("[Service]\nEnvironment=TOKEN="+secret+"\n"), 0o644)
+
+	code, out, errs := nodeup(t, "plan", profile, "--root", root)
+	if code != 0 || !strings.Contains(out, "    -Environment=TOKEN=(sensitive)") || !strings.Contains(out, "--bootstrap-token=(sensitive)") ||
+		!strings.Contains(out, "~ file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf: update content differs; nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup\n") {
+		t.Errorf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	noSecret(t, "plan", out+errs)
+	for _, args := range [][]string{
+		{"plan", profile, "--root", root, "--json"},
+		{"apply", profile, "--root", root, "--json", "--log-format", "json"},
+	} {
+		code, out, errs := nodeup(t, args...)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", args[0], code, out, errs)
+		}
+		parseJSON(t, args[0], out)
+		noSecret(t, strings.Join(args, " "), out+errs)
+		if args[0] == "apply" && !strings.Contains(errs, `"level":"info","msg":"backed up /etc/systemd/system/kubelet.service.d/10-nodeup.conf to /var/lib/nodeup/backup/etc/systemd/system/kubelet.service.d/10-nodeup.conf"`) {
+			t.Errorf("apply did not log the backup:\n%s", errs)
+		}
+	}
+	backup, _ := os.ReadFile(filepath.Join(root, host.BackupDir, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
+	if !strings.Contains(string(backup), secret) {
+		t.Errorf("backup: %q", backup)
+	}
+}
+
+// Serialising and redacting the streams keeps a terminal a terminal, so
+// downloads still show a progress bar.
+func TestWrappedStreamsStayTerminals(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open pts: %v", err)
+	}
+	defer pts.Close()
+	if !isTerminal(pts) {
+		t.Skip("the pseudo-terminal is not a terminal here")
+	}
+	s := redacted(serialized(Streams{Out: pts, Err: pts}), []string{secret})
+	if !terminal(s.Err) || !terminal(s.Out) {
+		t.Errorf("a terminal behind the stream wrappers is not seen as one")
+	}
+	if terminal(redacted(serialized(Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}), []string{secret}).Err) {
+		t.Errorf("a buffer is seen as a terminal")
+	}
+}

@@ -7,10 +7,23 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 E2E_TIMEOUT ?= 80m
 FUZZTIME    ?= 30s
 
-.PHONY: build test unit fuzz e2e testbed demo clean
+.PHONY: build release test unit fuzz e2e testbed demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
+
+# Static binaries for both architectures, their checksums and .deb packages.
+release:
+	mkdir -p bin
+	for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o bin/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
+		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system; \
+		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
+		cp packaging/nodeup-boot.service bin/deb-$$arch/lib/systemd/system/; \
+		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
+		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
+	done
+	cd bin && sha256sum nodeup-linux-amd64 nodeup-linux-arm64 nodeup_amd64.deb nodeup_arm64.deb > SHA256SUMS
 
 # What CI runs: the unit tests, a bounded fuzz run, then the real-node tests.
 test: unit fuzz e2e

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/steps/host"
 )
@@ -474,5 +477,120 @@ func TestWrappedStreamsStayTerminals(t *testing.T) {
 	}
 	if terminal(redacted(serialized(Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}), []string{secret}).Err) {
 		t.Errorf("a buffer is seen as a terminal")
+	}
+}
+
+// fakeRuntime is a containerd that answers the verify checks with the
+// runc handler and the systemd cgroup driver.
+type fakeRuntime struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+}
+
+func (fakeRuntime) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
+	return &runtimeapi.VersionResponse{RuntimeName: "containerd", RuntimeVersion: "v2.3.4", RuntimeApiVersion: "v1"}, nil
+}
+
+func (fakeRuntime) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	return &runtimeapi.StatusResponse{
+		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+			{Type: runtimeapi.RuntimeReady, Status: true}, {Type: runtimeapi.NetworkReady, Status: true},
+		}},
+		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{Name: "runc"}},
+	}, nil
+}
+
+func (fakeRuntime) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
+	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: runtimeapi.CgroupDriver_SYSTEMD}}, nil
+}
+
+func serveRuntime(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "cri") // t.TempDir may be too long for a socket path
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "containerd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	runtimeapi.RegisterRuntimeServiceServer(s, fakeRuntime{})
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	return sock
+}
+
+// verify checks the runtime at --endpoint against the profile, and the
+// CNI plugins under --root.
+func TestVerifyCommand(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	endpoint := "unix://" + serveRuntime(t)
+
+	// Before apply there is no CNI plugin to ask.
+	code, out, errs := nodeup(t, "verify", profile, "--root", root, "--endpoint", endpoint)
+	if code != 1 || !strings.Contains(out, "cni bridge") || !strings.Contains(out, filepath.Join(root, "opt/cni/bin/bridge")+": no such file or directory") {
+		t.Errorf("verify before apply: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := nodeup(t, "apply", profile, "--root", root); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = nodeup(t, "verify", profile, "--root", root, "--endpoint", endpoint)
+	for _, want := range []string{"version", "containerd v2.3.4", "runtime-ready", "handler runc", "cgroup-driver", "RuntimeConfig says systemd, want systemd", "cni bridge"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify lacks %q", want)
+		}
+	}
+	if code != 0 {
+		t.Errorf("verify after apply: exit %d\n%s%s", code, out, errs)
+	}
+
+	code, out, _ = nodeup(t, "verify", profile, "--root", root, "--endpoint", endpoint, "--json")
+	var report struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil || code != 0 || !report.OK || len(report.Checks) < 6 {
+		t.Errorf("verify --json: exit %d, %v\n%s", code, err, out)
+	}
+
+	// Without a profile: the defaults, no handlers to check; a socket that
+	// is not there fails within --timeout, naming it.
+	if code, out, errs := nodeup(t, "verify", "--endpoint", endpoint); code != 0 {
+		t.Errorf("verify without a profile: exit %d\n%s%s", code, out, errs)
+	}
+	start := time.Now()
+	code, _, errs = nodeup(t, "verify", "--endpoint", "unix://"+filepath.Join(root, "missing.sock"), "--timeout", "300ms")
+	if code != 1 || !strings.Contains(errs, "missing.sock did not appear within") || time.Since(start) > 5*time.Second {
+		t.Errorf("verify of a missing socket: exit %d after %s\n%s", code, time.Since(start), errs)
+	}
+}
+
+func TestFactsCommand(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), 0o644)
+	code, out, errs := nodeup(t, "facts", "--root", root, "--json")
+	var f struct {
+		Arch    string `json:"arch"`
+		Systemd bool   `json:"systemd"`
+		Distro  struct {
+			ID        string `json:"id"`
+			VersionID string `json:"versionId"`
+		} `json:"distro"`
+	}
+	if err := json.Unmarshal([]byte(out), &f); err != nil || code != 0 {
+		t.Fatalf("facts --json: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	if f.Distro.ID != "debian" || f.Distro.VersionID != "12" || f.Systemd || f.Arch == "" {
+		t.Errorf("facts of the root: %+v", f)
+	}
+	if code, out, _ := nodeup(t, "facts", "--root", root); code != 0 || !strings.Contains(out, "Debian GNU/Linux 12") {
+		t.Errorf("facts: exit %d\n%s", code, out)
 	}
 }

@@ -510,6 +510,9 @@ func TestSysctlStep(t *testing.T) {
 	k := newKernel(t)
 	n.env.Kernel = k.Kernel
 	s := &steps.Sysctl{Name: "net.ipv4.ip_forward", Value: "1"}
+	procSys := snapshot(t, k.ProcSys)
+	n.checkApply(s, false)
+	sameSnapshot(t, "sysctl plan", procSys, snapshot(t, k.ProcSys))
 	if ch := converges(t, n, s, Update); ch.Reason != "0 -> 1" {
 		t.Errorf("reason %q", ch.Reason)
 	}

@@ -138,7 +138,8 @@ func TestShippedProfilesValidate(t *testing.T) {
 	}
 }
 
-// TestCases renders each testdata/cases/NAME/profile.hcl and compares every
+// TestCases renders each testdata/cases/NAME/profile.hcl (or, without one,
+// profiles/NAME.hcl) and compares every
 // file, and the graph's text form, with the golden files beside it.
 func TestCases(t *testing.T) {
 	dirs, _ := filepath.Glob("testdata/cases/*")
@@ -151,7 +152,12 @@ func TestCases(t *testing.T) {
 			if vf := filepath.Join(dir, "vars.hcl"); fileExists(vf) {
 				opts.VarFiles = []string{vf}
 			}
-			loaded, diags := load(t, filepath.Join(dir, "profile.hcl"), opts)
+			// A case without its own profile is the shipped profile of its name.
+			path := filepath.Join(dir, "profile.hcl")
+			if !fileExists(path) {
+				path = filepath.Join("../profiles", filepath.Base(dir)+".hcl")
+			}
+			loaded, diags := load(t, path, opts)
 			if diags.HasErrors() {
 				t.Fatalf("%s", diagText(diags))
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -314,9 +315,20 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		if env.State, err = host.LoadState(h); err != nil {
 			return err
 		}
+		// A killed apply leaves temporary files beside what it was writing;
+		// with the lock held, none of them belongs to a running nodeup.
+		removed, err := h.Sweep(leftoverDirs(graph)...)
+		if len(removed) > 0 {
+			env.Logf("removed %d leftovers of an interrupted run: %s", len(removed), strings.Join(removed, ", "))
+		}
+		if err != nil {
+			env.Warnf("removing leftovers of an interrupted run: %v", err)
+		}
 	}
 	var report *cri.Report
 	env.Verified = func(r cri.Report) { report = &r }
+	// A failed save here fails the final save below, which reports it.
+	env.Checkpoint = func() { _ = env.State.Save(h) }
 
 	start := time.Now()
 	planned := converge.Run(ctx, graph, env, false, g.parallelism)
@@ -374,6 +386,32 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		return errReported
 	}
 	return nil
+}
+
+// leftoverDirs are the node directories where an interrupted apply of g may
+// have left temporary files or staging directories: beside every file and
+// tree it installs and their backups, beside unit links, the state and the
+// download cache.
+func leftoverDirs(g *plan.Graph) []string {
+	dirs := []string{path.Dir(host.StatePath), CacheDir, path.Join(CacheDir, "sha256")}
+	beside := func(p string) {
+		dirs = append(dirs, path.Dir(p), path.Join(host.BackupDir, path.Dir(p)))
+	}
+	for _, s := range g.Order() {
+		switch a := s.Action.(type) {
+		case *steps.File:
+			beside(a.Path)
+		case *steps.Artifact:
+			for _, p := range a.Paths() {
+				beside(p)
+			}
+		case *steps.Unit:
+			for _, target := range a.WantedBy {
+				dirs = append(dirs, path.Join("/etc/systemd/system", target+".wants"))
+			}
+		}
+	}
+	return dirs
 }
 
 func summary(c counts) map[string]int {

@@ -104,6 +104,11 @@ type Archive struct {
 	MaxEntries int
 	// Log receives a line for each stripped mode bit.
 	Log func(format string, args ...any)
+	// BeforeCommit, when set, is called by Install for each file once the
+	// whole archive has been read and checked, before the first file is
+	// renamed into place: with the file's node path and the sha256 of its
+	// new content (to back up what is there). An error installs nothing.
+	BeforeCommit func(to, sha256 string) error
 
 	path   string
 	format steps.Format

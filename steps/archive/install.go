@@ -63,7 +63,7 @@ func (a *Archive) Install(h *host.Host, files []steps.Install) ([]Installed, err
 				return nil, err
 			}
 		}
-		return commitAll(files, pending, sums)
+		return a.commitAll(files, pending, sums)
 	}
 
 	// want maps a member name to the files it fills.
@@ -140,7 +140,7 @@ func (a *Archive) Install(h *host.Host, files []steps.Install) ([]Installed, err
 			return nil, err
 		}
 	}
-	return commitAll(files, pending, sums)
+	return a.commitAll(files, pending, sums)
 }
 
 // resolveMember follows symlinks and hardlinks from member name to a file.
@@ -193,12 +193,20 @@ func stage(h *host.Host, p string, mode fs.FileMode, r io.Reader) (*host.AtomicF
 	return af, hex.EncodeToString(sum.Sum(nil)), nil
 }
 
-// commitAll renames every staged file into place, in order.
-func commitAll(files []steps.Install, pending []*host.AtomicFile, sums []string) ([]Installed, error) {
+// commitAll renames every staged file into place, in order, after
+// BeforeCommit has seen each of them.
+func (a *Archive) commitAll(files []steps.Install, pending []*host.AtomicFile, sums []string) ([]Installed, error) {
 	out := make([]Installed, len(files))
 	for i, p := range pending {
 		if p == nil {
 			return nil, fmt.Errorf("internal error: nothing staged for %s", files[i].To)
+		}
+	}
+	if a.BeforeCommit != nil {
+		for i, f := range files {
+			if err := a.BeforeCommit(f.To, sums[i]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for i, p := range pending {
@@ -268,7 +276,7 @@ func (a *Archive) InstallTree(h *host.Host, t steps.Tree) error {
 		}
 		found = true
 		if stageDir == "" {
-			d, err := h.MkdirTemp(path.Dir(to), ".nodeup-stage-"+path.Base(to)+"-")
+			d, err := h.MkdirTemp(path.Dir(to), host.StagePrefix+path.Base(to)+"-")
 			if err != nil {
 				return err
 			}

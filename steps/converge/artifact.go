@@ -32,10 +32,14 @@ func checkApplyArtifact(ctx context.Context, env *Env, a *steps.Artifact, apply 
 		return Change{}, err
 	}
 	arc.Log = env.logf
-	for _, f := range a.Files {
-		if err := backupForeign(env, f.To); err != nil {
-			return Change{}, err
+	// Backed up once the new content is known: a file that already holds it
+	// (left by an earlier run killed halfway through its renames) has
+	// nothing to lose.
+	arc.BeforeCommit = func(to, sum string) error {
+		if have, err := env.Host.SHA256(to); err == nil && have == sum {
+			return nil
 		}
+		return backupForeign(env, to)
 	}
 	installed, err := arc.Install(env.Host, a.Files)
 	if err != nil {

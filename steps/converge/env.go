@@ -78,6 +78,10 @@ type Env struct {
 	Logf func(format string, args ...any)
 	// Verified receives the verification report.
 	Verified func(cri.Report)
+	// Checkpoint, when set, is called after each step that changed the
+	// host, to persist State: a run killed later does not forget what it
+	// wrote and take its own files for someone else's.
+	Checkpoint func()
 
 	// packages serialises package installs: apt and dnf hold one lock.
 	packages sync.Mutex

@@ -64,12 +64,34 @@ func Run(ctx context.Context, g *plan.Graph, env *Env, apply bool, parallelism i
 		}
 		return nil
 	}
+	// The units a step's change makes stale, to mark them in State.
+	restarts := map[string][]string{}
+	for _, s := range g.Order() {
+		if u, ok := s.Action.(*steps.Unit); ok && u.Start {
+			for _, id := range u.RestartOn {
+				restarts[id] = append(restarts[id], u.Name)
+			}
+		}
+	}
 	errs := g.Walk(ctx, parallelism, func(ctx context.Context, s *plan.Step) error {
 		start := time.Now()
 		ch, err := CheckApply(ctx, env, s.Action, apply)
 		mu.Lock()
 		results[s.ID] = &Result{ID: s.ID, Change: ch, Err: err, Duration: time.Since(start)}
 		mu.Unlock()
+		if apply && err == nil && ch.Changed() {
+			// Recorded before the checkpoint: a run killed before the
+			// restart leaves it due, and the next run does it. (A run that
+			// starts nothing leaves the start to the boot.)
+			for _, unit := range restarts[s.ID] {
+				if env.startsThings() {
+					env.State.Record(restartKey(unit), s.ID)
+				}
+			}
+			if env.Checkpoint != nil {
+				env.Checkpoint()
+			}
+		}
 		return err
 	})
 	var out []Result

@@ -65,6 +65,13 @@ func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (C
 		// A unit file written by an earlier, interrupted run.
 		reload = true
 	}
+	if !reload {
+		// Also written by an earlier run, killed before its daemon-reload:
+		// the file on disk is right, systemd still has the old one loaded.
+		if reload, err = m.NeedReload(ctx, u.Name); err != nil {
+			return Change{}, err
+		}
+	}
 	if reload {
 		todo = append(todo, "daemon-reload")
 	}
@@ -125,9 +132,14 @@ func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (C
 		if err := systemd.WaitActive(ctx, m, u.Name, UnitStartTimeout); err != nil {
 			return Change{}, err
 		}
+		env.State.Forget(restartKey(u.Name))
 	}
 	return ch, nil
 }
+
+// restartKey is the State entry that says a unit's restart is due: a step
+// it depends on changed, and the unit has not been (re)started since.
+func restartKey(unit string) string { return "restart:" + unit }
 
 func activeReason(ctx context.Context, env *Env, u *steps.Unit) string {
 	if !u.Start || env.Phase == PhaseBake {
@@ -157,6 +169,9 @@ func restartCause(env *Env, u *steps.Unit, pid uint32) string {
 	if len(changed) > 0 {
 		sort.Strings(changed)
 		return strings.Join(changed, ", ") + " changed"
+	}
+	if id, ok := env.State.Lookup(restartKey(u.Name)); ok {
+		return id + " changed in an earlier run that ended before this restart"
 	}
 	if pid == 0 {
 		return ""

@@ -26,7 +26,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/nodeup/nodeup/steps/host"
 )
 
 // NodeCacheDir is the content cache's node path; resolve it through the host
@@ -75,6 +78,32 @@ type Fetcher struct {
 	IsTerminal bool
 	// Log receives one line per event: cache hits, retries, failed sources.
 	Log func(format string, args ...any)
+}
+
+// ErrCache is the class of a failure to write the download into the cache
+// (a full or read-only disk): no retry and no other source can help.
+var ErrCache = errors.New("cannot write the download cache")
+
+// cacheWriter marks write errors as the cache's, not the source's.
+type cacheWriter struct{ f *os.File }
+
+func (w cacheWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrCache, err)
+	}
+	return n, err
+}
+
+// cacheHint says what to do about an error writing the cache directory.
+func cacheHint(err error, dir string) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Sprintf("; free some space on the filesystem of %s and run nodeup again", dir)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Sprintf("; %s is on a read-only filesystem: remount it read-write", dir)
+	}
+	return ""
 }
 
 // ChecksumError is a download whose content is not what the profile pins.
@@ -188,7 +217,7 @@ func (f *Fetcher) Fetch(ctx context.Context, candidates []string, sum string) (s
 		fail.Err = fmt.Errorf("create cache directory %s: %w", dir, err)
 		return "", fail
 	}
-	tmp, err := os.CreateTemp(dir, ".nodeup-tmp-"+sum[:12]+"-*")
+	tmp, err := os.CreateTemp(dir, host.TempPrefix+sum[:12]+"-*")
 	if err != nil {
 		fail.Err = fmt.Errorf("create file in cache directory %s: %w", dir, err)
 		return "", fail
@@ -200,6 +229,10 @@ func (f *Fetcher) Fetch(ctx context.Context, candidates []string, sum string) (s
 
 	for _, u := range candidates {
 		serr := f.trySource(ctx, u, tmp, sum)
+		if serr != nil && errors.Is(serr, ErrCache) {
+			fail.Err = fmt.Errorf("%s: %w%s", u, serr.Err, cacheHint(serr.Err, dir))
+			return "", fail
+		}
 		if serr == nil {
 			if err := commit(tmp, final); err != nil {
 				fail.Err = err
@@ -361,11 +394,11 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File) (string,
 	}
 
 	h := sha256.New()
-	w := io.MultiWriter(tmp, h)
+	w := io.MultiWriter(cacheWriter{tmp}, h)
 	var p *progress
 	if f.Progress != nil {
 		p = newProgress(f.Progress, f.IsTerminal, path.Base(pu.Path), size)
-		w = io.MultiWriter(tmp, h, p)
+		w = io.MultiWriter(cacheWriter{tmp}, h, p)
 	}
 	n, err := io.Copy(w, body)
 	if p != nil {
@@ -435,7 +468,7 @@ func transient(ctx context.Context, err error) bool {
 	var hn x509.HostnameError
 	var dns *net.DNSError
 	switch {
-	case errors.Is(err, ErrChecksum), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, ErrChecksum), errors.Is(err, ErrCache), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return false
 	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
 		return false

@@ -65,6 +65,18 @@ func (m *dbusManager) LoadState(ctx context.Context, unit string) (string, error
 	return m.stringProperty(ctx, unit, "LoadState")
 }
 
+func (m *dbusManager) NeedReload(ctx context.Context, unit string) (bool, error) {
+	p, err := m.conn.GetUnitPropertyContext(ctx, unit, "NeedDaemonReload")
+	if err != nil {
+		return false, fmt.Errorf("NeedDaemonReload of %s: %w", unit, err)
+	}
+	b, ok := p.Value.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("NeedDaemonReload of %s: unexpected type %s", unit, p.Value.Signature())
+	}
+	return b, nil
+}
+
 func (m *dbusManager) stringProperty(ctx context.Context, unit, name string) (string, error) {
 	p, err := m.conn.GetUnitPropertyContext(ctx, unit, name)
 	if err != nil {

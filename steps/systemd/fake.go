@@ -25,7 +25,10 @@ type FakeUnit struct {
 	FileState   string // UnitFileState: "disabled" until enabled, "masked", ...
 	LoadState   string // "loaded" unless masked
 	ActiveState string // "inactive" until started
-	MainPID     uint32
+	// NeedReload is NeedDaemonReload: set it to simulate a unit file changed
+	// on disk; DaemonReload clears it.
+	NeedReload bool
+	MainPID    uint32
 	// AfterStart is the ActiveState a start or restart leads to; "" means
 	// "active". Set "failed" to simulate a unit that crashes.
 	AfterStart string
@@ -130,7 +133,13 @@ func (f *Fake) record(op, unit string) error {
 func (f *Fake) DaemonReload(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.record("daemon-reload", "")
+	if err := f.record("daemon-reload", ""); err != nil {
+		return err
+	}
+	for _, u := range f.units {
+		u.NeedReload = false
+	}
+	return nil
 }
 
 func (f *Fake) Enable(ctx context.Context, units ...string) error {
@@ -175,6 +184,15 @@ func (f *Fake) LoadState(ctx context.Context, unit string) (string, error) {
 		return "masked", nil
 	}
 	return u.LoadState, nil
+}
+
+func (f *Fake) NeedReload(ctx context.Context, unit string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return false, err
+	}
+	return f.unit(unit).NeedReload, nil
 }
 
 func (f *Fake) ActiveState(ctx context.Context, unit string) (string, uint32, error) {

@@ -35,6 +35,9 @@ type Manager interface {
 	UnitFileState(ctx context.Context, unit string) (string, error)
 	// LoadState is systemd's LoadState: loaded, not-found, masked, error, ...
 	LoadState(ctx context.Context, unit string) (string, error)
+	// NeedReload is systemd's NeedDaemonReload: the unit's file or drop-ins
+	// changed on disk since systemd loaded them.
+	NeedReload(ctx context.Context, unit string) (bool, error)
 	// ActiveState is the unit's ActiveState and, for services, its main PID (0 if none).
 	ActiveState(ctx context.Context, unit string) (state string, mainPID uint32, err error)
 	// Start starts the unit and waits for the job's result.

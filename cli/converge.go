@@ -155,7 +155,7 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*converge.Env, fu
 		State: state,
 		Phase: phase,
 		Logf:  logf,
-		Warnf: func(format string, args ...any) { logLine(s.Err, g.logFormat, "warning", fmt.Sprintf(format, args...)) },
+		Warnf: onceEach(func(msg string) { logLine(s.Err, g.logFormat, "warning", msg) }),
 		Packages: func() (pkgmgr.Manager, error) {
 			return pkgmgr.Detect(h)
 		},
@@ -181,6 +181,22 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*converge.Env, fu
 	}
 	env.Fetcher = &fetch.Fetcher{CacheDir: cache, Progress: s.Err, IsTerminal: terminal(s.Err), Log: logf}
 	return env, cleanup, nil
+}
+
+// onceEach prints each distinct warning once per run: the plan pass and the
+// apply pass meet the same kernel limits.
+func onceEach(print func(msg string)) func(format string, args ...any) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[msg] {
+			seen[msg] = true
+			print(msg)
+		}
+	}
 }
 
 func logLine(w io.Writer, format, level, msg string) {
@@ -282,7 +298,7 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		f := facts.Gather(h, true)
 		diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
 		if len(diags) > 0 {
-			printDiagnostics(s.Err, files, diags, !g.noColor && isTerminal(s.Err))
+			printDiagnostics(s.Err, files, diags, !g.noColor && terminal(s.Err))
 		}
 		if diags.HasErrors() {
 			return errReported

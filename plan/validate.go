@@ -21,9 +21,12 @@ var (
 	// A RuntimeClass handler must be a DNS label (node.k8s.io/v1).
 	handlerPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	modulePattern  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	sysctlPattern  = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`)
-	versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$`)
-	hypervisors    = []string{"qemu", "clh", "fc", "dragonball", "stratovirt", "qemu-tdx", "qemu-snp", "qemu-se", "qemu-nvidia-gpu", "qemu-runtime-rs", "clh-tdx"}
+	// A registry host names a directory under certs.d: a host name or
+	// [IPv6] with an optional port, or containerd's "_default"; never "..".
+	registryHostPattern = regexp.MustCompile(`^(_default|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?)$`)
+	sysctlPattern       = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`)
+	versionPattern      = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$`)
+	hypervisors         = []string{"qemu", "clh", "fc", "dragonball", "stratovirt", "qemu-tdx", "qemu-snp", "qemu-se", "qemu-nvidia-gpu", "qemu-runtime-rs", "clh-tdx"}
 )
 
 // validate applies the semantic rules of the profile language: everything
@@ -213,7 +216,7 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 			l.errorf(r.DeclRange.Ptr(), "Duplicate registry", "registry %q is declared twice.", r.Host)
 		}
 		seen[r.Host] = true
-		if r.Host == "" || strings.ContainsAny(r.Host, "/ \t") {
+		if !registryHostPattern.MatchString(r.Host) {
 			l.errorf(r.DeclRange.Ptr(), "Invalid registry host", "registry %q must be a host name (with an optional :port), e.g. \"docker.io\".", r.Host)
 		}
 		for _, m := range r.Mirrors {

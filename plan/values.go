@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"math/big"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -76,11 +77,11 @@ func (a attrs) integer(name string, dst *int) bool {
 		return false
 	}
 	bf := v.AsBigFloat()
-	if !bf.IsInt() {
-		a.l.errorf(a.rangeOf(name), "Invalid number", "%s.%s must be a whole number.", a.prefix, name)
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact || int64(int(i)) != i {
+		a.l.errorf(a.rangeOf(name), "Invalid number", "%s.%s must be a whole number; got %s.", a.prefix, name, bf.Text('g', 10))
 		return false
 	}
-	i, _ := bf.Int64()
 	*dst = int(i)
 	return true
 }

@@ -2,12 +2,23 @@ package plan
 
 import (
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nodeup/nodeup/steps"
 )
+
+// renderedPath matches the files SPEC section 4 lets a profile render; a
+// registry host is one directory below certs.d.
+var renderedPath = regexp.MustCompile(`^/etc/containerd/config\.toml$|^/etc/containerd/certs\.d/[^/]+/hosts\.toml$|` +
+	`^/etc/systemd/system/(containerd|kubelet)\.service$|^/etc/systemd/system/kubelet\.service\.d/10-nodeup\.conf$|` +
+	`^/var/lib/kubelet/config\.yaml$|^/etc/nodeup/runtimeclasses\.yaml$|^/etc/crictl\.yaml$|` +
+	`^/etc/modules-load\.d/nodeup\.conf$|^/etc/sysctl\.d/99-nodeup\.conf$`)
 
 // wholeProfileErrors are the diagnostics that may come without a source
 // position: they are about the profile as a whole, not a place in it.
@@ -18,7 +29,8 @@ var wholeProfileErrors = map[string]bool{
 // FuzzLoad feeds arbitrary bytes to the loader as a profile file. Whatever
 // the input, Load must not panic; every error must point at a line of the
 // file (or be a whole-profile error); a profile that loads must build into
-// a graph, or fail with an error, without panicking.
+// a graph, or fail with an error, without panicking; and the graph writes
+// only the files SPEC section 4 lists.
 //
 //	go test ./plan -run '^$' -fuzz FuzzLoad -fuzztime 60s
 //
@@ -29,8 +41,8 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, path := range files {
-			b, err := os.ReadFile(path)
+		for _, p := range files {
+			b, err := os.ReadFile(p)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -40,12 +52,12 @@ func FuzzLoad(f *testing.F) {
 	// One directory per fuzzing process: its inputs run one at a time, and a
 	// fresh directory per input would cost more than the load itself.
 	dir := f.TempDir()
-	path := filepath.Join(dir, "profile.hcl")
+	file := filepath.Join(dir, "profile.hcl")
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if err := os.WriteFile(path, src, 0o600); err != nil {
+		if err := os.WriteFile(file, src, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		loaded, diags := Load(path, Options{HostArch: "amd64"})
+		loaded, diags := Load(file, Options{HostArch: "amd64"})
 		if loaded == nil {
 			t.Fatal("Load returned no result")
 		}
@@ -60,8 +72,8 @@ func FuzzLoad(f *testing.F) {
 				continue
 			}
 			// A file() call may name another file; anything else is this one.
-			if d.Subject.Filename != path && !strings.HasPrefix(d.Subject.Filename, dir) {
-				t.Errorf("error %q names file %q, want %q", d.Summary, d.Subject.Filename, path)
+			if d.Subject.Filename != file && !strings.HasPrefix(d.Subject.Filename, dir) {
+				t.Errorf("error %q names file %q, want %q", d.Summary, d.Subject.Filename, file)
 			}
 			if d.Subject.Start.Line < 1 {
 				t.Errorf("error %q at %s: line %d < 1", d.Summary, d.Subject.Filename, d.Subject.Start.Line)
@@ -77,8 +89,23 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("no profile and no error")
 		}
 		// Build renders every file too; an error is an answer, only a panic is a bug.
-		if _, err := Build(loaded.Profile); err != nil {
+		g, err := Build(loaded.Profile)
+		if err != nil {
 			t.Logf("build: %v", err)
+			return
+		}
+		// Whatever the profile says, nodeup writes only where SPEC section 4 says.
+		for _, st := range g.Order() {
+			f, ok := st.Action.(*steps.File)
+			if !ok {
+				continue
+			}
+			if !renderedPath.MatchString(f.Path) || path.Clean(f.Path) != f.Path {
+				t.Errorf("the profile renders %s, which is not a file of SPEC section 4", f.Path)
+			}
+			if host := path.Base(path.Dir(f.Path)); path.Base(f.Path) == "hosts.toml" && (host == "." || host == "..") {
+				t.Errorf("registry host %q renders %s", host, f.Path)
+			}
 		}
 	})
 }

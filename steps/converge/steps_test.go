@@ -674,3 +674,37 @@ func TestMaskIsNotReplaced(t *testing.T) {
 	}
 	sameSnapshot(t, "masked", before, snapshot(t, n.root))
 }
+
+// TestUnitStepRecoversFromInterruptedRun: an earlier apply was killed after
+// writing the unit file (systemd still has the old one) and after changing
+// containerd's config (its restart is due, recorded in the state). This run
+// changes nothing itself, yet reloads and restarts.
+func TestUnitStepRecoversFromInterruptedRun(t *testing.T) {
+	n := newNode(t)
+	fake := n.online()
+	n.write("/etc/systemd/system/containerd.service", containerdUnitFile, 0o644)
+	u := containerdUnit()
+	n.checkApply(u, true)
+	n.settle("containerd.service")
+	fake.Reset()
+
+	fake.Unit("containerd.service").NeedReload = true
+	n.env.State.Record(restartKey("containerd.service"), "file:/etc/containerd/config.toml")
+	ch := n.checkApply(u, false)
+	if ch.Outcome != Update || ch.Reason != "daemon-reload, restart (file:/etc/containerd/config.toml changed in an earlier run that ended before this restart)" {
+		t.Errorf("plan: %+v", ch)
+	}
+	n.checkApply(u, true)
+	want := []string{"daemon-reload", "restart containerd.service"}
+	if calls := fake.Calls(); !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	if _, due := n.env.State.Lookup(restartKey("containerd.service")); due {
+		t.Error("the due restart is still recorded after the restart")
+	}
+	n.settle("containerd.service")
+	fake.Reset()
+	if ch := n.checkApply(u, true); ch.Outcome != NoOp || len(fake.Calls()) != 0 {
+		t.Errorf("the run after: %+v, calls %q", ch, fake.Calls())
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,9 +19,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/nodeup/nodeup/steps/cri/critest"
 	"github.com/nodeup/nodeup/steps/host"
 )
 
@@ -480,46 +479,9 @@ func TestWrappedStreamsStayTerminals(t *testing.T) {
 	}
 }
 
-// fakeRuntime is a containerd that answers the verify checks with the
-// runc handler and the systemd cgroup driver.
-type fakeRuntime struct {
-	runtimeapi.UnimplementedRuntimeServiceServer
-}
-
-func (fakeRuntime) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
-	return &runtimeapi.VersionResponse{RuntimeName: "containerd", RuntimeVersion: "v2.3.4", RuntimeApiVersion: "v1"}, nil
-}
-
-func (fakeRuntime) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
-	return &runtimeapi.StatusResponse{
-		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
-			{Type: runtimeapi.RuntimeReady, Status: true}, {Type: runtimeapi.NetworkReady, Status: true},
-		}},
-		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{Name: "runc"}},
-	}, nil
-}
-
-func (fakeRuntime) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
-	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: runtimeapi.CgroupDriver_SYSTEMD}}, nil
-}
-
+// serveRuntime is a containerd that answers every verify check.
 func serveRuntime(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cri") // t.TempDir may be too long for a socket path
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "containerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	runtimeapi.RegisterRuntimeServiceServer(s, fakeRuntime{})
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return sock
+	return critest.Serve(t, &critest.Runtime{Handlers: []string{"runc"}, CgroupDriver: runtimeapi.CgroupDriver_SYSTEMD, NetworkReady: true})
 }
 
 // verify checks the runtime at --endpoint against the profile, and the

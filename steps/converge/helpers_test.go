@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,11 +21,11 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/cri"
+	"github.com/nodeup/nodeup/steps/cri/critest"
 	"github.com/nodeup/nodeup/steps/fetch"
 	"github.com/nodeup/nodeup/steps/host"
 	"github.com/nodeup/nodeup/steps/kernel"
@@ -321,52 +320,10 @@ func (m *mirror) requests() int {
 	return n
 }
 
-// fakeCRI is a containerd that answers what verify asks.
-type fakeCRI struct {
-	runtimeapi.UnimplementedRuntimeServiceServer
-	handlers []string
-	driver   runtimeapi.CgroupDriver
-}
-
-func (f *fakeCRI) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
-	return &runtimeapi.VersionResponse{Version: "0.1.0", RuntimeName: "containerd", RuntimeVersion: "v2.3.4", RuntimeApiVersion: "v1"}, nil
-}
-
-func (f *fakeCRI) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
-	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
-		{Type: runtimeapi.RuntimeReady, Status: true},
-		{Type: runtimeapi.NetworkReady, Status: false, Reason: "NetworkPluginNotReady", Message: "cni plugin not initialized"},
-	}}}
-	for _, h := range f.handlers {
-		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: h})
-	}
-	return resp, nil
-}
-
-func (f *fakeCRI) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
-	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: f.driver}}, nil
-}
-
 // serveCRI runs a fake runtime with the given handlers on a unix socket in
 // a temp dir and returns the socket's path.
 func serveCRI(t *testing.T, handlers ...string) string {
-	t.Helper()
-	// Socket paths are limited to 108 bytes; t.TempDir can be longer.
-	dir, err := os.MkdirTemp("", "cri")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "containerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	runtimeapi.RegisterRuntimeServiceServer(s, &fakeCRI{handlers: handlers, driver: runtimeapi.CgroupDriver_SYSTEMD})
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return sock
+	return critest.Serve(t, &critest.Runtime{Handlers: handlers, CgroupDriver: runtimeapi.CgroupDriver_SYSTEMD})
 }
 
 // dialTo makes Env.Dial connect to sock whatever the endpoint, and counts

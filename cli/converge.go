@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/nodeup/nodeup/plan"
@@ -288,21 +289,8 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		return err
 	}
 	s = redacted(serialized(s), p.Sensitive)
-	if g.root == "/" {
-		// Only the running host's kernel is the node's; under --root it is
-		// the image builder's.
-		h, err := host.New("/")
-		if err != nil {
-			return err
-		}
-		f := facts.Gather(h, true)
-		diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
-		if len(diags) > 0 {
-			printDiagnostics(s.Err, files, diags, !g.noColor && terminal(s.Err))
-		}
-		if diags.HasErrors() {
-			return errReported
-		}
+	if err := checkHost(s, g, p, files); err != nil {
+		return err
 	}
 	if p.Node.OS == profile.OSWindows {
 		return fmt.Errorf("%s: node.os = \"windows\" is render-only; use nodeup render", path)
@@ -382,18 +370,7 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 			return err
 		}
 	} else {
-		for _, r := range results {
-			if r.Err == nil && r.Changed() {
-				fmt.Fprintf(s.Out, "%s %s: %s (%s) %s\n", marks[r.Outcome], r.ID, r.Outcome, r.Duration.Round(time.Millisecond), r.Reason)
-			}
-		}
-		printFailures(s.Out, results)
-		if report != nil {
-			fmt.Fprintln(s.Out, "\nVerification:")
-			_ = report.Table(s.Out)
-		}
-		fmt.Fprintf(s.Out, "Apply: %d created, %d updated, %d unchanged, %d skipped, %d failed in %s.\n",
-			c.create, c.update, c.noop, c.skip, c.failed, elapsed.Round(time.Millisecond))
+		printApply(s.Out, results, report, elapsed)
 	}
 	if saveErr != nil {
 		return saveErr
@@ -402,6 +379,46 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		return errReported
 	}
 	return nil
+}
+
+// checkHost reports what the profile meets on this host (CheckHost). Only
+// when the root is "/" is the running kernel the node's; under --root it is
+// the image builder's, so nothing is checked.
+func checkHost(s Streams, g *globalOptions, p *profile.Profile, files map[string]*hcl.File) error {
+	if g.root != "/" {
+		return nil
+	}
+	h, err := host.New("/")
+	if err != nil {
+		return err
+	}
+	f := facts.Gather(h, true)
+	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
+	if len(diags) > 0 {
+		printDiagnostics(s.Err, files, diags, !g.noColor && terminal(s.Err))
+	}
+	if diags.HasErrors() {
+		return errReported
+	}
+	return nil
+}
+
+// printApply shows what the apply changed, what failed, the verification
+// and a summary line.
+func printApply(w io.Writer, results []converge.Result, report *cri.Report, elapsed time.Duration) {
+	for _, r := range results {
+		if r.Err == nil && r.Changed() {
+			fmt.Fprintf(w, "%s %s: %s (%s) %s\n", marks[r.Outcome], r.ID, r.Outcome, r.Duration.Round(time.Millisecond), r.Reason)
+		}
+	}
+	printFailures(w, results)
+	if report != nil {
+		fmt.Fprintln(w, "\nVerification:")
+		_ = report.Table(w)
+	}
+	c := count(results)
+	fmt.Fprintf(w, "Apply: %d created, %d updated, %d unchanged, %d skipped, %d failed in %s.\n",
+		c.create, c.update, c.noop, c.skip, c.failed, elapsed.Round(time.Millisecond))
 }
 
 // leftoverDirs are the node directories where an interrupted apply of g may

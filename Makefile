@@ -1,5 +1,9 @@
 # nodeup's build, tests and demo. Everything the tests need is installed or
 # built by the targets below (the test bed caches under /var/cache/nodeup-testbed).
+# Pipelines fail when their first command fails (go test | filter).
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 GO      ?= go
 BIN     ?= bin/nodeup
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -47,7 +51,7 @@ e2e: testbed
 
 # Boots a throwaway node and shows nodeup's plan, apply and verification.
 demo: build testbed
-	$(GO) test -tags demo -count=1 -timeout 30m -run '^TestDemo$$' ./tests/ -v 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok  *github.com'
+	$(GO) test -tags demo -count=1 -timeout 30m -run '^TestDemo$$' ./tests/ -v 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok[[:space:]]'
 
 clean:
 	rm -rf bin

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/archive/archivetest"
 	"github.com/nodeup/nodeup/steps/cri/critest"
 	"github.com/nodeup/nodeup/steps/host"
 )
@@ -106,24 +106,13 @@ kubelet {
 	return p
 }
 
+// tarGz is a .tar.gz of executable files.
 func tarGz(t *testing.T, members map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
+	var entries []archivetest.Entry
 	for name, body := range members {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(body))
+		entries = append(entries, archivetest.File(name, body))
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Compress(t, steps.FormatTarGz, archivetest.Tar(t, entries...))
 }
 
 // environ sets the sensitive variable the way a secret store would.

@@ -17,78 +17,26 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/archive/archivetest"
 	"github.com/nodeup/nodeup/steps/host"
 )
 
-// ent is one tar entry to build.
-type ent struct {
-	name string
-	typ  byte
-	body string
-	link string
-	mode int64
-	size int64 // for regular files with no body written (a lying header)
-}
+// The archive builders live in archivetest, shared with other packages' tests.
+type ent = archivetest.Entry
 
-func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o755} }
-func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, link string) ent {
-	return ent{name: name, typ: tar.TypeSymlink, link: link, mode: 0o777}
-}
-func hardlink(name, link string) ent {
-	return ent{name: name, typ: tar.TypeLink, link: link, mode: 0o755}
-}
+var (
+	file     = archivetest.File
+	dir      = archivetest.Dir
+	symlink  = archivetest.Symlink
+	hardlink = archivetest.Hardlink
+)
 
-func makeTar(t *testing.T, ents []ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: e.mode, Uid: 1001, Gid: 1001, Format: tar.FormatPAX}
-		if e.typ == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func makeTar(t *testing.T, ents []ent) []byte { return archivetest.Tar(t, ents...) }
 
 func compress(t *testing.T, format steps.Format, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	var err error
-	switch format {
-	case steps.FormatTarGz:
-		w = gzip.NewWriter(&buf)
-	case steps.FormatTarZst:
-		w, err = zstd.NewWriter(&buf)
-	case steps.FormatTarXz:
-		w, err = xz.NewWriter(&buf)
-	default:
-		return data
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Compress(t, format, data)
 }
 
 func openBytes(t *testing.T, format steps.Format, data []byte) *Archive {
@@ -175,11 +123,11 @@ var goodEntries = []ent{
 	dir("./opt/kata/bin/"),
 	file("./opt/kata/bin/containerd-shim-kata-v2", "kata shim"),
 	hardlink("./opt/kata/bin/kata-runtime", "./opt/kata/bin/containerd-shim-kata-v2"),
-	{name: "./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", typ: tar.TypeReg, body: "[hypervisor.qemu]\n", mode: 0o644},
+	{Name: "./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", Type: tar.TypeReg, Body: "[hypervisor.qemu]\n", Mode: 0o644},
 	symlink("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
 	symlink("./opt/kata/bin/up", "../share"),
-	{name: "./opt/kata/ro/", typ: tar.TypeDir, mode: 0o555},
-	{name: "./opt/kata/ro/f", typ: tar.TypeReg, body: "in a read-only dir", mode: 0o444},
+	{Name: "./opt/kata/ro/", Type: tar.TypeDir, Mode: 0o555},
+	{Name: "./opt/kata/ro/f", Type: tar.TypeReg, Body: "in a read-only dir", Mode: 0o444},
 }
 
 func TestGoodArchives(t *testing.T) {
@@ -355,7 +303,7 @@ func TestTreeReplacesOldTree(t *testing.T) {
 	}
 	// A refused archive leaves the installed tree as it was.
 	before := snapshot(t, h.Root())
-	bad := openTar(t, steps.FormatTarZst, []ent{file("opt/kata/bin/containerd-shim-kata-v2", "evil"), {name: "opt/kata/dev", typ: tar.TypeChar}})
+	bad := openTar(t, steps.FormatTarZst, []ent{file("opt/kata/bin/containerd-shim-kata-v2", "evil"), {Name: "opt/kata/dev", Type: tar.TypeChar}})
 	if err := bad.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); !errors.Is(err, ErrUnsafe) {
 		t.Fatalf("got %v", err)
 	}
@@ -367,9 +315,9 @@ func TestTreeReplacesOldTree(t *testing.T) {
 func TestSetuidStripped(t *testing.T) {
 	var logs []string
 	a := openTar(t, steps.FormatTarGz, []ent{
-		{name: "bin/x", typ: tar.TypeReg, body: "x", mode: 0o4755},
-		{name: "opt/t/", typ: tar.TypeDir, mode: 0o1777},
-		{name: "opt/t/y", typ: tar.TypeReg, body: "y", mode: 0o2755},
+		{Name: "bin/x", Type: tar.TypeReg, Body: "x", Mode: 0o4755},
+		{Name: "opt/t/", Type: tar.TypeDir, Mode: 0o1777},
+		{Name: "opt/t/y", Type: tar.TypeReg, Body: "y", Mode: 0o2755},
 	})
 	a.Log = func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }
 	h := newHost(t)
@@ -411,9 +359,9 @@ func TestUnsafeArchivesRefused(t *testing.T) {
 		{"hardlink outside", []ent{file("bin/ok", "ok"), hardlink("bin/shadow", "../../etc/shadow")}, "", "bin/shadow", "outside the archive"},
 		{"hardlink absolute", []ent{file("bin/ok", "ok"), hardlink("bin/shadow", "/etc/shadow")}, "", "bin/shadow", "outside the archive"},
 		{"hardlink to missing", []ent{file("bin/ok", "ok"), hardlink("bin/x", "bin/nothere")}, "", "bin/x", "not a file earlier in the archive"},
-		{"char device", []ent{file("bin/ok", "ok"), {name: "dev/null", typ: tar.TypeChar}}, "", "dev/null", "device node"},
-		{"block device", []ent{file("bin/ok", "ok"), {name: "dev/sda", typ: tar.TypeBlock}}, "", "dev/sda", "device node"},
-		{"fifo", []ent{file("bin/ok", "ok"), {name: "bin/pipe", typ: tar.TypeFifo}}, "", "bin/pipe", "fifo"},
+		{"char device", []ent{file("bin/ok", "ok"), {Name: "dev/null", Type: tar.TypeChar}}, "", "dev/null", "device node"},
+		{"block device", []ent{file("bin/ok", "ok"), {Name: "dev/sda", Type: tar.TypeBlock}}, "", "dev/sda", "device node"},
+		{"fifo", []ent{file("bin/ok", "ok"), {Name: "bin/pipe", Type: tar.TypeFifo}}, "", "bin/pipe", "fifo"},
 		{"tree symlink out of tree", []ent{file("opt/kata/ok", "ok"), symlink("opt/kata/x", "../../usr/bin")}, "opt/kata", "opt/kata/x", "leaves opt/kata"},
 		{"tree chained symlinks", []ent{dir("opt/kata/bin/"), symlink("opt/kata/bin/d", ".."), symlink("opt/kata/bin/x", "d/.."), file("opt/kata/ok", "ok")}, "opt/kata", "opt/kata/bin/x", "leads outside the tree"},
 		{"tree hardlink out of tree", []ent{file("opt/other/f", "secret"), hardlink("opt/kata/f", "opt/other/f")}, "opt/kata", "opt/kata/f", "outside opt/kata"},

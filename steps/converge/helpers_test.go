@@ -1,14 +1,10 @@
 package converge
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -20,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/archive/archivetest"
 	"github.com/nodeup/nodeup/steps/cri"
 	"github.com/nodeup/nodeup/steps/cri/critest"
 	"github.com/nodeup/nodeup/steps/fetch"
@@ -206,67 +202,23 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// entry is one member of a test archive.
-type entry struct {
-	name, body string
-	mode       int64
-	typ        byte
-	link       string
-}
+// Test archives are built with archivetest.
+type entry = archivetest.Entry
 
-func reg(name, body string) entry {
-	return entry{name: name, body: body, mode: 0o755, typ: tar.TypeReg}
-}
-func dirEntry(name string) entry { return entry{name: name, mode: 0o755, typ: tar.TypeDir} }
-func symlinkEntry(name, to string) entry {
-	return entry{name: name, mode: 0o777, typ: tar.TypeSymlink, link: to}
-}
+var (
+	reg          = archivetest.File
+	dirEntry     = archivetest.Dir
+	symlinkEntry = archivetest.Symlink
+)
 
-func makeTar(t *testing.T, ents ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		hdr := &tar.Header{Name: e.name, Mode: e.mode, Typeflag: e.typ, Linkname: e.link, ModTime: time.Unix(1700000000, 0)}
-		if e.typ == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func makeTar(t *testing.T, ents ...entry) []byte { return archivetest.Tar(t, ents...) }
 
 func tarGz(t *testing.T, ents ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(makeTar(t, ents...))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Compress(t, steps.FormatTarGz, archivetest.Tar(t, ents...))
 }
 
 func tarZst(t *testing.T, ents ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := zstd.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(makeTar(t, ents...))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.Compress(t, steps.FormatTarZst, archivetest.Tar(t, ents...))
 }
 
 // cniScript is a CNI plugin that answers the VERSION command.

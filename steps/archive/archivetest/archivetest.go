@@ -1,0 +1,99 @@
+// Package archivetest builds archives for tests: tar entries of any kind,
+// compressed in every format nodeup unpacks.
+package archivetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/nodeup/nodeup/steps"
+)
+
+// Entry is one tar entry to build.
+type Entry struct {
+	Name string
+	Type byte // tar.TypeReg, tar.TypeDir, tar.TypeSymlink, ...
+	Body string
+	Link string // symlink or hardlink target
+	Mode int64
+}
+
+// File is an executable regular file.
+func File(name, body string) Entry {
+	return Entry{Name: name, Type: tar.TypeReg, Body: body, Mode: 0o755}
+}
+
+// Dir is a directory.
+func Dir(name string) Entry { return Entry{Name: name, Type: tar.TypeDir, Mode: 0o755} }
+
+// Symlink is a symbolic link to target.
+func Symlink(name, target string) Entry {
+	return Entry{Name: name, Type: tar.TypeSymlink, Link: target, Mode: 0o777}
+}
+
+// Hardlink is a hard link to an earlier entry.
+func Hardlink(name, target string) Entry {
+	return Entry{Name: name, Type: tar.TypeLink, Link: target, Mode: 0o755}
+}
+
+// Tar writes the entries, in order, as an uncompressed tar. Owners are a
+// non-root uid and gid (unpacking must ignore them) and times are fixed, so
+// the same entries always give the same bytes.
+func Tar(t testing.TB, entries ...Entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e.Name, Typeflag: e.Type, Linkname: e.Link, Mode: e.Mode,
+			Uid: 1001, Gid: 1001, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		if e.Type == tar.TypeReg {
+			hdr.Size = int64(len(e.Body))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.Body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Compress compresses data in an archive format; a raw binary is returned
+// as it is.
+func Compress(t testing.TB, format steps.Format, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	var err error
+	switch format {
+	case steps.FormatTarGz:
+		w = gzip.NewWriter(&buf)
+	case steps.FormatTarZst:
+		w, err = zstd.NewWriter(&buf)
+	case steps.FormatTarXz:
+		w, err = xz.NewWriter(&buf)
+	default:
+		return data
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/nodeup/nodeup/steps/kernel"
 	"github.com/nodeup/nodeup/steps/pkgmgr"
 	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/templates"
 )
 
 // CacheDir is nodeup's verified download cache on the node.
@@ -103,12 +104,12 @@ func redacted(s Streams, secrets []string) Streams {
 // quotes, control characters). Longer forms come first, so no part of one
 // survives the replacement of a shorter one.
 func secretForms(secrets []string) []string {
-	unit := strings.NewReplacer("%", "%%", "$", "$$")
-	quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	seen := map[string]bool{}
 	var forms []string
 	for _, secret := range secrets {
-		for _, f := range []string{secret, unit.Replace(secret), quoted.Replace(unit.Replace(secret))} {
+		// As written into the kubelet drop-in: escaped, and quoted.
+		unit := templates.EscapeSpecifiers(secret)
+		for _, f := range []string{secret, unit, templates.EscapeQuoted(unit)} {
 			b, _ := json.Marshal(f)
 			for _, form := range []string{f, string(b[1 : len(b)-1])} {
 				if form != "" && !seen[form] {

@@ -128,9 +128,16 @@ func execQuote(arg string) (string, error) {
 	if strings.ContainsAny(arg, "\n\r") {
 		return "", fmt.Errorf("a newline cannot be passed in a unit file")
 	}
-	arg = strings.NewReplacer("%", "%%", "$", "$$").Replace(arg)
+	arg = EscapeSpecifiers(arg)
 	if arg != "" && !strings.ContainsAny(arg, " \t\"'\\;") {
 		return arg, nil
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(arg) + `"`, nil
+	return `"` + EscapeQuoted(arg) + `"`, nil
 }
+
+// EscapeSpecifiers doubles "%" and "$" so systemd reads them literally in
+// an ExecStart argument (no specifier, no variable expansion).
+func EscapeSpecifiers(s string) string { return strings.NewReplacer("%", "%%", "$", "$$").Replace(s) }
+
+// EscapeQuoted escapes the inside of a double-quoted unit-file argument.
+func EscapeQuoted(s string) string { return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) }

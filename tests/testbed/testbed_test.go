@@ -3,6 +3,7 @@ package testbed
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +159,9 @@ func TestHelperNode(t *testing.T) {
 	fmt.Printf("NODE %s %d %d\n", n.Dir, n.nspawn.Process.Pid, n.pid)
 	n.mu.Unlock()
 	if mode == "panic" {
+		// Panic only once the parent has taken its census of the node's
+		// processes: it says so with a line on stdin.
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 		panic("the helper panics with a node running")
 	}
 	time.Sleep(2 * time.Minute) // until the parent signals or kills us
@@ -174,6 +178,11 @@ func TestTeardownOnInterruptPanicAndKill(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd.Stderr = cmd.Stdout
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -199,6 +208,10 @@ func TestTeardownOnInterruptPanicAndKill(t *testing.T) {
 				_ = cmd.Process.Signal(syscall.SIGTERM)
 			case "SIGKILL":
 				_ = cmd.Process.Kill()
+			case "panic":
+				if _, err := io.WriteString(stdin, "panic\n"); err != nil {
+					t.Fatalf("telling the helper to panic: %v", err)
+				}
 			}
 			go func() {
 				for sc.Scan() {

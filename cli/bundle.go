@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/fetch"
+	"github.com/nodeup/nodeup/node/fetch"
 )
 
 // ManifestEntry is one artifact of a bundle's manifest.json.

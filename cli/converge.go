@@ -18,17 +18,18 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/facts"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/converge"
-	"github.com/nodeup/nodeup/steps/cri"
-	"github.com/nodeup/nodeup/steps/facts"
-	"github.com/nodeup/nodeup/steps/fetch"
-	"github.com/nodeup/nodeup/steps/host"
-	"github.com/nodeup/nodeup/steps/kernel"
-	"github.com/nodeup/nodeup/steps/pkgmgr"
-	"github.com/nodeup/nodeup/steps/systemd"
 	"github.com/nodeup/nodeup/templates"
 )
 
@@ -264,7 +265,7 @@ func printFailures(w io.Writer, results []converge.Result) {
 		if r.Err == nil {
 			continue
 		}
-		var skipped *plan.SkippedError
+		var skipped *graph.SkippedError
 		if errors.As(r.Err, &skipped) {
 			fmt.Fprintf(w, "! %s: not run, because %s failed\n", r.ID, skipped.Cause)
 			continue
@@ -426,7 +427,7 @@ func printApply(w io.Writer, results []converge.Result, report *cri.Report, elap
 // have left temporary files or staging directories: beside every file and
 // tree it installs and their backups, beside unit links, the state and the
 // download cache.
-func leftoverDirs(g *plan.Graph) []string {
+func leftoverDirs(g *graph.Graph) []string {
 	dirs := []string{path.Dir(host.StatePath), CacheDir, path.Join(CacheDir, "sha256")}
 	beside := func(p string) {
 		dirs = append(dirs, path.Dir(p), path.Join(host.BackupDir, path.Dir(p)))

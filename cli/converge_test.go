@@ -20,9 +20,9 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/archive/archivetest"
-	"github.com/nodeup/nodeup/steps/cri/critest"
-	"github.com/nodeup/nodeup/steps/host"
+	"github.com/nodeup/nodeup/node/archive/archivetest"
+	"github.com/nodeup/nodeup/node/cri/critest"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // The secret of the profile's sensitive variable. It has characters JSON

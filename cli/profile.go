@@ -12,8 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
 )
 
@@ -84,7 +85,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // loadGraph reads a profile and compiles its step graph.
-func loadGraph(s Streams, g *globalOptions, path string) (*profile.Profile, *plan.Graph, error) {
+func loadGraph(s Streams, g *globalOptions, path string) (*profile.Profile, *graph.Graph, error) {
 	p, err := loadProfile(s, g, path)
 	if err != nil {
 		return nil, nil, err

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/plan/pins"
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
 )
 

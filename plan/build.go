@@ -6,7 +6,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/templates"
 )
@@ -25,12 +26,12 @@ const (
 )
 
 // Build compiles a validated profile into its step graph.
-func Build(p *profile.Profile) (*Graph, error) {
+func Build(p *profile.Profile) (*graph.Graph, error) {
 	files, err := templates.Render(p)
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{p: p, g: NewGraph(), dirs: map[string]bool{}}
+	b := &builder{p: p, g: graph.NewGraph(), dirs: map[string]bool{}}
 	for _, f := range files {
 		b.dirFor(f.Path, b.fileRange(f.Path))
 	}
@@ -54,7 +55,7 @@ func Build(p *profile.Profile) (*Graph, error) {
 
 type builder struct {
 	p    *profile.Profile
-	g    *Graph
+	g    *graph.Graph
 	dirs map[string]bool
 }
 

@@ -4,7 +4,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/plan/pins"
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 // HostFacts are the facts about a host the profile is checked against

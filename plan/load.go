@@ -16,7 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/nodeup/nodeup/plan/pins"
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 // Options are the inputs of a load beside the profile itself.

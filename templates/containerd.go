@@ -10,7 +10,7 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/semver"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 // Plugin IDs and values of containerd's configuration that the renderer uses.

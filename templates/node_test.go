@@ -9,7 +9,7 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 func TestRuntimeClassOverhead(t *testing.T) {

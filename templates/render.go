@@ -13,7 +13,7 @@ import (
 	"path"
 	"slices"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 // File is one rendered file: where it goes on the node, its mode and its bytes.

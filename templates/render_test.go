@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the renderers' output")

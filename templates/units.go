@@ -7,7 +7,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/nodeup/nodeup/plan/profile"
+	"github.com/nodeup/nodeup/profile"
 )
 
 // Binaries the units start: where nodeup installs release artifacts, and

@@ -7,9 +7,9 @@ import (
 	"io/fs"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/archive"
-	"github.com/nodeup/nodeup/steps/fetch"
-	"github.com/nodeup/nodeup/steps/pkgmgr"
+	"github.com/nodeup/nodeup/node/archive"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/pkgmgr"
 )
 
 // artifactKey is the state entry that records which artifact (by sha256)

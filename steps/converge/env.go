@@ -9,12 +9,12 @@ import (
 	"sync"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/cri"
-	"github.com/nodeup/nodeup/steps/fetch"
-	"github.com/nodeup/nodeup/steps/host"
-	"github.com/nodeup/nodeup/steps/kernel"
-	"github.com/nodeup/nodeup/steps/pkgmgr"
-	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
 // Phase selects what a run does (SPEC section 2).

@@ -19,13 +19,13 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/archive/archivetest"
-	"github.com/nodeup/nodeup/steps/cri"
-	"github.com/nodeup/nodeup/steps/cri/critest"
-	"github.com/nodeup/nodeup/steps/fetch"
-	"github.com/nodeup/nodeup/steps/host"
-	"github.com/nodeup/nodeup/steps/kernel"
-	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/node/archive/archivetest"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/cri/critest"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
 // node is a test node: a temp dir as the root, its state, and fakes of

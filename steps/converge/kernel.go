@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/kernel"
+	"github.com/nodeup/nodeup/node/kernel"
 )
 
 // checkApplyModule loads a kernel module now; modules-load.d loads it at

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/steps"
 )
 
@@ -49,7 +49,7 @@ func CheckApply(ctx context.Context, env *Env, a steps.Action, apply bool) (Chan
 // Run walks the graph, checking every step and, with apply, converging it.
 // Steps run in parallel as their dependencies finish; a failure skips what
 // depends on it and lets the rest finish. Results come in graph order.
-func Run(ctx context.Context, g *plan.Graph, env *Env, apply bool, parallelism int) []Result {
+func Run(ctx context.Context, g *graph.Graph, env *Env, apply bool, parallelism int) []Result {
 	var mu sync.Mutex
 	results := map[string]*Result{}
 	env.Changed = func(id string) bool {
@@ -73,7 +73,7 @@ func Run(ctx context.Context, g *plan.Graph, env *Env, apply bool, parallelism i
 			}
 		}
 	}
-	errs := g.Walk(ctx, parallelism, func(ctx context.Context, s *plan.Step) error {
+	errs := g.Walk(ctx, parallelism, func(ctx context.Context, s *graph.Step) error {
 		start := time.Now()
 		ch, err := CheckApply(ctx, env, s.Action, apply)
 		mu.Lock()

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/steps/cri"
-	"github.com/nodeup/nodeup/steps/fetch"
-	"github.com/nodeup/nodeup/steps/host"
-	"github.com/nodeup/nodeup/steps/systemd"
 )
 
 // release is a profile whose artifacts are built by the test and served
@@ -49,7 +50,7 @@ func (r *release) put(name string, content []byte) string {
 }
 
 // graph writes the profile and builds its graph.
-func (r *release) graph() *plan.Graph {
+func (r *release) graph() *graph.Graph {
 	t := r.t
 	t.Helper()
 	containerd := tarGz(t, reg("bin/containerd", r.containerd), reg("bin/containerd-shim-runc-v2", "shim"), reg("bin/ctr", "ctr"))
@@ -160,7 +161,7 @@ func newGraphNode(t *testing.T) *graphNode {
 
 // run runs the graph and returns the results by step ID. Afterwards the
 // fake's calls are those of this run only.
-func (n *graphNode) run(g *plan.Graph, apply bool) map[string]Result {
+func (n *graphNode) run(g *graph.Graph, apply bool) map[string]Result {
 	n.t.Helper()
 	n.fake.Reset()
 	results := Run(context.Background(), g, n.env, apply, 4)
@@ -175,7 +176,7 @@ func (n *graphNode) run(g *plan.Graph, apply bool) map[string]Result {
 }
 
 // converge applies the graph and fails on any failed step.
-func (n *graphNode) converge(g *plan.Graph) map[string]Result {
+func (n *graphNode) converge(g *graph.Graph) map[string]Result {
 	n.t.Helper()
 	res := n.run(g, true)
 	for _, r := range res {
@@ -358,7 +359,7 @@ func TestRunRestartsOnlyWhatChanged(t *testing.T) {
 
 func skippedBy(t *testing.T, res map[string]Result, id, cause string) {
 	t.Helper()
-	var skipped *plan.SkippedError
+	var skipped *graph.SkippedError
 	if r := res[id]; !errors.As(r.Err, &skipped) || skipped.Cause != cause {
 		t.Errorf("%s: %v (%+v), want skipped because %s failed", id, r.Err, r.Change, cause)
 	}

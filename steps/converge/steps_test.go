@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/cri"
-	"github.com/nodeup/nodeup/steps/host"
-	"github.com/nodeup/nodeup/steps/pkgmgr"
-	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
 // converges runs the contract every step kind keeps: a plan (apply=false)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
 // UnitStartTimeout bounds the wait for a started unit to become active.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/cri"
+	"github.com/nodeup/nodeup/node/cri"
 )
 
 // VerifyError is a verification with failed checks.

@@ -19,8 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/archive/archivetest"
-	"github.com/nodeup/nodeup/steps/host"
+	"github.com/nodeup/nodeup/node/archive/archivetest"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // The archive builders live in archivetest, shared with other packages' tests.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodeup/nodeup/steps/host"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // tempRoot is a node root in a temp dir.

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/nodeup/nodeup/steps"
-	"github.com/nodeup/nodeup/steps/host"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // Installed is a file Install put on the node.

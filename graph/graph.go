@@ -1,4 +1,7 @@
-package plan
+// Package graph holds a node's step graph: step IDs, dependency edges,
+// validation (duplicates, missing steps, cycles), its text and dot forms, and
+// the parallel walk. It knows nothing of what a step does.
+package graph
 
 import (
 	"fmt"
@@ -6,9 +9,22 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-
-	"github.com/nodeup/nodeup/steps"
 )
+
+// Action is what a step does. The graph needs only its identity and a
+// one-line description; what the step does to a node is the steps
+// package's business.
+type Action interface {
+	// Kind is the step kind, the prefix of its ID.
+	Kind() string
+	// Key is the rest of the step's ID, unique within its kind.
+	Key() string
+	// Describe is a one-line summary for the graph's text form.
+	Describe() string
+}
+
+// ID is the stable identifier of an action: "kind:key".
+func ID(a Action) string { return a.Kind() + ":" + a.Key() }
 
 // Step is one vertex of the graph: an action, what it waits for, and the
 // part of the profile it came from.
@@ -16,7 +32,7 @@ type Step struct {
 	ID     string
 	Deps   []string // IDs, sorted
 	Range  hcl.Range
-	Action steps.Action
+	Action Action
 }
 
 // Graph is a set of steps and their dependencies. Its text forms are
@@ -30,8 +46,8 @@ func NewGraph() *Graph { return &Graph{steps: map[string]*Step{}} }
 
 // Add puts an action into the graph. Adding a second action with the same
 // ID is a bug in the builder and is reported by Validate.
-func (g *Graph) Add(a steps.Action, from hcl.Range, deps ...string) *Step {
-	id := steps.ID(a)
+func (g *Graph) Add(a Action, from hcl.Range, deps ...string) *Step {
+	id := ID(a)
 	if prev, ok := g.steps[id]; ok {
 		prev.Deps = append(prev.Deps, "!duplicate:"+id)
 		return prev

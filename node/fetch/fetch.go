@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nodeup/nodeup/steps/host"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // NodeCacheDir is the content cache's node path; resolve it through the host

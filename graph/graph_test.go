@@ -1,4 +1,4 @@
-package plan
+package graph
 
 import (
 	"context"
@@ -9,16 +9,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-
-	"github.com/nodeup/nodeup/steps"
 )
 
 func TestGraphCycleIsReported(t *testing.T) {
 	g := NewGraph()
-	g.Add(&steps.Dir{Path: "/a"}, hcl.Range{}, "dir:/c")
-	g.Add(&steps.Dir{Path: "/b"}, hcl.Range{}, "dir:/a")
-	g.Add(&steps.Dir{Path: "/c"}, hcl.Range{}, "dir:/b")
-	g.Add(&steps.Dir{Path: "/d"}, hcl.Range{})
+	g.Add(act("dir", "/a"), hcl.Range{}, "dir:/c")
+	g.Add(act("dir", "/b"), hcl.Range{}, "dir:/a")
+	g.Add(act("dir", "/c"), hcl.Range{}, "dir:/b")
+	g.Add(act("dir", "/d"), hcl.Range{})
 	err := g.Validate()
 	if err == nil {
 		t.Fatal("cycle not found")
@@ -35,8 +33,8 @@ func TestGraphCycleIsReported(t *testing.T) {
 
 func TestGraphMissingAndDuplicate(t *testing.T) {
 	g := NewGraph()
-	g.Add(&steps.Dir{Path: "/a"}, hcl.Range{}, "file:/nowhere")
-	g.Add(&steps.Dir{Path: "/a"}, hcl.Range{})
+	g.Add(act("dir", "/a"), hcl.Range{}, "file:/nowhere")
+	g.Add(act("dir", "/a"), hcl.Range{})
 	err := g.Validate()
 	if err == nil || !strings.Contains(err.Error(), "file:/nowhere, which is not in the graph") || !strings.Contains(err.Error(), "dir:/a is added twice") {
 		t.Errorf("err = %v", err)
@@ -45,10 +43,10 @@ func TestGraphMissingAndDuplicate(t *testing.T) {
 
 func TestGraphOrderIsTopologicalAndStable(t *testing.T) {
 	g := NewGraph()
-	g.Add(&steps.Unit{Name: "x.service"}, hcl.Range{}, "file:/etc/x", "dir:/etc")
-	g.Add(&steps.File{Path: "/etc/x"}, hcl.Range{}, "dir:/etc")
-	g.Add(&steps.Dir{Path: "/etc"}, hcl.Range{})
-	g.Add(&steps.Module{Name: "overlay"}, hcl.Range{})
+	g.Add(act("unit", "x.service"), hcl.Range{}, "file:/etc/x", "dir:/etc")
+	g.Add(act("file", "/etc/x"), hcl.Range{}, "dir:/etc")
+	g.Add(act("dir", "/etc"), hcl.Range{})
+	g.Add(act("module", "overlay"), hcl.Range{})
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +64,12 @@ func TestGraphOrderIsTopologicalAndStable(t *testing.T) {
 
 func TestWalkRunsDependenciesFirstAndSkipsDownstreamOfFailure(t *testing.T) {
 	g := NewGraph()
-	g.Add(&steps.Dir{Path: "/etc"}, hcl.Range{})
-	g.Add(&steps.File{Path: "/etc/a"}, hcl.Range{}, "dir:/etc")
-	g.Add(&steps.Unit{Name: "a.service"}, hcl.Range{}, "file:/etc/a")
-	g.Add(&steps.Verify{}, hcl.Range{}, "unit:a.service")
-	g.Add(&steps.Module{Name: "overlay"}, hcl.Range{})
-	g.Add(&steps.Sysctl{Name: "net.ipv4.ip_forward"}, hcl.Range{}, "module:overlay")
+	g.Add(act("dir", "/etc"), hcl.Range{})
+	g.Add(act("file", "/etc/a"), hcl.Range{}, "dir:/etc")
+	g.Add(act("unit", "a.service"), hcl.Range{}, "file:/etc/a")
+	g.Add(act("verify", "cri"), hcl.Range{}, "unit:a.service")
+	g.Add(act("module", "overlay"), hcl.Range{})
+	g.Add(act("sysctl", "net.ipv4.ip_forward"), hcl.Range{}, "module:overlay")
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +109,7 @@ func TestWalkRunsDependenciesFirstAndSkipsDownstreamOfFailure(t *testing.T) {
 func TestWalkBoundsParallelism(t *testing.T) {
 	g := NewGraph()
 	for i := 0; i < 20; i++ {
-		g.Add(&steps.Module{Name: string(rune('a' + i))}, hcl.Range{})
+		g.Add(act("module", string(rune('a'+i))), hcl.Range{})
 	}
 	var mu sync.Mutex
 	running, peak := 0, 0
@@ -132,3 +130,12 @@ func TestWalkBoundsParallelism(t *testing.T) {
 		t.Errorf("peak parallelism %d, want 2..3", peak)
 	}
 }
+
+// fake is an action of any kind: the graph knows only its identity.
+type fake struct{ kind, key string }
+
+func (f fake) Kind() string     { return f.kind }
+func (f fake) Key() string      { return f.key }
+func (f fake) Describe() string { return f.kind + " " + f.key }
+
+func act(kind, key string) Action { return fake{kind, key} }

@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nodeup/nodeup/steps/pkgmgr"
-	"github.com/nodeup/nodeup/steps/systemd"
+	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
 // Root maps an absolute node path to the real path under the node root.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // ManifestEntry is one artifact of a bundle's manifest.json.

@@ -19,10 +19,10 @@ import (
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/cri/critest"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // The secret of the profile's sensitive variable. It has characters JSON

@@ -18,9 +18,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // The archive builders live in archivetest, shared with other packages' tests.

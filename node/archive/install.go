@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // Installed is a file Install put on the node.

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // artifactKey is the state entry that records which artifact (by sha256)

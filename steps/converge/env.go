@@ -8,13 +8,13 @@ import (
 	"context"
 	"sync"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // Phase selects what a run does (SPEC section 2).

@@ -18,7 +18,6 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/cri/critest"
@@ -26,6 +25,7 @@ import (
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // node is a test node: a temp dir as the root, its state, and fakes of

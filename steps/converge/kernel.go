@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // checkApplyModule loads a kernel module now; modules-load.d loads it at

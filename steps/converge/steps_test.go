@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // converges runs the contract every step kind keeps: a plan (apply=false)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // UnitStartTimeout bounds the wait for a started unit to become active.

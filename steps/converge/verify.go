@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/steps"
 )
 
 // VerifyError is a verification with failed checks.

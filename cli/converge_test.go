@@ -19,10 +19,11 @@ import (
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/cri/critest"
 	"github.com/nodeup/nodeup/node/host"
-	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // The secret of the profile's sensitive variable. It has characters JSON
@@ -112,7 +113,7 @@ func tarGz(t *testing.T, members map[string]string) []byte {
 	for name, body := range members {
 		entries = append(entries, archivetest.File(name, body))
 	}
-	return archivetest.Compress(t, steps.FormatTarGz, archivetest.Tar(t, entries...))
+	return archivetest.Compress(t, archive.FormatTarGz, archivetest.Tar(t, entries...))
 }
 
 // environ sets the sensitive variable the way a secret store would.
@@ -151,7 +152,7 @@ func TestApplyOnATempRoot(t *testing.T) {
 		t.Errorf("plan wrote %v", entries)
 	}
 
-	code, out, errs = nodeup(t, "apply", profile, "--root", root)
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--phase", "bake")
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
@@ -169,23 +170,23 @@ func TestApplyOnATempRoot(t *testing.T) {
 	if !strings.Contains(string(dropIn), secretInUnit) {
 		t.Errorf("the drop-in lacks the secret:\n%s", dropIn)
 	}
-	state, err := os.ReadFile(filepath.Join(root, host.StatePath))
+	state, err := os.ReadFile(filepath.Join(root, paths.StateFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	noSecret(t, "state.json", string(state))
-	stateInfo, _ := os.Stat(filepath.Join(root, host.StatePath))
+	stateInfo, _ := os.Stat(filepath.Join(root, paths.StateFile))
 
 	code, out, errs = nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
 	if code != 0 || !strings.Contains(out, "Plan: 0 to create, 0 to update,") {
 		t.Errorf("plan after apply: exit %d\n%s%s", code, out, errs)
 	}
-	code, out, errs = nodeup(t, "apply", profile, "--root", root)
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--phase", "bake")
 	if code != 0 || !strings.Contains(out, "Apply: 0 created, 0 updated,") {
 		t.Errorf("second apply: exit %d\n%s%s", code, out, errs)
 	}
-	if again, _ := os.Stat(filepath.Join(root, host.StatePath)); !again.ModTime().Equal(stateInfo.ModTime()) {
-		t.Errorf("the second apply rewrote %s", host.StatePath)
+	if again, _ := os.Stat(filepath.Join(root, paths.StateFile)); !again.ModTime().Equal(stateInfo.ModTime()) {
+		t.Errorf("the second apply rewrote %s", paths.StateFile)
 	}
 }
 
@@ -240,7 +241,7 @@ func TestJSONOutput(t *testing.T) {
 		t.Errorf("summary %v", planned.Summary)
 	}
 
-	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--json")
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--phase", "bake", "--json")
 	if code != 0 {
 		t.Fatalf("apply --json: exit %d\n%s", code, errs)
 	}
@@ -255,7 +256,7 @@ func TestJSONOutput(t *testing.T) {
 		t.Errorf("no seconds in %s", out)
 	}
 
-	code, out, _ = nodeup(t, "apply", profile, "--root", root, "--json")
+	code, out, _ = nodeup(t, "apply", profile, "--root", root, "--phase", "bake", "--json")
 	if again := parseJSON(t, "second apply --json", out); code != 0 || again.Summary["create"]+again.Summary["update"] != 0 {
 		t.Errorf("second apply: exit %d, summary %v", code, again.Summary)
 	}
@@ -292,7 +293,7 @@ func TestSecondApplyFailsWhileLocked(t *testing.T) {
 	}
 
 	start := time.Now()
-	code, out, errs := nodeup(t, "apply", profile, "--root", root)
+	code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake")
 	if code != 1 || !strings.Contains(errs, host.LockPath) || !strings.Contains(errs, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(errs, "--wait") {
 		t.Errorf("apply while locked: exit %d\n%s%s", code, out, errs)
 	}
@@ -310,7 +311,7 @@ func TestSecondApplyFailsWhileLocked(t *testing.T) {
 		time.Sleep(hold)
 		release()
 	}()
-	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--wait")
+	code, out, errs = nodeup(t, "apply", profile, "--root", root, "--phase", "bake", "--wait")
 	if code != 0 {
 		t.Errorf("apply --wait: exit %d\n%s%s", code, out, errs)
 	}
@@ -326,7 +327,7 @@ func TestApplyWaitingForTheLockReadsStateAfterIt(t *testing.T) {
 	profile := testProfile(t)
 	// What another nodeup will have done by the time it releases the lock.
 	done := t.TempDir()
-	if code, out, errs := nodeup(t, "apply", profile, "--root", done); code != 0 {
+	if code, out, errs := nodeup(t, "apply", profile, "--root", done, "--phase", "bake"); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
 
@@ -343,7 +344,7 @@ func TestApplyWaitingForTheLockReadsStateAfterIt(t *testing.T) {
 	waited := make(chan result)
 	go func() {
 		var out, errb bytes.Buffer
-		code := Run([]string{"apply", profile, "--root", root, "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
+		code := Run([]string{"apply", profile, "--root", root, "--phase", "bake", "--wait"}, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
 		waited <- result{code, out.String(), errb.String()}
 	}()
 	time.Sleep(300 * time.Millisecond) // the waiting apply has read what it reads before the lock
@@ -353,7 +354,7 @@ func TestApplyWaitingForTheLockReadsStateAfterIt(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "Apply: 0 created, 0 updated,") {
 		t.Errorf("apply after waiting: exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	if _, err := os.Stat(filepath.Join(root, host.BackupDir)); err == nil {
+	if _, err := os.Stat(filepath.Join(root, paths.BackupDir)); err == nil {
 		t.Errorf("the waiting apply backed up what the lock holder installed")
 	}
 }
@@ -418,7 +419,7 @@ func TestSensitiveValueInDiffsAndLogs(t *testing.T) {
 	noSecret(t, "plan", out+errs)
 	for _, args := range [][]string{
 		{"plan", profile, "--root", root, "--json"},
-		{"apply", profile, "--root", root, "--json", "--log-format", "json"},
+		{"apply", profile, "--root", root, "--phase", "bake", "--json", "--log-format", "json"},
 	} {
 		code, out, errs := nodeup(t, args...)
 		if code != 0 {
@@ -430,7 +431,7 @@ func TestSensitiveValueInDiffsAndLogs(t *testing.T) {
 			t.Errorf("apply did not log the backup:\n%s", errs)
 		}
 	}
-	backup, _ := os.ReadFile(filepath.Join(root, host.BackupDir, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
+	backup, _ := os.ReadFile(filepath.Join(root, paths.BackupDir, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
 	if !strings.Contains(string(backup), secret) {
 		t.Errorf("backup: %q", backup)
 	}
@@ -485,7 +486,7 @@ func TestVerifyCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "cni bridge") || !strings.Contains(out, filepath.Join(root, "opt/cni/bin/bridge")+": no such file or directory") {
 		t.Errorf("verify before apply: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := nodeup(t, "apply", profile, "--root", root); code != 0 {
+	if code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake"); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = nodeup(t, "verify", profile, "--root", root, "--endpoint", endpoint)

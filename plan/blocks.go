@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
@@ -13,10 +14,7 @@ import (
 
 // Defaults of the profile language (SPEC section 3).
 const (
-	DefaultSocket       = "/run/containerd/containerd.sock"
 	DefaultSandboxImage = "registry.k8s.io/pause:3.10"
-	DefaultCNIBinDir    = "/opt/cni/bin"
-	DefaultCNIConfDir   = "/etc/cni/net.d"
 	DefaultHypervisor   = "qemu"
 	DefaultVerifyWait   = 60 * time.Second
 )
@@ -128,7 +126,7 @@ var registrySchema = &hcl.BodySchema{Attributes: attrSchema("mirrors", "skip_ver
 
 func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 	c := &p.Containerd
-	c.Socket = DefaultSocket
+	c.Socket = paths.ContainerdSocket
 	c.SandboxImage = DefaultSandboxImage
 	content := l.blockAttrs(blk, containerdSchema)
 	a := l.attrs("containerd", content)
@@ -178,7 +176,7 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 	if blk == nil {
 		return
 	}
-	c := &profile.CNI{BinDir: DefaultCNIBinDir, ConfDir: DefaultCNIConfDir, Plugins: DefaultCNIPlugins()}
+	c := &profile.CNI{BinDir: paths.CNIBinDir, ConfDir: paths.CNIConfDir, Plugins: DefaultCNIPlugins()}
 	a := l.attrs("cni", l.blockAttrs(blk, cniSchema))
 	l.componentFields(a, blk, pins.CNI, p.Node.Arch, &c.Component)
 	a.str("bin_dir", &c.BinDir)

@@ -7,22 +7,17 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/node/archive"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/templates"
 )
 
-// Install locations of release binaries (SPEC section 4).
+// The units nodeup manages.
 const (
-	BinDir  = "/usr/local/bin"
-	SbinDir = "/usr/local/sbin"
-)
-
-// IDs of the steps other steps refer to.
-const (
-	ContainerdUnitID = "unit:containerd.service"
-	KubeletUnitID    = "unit:kubelet.service"
-	VerifyID         = "verify:cri"
+	ContainerdUnit = "containerd.service"
+	KubeletUnit    = "kubelet.service"
 )
 
 // Build compiles a validated profile into its step graph.
@@ -39,7 +34,7 @@ func Build(p *profile.Profile) (*graph.Graph, error) {
 		b.artifacts()
 	}
 	for _, f := range files {
-		b.g.Add(&steps.File{Path: f.Path, Mode: f.Mode, Content: f.Content}, b.fileRange(f.Path), dirID(path.Dir(f.Path)))
+		b.g.Add(&steps.File{Path: f.Path, Mode: f.Mode, Content: f.Content}, b.fileRange(f.Path), steps.DirID(path.Dir(f.Path)))
 	}
 	if p.Node.OS == profile.OSLinux {
 		b.kernel()
@@ -59,8 +54,6 @@ type builder struct {
 	dirs map[string]bool
 }
 
-func dirID(dir string) string { return "dir:" + dir }
-
 // dirFor adds the step for a file's directory and returns its ID.
 func (b *builder) dirFor(file string, from hcl.Range) string {
 	dir := path.Dir(file)
@@ -68,7 +61,7 @@ func (b *builder) dirFor(file string, from hcl.Range) string {
 		b.dirs[dir] = true
 		b.g.Add(&steps.Dir{Path: dir, Mode: 0o755}, from)
 	}
-	return dirID(dir)
+	return steps.DirID(dir)
 }
 
 // linkDirs orders each directory after its nearest ancestor in the graph.
@@ -76,7 +69,7 @@ func (b *builder) linkDirs() {
 	for dir := range b.dirs {
 		for parent := path.Dir(dir); parent != "/" && parent != "."; parent = path.Dir(parent) {
 			if b.dirs[parent] {
-				b.g.Step(dirID(dir)).After(dirID(parent))
+				b.g.Step(steps.DirID(dir)).After(steps.DirID(parent))
 				break
 			}
 		}
@@ -87,33 +80,33 @@ func (b *builder) linkDirs() {
 func (b *builder) fileRange(p string) hcl.Range {
 	pr := b.p
 	switch {
-	case strings.HasPrefix(p, profile.ContainerdCertsDir+"/"):
-		host := strings.Split(strings.TrimPrefix(p, profile.ContainerdCertsDir+"/"), "/")[0]
+	case strings.HasPrefix(p, paths.ContainerdCerts+"/"):
+		host := strings.Split(strings.TrimPrefix(p, paths.ContainerdCerts+"/"), "/")[0]
 		for _, r := range pr.Containerd.Registries {
 			if r.Host == host {
 				return r.DeclRange
 			}
 		}
-	case strings.HasPrefix(p, "/etc/containerd/"), strings.Contains(p, "containerd.service"):
+	case strings.HasPrefix(p, path.Dir(paths.ContainerdConfig)+"/"), strings.Contains(p, "containerd.service"):
 		return pr.Containerd.DeclRange
 	case strings.Contains(p, "kubelet"):
 		if pr.Kubelet.Declared {
 			return pr.Kubelet.DeclRange
 		}
-	case p == profile.CrictlConfigPath && pr.Crictl != nil:
+	case p == paths.CrictlConfig && pr.Crictl != nil:
 		return pr.Crictl.DeclRange
-	case p == profile.RuntimeClassesPath && len(pr.Runtimes) > 0:
+	case p == paths.RuntimeClasses && len(pr.Runtimes) > 0:
 		return pr.Runtimes[0].DeclRange
 	}
 	return pr.Node.DeclRange
 }
 
 // artifact adds a download step; it returns the step's ID.
-func (b *builder) artifact(name string, c *profile.Component, files []steps.Install, trees []steps.Tree) string {
+func (b *builder) artifact(name string, c *profile.Component, files []archive.Placement, trees []archive.Tree) string {
 	a := &steps.Artifact{
 		Name: name, Version: c.Version, URL: c.URL, SHA256: c.SHA256,
 		Mirrors: b.p.Mirror.URLs, Upstream: b.p.Mirror.Upstream,
-		Format: steps.FormatOf(c.URL), Files: files, Trees: trees,
+		Format: archive.FormatOf(c.URL), Files: files, Trees: trees,
 	}
 	var deps []string
 	for _, f := range files {
@@ -129,43 +122,45 @@ func (b *builder) pkg(name string, c *profile.Component, binaries ...string) str
 	return b.g.Add(&steps.Package{Name: name, Version: c.Version, Binaries: binaries}, c.DeclRange).ID
 }
 
-func bin(from, to string) steps.Install { return steps.Install{From: from, To: to, Mode: 0o755} }
+func bin(from, to string) archive.Placement {
+	return archive.Placement{From: from, To: to, Mode: 0o755}
+}
 
 // artifacts adds the download or package step of every component.
 func (b *builder) artifacts() {
 	p := b.p
 	c := &p.Containerd
 	if c.Source == profile.SourcePackage {
-		b.pkg("containerd", &c.Component, "/usr/bin/containerd")
+		b.pkg("containerd", &c.Component, paths.PackageContainerd)
 	} else {
-		b.artifact("containerd", &c.Component, []steps.Install{
-			bin("bin/containerd", BinDir+"/containerd"),
-			bin("bin/containerd-shim-runc-v2", BinDir+"/containerd-shim-runc-v2"),
-			bin("bin/ctr", BinDir+"/ctr"),
+		b.artifact("containerd", &c.Component, []archive.Placement{
+			bin("bin/containerd", paths.Containerd),
+			bin("bin/containerd-shim-runc-v2", paths.BinDir+"/containerd-shim-runc-v2"),
+			bin("bin/ctr", paths.BinDir+"/ctr"),
 		}, nil)
 	}
 	if p.Runc != nil {
 		if p.Runc.Source == profile.SourcePackage {
-			b.pkg("runc", p.Runc, "/usr/sbin/runc")
+			b.pkg("runc", p.Runc, paths.PackageRunc)
 		} else {
-			b.artifact("runc", p.Runc, []steps.Install{bin("", SbinDir+"/runc")}, nil)
+			b.artifact("runc", p.Runc, []archive.Placement{bin("", paths.Runc)}, nil)
 		}
 	}
 	if p.CNI != nil {
-		var files []steps.Install
+		var files []archive.Placement
 		for _, pl := range p.CNI.Plugins {
 			files = append(files, bin(pl, path.Join(p.CNI.BinDir, pl)))
 		}
 		b.artifact("cni", &p.CNI.Component, files, nil)
 	}
 	if p.Crictl != nil {
-		b.artifact("crictl", p.Crictl, []steps.Install{bin("crictl", BinDir+"/crictl")}, nil)
+		b.artifact("crictl", p.Crictl, []archive.Placement{bin("crictl", paths.BinDir+"/crictl")}, nil)
 	}
 	if p.Kata != nil {
-		b.artifact("kata", p.Kata, nil, []steps.Tree{{From: strings.TrimPrefix(profile.KataDir, "/"), To: profile.KataDir}})
+		b.artifact("kata", p.Kata, nil, []archive.Tree{{From: strings.TrimPrefix(paths.KataDir, "/"), To: paths.KataDir}})
 	}
 	if p.Kubelet.Declared && p.Kubelet.Version != "" {
-		b.artifact("kubelet", &p.Kubelet.Component, []steps.Install{bin("", BinDir+"/kubelet")}, nil)
+		b.artifact("kubelet", &p.Kubelet.Component, []archive.Placement{bin("", paths.Kubelet)}, nil)
 	}
 }
 
@@ -195,17 +190,17 @@ func (b *builder) ifHas(ids ...string) []string {
 
 func (b *builder) units() {
 	p := b.p
-	unitFile := path.Join(profile.UnitDir, "containerd.service")
-	containerd := b.ifHas("artifact:containerd", "package:containerd")
-	restartOn := append(b.ifHas("file:"+unitFile, "file:"+profile.ContainerdConfigPath), containerd...)
-	u := &steps.Unit{Name: "containerd.service", WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
-	if b.g.Has("file:" + unitFile) {
+	unitFile := paths.InUnitDir(ContainerdUnit)
+	containerd := b.ifHas(steps.ArtifactID("containerd"), steps.PackageID("containerd"))
+	restartOn := append(b.ifHas(steps.FileID(unitFile), steps.FileID(paths.ContainerdConfig)), containerd...)
+	u := &steps.Unit{Name: ContainerdUnit, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
+	if b.g.Has(steps.FileID(unitFile)) {
 		u.Path = unitFile
 	}
 	s := b.g.Add(u, p.Containerd.DeclRange, restartOn...)
-	s.After(b.ifHas("artifact:runc", "package:runc")...)
+	s.After(b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"))...)
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, "file:"+profile.ContainerdCertsDir) || strings.HasPrefix(id, "module:") {
+		if strings.HasPrefix(id, steps.FileID(paths.ContainerdCerts)) || strings.HasPrefix(id, steps.ModuleID("")) {
 			s.After(id)
 		}
 	}
@@ -213,18 +208,18 @@ func (b *builder) units() {
 	if !p.Kubelet.Declared {
 		return
 	}
-	kubeletFile := path.Join(profile.UnitDir, "kubelet.service")
+	kubeletFile := paths.InUnitDir(KubeletUnit)
 	var kfiles []string
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, "file:"+kubeletFile) || id == "file:"+profile.KubeletConfigPath {
+		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) {
 			kfiles = append(kfiles, id)
 		}
 	}
-	krestart := append(kfiles, b.ifHas("artifact:kubelet")...)
-	k := &steps.Unit{Name: "kubelet.service", Path: kubeletFile, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
+	k := &steps.Unit{Name: KubeletUnit, Path: kubeletFile, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
 	ks := b.g.Add(k, p.Kubelet.DeclRange, krestart...)
-	ks.After(ContainerdUnitID)
-	ks.After(b.ifHas("sysctl:net.ipv4.ip_forward")...)
+	ks.After(steps.UnitID(ContainerdUnit))
+	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
 }
 
 func (b *builder) verify() {
@@ -241,5 +236,5 @@ func (b *builder) verify() {
 		v.CNIPlugins = p.CNI.Plugins
 	}
 	from := p.Containerd.DeclRange
-	b.g.Add(v, from, append([]string{ContainerdUnitID}, b.ifHas("artifact:runc", "package:runc", "artifact:cni", "artifact:kata")...)...)
+	b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/templates"
 )
 
@@ -129,7 +130,7 @@ func TestShippedProfilesValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range []string{"artifact:containerd", "file:/etc/containerd/config.toml", ContainerdUnitID, VerifyID} {
+			for _, id := range []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(ContainerdUnit), steps.VerifyID} {
 				if !g.Has(id) && !(id == "artifact:containerd" && g.Has("package:containerd")) {
 					t.Errorf("graph lacks %s", id)
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
@@ -199,7 +200,7 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 		return
 	}
 	if p.Node.OS == profile.OSLinux && !path.IsAbs(c.Socket) {
-		l.errorf(l.at("containerd.socket", c.DeclRange), "Relative path", "containerd.socket %q must be an absolute path such as %q.", c.Socket, DefaultSocket)
+		l.errorf(l.at("containerd.socket", c.DeclRange), "Relative path", "containerd.socket %q must be an absolute path such as %q.", c.Socket, paths.ContainerdSocket)
 	}
 	if c.SandboxImage == "" || strings.ContainsAny(c.SandboxImage, " \t\n") {
 		l.errorf(l.at("containerd.sandbox_image", c.DeclRange), "Invalid sandbox image", "containerd.sandbox_image %q is not an image reference.", c.SandboxImage)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 func write(t *testing.T, dir, name, text string) string {
@@ -162,7 +164,7 @@ func TestDefaults(t *testing.T) {
 	if p.Node.CgroupDriver != "systemd" || p.Node.Arch != "arm64" || p.Node.OS != "linux" {
 		t.Errorf("node defaults: %+v", p.Node)
 	}
-	if p.Containerd.Socket != DefaultSocket || p.Containerd.ConfigVersion != 4 || p.Containerd.SandboxImage != DefaultSandboxImage {
+	if p.Containerd.Socket != paths.ContainerdSocket || p.Containerd.ConfigVersion != 4 || p.Containerd.SandboxImage != DefaultSandboxImage {
 		t.Errorf("containerd defaults: %+v", p.Containerd)
 	}
 	if !strings.Contains(p.Containerd.URL, "linux-arm64") || p.Containerd.SHA256 != "a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Cgroup drivers accepted by node.cgroup_driver.
@@ -148,24 +149,12 @@ type Verify struct {
 	NetworkReady bool
 }
 
-// Well-known install locations (SPEC section 4).
-const (
-	ContainerdConfigPath = "/etc/containerd/config.toml"
-	ContainerdCertsDir   = "/etc/containerd/certs.d"
-	KataDir              = "/opt/kata"
-	KataShimPath         = "/opt/kata/bin/containerd-shim-kata-v2"
-	KubeletConfigPath    = "/var/lib/kubelet/config.yaml"
-	RuntimeClassesPath   = "/etc/nodeup/runtimeclasses.yaml"
-	CrictlConfigPath     = "/etc/crictl.yaml"
-	ModulesLoadPath      = "/etc/modules-load.d/nodeup.conf"
-	SysctlPath           = "/etc/sysctl.d/99-nodeup.conf"
-	UnitDir              = "/etc/systemd/system"
-	WindowsEndpoint      = "npipe://./pipe/containerd-containerd"
-)
+// WindowsEndpoint is containerd's CRI endpoint on a Windows node.
+const WindowsEndpoint = "npipe://./pipe/containerd-containerd"
 
 // KataConfigPath is the kata configuration file for a hypervisor.
 func KataConfigPath(hypervisor string) string {
-	return KataDir + "/share/defaults/kata-containers/configuration-" + hypervisor + ".toml"
+	return paths.KataDir + "/share/defaults/kata-containers/configuration-" + hypervisor + ".toml"
 }
 
 // RuntimeEndpoint is the CRI endpoint the kubelet and crictl talk to.

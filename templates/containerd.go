@@ -10,6 +10,7 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/semver"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -142,7 +143,7 @@ func containerdTree(p *profile.Profile) (map[string]any, error) {
 		runtimes[r.Name] = h
 	}
 	containerd := map[string]any{"default_runtime_name": def.Name, "runtimes": runtimes}
-	registry := map[string]any{"config_path": profile.ContainerdCertsDir}
+	registry := map[string]any{"config_path": paths.ContainerdCerts}
 
 	plugins := map[string]any{}
 	tree := map[string]any{"version": c.ConfigVersion, "plugins": plugins}
@@ -211,7 +212,7 @@ func runtimeHandler(p *profile.Profile, r profile.Runtime) (map[string]any, erro
 			// The type names the shim protocol; runtime_path points at the one
 			// shim binary kata ships for every hypervisor.
 			"runtime_type":                    "io.containerd.kata-" + r.Hypervisor + ".v2",
-			"runtime_path":                    profile.KataShimPath,
+			"runtime_path":                    paths.KataShim,
 			"privileged_without_host_devices": true,
 			"pod_annotations":                 []string{kataPodAnnotations},
 			"options":                         map[string]any{"ConfigPath": profile.KataConfigPath(r.Hypervisor)},

@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -28,9 +29,9 @@ const fileMode fs.FileMode = 0o644
 
 // Paths of the rendered files that profile does not name.
 const (
-	containerdUnitPath = profile.UnitDir + "/containerd.service"
-	kubeletUnitPath    = profile.UnitDir + "/kubelet.service"
-	kubeletDropInPath  = profile.UnitDir + "/kubelet.service.d/10-nodeup.conf"
+	containerdUnitPath = paths.UnitDir + "/containerd.service"
+	kubeletUnitPath    = paths.UnitDir + "/kubelet.service"
+	kubeletDropInPath  = paths.UnitDir + "/kubelet.service.d/10-nodeup.conf"
 	hostsFileName      = "hosts.toml"
 	// header opens every rendered file that has comments, so whoever edits one
 	// on the node learns where its content comes from.
@@ -46,14 +47,14 @@ func Render(p *profile.Profile) ([]File, error) {
 	r := renderer{}
 	linux := p.Node.OS != profile.OSWindows
 
-	r.add(profile.ContainerdConfigPath)(ContainerdConfig(p))
+	r.add(paths.ContainerdConfig)(ContainerdConfig(p))
 	for _, reg := range p.Containerd.Registries {
 		r.add(HostsTOMLPath(reg.Host))(HostsTOML(reg))
 	}
-	r.add(profile.KubeletConfigPath)(KubeletConfigYAML(p))
-	r.add(profile.RuntimeClassesPath)(RuntimeClassesYAML(p))
+	r.add(paths.KubeletConfig)(KubeletConfigYAML(p))
+	r.add(paths.RuntimeClasses)(RuntimeClassesYAML(p))
 	if p.Crictl != nil {
-		r.add(profile.CrictlConfigPath)(CrictlYAML(p))
+		r.add(paths.CrictlConfig)(CrictlYAML(p))
 	}
 	if linux {
 		// A distribution package ships its own unit; ours would shadow it.
@@ -66,8 +67,8 @@ func Render(p *profile.Profile) ([]File, error) {
 			}
 			r.add(kubeletDropInPath)(KubeletDropIn(p))
 		}
-		r.add(profile.ModulesLoadPath)(ModulesLoad(p), nil)
-		r.add(profile.SysctlPath)(SysctlConf(p), nil)
+		r.add(paths.ModulesLoad)(ModulesLoad(p), nil)
+		r.add(paths.Sysctl)(SysctlConf(p), nil)
 	}
 
 	if len(r.errs) > 0 {
@@ -79,7 +80,7 @@ func Render(p *profile.Profile) ([]File, error) {
 
 // HostsTOMLPath is where containerd reads the hosts.toml of a registry host.
 func HostsTOMLPath(host string) string {
-	return path.Join(profile.ContainerdCertsDir, host, hostsFileName)
+	return path.Join(paths.ContainerdCerts, host, hostsFileName)
 }
 
 // renderer collects files and errors so Render reports every failure at once.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -161,11 +162,11 @@ func TestRenderWindowsEndpoint(t *testing.T) {
 	}
 	for _, f := range files {
 		switch f.Path {
-		case profile.KubeletConfigPath, profile.CrictlConfigPath:
+		case paths.KubeletConfig, paths.CrictlConfig:
 			if !bytes.Contains(f.Content, []byte("npipe://./pipe/containerd-containerd")) || bytes.Contains(f.Content, []byte("unix://")) {
 				t.Errorf("%s does not use the named pipe:\n%s", f.Path, f.Content)
 			}
-		case profile.ContainerdConfigPath:
+		case paths.ContainerdConfig:
 			if bytes.Contains(f.Content, []byte("containerd.sock")) {
 				t.Errorf("windows config.toml sets a unix socket:\n%s", f.Content)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -82,7 +83,7 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		kubeletBin(p),
 		"--bootstrap-kubeconfig=" + kubeletBootstrapConfig,
 		"--kubeconfig=" + kubeletKubeconfig,
-		"--config=" + profile.KubeletConfigPath,
+		"--config=" + paths.KubeletConfig,
 	}
 	args = append(args, p.Kubelet.Flags...)
 	quoted := make([]string, len(args))

@@ -31,6 +31,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/tests/testbed"
@@ -167,21 +168,21 @@ func loadVariant(t *testing.T, bin, name, hostVarFile, nodeVarFile, mirrorDir st
 			continue
 		}
 		v.sha[a.Name] = a.SHA256
-		archive := filepath.Join(mirrorDir, strings.TrimPrefix(a.URL, "https://"))
-		if got := fileSHA256(t, archive); got != a.SHA256 {
-			t.Fatalf("%s: sha256 %s, the profile pins %s", archive, got, a.SHA256)
+		file := filepath.Join(mirrorDir, strings.TrimPrefix(a.URL, "https://"))
+		if got := fileSHA256(t, file); got != a.SHA256 {
+			t.Fatalf("%s: sha256 %s, the profile pins %s", file, got, a.SHA256)
 		}
-		if a.Format == steps.FormatBinary {
+		if a.Format == archive.FormatBinary {
 			for _, f := range a.Files {
 				v.files[f.To] = a.SHA256
 			}
 			continue
 		}
-		members := readArchive(t, archive, a.Format)
+		members := readArchive(t, file, a.Format)
 		for _, f := range a.Files {
 			sum, ok := members.fileSHA(path.Clean(f.From))
 			if !ok {
-				t.Fatalf("%s has no file %s", archive, f.From)
+				t.Fatalf("%s has no file %s", file, f.From)
 			}
 			v.files[f.To] = sum
 		}
@@ -201,7 +202,7 @@ type member struct {
 type members map[string]member
 
 // readArchive reads every member of a tar.gz or tar.zst, by cleaned name.
-func readArchive(t *testing.T, p string, format steps.Format) members {
+func readArchive(t *testing.T, p string, format archive.Format) members {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
@@ -210,13 +211,13 @@ func readArchive(t *testing.T, p string, format steps.Format) members {
 	defer f.Close()
 	var r io.Reader
 	switch format {
-	case steps.FormatTarGz:
+	case archive.FormatTarGz:
 		zr, err := gzip.NewReader(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r = zr
-	case steps.FormatTarZst:
+	case archive.FormatTarZst:
 		zr, err := zstd.NewReader(f)
 		if err != nil {
 			t.Fatal(err)
@@ -381,8 +382,8 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 			t.Fatal(err)
 		}
 		var out []byte
-		switch format := steps.FormatOf(a.Path); format {
-		case steps.FormatBinary:
+		switch format := archive.FormatOf(a.Path); format {
+		case archive.FormatBinary:
 			out = append(src, marker...)
 		default:
 			out = retar(t, src, format, marker)
@@ -408,19 +409,19 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 }
 
 // retar rewrites a tar.gz or tar.zst with marker appended to every regular file.
-func retar(t *testing.T, src []byte, format steps.Format, marker []byte) []byte {
+func retar(t *testing.T, src []byte, format archive.Format, marker []byte) []byte {
 	t.Helper()
 	var in io.Reader
 	var buf bytes.Buffer
 	var zw io.WriteCloser
 	var err error
 	switch format {
-	case steps.FormatTarGz:
+	case archive.FormatTarGz:
 		if in, err = gzip.NewReader(bytes.NewReader(src)); err != nil {
 			t.Fatal(err)
 		}
 		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	case steps.FormatTarZst:
+	case archive.FormatTarZst:
 		d, err := zstd.NewReader(bytes.NewReader(src))
 		if err != nil {
 			t.Fatal(err)

@@ -41,8 +41,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
-
-	"github.com/nodeup/nodeup/steps"
 )
 
 // Limits for the zero values of Archive's fields.
@@ -111,17 +109,17 @@ type Archive struct {
 	BeforeCommit func(to, sha256 string) error
 
 	path   string
-	format steps.Format
+	format Format
 }
 
 // Open prepares the archive file at path (a real path, e.g. from
 // fetch.Fetcher.Fetch) in the given format.
-func Open(path string, format steps.Format) (*Archive, error) {
+func Open(path string, format Format) (*Archive, error) {
 	switch format {
-	case steps.FormatBinary, steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz:
+	case FormatBinary, FormatTarGz, FormatTarZst, FormatTarXz:
 	default:
 		return nil, fmt.Errorf("archive %s: unknown format %q; want %s, %s, %s or %s", path, format,
-			steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz, steps.FormatBinary)
+			FormatTarGz, FormatTarZst, FormatTarXz, FormatBinary)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -134,14 +132,14 @@ func Open(path string, format steps.Format) (*Archive, error) {
 }
 
 // Format is the archive's format.
-func (a *Archive) Format() steps.Format { return a.format }
+func (a *Archive) Format() Format { return a.format }
 
 // Members lists the archive's entries (checked as described in the package
 // doc), with the sha256 of each file, so a step can tell before installing
 // whether a member exists and whether the node already has its content. A
 // raw binary has one member named "".
 func (a *Archive) Members() ([]Member, error) {
-	if a.format == steps.FormatBinary {
+	if a.format == FormatBinary {
 		f, err := os.Open(a.path)
 		if err != nil {
 			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
@@ -372,17 +370,17 @@ func specialBits(mode int64) string {
 	return strings.Join(s, "/")
 }
 
-func decompress(r io.Reader, format steps.Format) (io.ReadCloser, error) {
+func decompress(r io.Reader, format Format) (io.ReadCloser, error) {
 	switch format {
-	case steps.FormatTarGz:
+	case FormatTarGz:
 		return gzip.NewReader(r)
-	case steps.FormatTarZst:
+	case FormatTarZst:
 		d, err := zstd.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
 		return d.IOReadCloser(), nil
-	case steps.FormatTarXz:
+	case FormatTarXz:
 		x, err := xz.NewReader(r)
 		if err != nil {
 			return nil, err

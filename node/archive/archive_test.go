@@ -20,7 +20,6 @@ import (
 
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/host"
-	"github.com/nodeup/nodeup/steps"
 )
 
 // The archive builders live in archivetest, shared with other packages' tests.
@@ -35,11 +34,11 @@ var (
 
 func makeTar(t *testing.T, ents []ent) []byte { return archivetest.Tar(t, ents...) }
 
-func compress(t *testing.T, format steps.Format, data []byte) []byte {
+func compress(t *testing.T, format Format, data []byte) []byte {
 	return archivetest.Compress(t, format, data)
 }
 
-func openBytes(t *testing.T, format steps.Format, data []byte) *Archive {
+func openBytes(t *testing.T, format Format, data []byte) *Archive {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "artifact."+string(format))
 	if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -53,7 +52,7 @@ func openBytes(t *testing.T, format steps.Format, data []byte) *Archive {
 	return a
 }
 
-func openTar(t *testing.T, format steps.Format, ents []ent) *Archive {
+func openTar(t *testing.T, format Format, ents []ent) *Archive {
 	t.Helper()
 	return openBytes(t, format, compress(t, format, makeTar(t, ents)))
 }
@@ -106,7 +105,7 @@ func read(t *testing.T, h *host.Host, p string) string {
 	return string(b)
 }
 
-var tarFormats = []steps.Format{steps.FormatTarGz, steps.FormatTarZst, steps.FormatTarXz}
+var tarFormats = []Format{FormatTarGz, FormatTarZst, FormatTarXz}
 
 // Upstream layouts: CNI with "./" entries, containerd with bin/, kata
 // under ./opt/kata with a relative symlink and a hardlink.
@@ -135,7 +134,7 @@ func TestGoodArchives(t *testing.T) {
 		t.Run(string(format), func(t *testing.T) {
 			a := openTar(t, format, goodEntries)
 			h := newHost(t)
-			got, err := a.Install(h, []steps.Install{
+			got, err := a.Install(h, []Placement{
 				{From: "./bridge", To: "/opt/cni/bin/bridge", Mode: 0o755},
 				{From: "loopback", To: "/opt/cni/bin/loopback"},
 				{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755},
@@ -162,7 +161,7 @@ func TestGoodArchives(t *testing.T) {
 				t.Errorf("ctr mode %v", fi.Mode())
 			}
 
-			if err := a.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); err != nil {
+			if err := a.InstallTree(h, Tree{From: "opt/kata", To: "/opt/kata"}); err != nil {
 				t.Fatal(err)
 			}
 			if read(t, h, "/opt/kata/share/defaults/kata-containers/configuration.toml") != "[hypervisor.qemu]\n" {
@@ -199,7 +198,7 @@ func assertClean(t *testing.T, h *host.Host) {
 }
 
 func TestMembers(t *testing.T) {
-	a := openTar(t, steps.FormatTarGz, goodEntries[:7])
+	a := openTar(t, FormatTarGz, goodEntries[:7])
 	ms, err := a.Members()
 	if err != nil {
 		t.Fatal(err)
@@ -222,33 +221,33 @@ func TestMembers(t *testing.T) {
 }
 
 func TestRawBinary(t *testing.T) {
-	a := openBytes(t, steps.FormatBinary, []byte("runc binary"))
+	a := openBytes(t, FormatBinary, []byte("runc binary"))
 	h := newHost(t)
 	ms, err := a.Members()
 	if err != nil || len(ms) != 1 || ms[0].Name != "" || ms[0].SHA256 != sum("runc binary") {
 		t.Fatalf("members %v %v", ms, err)
 	}
-	got, err := a.Install(h, []steps.Install{{To: "/usr/local/sbin/runc", Mode: 0o755}})
+	got, err := a.Install(h, []Placement{{To: "/usr/local/sbin/runc", Mode: 0o755}})
 	if err != nil || got[0].SHA256 != sum("runc binary") {
 		t.Fatal(got, err)
 	}
 	if fi, _ := h.Stat("/usr/local/sbin/runc"); fi.Mode() != 0o755 || read(t, h, "/usr/local/sbin/runc") != "runc binary" {
 		t.Errorf("runc: %v", fi.Mode())
 	}
-	if _, err := a.Install(h, []steps.Install{{From: "runc", To: "/x"}}); err == nil {
+	if _, err := a.Install(h, []Placement{{From: "runc", To: "/x"}}); err == nil {
 		t.Error("a member name on a raw binary was accepted")
 	}
-	if err := a.InstallTree(h, steps.Tree{From: "opt", To: "/opt/x"}); err == nil {
+	if err := a.InstallTree(h, Tree{From: "opt", To: "/opt/x"}); err == nil {
 		t.Error("a tree from a raw binary was accepted")
 	}
 }
 
 func TestMissingMember(t *testing.T) {
-	a := openTar(t, steps.FormatTarGz, goodEntries[:7])
+	a := openTar(t, FormatTarGz, goodEntries[:7])
 	h := newHost(t)
 	h.WriteFile("/opt/cni/bin/bridge", []byte("old"), 0o755)
 	before := snapshot(t, h.Root())
-	_, err := a.Install(h, []steps.Install{
+	_, err := a.Install(h, []Placement{
 		{From: "bridge", To: "/opt/cni/bin/bridge"},
 		{From: "portmap", To: "/opt/cni/bin/portmap"},
 	})
@@ -258,7 +257,7 @@ func TestMissingMember(t *testing.T) {
 	if after := snapshot(t, h.Root()); after != before {
 		t.Errorf("node changed:\n%s\nwant:\n%s", after, before)
 	}
-	if err := a.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); err == nil || !strings.Contains(err.Error(), `no directory "opt/kata"`) {
+	if err := a.InstallTree(h, Tree{From: "opt/kata", To: "/opt/kata"}); err == nil || !strings.Contains(err.Error(), `no directory "opt/kata"`) {
 		t.Errorf("missing tree: %v", err)
 	}
 	assertClean(t, h)
@@ -268,13 +267,13 @@ func TestMissingMember(t *testing.T) {
 // installed either.
 func TestDamagedArchiveInstallsNothing(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
-	data := compress(t, steps.FormatTarGz, makeTar(t, []ent{file("a", "new a"), file("b", big)}))
-	a := openBytes(t, steps.FormatTarGz, data[:len(data)*2/3])
+	data := compress(t, FormatTarGz, makeTar(t, []ent{file("a", "new a"), file("b", big)}))
+	a := openBytes(t, FormatTarGz, data[:len(data)*2/3])
 	h := newHost(t)
 	h.WriteFile("/usr/local/bin/a", []byte("old a"), 0o755)
 	h.WriteFile("/usr/local/bin/b", []byte("old b"), 0o755)
 	before := snapshot(t, h.Root())
-	_, err := a.Install(h, []steps.Install{{From: "a", To: "/usr/local/bin/a"}, {From: "b", To: "/usr/local/bin/b"}})
+	_, err := a.Install(h, []Placement{{From: "a", To: "/usr/local/bin/a"}, {From: "b", To: "/usr/local/bin/b"}})
 	if err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
 		t.Fatalf("got %v", err)
 	}
@@ -287,8 +286,8 @@ func TestTreeReplacesOldTree(t *testing.T) {
 	h := newHost(t)
 	h.WriteFile("/opt/kata/bin/old-only", []byte("old"), 0o755)
 	h.WriteFile("/opt/kata/bin/containerd-shim-kata-v2", []byte("old shim"), 0o755)
-	a := openTar(t, steps.FormatTarZst, goodEntries)
-	if err := a.InstallTree(h, steps.Tree{From: "./opt/kata/", To: "/opt/kata"}); err != nil {
+	a := openTar(t, FormatTarZst, goodEntries)
+	if err := a.InstallTree(h, Tree{From: "./opt/kata/", To: "/opt/kata"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Lstat("/opt/kata/bin/old-only"); !errors.Is(err, fs.ErrNotExist) {
@@ -303,8 +302,8 @@ func TestTreeReplacesOldTree(t *testing.T) {
 	}
 	// A refused archive leaves the installed tree as it was.
 	before := snapshot(t, h.Root())
-	bad := openTar(t, steps.FormatTarZst, []ent{file("opt/kata/bin/containerd-shim-kata-v2", "evil"), {Name: "opt/kata/dev", Type: tar.TypeChar}})
-	if err := bad.InstallTree(h, steps.Tree{From: "opt/kata", To: "/opt/kata"}); !errors.Is(err, ErrUnsafe) {
+	bad := openTar(t, FormatTarZst, []ent{file("opt/kata/bin/containerd-shim-kata-v2", "evil"), {Name: "opt/kata/dev", Type: tar.TypeChar}})
+	if err := bad.InstallTree(h, Tree{From: "opt/kata", To: "/opt/kata"}); !errors.Is(err, ErrUnsafe) {
 		t.Fatalf("got %v", err)
 	}
 	if after := snapshot(t, h.Root()); after != before {
@@ -314,17 +313,17 @@ func TestTreeReplacesOldTree(t *testing.T) {
 
 func TestSetuidStripped(t *testing.T) {
 	var logs []string
-	a := openTar(t, steps.FormatTarGz, []ent{
+	a := openTar(t, FormatTarGz, []ent{
 		{Name: "bin/x", Type: tar.TypeReg, Body: "x", Mode: 0o4755},
 		{Name: "opt/t/", Type: tar.TypeDir, Mode: 0o1777},
 		{Name: "opt/t/y", Type: tar.TypeReg, Body: "y", Mode: 0o2755},
 	})
 	a.Log = func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }
 	h := newHost(t)
-	if _, err := a.Install(h, []steps.Install{{From: "bin/x", To: "/usr/local/bin/x"}}); err != nil {
+	if _, err := a.Install(h, []Placement{{From: "bin/x", To: "/usr/local/bin/x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.InstallTree(h, steps.Tree{From: "opt/t", To: "/opt/t"}); err != nil {
+	if err := a.InstallTree(h, Tree{From: "opt/t", To: "/opt/t"}); err != nil {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]fs.FileMode{"/usr/local/bin/x": 0o755, "/opt/t": fs.ModeDir | 0o777, "/opt/t/y": 0o755} {
@@ -373,12 +372,12 @@ func TestUnsafeArchivesRefused(t *testing.T) {
 			h.WriteFile("/opt/kata/old", []byte("old tree"), 0o644)
 			before := snapshot(t, h.Root())
 			outside := t.TempDir()
-			a := openTar(t, steps.FormatTarGz, c.ents)
+			a := openTar(t, FormatTarGz, c.ents)
 			var err error
 			if c.tree != "" {
-				err = a.InstallTree(h, steps.Tree{From: c.tree, To: "/opt/kata"})
+				err = a.InstallTree(h, Tree{From: c.tree, To: "/opt/kata"})
 			} else {
-				_, err = a.Install(h, []steps.Install{{From: "bin/ok", To: "/usr/local/bin/ok"}})
+				_, err = a.Install(h, []Placement{{From: "bin/ok", To: "/usr/local/bin/ok"}})
 			}
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("got %v, want an unsafe-archive error", err)
@@ -413,14 +412,14 @@ func (z *zeros) Read(b []byte) (int, error) {
 }
 
 // bomb writes a tar with one file of n zeros, compressed.
-func bomb(t *testing.T, format steps.Format, n int64) []byte {
+func bomb(t *testing.T, format Format, n int64) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w io.WriteCloser
 	switch format {
-	case steps.FormatTarGz:
+	case FormatTarGz:
 		w, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	case steps.FormatTarZst:
+	case FormatTarZst:
 		w, _ = zstd.NewWriter(&buf)
 	}
 	tw := tar.NewWriter(w)
@@ -432,14 +431,14 @@ func bomb(t *testing.T, format steps.Format, n int64) []byte {
 }
 
 func TestDecompressionBomb(t *testing.T) {
-	for _, format := range []steps.Format{steps.FormatTarGz, steps.FormatTarZst} {
+	for _, format := range []Format{FormatTarGz, FormatTarZst} {
 		t.Run(string(format), func(t *testing.T) {
 			data := bomb(t, format, 32<<20)
 			a := openBytes(t, format, data)
 			a.MaxBytes = 4 << 20
 			h := newHost(t)
 			before := snapshot(t, h.Root())
-			err := a.InstallTree(h, steps.Tree{To: "/opt/z"})
+			err := a.InstallTree(h, Tree{To: "/opt/z"})
 			if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), `entry "zeros"`) || !strings.Contains(err.Error(), "4 MiB") {
 				t.Fatalf("got %v (archive is %d bytes)", err, len(data))
 			}
@@ -456,7 +455,7 @@ func TestDecompressionBomb(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Size: 8 << 30, Mode: 0o644})
 	tw.Flush()
 	zw.Close()
-	a := openBytes(t, steps.FormatTarZst, buf.Bytes())
+	a := openBytes(t, FormatTarZst, buf.Bytes())
 	if _, err := a.Members(); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "4 GiB") {
 		t.Fatalf("8 GiB header: %v", err)
 	}
@@ -465,7 +464,7 @@ func TestDecompressionBomb(t *testing.T) {
 	for i := range 20 {
 		ents = append(ents, file(fmt.Sprintf("f%d", i), ""))
 	}
-	a = openTar(t, steps.FormatTarGz, ents)
+	a = openTar(t, FormatTarGz, ents)
 	a.MaxEntries = 10
 	if _, err := a.Members(); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), `entry "f10"`) {
 		t.Fatalf("entry cap: %v", err)
@@ -473,7 +472,7 @@ func TestDecompressionBomb(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	if _, err := Open(filepath.Join(t.TempDir(), "x"), steps.FormatTarGz); err == nil {
+	if _, err := Open(filepath.Join(t.TempDir(), "x"), FormatTarGz); err == nil {
 		t.Error("missing file accepted")
 	}
 	p := filepath.Join(t.TempDir(), "x.zip")
@@ -481,7 +480,7 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(p, "zip"); err == nil || !strings.Contains(err.Error(), "unknown format") {
 		t.Errorf("zip: %v", err)
 	}
-	a := openBytes(t, steps.FormatTarXz, []byte("not xz at all"))
+	a := openBytes(t, FormatTarXz, []byte("not xz at all"))
 	if _, err := a.Members(); err == nil || !strings.Contains(err.Error(), "not a valid tar.xz") {
 		t.Errorf("garbage: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/nodeup/nodeup/node/host"
-	"github.com/nodeup/nodeup/steps"
 )
 
 // Installed is a file Install put on the node.
@@ -33,7 +32,7 @@ const maxLinkHops = 40
 // only when the whole archive has been read and checked are they renamed
 // into place, each atomically (host.AtomicFile). On any error nothing is
 // replaced and no temporary file is left.
-func (a *Archive) Install(h *host.Host, files []steps.Install) ([]Installed, error) {
+func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) {
 	pending := make([]*host.AtomicFile, len(files))
 	sums := make([]string, len(files))
 	defer func() {
@@ -44,7 +43,7 @@ func (a *Archive) Install(h *host.Host, files []steps.Install) ([]Installed, err
 		}
 	}()
 
-	if a.format == steps.FormatBinary {
+	if a.format == FormatBinary {
 		for i, f := range files {
 			if f.From != "" {
 				return nil, fmt.Errorf("archive %s is a single binary, not a tar; install it with an empty From, not %q", a.Name, f.From)
@@ -195,7 +194,7 @@ func stage(h *host.Host, p string, mode fs.FileMode, r io.Reader) (*host.AtomicF
 
 // commitAll renames every staged file into place, in order, after
 // BeforeCommit has seen each of them.
-func (a *Archive) commitAll(files []steps.Install, pending []*host.AtomicFile, sums []string) ([]Installed, error) {
+func (a *Archive) commitAll(files []Placement, pending []*host.AtomicFile, sums []string) ([]Installed, error) {
 	out := make([]Installed, len(files))
 	for i, p := range pending {
 		if p == nil {
@@ -226,8 +225,8 @@ func (a *Archive) commitAll(files []steps.Install, pending []*host.AtomicFile, s
 // atomic exchange where the filesystem supports it (two renames
 // otherwise); the old tree is removed only after the swap. The tree is
 // nodeup's: files added to t.To by hand do not survive an update.
-func (a *Archive) InstallTree(h *host.Host, t steps.Tree) error {
-	if a.format == steps.FormatBinary {
+func (a *Archive) InstallTree(h *host.Host, t Tree) error {
+	if a.format == FormatBinary {
 		return fmt.Errorf("archive %s is a single binary; it has no tree %q", a.Name, t.From)
 	}
 	from, err := cleanName(t.From)

@@ -2,17 +2,16 @@ package host
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"syscall"
 
+	"github.com/nodeup/nodeup/node/digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,18 +47,7 @@ func (h *Host) ReadFile(p string) ([]byte, error) { return at(h, "read", p, true
 // SHA256 returns the hex sha256 of node file p, following symlinks within
 // the root.
 func (h *Host) SHA256(p string) (string, error) {
-	return at(h, "read", p, true, func(real string) (string, error) {
-		f, err := os.Open(real)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		sum := sha256.New()
-		if _, err := io.Copy(sum, f); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(sum.Sum(nil)), nil
-	})
+	return at(h, "read", p, true, digest.File)
 }
 
 // ReadDir lists node directory p, sorted by name.

@@ -324,61 +324,13 @@ func TestLock(t *testing.T) {
 	}
 }
 
-func TestStateRoundTrip(t *testing.T) {
+func TestBackup(t *testing.T) {
 	h, root := newHost(t)
-	s, err := LoadState(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := s.Lookup("/usr/local/bin/containerd"); ok {
-		t.Fatal("empty state has a record")
-	}
-	s.Record("/usr/local/bin/containerd", "aa")
-	s.Record("/etc/containerd/config.toml", "bb")
-	if err := s.Save(h); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := LoadState(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, want := range map[string]string{"/usr/local/bin/containerd": "aa", "/etc/containerd/config.toml": "bb"} {
-		if got, ok := s2.Lookup(p); !ok || got != want {
-			t.Errorf("Lookup(%s) = %q %v, want %q", p, got, ok, want)
-		}
-	}
-	// Saving an unchanged state writes nothing.
-	fi1, _ := os.Stat(filepath.Join(root, "var/lib/nodeup/state.json"))
-	os.Chtimes(filepath.Join(root, "var/lib/nodeup/state.json"), time.Unix(1, 0), time.Unix(1, 0))
-	s2.Record("/usr/local/bin/containerd", "aa")
-	if err := s2.Save(h); err != nil {
-		t.Fatal(err)
-	}
-	fi2, _ := os.Stat(filepath.Join(root, "var/lib/nodeup/state.json"))
-	if fi2.ModTime().Unix() != 1 || fi1.Size() != fi2.Size() {
-		t.Errorf("unchanged state was rewritten")
-	}
-
-	os.WriteFile(filepath.Join(root, "var/lib/nodeup/state.json"), []byte("{broken"), 0o644)
-	if _, err := LoadState(h); err == nil || !strings.Contains(err.Error(), "/var/lib/nodeup/state.json") {
-		t.Errorf("corrupt state: %v", err)
-	}
-}
-
-func TestForeignAndBackup(t *testing.T) {
-	h, root := newHost(t)
-	s, _ := LoadState(h)
 	const p = "/etc/containerd/config.toml"
-	if f, err := s.Foreign(h, p); err != nil || f {
-		t.Fatalf("missing file foreign=%v %v", f, err)
-	}
 	if got, err := h.Backup(p); err != nil || got != "" {
 		t.Fatalf("backup of a missing file: %q %v", got, err)
 	}
 	h.WriteFile(p, []byte("distro config\n"), 0o640)
-	if f, _ := s.Foreign(h, p); !f {
-		t.Fatal("unrecorded file is not foreign")
-	}
 	b1, err := h.Backup(p)
 	if err != nil || b1 != "/var/lib/nodeup/backup/etc/containerd/config.toml" {
 		t.Fatalf("backup: %q %v", b1, err)
@@ -400,15 +352,6 @@ func TestForeignAndBackup(t *testing.T) {
 	}
 	if b, _ := h.ReadFile(b1); string(b) != "distro config\n" {
 		t.Errorf("first backup overwritten: %q", b)
-	}
-	sum, _ := h.SHA256(p)
-	s.Record(p, sum)
-	if f, _ := s.Foreign(h, p); f {
-		t.Error("recorded file is foreign")
-	}
-	h.WriteFile(p, []byte("edited by hand\n"), 0o644)
-	if f, _ := s.Foreign(h, p); !f {
-		t.Error("file changed since nodeup wrote it is not foreign")
 	}
 	assertNoTemp(t, root)
 }

@@ -12,8 +12,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
-
-	"github.com/nodeup/nodeup/steps"
 )
 
 // Entry is one tar entry to build.
@@ -69,19 +67,21 @@ func Tar(t testing.TB, entries ...Entry) []byte {
 	return buf.Bytes()
 }
 
-// Compress compresses data in an archive format; a raw binary is returned
-// as it is.
-func Compress(t testing.TB, format steps.Format, data []byte) []byte {
+// Compress compresses data in an archive format ("tar.gz", "tar.zst",
+// "tar.xz", as archive.Format names them); a raw binary is returned as it
+// is. (The format is any string type: archive's own tests use this
+// package, which therefore cannot import archive.)
+func Compress[F ~string](t testing.TB, format F, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var w io.WriteCloser
 	var err error
-	switch format {
-	case steps.FormatTarGz:
+	switch string(format) {
+	case "tar.gz":
 		w = gzip.NewWriter(&buf)
-	case steps.FormatTarZst:
+	case "tar.zst":
 		w, err = zstd.NewWriter(&buf)
-	case steps.FormatTarXz:
+	case "tar.xz":
 		w, err = xz.NewWriter(&buf)
 	default:
 		return data

@@ -3,19 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/spf13/cobra"
-	"golang.org/x/term"
-
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
-	"github.com/nodeup/nodeup/templates"
 )
 
 // loadProfile reads and validates a profile, printing every diagnostic
@@ -79,11 +73,6 @@ func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 // loadGraph reads a profile and compiles its step graph.
 func loadGraph(s Streams, g *globalOptions, path string) (*profile.Profile, *graph.Graph, error) {
 	p, err := loadProfile(s, g, path)
@@ -95,79 +84,4 @@ func loadGraph(s Streams, g *globalOptions, path string) (*profile.Profile, *gra
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, graph, nil
-}
-
-func newValidateCommand(s Streams, g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate PROFILE",
-		Short: "Parse and check a profile; touches nothing on the host",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			_, graph, err := loadGraph(s, g, args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(s.Out, "%s: valid, %d steps\n", args[0], graph.Len())
-			return nil
-		},
-	}
-}
-
-func newRenderCommand(s Streams, g *globalOptions) *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
-		Use:   "render PROFILE --out DIR",
-		Short: "Write every rendered file under DIR, laid out as under /",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			p, err := loadProfile(s, g, args[0])
-			if err != nil {
-				return err
-			}
-			files, err := templates.Render(p)
-			if err != nil {
-				return err
-			}
-			for _, f := range files {
-				dst := filepath.Join(out, filepath.FromSlash(f.Path))
-				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
-				}
-				if err := os.WriteFile(dst, f.Content, f.Mode.Perm()); err != nil {
-					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
-				}
-				fmt.Fprintln(s.Out, dst)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "directory to write the files into (required)")
-	_ = cmd.MarkFlagRequired("out")
-	return cmd
-}
-
-func newGraphCommand(s Streams, g *globalOptions) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "graph PROFILE",
-		Short: "Print the step graph",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			_, graph, err := loadGraph(s, g, args[0])
-			if err != nil {
-				return err
-			}
-			switch format {
-			case "text":
-				fmt.Fprint(s.Out, graph.Text())
-			case "dot":
-				fmt.Fprint(s.Out, graph.Dot())
-			default:
-				return fmt.Errorf("--format %q: use text or dot", format)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "text", "text or dot")
-	return cmd
 }

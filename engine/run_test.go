@@ -1,4 +1,4 @@
-package converge
+package engine
 
 import (
 	"context"
@@ -15,14 +15,17 @@ import (
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/node/systemd/systemdtest"
 	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/stepstest"
 )
 
 // release is a profile whose artifacts are built by the test and served
 // by its mirror. Tests change a field and write the profile again.
 type release struct {
 	t          *testing.T
-	m          *mirror
+	m          *stepstest.Mirror
 	dir        string
 	sandbox    string
 	flags      []string
@@ -35,7 +38,7 @@ const releases = "https://releases.example/"
 
 func newRelease(t *testing.T) *release {
 	return &release{
-		t: t, m: newMirror(t), dir: t.TempDir(),
+		t: t, m: stepstest.NewMirror(t), dir: t.TempDir(),
 		sandbox:    "registry.k8s.io/pause:3.10",
 		flags:      []string{"--node-labels=role=worker"},
 		containerd: "containerd 2.3.4",
@@ -45,19 +48,19 @@ func newRelease(t *testing.T) *release {
 }
 
 // put serves an artifact and returns the url and sha256 lines of its block.
-func (r *release) put(name string, content []byte) string {
-	return fmt.Sprintf("url = %q\n  sha256 = %q", releases+name, r.m.put(releases+name, content))
+func (r *release) Put(name string, content []byte) string {
+	return fmt.Sprintf("url = %q\n  sha256 = %q", releases+name, r.m.Put(releases+name, content))
 }
 
 // graph writes the profile and builds its graph.
 func (r *release) graph() *graph.Graph {
 	t := r.t
 	t.Helper()
-	containerd := tarGz(t, reg("bin/containerd", r.containerd), reg("bin/containerd-shim-runc-v2", "shim"), reg("bin/ctr", "ctr"))
-	cni := tarGz(t, reg("./loopback", cniScript), reg("./bridge", cniScript), reg("./portmap", cniScript))
-	crictl := tarGz(t, reg("crictl", "crictl 1.36.0"))
-	kata := tarZst(t, dirEntry("opt/kata/"), reg("opt/kata/bin/containerd-shim-kata-v2", "kata shim"),
-		reg("opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"))
+	containerd := stepstest.TarGz(t, stepstest.Reg("bin/containerd", r.containerd), stepstest.Reg("bin/containerd-shim-runc-v2", "shim"), stepstest.Reg("bin/ctr", "ctr"))
+	cni := stepstest.TarGz(t, stepstest.Reg("./loopback", stepstest.CNIScript), stepstest.Reg("./bridge", stepstest.CNIScript), stepstest.Reg("./portmap", stepstest.CNIScript))
+	crictl := stepstest.TarGz(t, stepstest.Reg("crictl", "crictl 1.36.0"))
+	kata := stepstest.TarZst(t, stepstest.DirEntry("opt/kata/"), stepstest.Reg("opt/kata/bin/containerd-shim-kata-v2", "kata shim"),
+		stepstest.Reg("opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"))
 	var flags []string
 	for _, f := range r.flags {
 		flags = append(flags, fmt.Sprintf("%q", f))
@@ -119,12 +122,12 @@ kubelet {
 verify {
   timeout = "5s"
 }
-`, r.m.srv.URL, r.put("containerd-2.3.4-linux-amd64.tar.gz", containerd), r.sandbox,
-		r.put("runc.amd64", []byte(r.runc)),
-		r.put("cni-plugins-linux-amd64-v1.9.1.tgz", cni),
-		r.put("crictl-v1.36.0-linux-amd64.tar.gz", crictl),
-		r.put("kata-static-3.32.0-amd64.tar.zst", kata),
-		r.put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))
+`, r.m.URL, r.Put("containerd-2.3.4-linux-amd64.tar.gz", containerd), r.sandbox,
+		r.Put("runc.amd64", []byte(r.runc)),
+		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni),
+		r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl),
+		r.Put("kata-static-3.32.0-amd64.tar.zst", kata),
+		r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))
 	path := filepath.Join(r.dir, "profile.hcl")
 	if err := os.WriteFile(path, []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
@@ -142,31 +145,31 @@ verify {
 
 // graphNode is a node with systemd, a kernel and a CRI runtime, all fake.
 type graphNode struct {
-	*node
-	fake   *systemd.Fake
-	kernel *fakeKernel
+	*stepstest.Node
+	fake   *systemdtest.Fake
+	kernel *stepstest.FakeKernel
 	report *cri.Report
 }
 
 func newGraphNode(t *testing.T) *graphNode {
-	n := &graphNode{node: newNode(t)}
-	n.fake = n.online()
-	n.kernel = newKernel(t)
-	n.env.Kernel = n.kernel.Kernel
+	n := &graphNode{Node: stepstest.NewNode(t)}
+	n.Fake = n.Online()
+	n.kernel = stepstest.NewKernel(t)
+	n.Env.Kernel = n.kernel.Kernel
 	dials := 0
-	n.env.Dial = dialTo(serveCRI(t, "runc", "kata-qemu"), &dials)
-	n.env.Verified = func(r cri.Report) { n.report = &r }
+	n.Env.Dial = stepstest.DialTo(stepstest.ServeCRI(t, "runc", "kata-qemu"), &dials)
+	n.Env.Verified = func(r cri.Report) { n.report = &r }
 	return n
 }
 
 // run runs the graph and returns the results by step ID. Afterwards the
 // fake's calls are those of this run only.
 func (n *graphNode) run(g *graph.Graph, apply bool) map[string]Result {
-	n.t.Helper()
-	n.fake.Reset()
-	results := Run(context.Background(), g, n.env, apply, 4)
+	n.T.Helper()
+	n.Fake.Reset()
+	results := Run(context.Background(), g, n.Env, Options{Apply: apply, Parallelism: 4})
 	if len(results) != g.Len() {
-		n.t.Errorf("%d results for %d steps", len(results), g.Len())
+		n.T.Errorf("%d results for %d steps", len(results), g.Len())
 	}
 	out := map[string]Result{}
 	for _, r := range results {
@@ -177,14 +180,14 @@ func (n *graphNode) run(g *graph.Graph, apply bool) map[string]Result {
 
 // converge applies the graph and fails on any failed step.
 func (n *graphNode) converge(g *graph.Graph) map[string]Result {
-	n.t.Helper()
+	n.T.Helper()
 	res := n.run(g, true)
 	for _, r := range res {
 		if r.Err != nil {
-			n.t.Errorf("%s: %v", r.ID, r.Err)
+			n.T.Errorf("%s: %v", r.ID, r.Err)
 		}
 	}
-	n.settle("containerd.service", "kubelet.service")
+	n.Settle("containerd.service", "kubelet.service")
 	return res
 }
 
@@ -205,34 +208,34 @@ func TestRunConvergesAProfile(t *testing.T) {
 	n := newGraphNode(t)
 
 	// The plan changes nothing and calls nothing.
-	before := snapshot(t, n.root)
+	before := stepstest.Snapshot(t, n.Root)
 	planned := n.run(g, false)
-	sameSnapshot(t, "plan", before, snapshot(t, n.root))
-	if calls := n.fake.Calls(); len(calls) != 0 || len(n.kernel.loads()) != 0 || r.m.requests() != 0 {
-		t.Errorf("the plan called %q, loaded %q, downloaded %d", calls, n.kernel.loads(), r.m.requests())
+	stepstest.SameSnapshot(t, "plan", before, stepstest.Snapshot(t, n.Root))
+	if calls := n.Fake.Calls(); len(calls) != 0 || len(n.kernel.Loads()) != 0 || r.m.Requests() != 0 {
+		t.Errorf("the plan called %q, loaded %q, downloaded %d", calls, n.kernel.Loads(), r.m.Requests())
 	}
 	for id, res := range planned {
 		switch {
 		case res.Err != nil:
 			t.Errorf("plan: %s: %v", id, res.Err)
-		case id == plan.VerifyID:
-			if res.Outcome != Skip {
+		case id == steps.VerifyID:
+			if res.Outcome != steps.Skip {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case strings.HasPrefix(id, "sysctl:net.bridge."):
 			// They appear only once br_netfilter is loaded, which a plan
 			// does not do.
-			if res.Outcome != NoOp || res.Reason != "not in this kernel" {
+			if res.Outcome != steps.NoOp || res.Reason != "not in this kernel" {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case !res.Changed():
 			t.Errorf("plan: %s would not change a fresh node: %+v", id, res.Change)
 		}
 	}
-	if len(n.warns) != 0 {
-		t.Errorf("the plan warned: %q", n.warns)
+	if len(n.Warns) != 0 {
+		t.Errorf("the plan warned: %q", n.Warns)
 	}
-	if res := planned[plan.ContainerdUnitID]; res.Reason != "daemon-reload, enable, start (is inactive)" {
+	if res := planned[steps.UnitID(plan.ContainerdUnit)]; res.Reason != "daemon-reload, enable, start (is inactive)" {
 		t.Errorf("plan: containerd unit: %q", res.Reason)
 	}
 	if res := planned["file:/etc/containerd/config.toml"]; !strings.Contains(res.Diff, `+      sandbox = 'registry.k8s.io/pause:3.10'`) {
@@ -242,14 +245,14 @@ func TestRunConvergesAProfile(t *testing.T) {
 	// The first apply changes every step but verify, which passes.
 	first := n.converge(g)
 	for id, res := range first {
-		if id != plan.VerifyID && !res.Changed() {
+		if id != steps.VerifyID && !res.Changed() {
 			t.Errorf("apply: %s: %+v", id, res.Change)
 		}
 		if res.Source == "" || !strings.HasPrefix(res.Source, filepath.Join(r.dir, "profile.hcl")+":") {
 			t.Errorf("%s: source %q", id, res.Source)
 		}
 	}
-	if res := first[plan.VerifyID]; res.Outcome != NoOp || n.report == nil || !n.report.OK() {
+	if res := first[steps.VerifyID]; res.Outcome != steps.NoOp || n.report == nil || !n.report.OK() {
 		t.Errorf("verify: %+v %+v", res, n.report)
 	}
 	for _, want := range []struct {
@@ -259,53 +262,53 @@ func TestRunConvergesAProfile(t *testing.T) {
 		{"enable", "containerd.service", 1}, {"start", "containerd.service", 1}, {"restart", "containerd.service", 0},
 		{"enable", "kubelet.service", 1}, {"start", "kubelet.service", 1}, {"restart", "kubelet.service", 0},
 	} {
-		if got := n.fake.Count(want.op, want.unit); got != want.n {
-			t.Errorf("%s %s: %d times, want %d; calls %q", want.op, want.unit, got, want.n, n.fake.Calls())
+		if got := n.Fake.Count(want.op, want.unit); got != want.n {
+			t.Errorf("%s %s: %d times, want %d; calls %q", want.op, want.unit, got, want.n, n.Fake.Calls())
 		}
 	}
-	if n.fake.Count("daemon-reload", "") == 0 {
-		t.Errorf("unit files written without a daemon-reload: %q", n.fake.Calls())
+	if n.Fake.Count("daemon-reload", "") == 0 {
+		t.Errorf("unit files written without a daemon-reload: %q", n.Fake.Calls())
 	}
 	for p, want := range map[string]string{
 		"/usr/local/bin/containerd": "containerd 2.3.4", "/usr/local/sbin/runc": "runc 1.4.3", "/usr/local/bin/kubelet": "kubelet 1.34.11",
-		"/usr/local/bin/crictl": "crictl 1.36.0", "/opt/cni/bin/bridge": cniScript, "/opt/kata/bin/containerd-shim-kata-v2": "kata shim",
+		"/usr/local/bin/crictl": "crictl 1.36.0", "/opt/cni/bin/bridge": stepstest.CNIScript, "/opt/kata/bin/containerd-shim-kata-v2": "kata shim",
 	} {
-		if got := n.read(p); got != want {
+		if got := n.Read(p); got != want {
 			t.Errorf("%s: %q", p, got)
 		}
 	}
 	if b, _ := os.ReadFile(filepath.Join(n.kernel.ProcSys, "net/ipv4/ip_forward")); string(b) != "1" {
 		t.Errorf("ip_forward %q", b)
 	}
-	if loads := n.kernel.loads(); len(loads) != 2 {
+	if loads := n.kernel.Loads(); len(loads) != 2 {
 		t.Errorf("modprobe ran for %q", loads)
 	}
-	if !strings.Contains(n.read("/etc/containerd/config.toml"), "SystemdCgroup = true") {
-		t.Errorf("config.toml:\n%s", n.read("/etc/containerd/config.toml"))
+	if !strings.Contains(n.Read("/etc/containerd/config.toml"), "SystemdCgroup = true") {
+		t.Errorf("config.toml:\n%s", n.Read("/etc/containerd/config.toml"))
 	}
 
-	if len(n.warns) != 0 {
-		t.Errorf("the apply warned: %q", n.warns)
+	if len(n.Warns) != 0 {
+		t.Errorf("the apply warned: %q", n.Warns)
 	}
 
 	// The second apply: every step no-op, nothing touched.
-	applied := snapshot(t, n.root)
-	downloads := r.m.requests()
+	applied := stepstest.Snapshot(t, n.Root)
+	downloads := r.m.Requests()
 	second := n.converge(g)
 	if changed := changedIDs(second); len(changed) != 0 {
 		t.Errorf("second apply changed %q", changed)
 	}
 	for id, res := range second {
-		if res.Outcome != NoOp {
+		if res.Outcome != steps.NoOp {
 			t.Errorf("second apply: %s: %+v", id, res.Change)
 		}
 	}
-	if calls := n.fake.Calls(); len(calls) != 0 {
+	if calls := n.Fake.Calls(); len(calls) != 0 {
 		t.Errorf("second apply called systemd: %q", calls)
 	}
-	sameSnapshot(t, "second apply", applied, snapshot(t, n.root))
-	if r.m.requests() != downloads || len(n.kernel.loads()) != 2 {
-		t.Errorf("second apply downloaded %d, loaded %q", r.m.requests()-downloads, n.kernel.loads())
+	stepstest.SameSnapshot(t, "second apply", applied, stepstest.Snapshot(t, n.Root))
+	if r.m.Requests() != downloads || len(n.kernel.Loads()) != 2 {
+		t.Errorf("second apply downloaded %d, loaded %q", r.m.Requests()-downloads, n.kernel.Loads())
 	}
 }
 
@@ -324,17 +327,17 @@ func TestRunRestartsOnlyWhatChanged(t *testing.T) {
 		changed                      []string
 	}{
 		{"containerd config", func() { r.sandbox = "registry.internal/pause:3.10" }, 1, 0, 0,
-			[]string{"file:/etc/containerd/config.toml", plan.ContainerdUnitID}},
+			[]string{"file:/etc/containerd/config.toml", steps.UnitID(plan.ContainerdUnit)}},
 		{"kubelet drop-in", func() { r.flags = append(r.flags, "--v=4") }, 0, 1, 1,
-			[]string{"file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf", plan.KubeletUnitID}},
+			[]string{"file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf", steps.UnitID(plan.KubeletUnit)}},
 		{"kubelet binary", func() { r.kubelet = "kubelet 1.34.11 rebuilt" }, 0, 1, 0,
-			[]string{"artifact:kubelet", plan.KubeletUnitID}},
+			[]string{"artifact:kubelet", steps.UnitID(plan.KubeletUnit)}},
 		{"containerd binary", func() { r.containerd = "containerd 2.3.4 rebuilt" }, 1, 0, 0,
-			[]string{"artifact:containerd", plan.ContainerdUnitID}},
+			[]string{"artifact:containerd", steps.UnitID(plan.ContainerdUnit)}},
 		{"runc binary: read per container, nothing to restart", func() { r.runc = "runc 1.4.3 rebuilt" }, 0, 0, 0,
 			[]string{"artifact:runc"}},
-		{"containerd.service edited by hand", func() { n.write("/etc/systemd/system/containerd.service", "[Service]\nExecStart=/bin/true\n", 0o644) }, 1, 0, 1,
-			[]string{"file:/etc/systemd/system/containerd.service", plan.ContainerdUnitID}},
+		{"containerd.service edited by hand", func() { n.Write("/etc/systemd/system/containerd.service", "[Service]\nExecStart=/bin/true\n", 0o644) }, 1, 0, 1,
+			[]string{"file:/etc/systemd/system/containerd.service", steps.UnitID(plan.ContainerdUnit)}},
 		{"nothing", func() {}, 0, 0, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -343,7 +346,7 @@ func TestRunRestartsOnlyWhatChanged(t *testing.T) {
 			if got := changedIDs(res); !slices.Equal(got, tc.changed) {
 				t.Errorf("changed %q, want %q", got, tc.changed)
 			}
-			f := n.fake
+			f := n.Fake
 			if f.Count("restart", "containerd.service") != tc.containerd || f.Count("restart", "kubelet.service") != tc.kubelet || f.Count("daemon-reload", "") != tc.reloads {
 				t.Errorf("calls %q; want %d containerd restarts, %d kubelet restarts, %d daemon-reloads", f.Calls(), tc.containerd, tc.kubelet, tc.reloads)
 			}
@@ -352,7 +355,7 @@ func TestRunRestartsOnlyWhatChanged(t *testing.T) {
 			}
 		})
 	}
-	if !n.exists("/var/lib/nodeup/backup/etc/systemd/system/containerd.service") {
+	if !n.Exists("/var/lib/nodeup/backup/etc/systemd/system/containerd.service") {
 		t.Errorf("the hand-edited unit file was not backed up")
 	}
 }
@@ -368,20 +371,20 @@ func skippedBy(t *testing.T, res map[string]Result, id, cause string) {
 func TestRunMaskedUnit(t *testing.T) {
 	r := newRelease(t)
 	n := newGraphNode(t)
-	n.fake.Unit("containerd.service").FileState = "masked"
+	n.Fake.Unit("containerd.service").FileState = "masked"
 	res := n.run(r.graph(), true)
 
-	err := res[plan.ContainerdUnitID].Err
-	if !errors.Is(err, ErrMasked) || !strings.Contains(err.Error(), "systemctl unmask containerd.service") {
+	err := res[steps.UnitID(plan.ContainerdUnit)].Err
+	if !errors.Is(err, steps.ErrMasked) || !strings.Contains(err.Error(), "systemctl unmask containerd.service") {
 		t.Errorf("masked containerd: %v", err)
 	}
-	skippedBy(t, res, plan.VerifyID, plan.ContainerdUnitID)
-	skippedBy(t, res, plan.KubeletUnitID, plan.ContainerdUnitID)
-	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Outcome != Create {
+	skippedBy(t, res, steps.VerifyID, steps.UnitID(plan.ContainerdUnit))
+	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), steps.UnitID(plan.ContainerdUnit))
+	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Outcome != steps.Create {
 		t.Errorf("config.toml: %+v %v", r.Change, r.Err)
 	}
-	if n.fake.Count("start", "containerd.service") != 0 || n.fake.Count("enable", "containerd.service") != 0 {
-		t.Errorf("a masked unit was touched: %q", n.fake.Calls())
+	if n.Fake.Count("start", "containerd.service") != 0 || n.Fake.Count("enable", "containerd.service") != 0 {
+		t.Errorf("a masked unit was touched: %q", n.Fake.Calls())
 	}
 }
 
@@ -390,18 +393,18 @@ func TestRunMaskedUnit(t *testing.T) {
 func TestRunUnitFailsToStart(t *testing.T) {
 	r := newRelease(t)
 	n := newGraphNode(t)
-	fu := n.fake.Unit("containerd.service")
+	fu := n.Fake.Unit("containerd.service")
 	fu.AfterStart = "failed"
 	fu.Journal = "containerd[812]: failed to load plugin io.containerd.grpc.v1.cri: invalid sandbox image"
 	res := n.run(r.graph(), true)
 
-	err := res[plan.ContainerdUnitID].Err
+	err := res[steps.UnitID(plan.ContainerdUnit)].Err
 	var ue *systemd.UnitError
 	if !errors.As(err, &ue) || ue.Op != "start" || !strings.Contains(err.Error(), fu.Journal) {
 		t.Errorf("containerd: %v", err)
 	}
-	skippedBy(t, res, plan.VerifyID, plan.ContainerdUnitID)
-	skippedBy(t, res, plan.KubeletUnitID, plan.ContainerdUnitID)
+	skippedBy(t, res, steps.VerifyID, steps.UnitID(plan.ContainerdUnit))
+	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), steps.UnitID(plan.ContainerdUnit))
 	for _, id := range []string{"artifact:crictl", "file:/etc/crictl.yaml", "sysctl:net.ipv4.ip_forward", "artifact:kubelet", "file:/var/lib/kubelet/config.yaml"} {
 		if r := res[id]; r.Err != nil || !r.Changed() {
 			t.Errorf("%s, independent of containerd: %+v %v", id, r.Change, r.Err)
@@ -414,7 +417,7 @@ func TestRunUnitFailsToStart(t *testing.T) {
 	// Fixed: the next run starts it and finishes the rest.
 	fu.AfterStart = ""
 	res = n.converge(r.graph())
-	if got := changedIDs(res); !slices.Equal(got, []string{plan.ContainerdUnitID, plan.KubeletUnitID}) {
+	if got := changedIDs(res); !slices.Equal(got, []string{steps.UnitID(plan.ContainerdUnit), steps.UnitID(plan.KubeletUnit)}) {
 		t.Errorf("after the fix changed %q", got)
 	}
 }
@@ -424,20 +427,20 @@ func TestRunFailedStepSkipsDependents(t *testing.T) {
 	g := r.graph()
 	n := newGraphNode(t)
 	// The mirror serves other bytes than the profile pins.
-	r.m.put(releases+"runc.amd64", []byte("tampered"))
+	r.m.Put(releases+"runc.amd64", []byte("tampered"))
 	res := n.run(g, true)
 
 	err := res["artifact:runc"].Err
-	if !errors.Is(err, fetch.ErrChecksum) || !strings.Contains(err.Error(), "sha256 mismatch") || !strings.Contains(err.Error(), r.m.srv.URL+"/releases.example/runc.amd64") {
+	if !errors.Is(err, fetch.ErrChecksum) || !strings.Contains(err.Error(), "sha256 mismatch") || !strings.Contains(err.Error(), r.m.URL+"/releases.example/runc.amd64") {
 		t.Errorf("runc: %v", err)
 	}
 	if !strings.HasSuffix(res["artifact:runc"].Source, "profile.hcl:19") {
 		t.Errorf("runc source %q", res["artifact:runc"].Source)
 	}
-	skippedBy(t, res, plan.ContainerdUnitID, "artifact:runc")
-	skippedBy(t, res, plan.VerifyID, "artifact:runc")
-	skippedBy(t, res, plan.KubeletUnitID, "artifact:runc") // through the containerd unit
-	if n.exists("/usr/local/sbin/runc") {
+	skippedBy(t, res, steps.UnitID(plan.ContainerdUnit), "artifact:runc")
+	skippedBy(t, res, steps.VerifyID, "artifact:runc")
+	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), "artifact:runc") // through the containerd unit
+	if n.Exists("/usr/local/sbin/runc") {
 		t.Errorf("runc installed despite the mismatch")
 	}
 	failed := 0
@@ -453,7 +456,7 @@ func TestRunFailedStepSkipsDependents(t *testing.T) {
 	if failed != 4 {
 		t.Errorf("%d steps failed or skipped, want 4", failed)
 	}
-	if n.fake.Count("start", "containerd.service") != 0 {
+	if n.Fake.Count("start", "containerd.service") != 0 {
 		t.Errorf("containerd started without runc")
 	}
 }
@@ -464,23 +467,23 @@ func TestRunBacksUpForeignFiles(t *testing.T) {
 	r := newRelease(t)
 	g := r.graph()
 	n := newGraphNode(t)
-	n.write("/etc/crictl.yaml", "runtime-endpoint: unix:///var/run/dockershim.sock\n", 0o644)
+	n.Write("/etc/crictl.yaml", "runtime-endpoint: unix:///var/run/dockershim.sock\n", 0o644)
 
 	planned := n.run(g, false)
 	res := planned["file:/etc/crictl.yaml"]
-	if res.Outcome != Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
+	if res.Outcome != steps.Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
 		!strings.Contains(res.Diff, "\n-runtime-endpoint: unix:///var/run/dockershim.sock\n") || !strings.Contains(res.Diff, "\n+runtime-endpoint: unix:///run/containerd/containerd.sock\n") {
 		t.Errorf("plan: %+v", res.Change)
 	}
-	if n.exists(host.BackupDir) {
+	if n.Exists(host.BackupDir) {
 		t.Errorf("the plan made a backup")
 	}
 	n.converge(g)
-	if got := n.read("/var/lib/nodeup/backup/etc/crictl.yaml"); got != "runtime-endpoint: unix:///var/run/dockershim.sock\n" {
+	if got := n.Read("/var/lib/nodeup/backup/etc/crictl.yaml"); got != "runtime-endpoint: unix:///var/run/dockershim.sock\n" {
 		t.Errorf("backup %q", got)
 	}
 	n.converge(g)
-	if entries, _ := os.ReadDir(n.real("/var/lib/nodeup/backup/etc")); len(entries) != 1 {
+	if entries, _ := os.ReadDir(n.Real("/var/lib/nodeup/backup/etc")); len(entries) != 1 {
 		t.Errorf("backups after the second run: %v", entries)
 	}
 }
@@ -491,25 +494,25 @@ func TestRunBakeThenBoot(t *testing.T) {
 	r := newRelease(t)
 	g := r.graph()
 	n := newGraphNode(t)
-	n.env.Phase = PhaseBake
+	n.Env.Phase = steps.PhaseBake
 	res := n.converge(g)
-	for _, id := range []string{plan.VerifyID, "module:overlay", "sysctl:net.ipv4.ip_forward"} {
-		if res[id].Outcome != Skip {
+	for _, id := range []string{steps.VerifyID, "module:overlay", "sysctl:net.ipv4.ip_forward"} {
+		if res[id].Outcome != steps.Skip {
 			t.Errorf("bake: %s: %+v", id, res[id].Change)
 		}
 	}
-	if n.fake.Count("start", "containerd.service") != 0 || n.fake.Count("enable", "containerd.service") != 1 || n.report != nil || len(n.kernel.loads()) != 0 {
-		t.Errorf("bake: calls %q, loads %q", n.fake.Calls(), n.kernel.loads())
+	if n.Fake.Count("start", "containerd.service") != 0 || n.Fake.Count("enable", "containerd.service") != 1 || n.report != nil || len(n.kernel.Loads()) != 0 {
+		t.Errorf("bake: calls %q, loads %q", n.Fake.Calls(), n.kernel.Loads())
 	}
 
-	n.env.Phase = PhaseBoot
+	n.Env.Phase = steps.PhaseBoot
 	res = n.converge(g)
 	want := []string{"module:br_netfilter", "module:overlay", "sysctl:net.bridge.bridge-nf-call-ip6tables", "sysctl:net.bridge.bridge-nf-call-iptables",
-		"sysctl:net.ipv4.ip_forward", plan.ContainerdUnitID, plan.KubeletUnitID}
+		"sysctl:net.ipv4.ip_forward", steps.UnitID(plan.ContainerdUnit), steps.UnitID(plan.KubeletUnit)}
 	if got := changedIDs(res); !slices.Equal(got, want) {
 		t.Errorf("boot changed %q, want %q", got, want)
 	}
-	if calls := n.fake.Calls(); !slices.Equal(calls, []string{"start containerd.service", "start kubelet.service"}) {
+	if calls := n.Fake.Calls(); !slices.Equal(calls, []string{"start containerd.service", "start kubelet.service"}) {
 		t.Errorf("boot calls %q", calls)
 	}
 	if n.report == nil || !n.report.OK() {

@@ -1,4 +1,4 @@
-package converge
+package steps
 
 import (
 	"context"
@@ -6,21 +6,51 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/fetch"
-	"github.com/nodeup/nodeup/node/pkgmgr"
-	"github.com/nodeup/nodeup/steps"
 )
 
-// artifactKey is the state entry that records which artifact (by sha256)
-// a step installed last.
-func artifactKey(a *steps.Artifact) string { return "artifact:" + a.Name }
+// Artifact downloads a release artifact, checks its sha256 while
+// streaming, and installs members of it.
+type Artifact struct {
+	Name     string // component: containerd, runc, cni, crictl, kata, kubelet
+	Version  string
+	URL      string   // upstream URL
+	Mirrors  []string // mirror base URLs, tried in order before URL
+	Upstream bool     // whether URL itself may be tried
+	SHA256   string
+	Format   archive.Format
+	Files    []archive.Placement
+	Trees    []archive.Tree
+}
 
-// checkApplyArtifact installs an artifact when it is not installed, when the
-// profile pins another sha256, or when an installed file was changed since.
-func checkApplyArtifact(ctx context.Context, env *Env, a *steps.Artifact, apply bool) (Change, error) {
-	ch, err := artifactDrift(env, a)
-	if err != nil || !ch.Changed() || !apply {
+func (a *Artifact) Kind() string { return "artifact" }
+func (a *Artifact) Key() string  { return a.Name }
+func (a *Artifact) Describe() string {
+	return fmt.Sprintf("%s %s sha256:%.12s -> %d files, %d trees", a.Name, a.Version, a.SHA256, len(a.Files), len(a.Trees))
+}
+
+// Writes lists the node paths the artifact installs.
+func (a *Artifact) Writes() []string {
+	var out []string
+	for _, f := range a.Files {
+		out = append(out, f.To)
+	}
+	for _, t := range a.Trees {
+		out = append(out, t.To)
+	}
+	return out
+}
+
+// Check compares the node with what the artifact installs.
+func (a *Artifact) Check(_ context.Context, env *Env) (Change, error) { return a.drift(env) }
+
+// Apply installs the artifact when it is not installed, when the profile
+// pins another sha256, or when an installed file was changed since.
+func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
+	ch, err := a.drift(env)
+	if err != nil || !ch.Changed() {
 		return ch, err
 	}
 	path, err := env.Fetcher.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
@@ -53,13 +83,14 @@ func checkApplyArtifact(ctx context.Context, env *Env, a *steps.Artifact, apply 
 	for _, in := range installed {
 		env.State.Record(in.Path, in.SHA256)
 	}
-	env.State.Record(artifactKey(a), a.SHA256)
+	env.State.RecordArtifact(a.Name, state.Artifact{Version: a.Version, SHA256: a.SHA256})
 	return ch, nil
 }
 
-// artifactDrift compares the host with what the artifact installs.
-func artifactDrift(env *Env, a *steps.Artifact) (Change, error) {
-	recorded, ok := env.State.Lookup(artifactKey(a))
+// drift compares the node with what the artifact installs.
+func (a *Artifact) drift(env *Env) (Change, error) {
+	rec, ok := env.State.Artifact(a.Name)
+	recorded := rec.SHA256
 	if !ok {
 		return Change{Outcome: Create, Reason: fmt.Sprintf("install %s %s (sha256 %.12s)", a.Name, a.Version, a.SHA256)}, nil
 	}
@@ -102,45 +133,4 @@ func backupForeign(env *Env, p string) error {
 		env.logf("backed up %s to %s", p, dst)
 	}
 	return err
-}
-
-// checkApplyPackage installs a distribution package.
-func checkApplyPackage(ctx context.Context, env *Env, p *steps.Package, apply bool) (Change, error) {
-	if env.Packages == nil {
-		return Change{}, fmt.Errorf("package %s: no package manager available", p.Name)
-	}
-	env.packages.Lock()
-	defer env.packages.Unlock()
-	mgr, err := env.Packages()
-	if err != nil {
-		return Change{}, fmt.Errorf("package %s: %w; install it yourself or use source = \"release\"", p.Name, err)
-	}
-	have, ok, err := mgr.Installed(ctx, p.Name)
-	if err != nil {
-		return Change{}, err
-	}
-	var ch Change
-	switch {
-	case ok && (p.Version == "" || pkgmgr.VersionMatches(p.Version, have)):
-		return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s %s installed", p.Name, have)}, nil
-	case ok:
-		ch = Change{Outcome: Update, Reason: fmt.Sprintf("%s %s installed, profile wants %s (%s)", p.Name, have, p.Version, mgr.Name())}
-	default:
-		v := p.Version
-		if v == "" {
-			v = "the candidate version"
-		}
-		ch = Change{Outcome: Create, Reason: fmt.Sprintf("install %s %s with %s", p.Name, v, mgr.Name())}
-	}
-	if apply {
-		if err := mgr.Install(ctx, p.Name, p.Version); err != nil {
-			return Change{}, err
-		}
-		for _, b := range p.Binaries {
-			if _, err := env.Host.Stat(b); err != nil {
-				return Change{}, fmt.Errorf("package %s installed but %s is missing: %w", p.Name, b, err)
-			}
-		}
-	}
-	return ch, nil
 }

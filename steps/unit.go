@@ -1,4 +1,4 @@
-package converge
+package steps
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/systemd"
-	"github.com/nodeup/nodeup/steps"
 )
 
 // UnitStartTimeout bounds the wait for a started unit to become active.
@@ -22,36 +22,79 @@ const UnitStartTimeout = 90 * time.Second
 // ErrMasked is the class of a unit an operator masked.
 var ErrMasked = errors.New("unit is masked")
 
-// distroUnitDirs are where distributions put packaged units.
-var distroUnitDirs = []string{"/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+// Unit is a systemd unit: enabled, and started when Start is set. It is
+// restarted when any step in RestartOn changed in the same run.
+type Unit struct {
+	Name      string // e.g. containerd.service
+	Path      string // unit file nodeup writes; empty for a distribution's unit
+	WantedBy  []string
+	Start     bool
+	RestartOn []string // step IDs: binaries, unit file, config files
+}
+
+func (u *Unit) Kind() string { return "unit" }
+func (u *Unit) Key() string  { return u.Name }
+func (u *Unit) Describe() string {
+	verb := "enabled"
+	if u.Start {
+		verb = "enabled and started"
+	}
+	return fmt.Sprintf("%s %s, restarted on change of %d steps", u.Name, verb, len(u.RestartOn))
+}
+
+// Writes lists the links enabling the unit makes.
+func (u *Unit) Writes() []string {
+	var out []string
+	for _, target := range u.WantedBy {
+		out = append(out, paths.InUnitDir(path.Join(target+".wants", u.Name)))
+	}
+	return out
+}
+
+// Check says what enabling, starting or restarting the unit would do.
+func (u *Unit) Check(ctx context.Context, env *Env) (Change, error) {
+	return u.converge(ctx, env, false)
+}
+
+// Apply enables the unit and, when this run starts things, starts it or
+// restarts it when something it reads changed.
+func (u *Unit) Apply(ctx context.Context, env *Env) (Change, error) {
+	return u.converge(ctx, env, true)
+}
+
+// unitDirs are where a unit file is looked for, in systemd's order.
+var unitDirs = append([]string{paths.UnitDir}, paths.PackageUnitDirs...)
 
 // unitPath is the unit file: nodeup's own, or the distribution's.
-func unitPath(env *Env, u *steps.Unit) (string, error) {
+func unitPath(env *Env, u *Unit) (string, error) {
 	if u.Path != "" {
 		return u.Path, nil
 	}
-	for _, dir := range distroUnitDirs {
+	for _, dir := range unitDirs {
 		p := path.Join(dir, u.Name)
 		if _, err := env.Host.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no unit file in %s; is the package installed?", u.Name, strings.Join(distroUnitDirs, ", "))
+	return "", fmt.Errorf("%s: no unit file in %s; is the package installed?", u.Name, strings.Join(unitDirs, ", "))
 }
 
-// checkApplyUnit enables a unit and, when this run starts things, starts it
-// or restarts it when something it reads changed.
-func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (Change, error) {
+func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
 	if env.Systemd == nil {
-		return checkApplyUnitOffline(env, u, apply)
+		return u.offline(env, apply)
 	}
 	m := env.Systemd
 	var todo []string
 	reload := false
 	for _, id := range u.RestartOn {
 		// A unit file or drop-in changed: systemd must re-read it.
-		if strings.HasPrefix(id, "file:/etc/systemd/system/") && env.Changed(id) {
-			reload = true
+		if !env.changed(id) {
+			continue
+		}
+		for _, p := range env.writes(id) {
+			if paths.IsUnitFile(p) {
+				reload = true
+			}
 		}
 	}
 	load, err := m.LoadState(ctx, u.Name)
@@ -132,16 +175,12 @@ func checkApplyUnit(ctx context.Context, env *Env, u *steps.Unit, apply bool) (C
 		if err := systemd.WaitActive(ctx, m, u.Name, UnitStartTimeout); err != nil {
 			return Change{}, err
 		}
-		env.State.Forget(restartKey(u.Name))
+		env.State.Restarted(u.Name)
 	}
 	return ch, nil
 }
 
-// restartKey is the State entry that says a unit's restart is due: a step
-// it depends on changed, and the unit has not been (re)started since.
-func restartKey(unit string) string { return "restart:" + unit }
-
-func activeReason(ctx context.Context, env *Env, u *steps.Unit) string {
+func activeReason(ctx context.Context, env *Env, u *Unit) string {
 	if !u.Start || env.Phase == PhaseBake {
 		return "enabled"
 	}
@@ -159,10 +198,10 @@ const startSlack = 2 * time.Second
 // restartCause names what makes a running unit stale: a step it depends on
 // changed in this run, or a file it reads is newer than its main process
 // (an earlier run was interrupted between the change and the restart).
-func restartCause(env *Env, u *steps.Unit, pid uint32) string {
+func restartCause(env *Env, u *Unit, pid uint32) string {
 	var changed []string
 	for _, id := range u.RestartOn {
-		if env.Changed(id) {
+		if env.changed(id) {
 			changed = append(changed, id)
 		}
 	}
@@ -170,7 +209,7 @@ func restartCause(env *Env, u *steps.Unit, pid uint32) string {
 		sort.Strings(changed)
 		return strings.Join(changed, ", ") + " changed"
 	}
-	if id, ok := env.State.Lookup(restartKey(u.Name)); ok {
+	if id, ok := env.State.DueRestart(u.Name); ok {
 		return id + " changed in an earlier run that ended before this restart"
 	}
 	if pid == 0 {
@@ -181,30 +220,13 @@ func restartCause(env *Env, u *steps.Unit, pid uint32) string {
 		return ""
 	}
 	for _, id := range u.RestartOn {
-		for _, p := range pathsOf(env, id) {
+		for _, p := range env.writes(id) {
 			if fi, err := env.Host.Stat(p); err == nil && fi.ModTime().After(started.Add(startSlack)) {
 				return p + " is newer than the running process"
 			}
 		}
 	}
 	return ""
-}
-
-// pathsOf lists the node files a step writes.
-func pathsOf(env *Env, id string) []string {
-	switch a := env.Action(id).(type) {
-	case *steps.File:
-		return []string{a.Path}
-	case *steps.Artifact:
-		var out []string
-		for _, f := range a.Files {
-			out = append(out, f.To)
-		}
-		return out
-	case *steps.Package:
-		return a.Binaries
-	}
-	return nil
 }
 
 // processStart is when a process started, from /proc/PID/stat (field 22,
@@ -262,10 +284,10 @@ func isMask(env *Env, p string) bool {
 	return err == nil && target == "/dev/null"
 }
 
-// checkApplyUnitOffline enables a unit by writing its [Install] links, as
-// in an image build; nothing is started.
-func checkApplyUnitOffline(env *Env, u *steps.Unit, apply bool) (Change, error) {
-	for _, dir := range []string{"/etc/systemd/system", "/run/systemd/system"} {
+// offline enables a unit by writing its [Install] links, as in an image
+// build; nothing is started.
+func (u *Unit) offline(env *Env, apply bool) (Change, error) {
+	for _, dir := range []string{paths.UnitDir, paths.RuntimeUnitDir} {
 		if isMask(env, path.Join(dir, u.Name)) {
 			return Change{}, maskedUnit(u.Name)
 		}

@@ -1,4 +1,4 @@
-package converge
+package steps_test
 
 import (
 	"context"
@@ -11,93 +11,95 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/steps"
+	"github.com/nodeup/nodeup/steps/stepstest"
 )
 
 // converges runs the contract every step kind keeps: a plan (apply=false)
 // leaves the host as it was; the first apply reports want and changes the
 // host; the second reports no-op and changes nothing, mtimes included.
 // It returns the change of the first apply.
-func converges(t *testing.T, n *node, a steps.Action, want Outcome) Change {
+func converges(t *testing.T, n *stepstest.Node, a steps.Step, want steps.Outcome) steps.Change {
 	t.Helper()
-	before := snapshot(t, n.root)
-	planned := n.checkApply(a, false)
+	before := stepstest.Snapshot(t, n.Root)
+	planned := n.CheckApply(a, false)
 	if planned.Outcome != want {
 		t.Errorf("plan: %+v, want %s", planned, want)
 	}
-	sameSnapshot(t, "plan (apply=false)", before, snapshot(t, n.root))
+	stepstest.SameSnapshot(t, "plan (apply=false)", before, stepstest.Snapshot(t, n.Root))
 
-	first := n.checkApply(a, true)
+	first := n.CheckApply(a, true)
 	if first.Outcome != want {
 		t.Errorf("first apply: %+v, want %s", first, want)
 	}
 	if first.Reason != planned.Reason {
 		t.Errorf("the plan said %q, the apply %q", planned.Reason, first.Reason)
 	}
-	applied := snapshot(t, n.root)
+	applied := stepstest.Snapshot(t, n.Root)
 
-	second := n.checkApply(a, true)
-	if second.Outcome != NoOp {
+	second := n.CheckApply(a, true)
+	if second.Outcome != steps.NoOp {
 		t.Errorf("second apply: %+v, want no-op", second)
 	}
-	sameSnapshot(t, "second apply", applied, snapshot(t, n.root))
-	if again := n.checkApply(a, false); again.Outcome != NoOp {
+	stepstest.SameSnapshot(t, "second apply", applied, stepstest.Snapshot(t, n.Root))
+	if again := n.CheckApply(a, false); again.Outcome != steps.NoOp {
 		t.Errorf("plan after apply: %+v, want no-op", again)
 	}
 	return first
 }
 
 func TestDirStep(t *testing.T) {
-	n := newNode(t)
+	n := stepstest.NewNode(t)
 	d := &steps.Dir{Path: "/etc/containerd/certs.d", Mode: 0o755}
-	converges(t, n, d, Create)
-	if fi, err := os.Stat(n.real(d.Path)); err != nil || !fi.IsDir() {
+	converges(t, n, d, steps.Create)
+	if fi, err := os.Stat(n.Real(d.Path)); err != nil || !fi.IsDir() {
 		t.Fatalf("%s: %v", d.Path, err)
 	}
 
-	n.write("/opt/cni", "a file", 0o644)
-	_, err := CheckApply(context.Background(), n.env, &steps.Dir{Path: "/opt/cni", Mode: 0o755}, false)
+	n.Write("/opt/cni", "a file", 0o644)
+	_, err := stepstest.Do(n.Env, &steps.Dir{Path: "/opt/cni", Mode: 0o755}, false)
 	if err == nil || !strings.Contains(err.Error(), "/opt/cni exists and is not a directory") {
 		t.Errorf("a file in the way: %v", err)
 	}
 }
 
 func TestFileStep(t *testing.T) {
-	n := newNode(t)
+	n := stepstest.NewNode(t)
 	f := &steps.File{Path: "/etc/crictl.yaml", Mode: 0o644, Content: []byte("runtime-endpoint: unix:///run/containerd/containerd.sock\n")}
-	ch := converges(t, n, f, Create)
+	ch := converges(t, n, f, steps.Create)
 	if !strings.Contains(ch.Diff, "--- /dev/null\n+++ /etc/crictl.yaml\n") || !strings.Contains(ch.Diff, "+runtime-endpoint:") {
 		t.Errorf("diff of a new file:\n%s", ch.Diff)
 	}
-	if got := n.read(f.Path); got != string(f.Content) {
+	if got := n.Read(f.Path); got != string(f.Content) {
 		t.Errorf("content %q", got)
 	}
-	if sum, ok := n.env.State.Lookup(f.Path); !ok || sum != sha(f.Content) {
+	if sum, ok := n.Env.State.Lookup(f.Path); !ok || sum != stepstest.SHA(f.Content) {
 		t.Errorf("state records %q, %v", sum, ok)
 	}
 
 	// New content: an update with a diff; nodeup wrote the old file, so
 	// there is no backup.
 	f2 := &steps.File{Path: f.Path, Mode: 0o644, Content: []byte("runtime-endpoint: unix:///run/other.sock\n")}
-	ch = converges(t, n, f2, Update)
+	ch = converges(t, n, f2, steps.Update)
 	if ch.Reason != "content differs" || !strings.Contains(ch.Diff, "-runtime-endpoint: unix:///run/containerd/containerd.sock\n+runtime-endpoint: unix:///run/other.sock\n") {
 		t.Errorf("update: %q\n%s", ch.Reason, ch.Diff)
 	}
-	if n.exists(host.BackupDir) {
+	if n.Exists(host.BackupDir) {
 		t.Errorf("a file nodeup wrote was backed up")
 	}
 
 	// Mode only.
 	f3 := &steps.File{Path: f.Path, Mode: 0o600, Content: f2.Content}
-	ch = converges(t, n, f3, Update)
+	ch = converges(t, n, f3, steps.Update)
 	if ch.Reason != "mode 0644 -> 0600" || ch.Diff != "" {
 		t.Errorf("mode change: %+v", ch)
 	}
-	if fi, _ := os.Stat(n.real(f.Path)); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(n.Real(f.Path)); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }
@@ -105,15 +107,15 @@ func TestFileStep(t *testing.T) {
 // A file nodeup did not write is backed up before it is replaced, and the
 // plan says so with a unified diff.
 func TestFileStepBacksUpForeignFile(t *testing.T) {
-	n := newNode(t)
+	n := stepstest.NewNode(t)
 	old := "version = 2\n[plugins]\n  hand = \"edited\"\n"
-	n.write("/etc/containerd/config.toml", old, 0o644)
+	n.Write("/etc/containerd/config.toml", old, 0o644)
 	f := &steps.File{Path: "/etc/containerd/config.toml", Mode: 0o644, Content: []byte("version = 3\n[plugins]\n")}
 
-	before := snapshot(t, n.root)
-	plan := n.checkApply(f, false)
-	sameSnapshot(t, "plan", before, snapshot(t, n.root))
-	if plan.Outcome != Update || !strings.Contains(plan.Reason, "nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup") {
+	before := stepstest.Snapshot(t, n.Root)
+	plan := n.CheckApply(f, false)
+	stepstest.SameSnapshot(t, "plan", before, stepstest.Snapshot(t, n.Root))
+	if plan.Outcome != steps.Update || !strings.Contains(plan.Reason, "nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup") {
 		t.Errorf("plan: %+v", plan)
 	}
 	wantDiff := "--- /etc/containerd/config.toml\n+++ /etc/containerd/config.toml\n@@ -1,3 +1,2 @@\n-version = 2\n+version = 3\n [plugins]\n-  hand = \"edited\"\n"
@@ -121,156 +123,156 @@ func TestFileStepBacksUpForeignFile(t *testing.T) {
 		t.Errorf("diff:\n%s\nwant:\n%s", plan.Diff, wantDiff)
 	}
 
-	n.checkApply(f, true)
-	if got := n.read("/var/lib/nodeup/backup/etc/containerd/config.toml"); got != old {
+	n.CheckApply(f, true)
+	if got := n.Read("/var/lib/nodeup/backup/etc/containerd/config.toml"); got != old {
 		t.Errorf("backup holds %q", got)
 	}
-	if got := n.read(f.Path); got != string(f.Content) {
+	if got := n.Read(f.Path); got != string(f.Content) {
 		t.Errorf("file holds %q", got)
 	}
-	applied := snapshot(t, n.root)
-	if ch := n.checkApply(f, true); ch.Outcome != NoOp {
+	applied := stepstest.Snapshot(t, n.Root)
+	if ch := n.CheckApply(f, true); ch.Outcome != steps.NoOp {
 		t.Errorf("second apply: %+v", ch)
 	}
-	sameSnapshot(t, "second apply", applied, snapshot(t, n.root))
+	stepstest.SameSnapshot(t, "second apply", applied, stepstest.Snapshot(t, n.Root))
 
 	// Edited by hand since nodeup wrote it: foreign again, a second backup
 	// that keeps the first.
-	n.write(f.Path, "edited again\n", 0o644)
-	if ch := n.checkApply(f, true); ch.Outcome != Update || !strings.Contains(ch.Reason, "backed up") {
+	n.Write(f.Path, "edited again\n", 0o644)
+	if ch := n.CheckApply(f, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "backed up") {
 		t.Errorf("after a hand edit: %+v", ch)
 	}
-	backups, _ := filepath.Glob(n.real("/var/lib/nodeup/backup/etc/containerd/config.toml*"))
+	backups, _ := filepath.Glob(n.Real("/var/lib/nodeup/backup/etc/containerd/config.toml*"))
 	if len(backups) != 2 {
 		t.Errorf("backups: %v", backups)
 	}
 }
 
 func TestArtifactStepTarGzFiles(t *testing.T) {
-	n := newNode(t)
-	m := newMirror(t)
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
 	url := "https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz"
-	data := tarGz(t, dirEntry("bin/"), reg("bin/containerd", "containerd v1"), reg("bin/ctr", "ctr v1"), reg("bin/containerd-shim-runc-v2", "shim v1"))
+	data := stepstest.TarGz(t, stepstest.DirEntry("bin/"), stepstest.Reg("bin/containerd", "containerd v1"), stepstest.Reg("bin/ctr", "ctr v1"), stepstest.Reg("bin/containerd-shim-runc-v2", "shim v1"))
 	a := &steps.Artifact{
-		Name: "containerd", Version: "2.3.4", URL: url, Mirrors: []string{m.srv.URL}, SHA256: m.put(url, data), Format: steps.FormatTarGz,
-		Files: []steps.Install{
+		Name: "containerd", Version: "2.3.4", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarGz,
+		Files: []archive.Placement{
 			{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755},
 			{From: "bin/ctr", To: "/usr/local/bin/ctr", Mode: 0o755},
 		},
 	}
-	ch := converges(t, n, a, Create)
+	ch := converges(t, n, a, steps.Create)
 	if !strings.HasPrefix(ch.Reason, "install containerd 2.3.4") {
 		t.Errorf("reason %q", ch.Reason)
 	}
-	if got := n.read("/usr/local/bin/containerd"); got != "containerd v1" {
+	if got := n.Read("/usr/local/bin/containerd"); got != "containerd v1" {
 		t.Errorf("containerd %q", got)
 	}
-	if fi, _ := os.Stat(n.real("/usr/local/bin/ctr")); fi.Mode().Perm() != 0o755 {
+	if fi, _ := os.Stat(n.Real("/usr/local/bin/ctr")); fi.Mode().Perm() != 0o755 {
 		t.Errorf("ctr mode %v", fi.Mode())
 	}
-	if n.exists("/usr/local/bin/containerd-shim-runc-v2") {
+	if n.Exists("/usr/local/bin/containerd-shim-runc-v2") {
 		t.Errorf("a member nobody asked for was installed")
 	}
-	if m.requests() != 1 {
-		t.Errorf("%d downloads, want 1", m.requests())
+	if m.Requests() != 1 {
+		t.Errorf("%d downloads, want 1", m.Requests())
 	}
 
 	// An installed file changed by hand: reinstalled, the hand-made one
 	// backed up.
-	n.write("/usr/local/bin/ctr", "patched", 0o755)
-	if ch := n.checkApply(a, true); ch.Outcome != Update || !strings.Contains(ch.Reason, "/usr/local/bin/ctr was changed since nodeup installed it") {
+	n.Write("/usr/local/bin/ctr", "patched", 0o755)
+	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/usr/local/bin/ctr was changed since nodeup installed it") {
 		t.Errorf("after a hand change: %+v", ch)
 	}
-	if got := n.read("/usr/local/bin/ctr"); got != "ctr v1" {
+	if got := n.Read("/usr/local/bin/ctr"); got != "ctr v1" {
 		t.Errorf("ctr %q", got)
 	}
-	if got := n.read("/var/lib/nodeup/backup/usr/local/bin/ctr"); got != "patched" {
+	if got := n.Read("/var/lib/nodeup/backup/usr/local/bin/ctr"); got != "patched" {
 		t.Errorf("backup %q", got)
 	}
 
 	// A new sha256 in the profile: an update.
-	data2 := tarGz(t, reg("bin/containerd", "containerd v2"), reg("bin/ctr", "ctr v2"))
+	data2 := stepstest.TarGz(t, stepstest.Reg("bin/containerd", "containerd v2"), stepstest.Reg("bin/ctr", "ctr v2"))
 	a2 := *a
-	a2.Version, a2.SHA256 = "2.3.5", m.put(url, data2)
-	ch = converges(t, n, &a2, Update)
+	a2.Version, a2.SHA256 = "2.3.5", m.Put(url, data2)
+	ch = converges(t, n, &a2, steps.Update)
 	if !strings.Contains(ch.Reason, "the profile pins sha256 "+a2.SHA256[:12]+", the node has "+a.SHA256[:12]) {
 		t.Errorf("reason %q", ch.Reason)
 	}
-	if got := n.read("/usr/local/bin/containerd"); got != "containerd v2" {
+	if got := n.Read("/usr/local/bin/containerd"); got != "containerd v2" {
 		t.Errorf("containerd %q", got)
 	}
 }
 
 func TestArtifactStepTarZstTree(t *testing.T) {
-	n := newNode(t)
-	m := newMirror(t)
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
 	url := "https://github.com/kata-containers/kata-containers/releases/download/3.32.0/kata-static-3.32.0-amd64.tar.zst"
-	data := tarZst(t,
-		dirEntry("./opt/"), dirEntry("./opt/kata/"), dirEntry("./opt/kata/bin/"),
-		reg("./opt/kata/bin/containerd-shim-kata-v2", "shim"),
-		reg("./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"),
-		symlinkEntry("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
+	data := stepstest.TarZst(t,
+		stepstest.DirEntry("./opt/"), stepstest.DirEntry("./opt/kata/"), stepstest.DirEntry("./opt/kata/bin/"),
+		stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim"),
+		stepstest.Reg("./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"),
+		stepstest.SymlinkEntry("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
 	)
 	a := &steps.Artifact{
-		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.srv.URL}, SHA256: m.put(url, data), Format: steps.FormatTarZst,
-		Trees: []steps.Tree{{From: "opt/kata", To: "/opt/kata"}},
+		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
+		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
 	}
-	converges(t, n, a, Create)
-	if got := n.read("/opt/kata/bin/containerd-shim-kata-v2"); got != "shim" {
+	converges(t, n, a, steps.Create)
+	if got := n.Read("/opt/kata/bin/containerd-shim-kata-v2"); got != "shim" {
 		t.Errorf("shim %q", got)
 	}
-	if got := n.read("/opt/kata/share/defaults/kata-containers/configuration.toml"); got != "[hypervisor.qemu]\n" {
+	if got := n.Read("/opt/kata/share/defaults/kata-containers/configuration.toml"); got != "[hypervisor.qemu]\n" {
 		t.Errorf("configuration.toml through its link: %q", got)
 	}
 
 	// The tree removed: reinstalled.
-	os.RemoveAll(n.real("/opt/kata"))
-	if ch := n.checkApply(a, true); ch.Outcome != Update || !strings.Contains(ch.Reason, "/opt/kata is missing") {
+	os.RemoveAll(n.Real("/opt/kata"))
+	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/opt/kata is missing") {
 		t.Errorf("after removal: %+v", ch)
 	}
-	if !n.exists("/opt/kata/bin/containerd-shim-kata-v2") {
+	if !n.Exists("/opt/kata/bin/containerd-shim-kata-v2") {
 		t.Errorf("not reinstalled")
 	}
 }
 
 func TestArtifactStepRawBinary(t *testing.T) {
-	n := newNode(t)
-	m := newMirror(t)
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
 	url := "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
 	a := &steps.Artifact{
-		Name: "runc", Version: "1.4.3", URL: url, Mirrors: []string{m.srv.URL}, SHA256: m.put(url, []byte("\x7fELF runc")), Format: steps.FormatBinary,
-		Files: []steps.Install{{To: "/usr/local/sbin/runc", Mode: 0o755}},
+		Name: "runc", Version: "1.4.3", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, []byte("\x7fELF runc")), Format: archive.FormatBinary,
+		Files: []archive.Placement{{To: "/usr/local/sbin/runc", Mode: 0o755}},
 	}
-	converges(t, n, a, Create)
-	if got := n.read("/usr/local/sbin/runc"); got != "\x7fELF runc" {
+	converges(t, n, a, steps.Create)
+	if got := n.Read("/usr/local/sbin/runc"); got != "\x7fELF runc" {
 		t.Errorf("runc %q", got)
 	}
 
 	// A checksum mismatch installs nothing and names URL and both sums.
-	n2 := newNode(t)
+	n2 := stepstest.NewNode(t)
 	bad := *a
 	bad.SHA256 = strings.Repeat("0", 64)
-	_, err := CheckApply(context.Background(), n2.env, &bad, true)
+	_, err := stepstest.Do(n2.Env, &bad, true)
 	if err == nil || !strings.Contains(err.Error(), "download runc 1.4.3") || !strings.Contains(err.Error(), strings.Repeat("0", 64)) ||
-		!strings.Contains(err.Error(), a.SHA256) || !strings.Contains(err.Error(), m.srv.URL+"/github.com/opencontainers/runc/") {
+		!strings.Contains(err.Error(), a.SHA256) || !strings.Contains(err.Error(), m.URL+"/github.com/opencontainers/runc/") {
 		t.Errorf("mismatch: %v", err)
 	}
-	if n2.exists("/usr/local/sbin/runc") {
+	if n2.Exists("/usr/local/sbin/runc") {
 		t.Errorf("installed despite the mismatch")
 	}
 }
 
 // fakeApt is dpkg-query and apt-get under a chroot, with packages in memory.
 type fakeApt struct {
-	n         *node
+	n         *stepstest.Node
 	installed map[string]string
 	calls     []string
 }
 
 func (f *fakeApt) run(_ context.Context, c pkgmgr.Cmd) ([]byte, error) {
 	argv := c.Argv
-	if argv[0] != "chroot" || argv[1] != f.n.root {
-		f.n.t.Errorf("not chrooted into the root: %q", argv)
+	if argv[0] != "chroot" || argv[1] != f.n.Root {
+		f.n.T.Errorf("not chrooted into the root: %q", argv)
 	} else {
 		argv = argv[2:]
 	}
@@ -286,21 +288,21 @@ func (f *fakeApt) run(_ context.Context, c pkgmgr.Cmd) ([]byte, error) {
 	case "apt-get":
 		pkg, version, _ := strings.Cut(name, "=")
 		f.installed[pkg] = version + "-1ubuntu1"
-		f.n.write("/usr/bin/"+pkg, "binary", 0o755)
+		f.n.Write("/usr/bin/"+pkg, "binary", 0o755)
 		return nil, nil
 	}
 	return nil, errors.New("unexpected command")
 }
 
 func TestPackageStep(t *testing.T) {
-	n := newNode(t)
-	n.write("/usr/bin/apt-get", "#!/bin/sh\n", 0o755)
-	n.write("/usr/bin/dpkg-query", "#!/bin/sh\n", 0o755)
+	n := stepstest.NewNode(t)
+	n.Write("/usr/bin/apt-get", "#!/bin/sh\n", 0o755)
+	n.Write("/usr/bin/dpkg-query", "#!/bin/sh\n", 0o755)
 	apt := &fakeApt{n: n, installed: map[string]string{}}
-	n.env.Packages = func() (pkgmgr.Manager, error) { return pkgmgr.DetectWith(n.h, apt.run) }
+	n.Env.Packages = func() (pkgmgr.Manager, error) { return pkgmgr.DetectWith(n.Host, apt.run) }
 
 	p := &steps.Package{Name: "containerd", Version: "1.7.24", Binaries: []string{"/usr/bin/containerd"}}
-	ch := converges(t, n, p, Create)
+	ch := converges(t, n, p, steps.Create)
 	if ch.Reason != "install containerd 1.7.24 with apt" {
 		t.Errorf("reason %q", ch.Reason)
 	}
@@ -316,14 +318,14 @@ func TestPackageStep(t *testing.T) {
 
 	// Another version pinned: an update.
 	p2 := &steps.Package{Name: "containerd", Version: "1.7.25", Binaries: p.Binaries}
-	if ch := converges(t, n, p2, Update); ch.Reason != "containerd 1.7.24-1ubuntu1 installed, profile wants 1.7.25 (apt)" {
+	if ch := converges(t, n, p2, steps.Update); ch.Reason != "containerd 1.7.24-1ubuntu1 installed, profile wants 1.7.25 (apt)" {
 		t.Errorf("reason %q", ch.Reason)
 	}
 
 	// No package manager: a clear error.
-	n3 := newNode(t)
-	n3.env.Packages = func() (pkgmgr.Manager, error) { return pkgmgr.DetectWith(n3.h, apt.run) }
-	if _, err := CheckApply(context.Background(), n3.env, p, false); err == nil || !strings.Contains(err.Error(), `use source = "release"`) {
+	n3 := stepstest.NewNode(t)
+	n3.Env.Packages = func() (pkgmgr.Manager, error) { return pkgmgr.DetectWith(n3.Host, apt.run) }
+	if _, err := stepstest.Do(n3.Env, p, false); err == nil || !strings.Contains(err.Error(), `use source = "release"`) {
 		t.Errorf("no apt: %v", err)
 	}
 }
@@ -347,20 +349,21 @@ func containerdUnit() *steps.Unit {
 }
 
 func TestUnitStepOnline(t *testing.T) {
-	n := newNode(t)
-	fake := n.online()
-	n.write("/etc/systemd/system/containerd.service", containerdUnitFile, 0o644)
+	n := stepstest.NewNode(t)
+	fake := n.Online()
+	n.Write("/etc/systemd/system/containerd.service", containerdUnitFile, 0o644)
 	u := containerdUnit()
-	n.change["file:/etc/systemd/system/containerd.service"] = true // written in this run
+	n.Changes["file:/etc/systemd/system/containerd.service"] = true // written in this run
+	n.Paths["file:/etc/systemd/system/containerd.service"] = []string{"/etc/systemd/system/containerd.service"}
 
-	before := snapshot(t, n.root)
-	if ch := n.checkApply(u, false); ch.Outcome != Create || ch.Reason != "daemon-reload, enable, start (is inactive)" {
+	before := stepstest.Snapshot(t, n.Root)
+	if ch := n.CheckApply(u, false); ch.Outcome != steps.Create || ch.Reason != "daemon-reload, enable, start (is inactive)" {
 		t.Errorf("plan: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
 		t.Errorf("the plan called %q", calls)
 	}
-	if ch := n.checkApply(u, true); ch.Outcome != Create {
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.Create {
 		t.Errorf("first apply: %+v", ch)
 	}
 	want := []string{"daemon-reload", "enable containerd.service", "start containerd.service"}
@@ -372,20 +375,20 @@ func TestUnitStepOnline(t *testing.T) {
 	}
 
 	// Next run: nothing changed, so only reads.
-	n.settle("containerd.service")
+	n.Settle("containerd.service")
 	fake.Reset()
-	n.change = map[string]bool{}
-	if ch := n.checkApply(u, true); ch.Outcome != NoOp || !strings.HasPrefix(ch.Reason, "enabled, active (pid ") {
+	n.Changes = map[string]bool{}
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp || !strings.HasPrefix(ch.Reason, "enabled, active (pid ") {
 		t.Errorf("second apply: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
 		t.Errorf("second apply called %q", calls)
 	}
-	sameSnapshot(t, "online unit step", before, snapshot(t, n.root))
+	stepstest.SameSnapshot(t, "online unit step", before, stepstest.Snapshot(t, n.Root))
 
 	// The config changed in this run: a restart, no daemon-reload.
-	n.change["file:/etc/containerd/config.toml"] = true
-	if ch := n.checkApply(u, true); ch.Outcome != Update || ch.Reason != "restart (file:/etc/containerd/config.toml changed)" {
+	n.Changes["file:/etc/containerd/config.toml"] = true
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "restart (file:/etc/containerd/config.toml changed)" {
 		t.Errorf("config changed: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"restart containerd.service"}) {
@@ -395,8 +398,8 @@ func TestUnitStepOnline(t *testing.T) {
 	// Stopped by someone: started again.
 	fake.SetState("containerd.service", "inactive")
 	fake.Reset()
-	n.change = map[string]bool{}
-	if ch := n.checkApply(u, true); ch.Outcome != Update || ch.Reason != "start (is inactive)" {
+	n.Changes = map[string]bool{}
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "start (is inactive)" {
 		t.Errorf("stopped: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"start containerd.service"}) {
@@ -404,10 +407,10 @@ func TestUnitStepOnline(t *testing.T) {
 	}
 
 	// The bake phase enables but starts nothing.
-	n2 := newNode(t)
-	fake2 := n2.online()
-	n2.env.Phase = PhaseBake
-	if ch := n2.checkApply(u, true); !ch.Changed() || ch.Reason != "enable" {
+	n2 := stepstest.NewNode(t)
+	fake2 := n2.Online()
+	n2.Env.Phase = steps.PhaseBake
+	if ch := n2.CheckApply(u, true); !ch.Changed() || ch.Reason != "enable" {
 		t.Errorf("bake: %+v", ch)
 	}
 	if calls := fake2.Calls(); !slices.Equal(calls, []string{"enable containerd.service"}) {
@@ -416,11 +419,11 @@ func TestUnitStepOnline(t *testing.T) {
 }
 
 func TestUnitStepMasked(t *testing.T) {
-	n := newNode(t)
-	fake := n.online()
+	n := stepstest.NewNode(t)
+	fake := n.Online()
 	fake.Unit("containerd.service").FileState = "masked"
-	_, err := CheckApply(context.Background(), n.env, containerdUnit(), true)
-	if !errors.Is(err, ErrMasked) || !strings.Contains(err.Error(), "run systemctl unmask containerd.service, then nodeup apply again") {
+	_, err := stepstest.Do(n.Env, containerdUnit(), true)
+	if !errors.Is(err, steps.ErrMasked) || !strings.Contains(err.Error(), "run systemctl unmask containerd.service, then nodeup apply again") {
 		t.Errorf("masked: %v", err)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
@@ -429,12 +432,12 @@ func TestUnitStepMasked(t *testing.T) {
 }
 
 func TestUnitStepStartFailureCarriesJournal(t *testing.T) {
-	n := newNode(t)
-	fake := n.online()
+	n := stepstest.NewNode(t)
+	fake := n.Online()
 	fu := fake.Unit("containerd.service")
 	fu.AfterStart = "failed"
 	fu.Journal = "containerd[812]: failed to load TOML: /etc/containerd/config.toml: (5, 3): unexpected token"
-	_, err := CheckApply(context.Background(), n.env, containerdUnit(), true)
+	_, err := stepstest.Do(n.Env, containerdUnit(), true)
 	var ue *systemd.UnitError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "last journal lines (journalctl -u containerd.service):\n"+fu.Journal) {
 		t.Errorf("start failure: %v", err)
@@ -442,78 +445,78 @@ func TestUnitStepStartFailureCarriesJournal(t *testing.T) {
 }
 
 func TestUnitStepOffline(t *testing.T) {
-	n := newNode(t)
+	n := stepstest.NewNode(t)
 	u := containerdUnit()
 
 	// The unit file is not written yet (its file step comes first): the plan
 	// still shows the enable.
-	if ch := n.checkApply(u, false); ch.Outcome != Create {
+	if ch := n.CheckApply(u, false); ch.Outcome != steps.Create {
 		t.Errorf("plan before the unit file: %+v", ch)
 	}
-	n.write(u.Path, containerdUnitFile, 0o644)
-	ch := converges(t, n, u, Create)
+	n.Write(u.Path, containerdUnitFile, 0o644)
+	ch := converges(t, n, u, steps.Create)
 	if ch.Reason != "enable (write [Install] links); systemd is not running here: starts at boot" {
 		t.Errorf("reason %q", ch.Reason)
 	}
 	link := "/etc/systemd/system/multi-user.target.wants/containerd.service"
-	if target, err := os.Readlink(n.real(link)); err != nil || target != u.Path {
+	if target, err := os.Readlink(n.Real(link)); err != nil || target != u.Path {
 		t.Errorf("%s -> %q, %v", link, target, err)
 	}
 
 	// A distribution's unit (no Path) is found where packages put it.
-	n.write("/lib/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet\n[Install]\nWantedBy=multi-user.target\n", 0o644)
+	n.Write("/lib/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet\n[Install]\nWantedBy=multi-user.target\n", 0o644)
 	k := &steps.Unit{Name: "kubelet.service"}
-	converges(t, n, k, Create)
-	if target, _ := os.Readlink(n.real("/etc/systemd/system/multi-user.target.wants/kubelet.service")); target != "/lib/systemd/system/kubelet.service" {
+	converges(t, n, k, steps.Create)
+	if target, _ := os.Readlink(n.Real("/etc/systemd/system/multi-user.target.wants/kubelet.service")); target != "/lib/systemd/system/kubelet.service" {
 		t.Errorf("kubelet link -> %q", target)
 	}
 }
 
 func TestModuleStep(t *testing.T) {
-	n := newNode(t)
-	k := newKernel(t)
-	n.env.Kernel = k.Kernel
+	n := stepstest.NewNode(t)
+	k := stepstest.NewKernel(t)
+	n.Env.Kernel = k.Kernel
 	m := &steps.Module{Name: "br_netfilter"}
 
-	ksnap := snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys)))
-	if ch := n.checkApply(m, false); ch.Outcome != Create || ch.Reason != "modprobe br_netfilter" {
+	ksnap := stepstest.Snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys)))
+	if ch := n.CheckApply(m, false); ch.Outcome != steps.Create || ch.Reason != "modprobe br_netfilter" {
 		t.Errorf("plan: %+v", ch)
 	}
-	sameSnapshot(t, "module plan", ksnap, snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys))))
-	converges(t, n, m, Create)
-	if got := k.loads(); !slices.Equal(got, []string{"br_netfilter"}) {
+	stepstest.SameSnapshot(t, "module plan", ksnap, stepstest.Snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys))))
+	converges(t, n, m, steps.Create)
+	if got := k.Loads(); !slices.Equal(got, []string{"br_netfilter"}) {
 		t.Errorf("modprobe ran for %q", got)
 	}
 
 	// A container: no /lib/modules for the release. A warning, not a change.
 	os.RemoveAll(k.LibModules)
-	if ch := n.checkApply(&steps.Module{Name: "overlay"}, true); ch.Outcome != NoOp || !strings.Contains(ch.Reason, "missing, as in a container") {
+	if ch := n.CheckApply(&steps.Module{Name: "overlay"}, true); ch.Outcome != steps.NoOp || !strings.Contains(ch.Reason, "missing, as in a container") {
 		t.Errorf("container: %+v", ch)
 	}
-	if len(n.warns) != 1 || !strings.Contains(n.warns[0], "kernel module overlay is not loaded and cannot be loaded here") {
-		t.Errorf("warnings %q", n.warns)
+	if len(n.Warns) != 1 || !strings.Contains(n.Warns[0], "kernel module overlay is not loaded and cannot be loaded here") {
+		t.Errorf("warnings %q", n.Warns)
 	}
 
 	// Bake, and a root that is not the running kernel's: skipped.
-	n.env.Phase = PhaseBake
-	if ch := n.checkApply(m, true); ch.Outcome != Skip {
+	n.Env.Phase = steps.PhaseBake
+	if ch := n.CheckApply(m, true); ch.Outcome != steps.Skip {
 		t.Errorf("bake: %+v", ch)
 	}
-	n.env.Phase, n.env.Kernel = PhaseAll, nil
-	if ch := n.checkApply(m, true); ch.Outcome != Skip {
+	n.Env.Phase, n.Env.Kernel = steps.PhaseAll, nil
+	if ch := n.CheckApply(m, true); ch.Outcome != steps.Skip {
 		t.Errorf("no kernel: %+v", ch)
 	}
 }
 
 func TestSysctlStep(t *testing.T) {
-	n := newNode(t)
-	k := newKernel(t)
-	n.env.Kernel = k.Kernel
+	n := stepstest.NewNode(t)
+	k := stepstest.NewKernel(t)
+	n.Env.Kernel = k.Kernel
 	s := &steps.Sysctl{Name: "net.ipv4.ip_forward", Value: "1"}
-	procSys := snapshot(t, k.ProcSys)
-	n.checkApply(s, false)
-	sameSnapshot(t, "sysctl plan", procSys, snapshot(t, k.ProcSys))
-	if ch := converges(t, n, s, Update); ch.Reason != "0 -> 1" {
+	procSys := stepstest.Snapshot(t, k.ProcSys)
+	n.CheckApply(s, false)
+	stepstest.SameSnapshot(t, "sysctl plan", procSys, stepstest.Snapshot(t, k.ProcSys))
+	if ch := converges(t, n, s, steps.Update); ch.Reason != "0 -> 1" {
 		t.Errorf("reason %q", ch.Reason)
 	}
 	if b, _ := os.ReadFile(filepath.Join(k.ProcSys, "net/ipv4/ip_forward")); string(b) != "1" {
@@ -523,68 +526,68 @@ func TestSysctlStep(t *testing.T) {
 	// A sysctl of a module that is not loaded: a warning, not a failure. A
 	// plan does not warn: the module steps before it have not run.
 	bridge := &steps.Sysctl{Name: "net.bridge.bridge-nf-call-iptables", Value: "1"}
-	if ch := n.checkApply(bridge, false); ch.Outcome != NoOp || len(n.warns) != 0 {
-		t.Errorf("plan of an unknown sysctl: %+v %q", ch, n.warns)
+	if ch := n.CheckApply(bridge, false); ch.Outcome != steps.NoOp || len(n.Warns) != 0 {
+		t.Errorf("plan of an unknown sysctl: %+v %q", ch, n.Warns)
 	}
-	ch := n.checkApply(bridge, true)
-	if ch.Outcome != NoOp || len(n.warns) != 1 || !strings.Contains(n.warns[0], "sysctl net.bridge.bridge-nf-call-iptables does not exist in this kernel (is its module loaded?)") {
-		t.Errorf("unknown sysctl: %+v %q", ch, n.warns)
+	ch := n.CheckApply(bridge, true)
+	if ch.Outcome != steps.NoOp || len(n.Warns) != 1 || !strings.Contains(n.Warns[0], "sysctl net.bridge.bridge-nf-call-iptables does not exist in this kernel (is its module loaded?)") {
+		t.Errorf("unknown sysctl: %+v %q", ch, n.Warns)
 	}
 }
 
 func TestVerifyStep(t *testing.T) {
-	n := newNode(t)
-	n.online()
-	sock := serveCRI(t, "runc", "kata-qemu")
-	n.write("/opt/cni/bin/bridge", cniScript, 0o755)
+	n := stepstest.NewNode(t)
+	n.Online()
+	sock := stepstest.ServeCRI(t, "runc", "kata-qemu")
+	n.Write("/opt/cni/bin/bridge", stepstest.CNIScript, 0o755)
 	v := &steps.Verify{
 		Endpoint: "unix://" + sock, Handlers: []string{"runc", "kata-qemu"}, CgroupDriver: "systemd",
 		Timeout: 5 * time.Second, CNIBinDir: "/opt/cni/bin", CNIPlugins: []string{"bridge"},
 	}
 	var report *cri.Report
-	n.env.Verified = func(r cri.Report) { report = &r }
+	n.Env.Verified = func(r cri.Report) { report = &r }
 
-	before := snapshot(t, n.root)
-	if ch := n.checkApply(v, false); ch.Outcome != Skip || report != nil {
+	before := stepstest.Snapshot(t, n.Root)
+	if ch := n.CheckApply(v, false); ch.Outcome != steps.Skip || report != nil {
 		t.Errorf("plan: %+v, report %v", ch, report)
 	}
-	ch := n.checkApply(v, true)
-	if ch.Outcome != NoOp || report == nil || !report.OK() {
+	ch := n.CheckApply(v, true)
+	if ch.Outcome != steps.NoOp || report == nil || !report.OK() {
 		t.Fatalf("verify: %+v %+v", ch, report)
 	}
 	if ch.Reason != "7 checks passed" {
 		t.Errorf("reason %q; checks %+v", ch.Reason, report.Checks)
 	}
-	sameSnapshot(t, "verify", before, snapshot(t, n.root))
-	if ch := n.checkApply(v, true); ch.Outcome != NoOp {
+	stepstest.SameSnapshot(t, "verify", before, stepstest.Snapshot(t, n.Root))
+	if ch := n.CheckApply(v, true); ch.Outcome != steps.NoOp {
 		t.Errorf("second verify: %+v", ch)
 	}
 
 	// A handler the runtime lacks fails the step, naming it.
 	missing := *v
 	missing.Handlers = []string{"runc", "kata-fc"}
-	_, err := CheckApply(context.Background(), n.env, &missing, true)
-	var ve *VerifyError
+	_, err := stepstest.Do(n.Env, &missing, true)
+	var ve *steps.VerifyError
 	if !errors.As(err, &ve) || len(ve.Failed) != 1 || !strings.Contains(err.Error(), "handler kata-fc: not registered; the runtime has: kata-qemu, runc") {
 		t.Errorf("missing handler: %v", err)
 	}
 
 	// Env.Dial replaces the socket.
 	dials := 0
-	n.env.Dial = dialTo(sock, &dials)
+	n.Env.Dial = stepstest.DialTo(sock, &dials)
 	other := *v
 	other.Endpoint = "unix:///run/containerd/containerd.sock"
-	if ch := n.checkApply(&other, true); ch.Outcome != NoOp || dials != 1 {
+	if ch := n.CheckApply(&other, true); ch.Outcome != steps.NoOp || dials != 1 {
 		t.Errorf("through Env.Dial: %+v, %d dials", ch, dials)
 	}
 
 	// Bake, or no systemd: nothing runs, so nothing to verify.
-	n.env.Phase = PhaseBake
-	if ch := n.checkApply(v, true); ch.Outcome != Skip {
+	n.Env.Phase = steps.PhaseBake
+	if ch := n.CheckApply(v, true); ch.Outcome != steps.Skip {
 		t.Errorf("bake: %+v", ch)
 	}
-	n.env.Phase, n.env.Systemd = PhaseAll, nil
-	if ch := n.checkApply(v, true); ch.Outcome != Skip {
+	n.Env.Phase, n.Env.Systemd = steps.PhaseAll, nil
+	if ch := n.CheckApply(v, true); ch.Outcome != steps.Skip {
 		t.Errorf("offline: %+v", ch)
 	}
 }
@@ -594,21 +597,16 @@ func TestVerifyStep(t *testing.T) {
 // was (re)started right after its files were written is not, although
 // /proc's boot time has whole seconds.
 func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
-	n := newNode(t)
-	fake := n.online()
+	n := stepstest.NewNode(t)
+	fake := n.Online()
 	u := containerdUnit()
-	n.env.Action = func(id string) steps.Action {
-		if id == "file:/etc/containerd/config.toml" {
-			return &steps.File{Path: "/etc/containerd/config.toml"}
-		}
-		return nil
-	}
-	n.write("/etc/containerd/config.toml", "version = 3\n", 0o644)
+	n.Paths["file:/etc/containerd/config.toml"] = []string{"/etc/containerd/config.toml"}
+	n.Write("/etc/containerd/config.toml", "version = 3\n", 0o644)
 	fake.Unit("containerd.service").FileState = "enabled"
 
 	// A process started just after the file was written.
 	written := time.Now()
-	os.Chtimes(n.real("/etc/containerd/config.toml"), written, written)
+	os.Chtimes(n.Real("/etc/containerd/config.toml"), written, written)
 	time.Sleep(20 * time.Millisecond)
 	proc := exec.Command("sleep", "30")
 	if err := proc.Start(); err != nil {
@@ -618,7 +616,7 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 	fake.SetState("containerd.service", "active")
 	fake.Unit("containerd.service").MainPID = uint32(proc.Process.Pid)
 
-	if ch := n.checkApply(u, true); ch.Outcome != NoOp {
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp {
 		t.Errorf("a unit started after its config was written: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
@@ -628,8 +626,8 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 	// The config written well after the process started.
 	fake.Unit("containerd.service").MainPID = uint32(proc.Process.Pid)
 	later := time.Now().Add(5 * time.Second)
-	os.Chtimes(n.real("/etc/containerd/config.toml"), later, later)
-	if ch := n.checkApply(u, true); ch.Outcome != Update || ch.Reason != "restart (/etc/containerd/config.toml is newer than the running process)" {
+	os.Chtimes(n.Real("/etc/containerd/config.toml"), later, later)
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "restart (/etc/containerd/config.toml is newer than the running process)" {
 		t.Errorf("config newer than the process: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"restart containerd.service"}) {
@@ -640,39 +638,39 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 // A mask (a symlink to /dev/null) is the operator's: neither the unit's
 // file step nor offline enabling replaces it, and neither does a plan.
 func TestMaskIsNotReplaced(t *testing.T) {
-	n := newNode(t)
+	n := stepstest.NewNode(t)
 	mask := func(p string) {
-		os.MkdirAll(filepath.Dir(n.real(p)), 0o755)
-		if err := os.Symlink("/dev/null", n.real(p)); err != nil {
+		os.MkdirAll(filepath.Dir(n.Real(p)), 0o755)
+		if err := os.Symlink("/dev/null", n.Real(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	mask("/etc/systemd/system/containerd.service")
 	mask("/etc/sysctl.d/99-nodeup.conf")
-	before := snapshot(t, n.root)
+	before := stepstest.Snapshot(t, n.Root)
 
 	unitFile := &steps.File{Path: "/etc/systemd/system/containerd.service", Mode: 0o644, Content: []byte(containerdUnitFile)}
 	sysctlFile := &steps.File{Path: "/etc/sysctl.d/99-nodeup.conf", Mode: 0o644, Content: []byte("net.ipv4.ip_forward = 1\n")}
 	for _, apply := range []bool{false, true} {
-		_, err := CheckApply(context.Background(), n.env, unitFile, apply)
-		if !errors.Is(err, ErrMasked) || !strings.Contains(err.Error(), "run systemctl unmask containerd.service") {
+		_, err := stepstest.Do(n.Env, unitFile, apply)
+		if !errors.Is(err, steps.ErrMasked) || !strings.Contains(err.Error(), "run systemctl unmask containerd.service") {
 			t.Errorf("unit file, apply=%v: %v", apply, err)
 		}
-		_, err = CheckApply(context.Background(), n.env, sysctlFile, apply)
+		_, err = stepstest.Do(n.Env, sysctlFile, apply)
 		if err == nil || !strings.Contains(err.Error(), "/etc/sysctl.d/99-nodeup.conf is masked (a symlink to /dev/null)") {
 			t.Errorf("sysctl.d file, apply=%v: %v", apply, err)
 		}
 	}
-	sameSnapshot(t, "masked files", before, snapshot(t, n.root))
+	stepstest.SameSnapshot(t, "masked files", before, stepstest.Snapshot(t, n.Root))
 
 	// A distribution's unit masked in an image: not enabled behind the mask.
-	n.write("/lib/systemd/system/containerd.service", containerdUnitFile, 0o644)
-	before = snapshot(t, n.root)
-	_, err := CheckApply(context.Background(), n.env, &steps.Unit{Name: "containerd.service", Start: true}, true)
-	if !errors.Is(err, ErrMasked) {
+	n.Write("/lib/systemd/system/containerd.service", containerdUnitFile, 0o644)
+	before = stepstest.Snapshot(t, n.Root)
+	_, err := stepstest.Do(n.Env, &steps.Unit{Name: "containerd.service", Start: true}, true)
+	if !errors.Is(err, steps.ErrMasked) {
 		t.Errorf("masked distribution unit enabled offline: %v", err)
 	}
-	sameSnapshot(t, "masked", before, snapshot(t, n.root))
+	stepstest.SameSnapshot(t, "masked", before, stepstest.Snapshot(t, n.Root))
 }
 
 // TestUnitStepRecoversFromInterruptedRun: an earlier apply was killed after
@@ -680,31 +678,31 @@ func TestMaskIsNotReplaced(t *testing.T) {
 // containerd's config (its restart is due, recorded in the state). This run
 // changes nothing itself, yet reloads and restarts.
 func TestUnitStepRecoversFromInterruptedRun(t *testing.T) {
-	n := newNode(t)
-	fake := n.online()
-	n.write("/etc/systemd/system/containerd.service", containerdUnitFile, 0o644)
+	n := stepstest.NewNode(t)
+	fake := n.Online()
+	n.Write("/etc/systemd/system/containerd.service", containerdUnitFile, 0o644)
 	u := containerdUnit()
-	n.checkApply(u, true)
-	n.settle("containerd.service")
+	n.CheckApply(u, true)
+	n.Settle("containerd.service")
 	fake.Reset()
 
 	fake.Unit("containerd.service").NeedReload = true
-	n.env.State.Record(restartKey("containerd.service"), "file:/etc/containerd/config.toml")
-	ch := n.checkApply(u, false)
-	if ch.Outcome != Update || ch.Reason != "daemon-reload, restart (file:/etc/containerd/config.toml changed in an earlier run that ended before this restart)" {
+	n.Env.State.RestartDue("containerd.service", "file:/etc/containerd/config.toml")
+	ch := n.CheckApply(u, false)
+	if ch.Outcome != steps.Update || ch.Reason != "daemon-reload, restart (file:/etc/containerd/config.toml changed in an earlier run that ended before this restart)" {
 		t.Errorf("plan: %+v", ch)
 	}
-	n.checkApply(u, true)
+	n.CheckApply(u, true)
 	want := []string{"daemon-reload", "restart containerd.service"}
 	if calls := fake.Calls(); !slices.Equal(calls, want) {
 		t.Errorf("calls %q, want %q", calls, want)
 	}
-	if _, due := n.env.State.Lookup(restartKey("containerd.service")); due {
+	if _, due := n.Env.State.DueRestart("containerd.service"); due {
 		t.Error("the due restart is still recorded after the restart")
 	}
-	n.settle("containerd.service")
+	n.Settle("containerd.service")
 	fake.Reset()
-	if ch := n.checkApply(u, true); ch.Outcome != NoOp || len(fake.Calls()) != 0 {
+	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp || len(fake.Calls()) != 0 {
 		t.Errorf("the run after: %+v, calls %q", ch, fake.Calls())
 	}
 }

@@ -1,4 +1,6 @@
-package systemd
+// Package systemdtest is an in-memory systemd for tests of what starts,
+// restarts and enables units.
+package systemdtest
 
 import (
 	"context"
@@ -6,9 +8,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/nodeup/nodeup/node/systemd"
 )
 
-// Fake is an in-memory Manager for tests. It records every call as
+// Fake is an in-memory systemd.Manager for tests. It records every call as
 // "op unit" (e.g. "restart containerd.service", "daemon-reload"), keeps a
 // state per unit, gives a unit a new MainPID on each start or restart,
 // and fails the operations set with Fail. It is safe for concurrent use.
@@ -35,7 +39,7 @@ type FakeUnit struct {
 	Journal    string
 }
 
-var _ Manager = (*Fake)(nil)
+var _ systemd.Manager = (*Fake)(nil)
 
 // NewFake returns a Fake where every unit is loaded, disabled and inactive.
 func NewFake() *Fake {
@@ -217,11 +221,11 @@ func (f *Fake) run(op, unit string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record(op, unit); err != nil {
-		return &UnitError{Unit: unit, Op: op, Result: "job failed", Err: err, Journal: f.unit(unit).Journal}
+		return &systemd.UnitError{Unit: unit, Op: op, Result: "job failed", Err: err, Journal: f.unit(unit).Journal}
 	}
 	u := f.unit(unit)
 	if u.FileState == "masked" {
-		return &UnitError{Unit: unit, Op: op, Result: "not enqueued", Err: fmt.Errorf("unit %s is masked", unit)}
+		return &systemd.UnitError{Unit: unit, Op: op, Result: "not enqueued", Err: fmt.Errorf("unit %s is masked", unit)}
 	}
 	if op == "start" && u.ActiveState == "active" {
 		return nil // starting an active unit is a no-op, as in systemd
@@ -233,7 +237,7 @@ func (f *Fake) run(op, unit string) error {
 	default:
 		u.ActiveState, u.MainPID = u.AfterStart, 0
 		if u.AfterStart == "failed" {
-			return &UnitError{Unit: unit, Op: op, Result: "job failed", Journal: u.Journal}
+			return &systemd.UnitError{Unit: unit, Op: op, Result: "job failed", Journal: u.Journal}
 		}
 		return nil
 	}

@@ -1,0 +1,141 @@
+// Package engine runs a node's step graph: it takes the node's lock, reads
+// nodeup's state and sweeps what a killed run left (Begin), then walks the
+// graph, checking every step and, in an apply, converging it (Run). What a
+// step does is the steps package's business; the engine knows only the
+// Step interface.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/steps"
+)
+
+// Result is what happened to one step.
+type Result struct {
+	ID           string        `json:"id"`
+	steps.Change               // outcome, reason, diff
+	Err          error         `json:"-"`
+	Error        string        `json:"error,omitempty"`
+	From         hcl.Range     `json:"-"`
+	Source       string        `json:"source,omitempty"` // file:line of the profile
+	Duration     time.Duration `json:"-"`
+}
+
+// walk is the Run the steps of one walk see.
+type walk struct {
+	g       *graph.Graph
+	mu      sync.Mutex
+	results map[string]*Result
+}
+
+func (w *walk) Changed(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.results[id]
+	return r != nil && r.Err == nil && r.Changed()
+}
+
+func (w *walk) Writes(id string) []string {
+	if s, ok := stepOf(w.g, id); ok {
+		return s.Writes()
+	}
+	return nil
+}
+
+// stepOf is the Step of a graph vertex.
+func stepOf(g *graph.Graph, id string) (steps.Step, bool) {
+	v := g.Step(id)
+	if v == nil {
+		return nil, false
+	}
+	s, ok := v.Action.(steps.Step)
+	return s, ok
+}
+
+// Options say how Run walks.
+type Options struct {
+	// Apply converges the node; without it, Run is the plan.
+	Apply bool
+	// Parallelism bounds the steps that run at once.
+	Parallelism int
+	// Checkpoint, when set, is called after each step that changed the
+	// node, to persist the state: a run killed later does not forget what
+	// it wrote and take its own files for someone else's.
+	Checkpoint func()
+}
+
+// Run walks the graph, checking every step and, with o.Apply, converging
+// it. Steps run in parallel as their dependencies finish; a failure skips
+// what depends on it and lets the rest finish. Results come in graph
+// order. env is not changed: the steps get a copy that knows this walk.
+func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Result {
+	apply := o.Apply
+	w := &walk{g: g, results: map[string]*Result{}}
+	runEnv := *env
+	runEnv.Run = w
+	// The units a step's change makes stale, to mark them in the state.
+	restarts := map[string][]string{}
+	for _, v := range g.Order() {
+		if u, ok := v.Action.(*steps.Unit); ok && u.Start {
+			for _, id := range u.RestartOn {
+				restarts[id] = append(restarts[id], u.Name)
+			}
+		}
+	}
+	errs := g.Walk(ctx, o.Parallelism, func(ctx context.Context, v *graph.Step) error {
+		start := time.Now()
+		ch, err := do(ctx, &runEnv, v, apply)
+		w.mu.Lock()
+		w.results[v.ID] = &Result{ID: v.ID, Change: ch, Err: err, Duration: time.Since(start)}
+		w.mu.Unlock()
+		if apply && err == nil && ch.Changed() {
+			// Recorded before the checkpoint: a run killed before the
+			// restart leaves it due, and the next run does it. (A run that
+			// starts nothing leaves the start to the boot.)
+			if runEnv.StartsThings() {
+				for _, unit := range restarts[v.ID] {
+					runEnv.State.RestartDue(unit, v.ID)
+				}
+			}
+			if o.Checkpoint != nil {
+				o.Checkpoint()
+			}
+		}
+		return err
+	})
+	var out []Result
+	for _, v := range g.Order() {
+		r := w.results[v.ID]
+		if r == nil {
+			r = &Result{ID: v.ID, Err: errs[v.ID]}
+		}
+		r.From = v.Range
+		if v.Range.Filename != "" {
+			r.Source = fmt.Sprintf("%s:%d", v.Range.Filename, v.Range.Start.Line)
+		}
+		if r.Err != nil {
+			r.Error = r.Err.Error()
+		}
+		out = append(out, *r)
+	}
+	return out
+}
+
+// do checks one vertex's step or, with apply, applies it.
+func do(ctx context.Context, env *steps.Env, v *graph.Step, apply bool) (steps.Change, error) {
+	s, ok := v.Action.(steps.Step)
+	if !ok {
+		return steps.Change{}, fmt.Errorf("%s: %T is not a step nodeup can run", v.ID, v.Action)
+	}
+	if apply {
+		return s.Apply(ctx, env)
+	}
+	return s.Check(ctx, env)
+}

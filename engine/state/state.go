@@ -1,0 +1,217 @@
+// Package state is nodeup's record of what it did to a node, kept in
+// /var/lib/nodeup/state.json: the files it wrote with their sha256, the
+// artifacts it installed, and the restarts a change made due that no run
+// has done yet. It answers "did nodeup write this?" on the next run: a
+// file that is not recorded, or whose content changed since, belongs to
+// someone else and is backed up before nodeup replaces it.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/paths"
+)
+
+// Version is the state file format nodeup writes. Version 1 kept artifacts
+// and due restarts in the files map as "artifact:NAME" and "restart:UNIT";
+// it is read and rewritten as version 2.
+const Version = 2
+
+// Artifact is an installed release artifact.
+type Artifact struct {
+	Version string `json:"version,omitempty"`
+	SHA256  string `json:"sha256"`
+}
+
+// State is safe for concurrent use.
+type State struct {
+	mu        sync.Mutex
+	files     map[string]string   // node path -> hex sha256
+	artifacts map[string]Artifact // component -> what is installed
+	restarts  map[string]string   // unit -> the step whose change made its restart due
+	dirty     bool
+}
+
+type stateFile struct {
+	Version   int                 `json:"version"`
+	Files     map[string]string   `json:"files"`
+	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
+	Restarts  map[string]string   `json:"restarts,omitempty"`
+}
+
+// New returns the state of a node nodeup never ran on.
+func New() *State {
+	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, restarts: map[string]string{}}
+}
+
+// Load reads the state of the node behind h; a node nodeup never ran on
+// has an empty state.
+func Load(h *host.Host) (*State, error) {
+	s := New()
+	b, err := h.ReadFile(paths.StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f stateFile
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&f); err != nil {
+		return nil, fmt.Errorf("read %s: %v; it is not valid JSON: move it away and run nodeup again (files nodeup no longer recognises are backed up before they are replaced)", paths.StateFile, err)
+	}
+	switch {
+	case f.Version > Version:
+		return nil, fmt.Errorf("read %s: state version %d was written by a newer nodeup; use that version or newer", paths.StateFile, f.Version)
+	case f.Version < Version:
+		s.upgrade(f.Files)
+		return s, nil
+	}
+	maps.Copy(s.files, f.Files)
+	maps.Copy(s.artifacts, f.Artifacts)
+	maps.Copy(s.restarts, f.Restarts)
+	return s, nil
+}
+
+// upgrade reads version 1's single map and marks the state for rewriting.
+func (s *State) upgrade(v1 map[string]string) {
+	for k, v := range v1 {
+		switch {
+		case strings.HasPrefix(k, "artifact:"):
+			s.artifacts[strings.TrimPrefix(k, "artifact:")] = Artifact{SHA256: v}
+		case strings.HasPrefix(k, "restart:"):
+			s.restarts[strings.TrimPrefix(k, "restart:")] = v
+		default:
+			s.files[k] = v
+		}
+	}
+	s.dirty = true
+}
+
+// set puts v at k in m and notes a change; the caller holds s.mu.
+func set[V comparable](s *State, m map[string]V, k string, v V) {
+	if old, ok := m[k]; !ok || old != v {
+		m[k] = v
+		s.dirty = true
+	}
+}
+
+// drop removes k from m and notes a change; the caller holds s.mu.
+func drop[V any](s *State, m map[string]V, k string) {
+	if _, ok := m[k]; ok {
+		delete(m, k)
+		s.dirty = true
+	}
+}
+
+// Record notes that nodeup wrote node path p with content hash sha256.
+func (s *State) Record(p, sha256 string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set(s, s.files, path.Clean(p), sha256)
+}
+
+// Forget drops node path p from the record (nodeup removed it).
+func (s *State) Forget(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.files, path.Clean(p))
+}
+
+// Lookup returns the sha256 nodeup recorded for node path p.
+func (s *State) Lookup(p string) (sha256 string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sha256, ok = s.files[path.Clean(p)]
+	return sha256, ok
+}
+
+// RecordArtifact notes that an artifact is installed.
+func (s *State) RecordArtifact(name string, a Artifact) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set(s, s.artifacts, name, a)
+}
+
+// Artifact returns what nodeup recorded of an installed artifact.
+func (s *State) Artifact(name string) (Artifact, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.artifacts[name]
+	return a, ok
+}
+
+// RestartDue notes that a unit must restart because step cause changed:
+// a run killed before the restart leaves it due, and the next run does it.
+func (s *State) RestartDue(unit, cause string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set(s, s.restarts, unit, cause)
+}
+
+// Restarted notes that a unit was (re)started: no restart is due.
+func (s *State) Restarted(unit string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.restarts, unit)
+}
+
+// DueRestart returns the step whose change made a unit's restart due.
+func (s *State) DueRestart(unit string) (cause string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cause, ok = s.restarts[unit]
+	return cause, ok
+}
+
+// Foreign reports whether node file p exists with content nodeup did not
+// write: it is not recorded, or it changed since nodeup wrote it. Such a file
+// is backed up (Host.Backup) before nodeup replaces it.
+func (s *State) Foreign(h *host.Host, p string) (bool, error) {
+	fi, err := h.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return true, nil
+	}
+	want, ok := s.Lookup(p)
+	if !ok {
+		return true, nil
+	}
+	got, err := h.SHA256(p)
+	if err != nil {
+		return false, err
+	}
+	return got != want, nil
+}
+
+// Save writes the state atomically (Host.WriteFile) if it changed since it
+// was loaded or last saved, so an apply that changes nothing writes nothing.
+func (s *State) Save(h *host.Host) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty {
+		return nil
+	}
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Restarts: s.restarts}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := h.WriteFile(paths.StateFile, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	s.dirty = false
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package paths is the one definition of every node path nodeup knows:
+// where it installs binaries, where the rendered files and units go, and
+// where it keeps its own state, backups, cache and lock. Paths are node
+// paths: under --root they are joined to the root by node/host.
+package paths
+
+import "path"
+
+// Where release binaries go.
+const (
+	BinDir  = "/usr/local/bin"
+	SbinDir = "/usr/local/sbin"
+
+	Containerd = BinDir + "/containerd"
+	Runc       = SbinDir + "/runc"
+	Kubelet    = BinDir + "/kubelet"
+	Nodeup     = BinDir + "/nodeup"
+)
+
+// Where distribution packages put the same binaries.
+const (
+	PackageContainerd = "/usr/bin/containerd"
+	PackageRunc       = "/usr/sbin/runc"
+	PackageKubelet    = "/usr/bin/kubelet"
+)
+
+// The CNI plugins and networks, containerd's socket, and kata's tree.
+const (
+	CNIBinDir        = "/opt/cni/bin"
+	CNIConfDir       = "/etc/cni/net.d"
+	ContainerdSocket = "/run/containerd/containerd.sock"
+	KataDir          = "/opt/kata"
+	KataShim         = KataDir + "/bin/containerd-shim-kata-v2"
+)
+
+// Files nodeup renders.
+const (
+	ContainerdConfig = "/etc/containerd/config.toml"
+	ContainerdCerts  = "/etc/containerd/certs.d"
+	KubeletConfig    = "/var/lib/kubelet/config.yaml"
+	KubeadmFlags     = "/var/lib/kubelet/kubeadm-flags.env"
+	RuntimeClasses   = "/etc/nodeup/runtimeclasses.yaml"
+	CrictlConfig     = "/etc/crictl.yaml"
+	ModulesLoad      = "/etc/modules-load.d/nodeup.conf"
+	Sysctl           = "/etc/sysctl.d/99-nodeup.conf"
+)
+
+// The kubeconfigs kubeadm writes for the kubelet.
+const (
+	KubeletKubeconfig      = "/etc/kubernetes/kubelet.conf"
+	KubeletBootstrapConfig = "/etc/kubernetes/bootstrap-kubelet.conf"
+)
+
+// systemd's unit directories.
+const (
+	// UnitDir is where nodeup writes units and drop-ins, and where
+	// enabling a unit makes its links.
+	UnitDir = "/etc/systemd/system"
+	// RuntimeUnitDir holds units for this boot only (and masks).
+	RuntimeUnitDir = "/run/systemd/system"
+	// SystemdRunning exists when systemd is PID 1.
+	SystemdRunning = RuntimeUnitDir
+)
+
+// PackageUnitDirs are where distributions put packaged units, searched in
+// systemd's order after UnitDir.
+var PackageUnitDirs = []string{"/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// nodeup's own files.
+const (
+	StateDir   = "/var/lib/nodeup"
+	StateFile  = StateDir + "/state.json"
+	BackupDir  = StateDir + "/backup"
+	CacheDir   = "/var/cache/nodeup"
+	LockFile   = "/run/nodeup.lock"
+	ProfileDir = "/etc/nodeup/profile.d"
+	ConfigDir  = "/etc/nodeup"
+)
+
+// InUnitDir is the path of a unit file or drop-in directory in UnitDir.
+func InUnitDir(name string) string { return path.Join(UnitDir, name) }
+
+// IsUnitFile reports whether node path p is a unit file or a drop-in that
+// nodeup writes: a change to it needs a daemon-reload.
+func IsUnitFile(p string) bool {
+	dir := path.Dir(p)
+	return dir == UnitDir || path.Dir(dir) == UnitDir
+}

@@ -1,0 +1,73 @@
+package steps
+
+import (
+	"context"
+
+	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/pkgmgr"
+	"github.com/nodeup/nodeup/node/systemd"
+)
+
+// Env is what a step sees of the node: the host behind --root and the
+// services it may use. A nil Systemd means no running systemd (an image
+// build or --root): units are enabled by writing links and nothing starts.
+// A nil Kernel means the running kernel is not the node's (--root).
+type Env struct {
+	Host     *host.Host
+	State    *state.State
+	Phase    Phase
+	Systemd  systemd.Manager
+	Fetcher  *fetch.Fetcher
+	Packages func() (pkgmgr.Manager, error)
+	Kernel   *kernel.Kernel
+	// Dial connects to the CRI endpoint; nil means cri.Dial.
+	Dial func(ctx context.Context, endpoint string) (*cri.Client, error)
+
+	// Run is the walk the step is part of; nil for a step checked or
+	// applied on its own, which then sees no other step's change.
+	Run Run
+	// Warnf reports something the operator should know that does not fail
+	// the run (a kernel that refuses a module inside a container).
+	Warnf func(format string, args ...any)
+	// Logf reports progress.
+	Logf func(format string, args ...any)
+	// Verified receives the verification report.
+	Verified func(cri.Report)
+}
+
+// Run is what a step may know of the other steps of its walk.
+type Run interface {
+	// Changed reports whether a step changed the node earlier in this run
+	// (in a plan: would change).
+	Changed(id string) bool
+	// Writes lists the node paths another step of the graph writes.
+	Writes(id string) []string
+}
+
+func (e *Env) changed(id string) bool { return e.Run != nil && e.Run.Changed(id) }
+
+func (e *Env) writes(id string) []string {
+	if e.Run == nil {
+		return nil
+	}
+	return e.Run.Writes(id)
+}
+
+// StartsThings reports whether this run starts units and talks to them.
+func (e *Env) StartsThings() bool { return e.Phase != PhaseBake && e.Systemd != nil }
+
+func (e *Env) warnf(format string, args ...any) {
+	if e.Warnf != nil {
+		e.Warnf(format, args...)
+	}
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Logf != nil {
+		e.Logf(format, args...)
+	}
+}

@@ -546,3 +546,20 @@ func TestFactsCommand(t *testing.T) {
 		t.Errorf("facts: exit %d\n%s", code, out)
 	}
 }
+
+// An apply that should start and verify where no systemd runs fails and
+// writes nothing; only --phase bake leaves starting and verifying to the
+// boot.
+func TestApplyWithoutSystemdNeedsPhaseBake(t *testing.T) {
+	profile := testProfile(t)
+	for _, phase := range []string{"all", "boot"} {
+		root := t.TempDir()
+		code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", phase, "--var", "bootstrap_token=x")
+		if code != 1 || !strings.Contains(errs, "use --phase bake") || !strings.Contains(errs, "systemd is not running under --root "+root) {
+			t.Errorf("--phase %s: exit %d\nstdout:\n%s\nstderr:\n%s", phase, code, out, errs)
+		}
+		if entries, _ := os.ReadDir(root); len(entries) != 0 {
+			t.Errorf("--phase %s: the refused apply wrote %v under the root", phase, entries)
+		}
+	}
+}

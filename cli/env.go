@@ -68,9 +68,6 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*steps.Env, func(
 		env.Systemd = m
 		cleanup = func() { m.Close() }
 	}
-	if err := h.MkdirAll(paths.CacheDir, 0o755); err != nil {
-		return nil, nil, err
-	}
 	cache, err := h.Path(paths.CacheDir)
 	if err != nil {
 		return nil, nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
@@ -37,6 +38,11 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	if err != nil {
 		return err
 	}
+	if apply {
+		if err := canVerify(g, path); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	env, cleanup, err := newEnv(ctx, s, g)
@@ -46,9 +52,6 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	defer cleanup()
 	h := env.Host
 	if apply {
-		if env.Phase != steps.PhaseBake && env.Systemd == nil {
-			return fmt.Errorf("%s: systemd is not running under %s, so nodeup can neither start containerd nor verify it; use --phase bake to install and enable everything for the next boot, and --phase boot there", path, g.root)
-		}
 		release, err := engine.Begin(ctx, graph, env, o.wait)
 		if err != nil {
 			return err
@@ -105,6 +108,25 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		return errReported
 	}
 	return nil
+}
+
+// canVerify refuses an apply that should start and verify the node where
+// systemd is not running (a chroot, a container, --root): only --phase
+// bake may leave that to the boot, and an unverified success would say
+// the node works when nothing checked it.
+func canVerify(g *globalOptions, path string) error {
+	phase, err := parsePhase(g.phase)
+	if err != nil {
+		return err
+	}
+	if phase == steps.PhaseBake || systemd.Running(g.root) {
+		return nil
+	}
+	where := "here"
+	if g.root != "/" {
+		where = "under --root " + g.root
+	}
+	return fmt.Errorf("%s: systemd is not running %s, so nodeup can neither start containerd nor verify it; use --phase bake to install and enable everything for the next boot, then nodeup apply --phase boot on the booted node", path, where)
 }
 
 // checkHost reports what the profile meets on this host (CheckHost). Only

@@ -87,6 +87,8 @@ func TestBakeThenBoot(t *testing.T) {
 
 // TestRootIntoPlainDirectory applies into a directory with no systemd and
 // no node: files, binaries and enable links land under it, nothing starts.
+// Only --phase bake may leave starting and verifying to the boot: an apply
+// that should verify and cannot is an error, not an unverified success.
 func TestRootIntoPlainDirectory(t *testing.T) {
 	bin := buildNodeup(t)
 	root := t.TempDir()
@@ -95,6 +97,14 @@ func TestRootIntoPlainDirectory(t *testing.T) {
 	if r.Code != 2 {
 		t.Fatalf("plan on an empty root: want exit 2, got %s", r)
 	}
+	r = hostNodeup(t, bin, append([]string{"apply"}, args...)...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "use --phase bake") {
+		t.Fatalf("apply --root without --phase bake: want exit 1 saying to use --phase bake, got %s", r)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("the refused apply wrote under the root: %v", entries)
+	}
+	args = append(args, "--phase", "bake")
 	r = hostNodeup(t, bin, append([]string{"apply"}, args...)...)
 	if r.Code != 0 {
 		t.Fatalf("apply --root: %s", r)

@@ -15,7 +15,6 @@ import (
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/systemd"
-	"github.com/nodeup/nodeup/node/systemd/systemdtest"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
@@ -146,7 +145,6 @@ verify {
 // graphNode is a node with systemd, a kernel and a CRI runtime, all fake.
 type graphNode struct {
 	*stepstest.Node
-	fake   *systemdtest.Fake
 	kernel *stepstest.FakeKernel
 	report *cri.Report
 }

@@ -3,7 +3,6 @@ package plan
 import (
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -36,7 +35,7 @@ func CheckHost(p *profile.Profile, h HostFacts) hcl.Diagnostics {
 	}
 	k := p.Kubelet
 	failV1, set := k.Config["failCgroupV1"].(bool)
-	refuses := k.Declared && k.Version != "" && pins.CompareVersions(k.Version, firstKubeletRefusingCgroupV1) >= 0 && (!set || failV1)
+	refuses := k.Declared && k.Version != "" && profile.CompareVersions(k.Version, firstKubeletRefusingCgroupV1) >= 0 && (!set || failV1)
 	if refuses {
 		subject := k.DeclRange
 		if r, ok := k.ConfigRanges["failCgroupV1"]; ok {

@@ -69,20 +69,6 @@ func unameRelease() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-// LoadModule loads a module on the local kernel; see Kernel.LoadModule.
-func LoadModule(ctx context.Context, name string) error { return Local().LoadModule(ctx, name) }
-
-// ModuleLoaded reports whether the module is loaded or built into the local kernel.
-func ModuleLoaded(name string) bool { return Local().ModuleLoaded(name) }
-
-// ApplySysctl sets a sysctl on the local kernel; see Kernel.ApplySysctl.
-func ApplySysctl(ctx context.Context, key, value string) error {
-	return Local().ApplySysctl(ctx, key, value)
-}
-
-// ReadSysctl reads a sysctl of the local kernel.
-func ReadSysctl(key string) (string, error) { return Local().ReadSysctl(key) }
-
 // validModule guards modprobe's argument: letters, digits, "_" and "-".
 func validModule(name string) bool {
 	if name == "" || name[0] == '-' {

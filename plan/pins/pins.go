@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/nodeup/nodeup/profile"
 )
 
 //go:embed upstream-checksums.tsv
@@ -101,7 +103,7 @@ func (t *Table) Versions(component, arch string) []string {
 			out = append(out, p.Version)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return CompareVersions(out[i], out[j]) > 0 })
+	sort.Slice(out, func(i, j int) bool { return profile.CompareVersions(out[i], out[j]) > 0 })
 	return out
 }
 
@@ -128,37 +130,4 @@ func (t *Table) UpstreamURL(component, version, arch string) string {
 		return fmt.Sprintf("https://dl.k8s.io/release/v%s/bin/linux/%s/kubelet", v, arch)
 	}
 	return ""
-}
-
-// CompareVersions compares dotted numeric versions ("2.3.4" < "2.10.0").
-// A leading "v" is ignored; non-numeric parts compare as strings.
-func CompareVersions(a, b string) int {
-	pa := strings.Split(strings.TrimPrefix(a, "v"), ".")
-	pb := strings.Split(strings.TrimPrefix(b, "v"), ".")
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y string
-		if i < len(pa) {
-			x = pa[i]
-		}
-		if i < len(pb) {
-			y = pb[i]
-		}
-		if c := compareField(x, y); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-func compareField(x, y string) int {
-	var nx, ny int
-	_, ex := fmt.Sscanf(x, "%d", &nx)
-	_, ey := fmt.Sscanf(y, "%d", &ny)
-	if ex == nil && ey == nil && nx != ny {
-		if nx < ny {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(x, y)
 }

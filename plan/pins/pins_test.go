@@ -55,20 +55,6 @@ func TestVersionsNewestFirst(t *testing.T) {
 	}
 }
 
-func TestCompareVersions(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want int
-	}{
-		{"2.3.4", "2.3.4", 0}, {"2.3.4", "2.10.0", -1}, {"v1.7.30", "1.7.4", 1}, {"2.0", "2.0.1", -1},
-	}
-	for _, c := range cases {
-		if got := CompareVersions(c.a, c.b); got != c.want {
-			t.Errorf("CompareVersions(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestParseRejectsBadRows(t *testing.T) {
 	if _, err := Parse("containerd\t1\tamd64\tf\tu\tshort\n"); err == nil {
 		t.Error("short sha256 accepted")

@@ -138,9 +138,6 @@ type Artifact struct {
 	Size      int64
 }
 
-// URL is the upstream URL the artifact stands for.
-func (a Artifact) URL() string { return "https://" + a.Path }
-
 // Manifest lists the mirror's artifacts.
 type Manifest []Artifact
 

@@ -60,6 +60,16 @@ func (e *Env) writes(id string) []string {
 // StartsThings reports whether this run starts units and talks to them.
 func (e *Env) StartsThings() bool { return e.Phase != PhaseBake && e.Systemd != nil }
 
+// runningKernel is the node's kernel when this run changes it now: not in
+// an image build (--phase bake) nor under --root, where the kernel running
+// is not the node's and modules-load.d and sysctl.d take effect at boot.
+func (e *Env) runningKernel() *kernel.Kernel {
+	if e.Phase == PhaseBake {
+		return nil
+	}
+	return e.Kernel
+}
+
 func (e *Env) warnf(format string, args ...any) {
 	if e.Warnf != nil {
 		e.Warnf(format, args...)

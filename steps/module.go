@@ -31,10 +31,10 @@ func (m *Module) Apply(ctx context.Context, env *Env) (Change, error) {
 }
 
 func (m *Module) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
-	if env.Kernel == nil || env.Phase == PhaseBake {
+	k := env.runningKernel()
+	if k == nil {
 		return Change{Outcome: Skip, Reason: "loaded at boot from /etc/modules-load.d"}, nil
 	}
-	k := env.Kernel
 	if k.ModuleLoaded(m.Name) {
 		return Change{Outcome: NoOp, Reason: "loaded"}, nil
 	}

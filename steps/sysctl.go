@@ -32,10 +32,10 @@ func (s *Sysctl) Apply(ctx context.Context, env *Env) (Change, error) {
 }
 
 func (s *Sysctl) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
-	if env.Kernel == nil || env.Phase == PhaseBake {
+	k := env.runningKernel()
+	if k == nil {
 		return Change{Outcome: Skip, Reason: "set at boot from /etc/sysctl.d"}, nil
 	}
-	k := env.Kernel
 	cur, err := k.ReadSysctl(s.Name)
 	if errors.Is(err, kernel.ErrUnknownSysctl) {
 		// A plan runs before the module steps load anything (br_netfilter

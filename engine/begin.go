@@ -18,7 +18,11 @@ import (
 // run left beside what g writes. release gives the lock back.
 func Begin(ctx context.Context, g *graph.Graph, env *steps.Env, wait bool) (release func() error, err error) {
 	h := env.Host
-	release, err = h.Lock(ctx, wait)
+	release, err = h.Lock(ctx, wait, func(holder int) {
+		if env.Logf != nil {
+			env.Logf("waiting for another nodeup (pid %d) to release %s", holder, paths.LockFile)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -51,10 +51,11 @@ func (e *LockedError) Unwrap() error { return e.Err }
 // Lock takes the node's nodeup lock (LockPath under the root, flock) and
 // writes this process's pid into it. If another nodeup holds it, Lock fails
 // at once with a *LockedError naming the holder's pid, or with wait set,
-// tries again until it gets the lock or ctx is done. The kernel drops the
-// lock when the process exits, so a killed nodeup never leaves it held.
-// release unlocks; call it once.
-func (h *Host) Lock(ctx context.Context, wait bool) (release func() error, err error) {
+// tries again until it gets the lock or ctx is done; waiting, if not nil,
+// hears once that it waits and for whom. The kernel drops the lock when the
+// process exits, so a killed nodeup never leaves it held. release unlocks;
+// call it once.
+func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (release func() error, err error) {
 	real, err := h.lpath(LockPath)
 	if err != nil {
 		return nil, err
@@ -84,6 +85,9 @@ func (h *Host) Lock(ctx context.Context, wait bool) (release func() error, err e
 		if tick == nil {
 			tick = time.NewTicker(lockPoll)
 			defer tick.Stop()
+			if waiting != nil {
+				waiting(readPID(f))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -554,10 +553,9 @@ func TestVerifyCommand(t *testing.T) {
 	if code, out, errs := nodeup(t, "verify", "--endpoint", endpoint); code != 0 {
 		t.Errorf("verify without a profile: exit %d\n%s%s", code, out, errs)
 	}
-	start := time.Now()
 	code, _, errs = nodeup(t, "verify", "--endpoint", "unix://"+filepath.Join(root, "missing.sock"), "--timeout", "300ms")
-	if code != 1 || !strings.Contains(errs, "missing.sock did not appear within") || time.Since(start) > 5*time.Second {
-		t.Errorf("verify of a missing socket: exit %d after %s\n%s", code, time.Since(start), errs)
+	if code != 1 || !strings.Contains(errs, "missing.sock did not appear within 300ms") {
+		t.Errorf("verify of a missing socket: exit %d\n%s", code, errs)
 	}
 }
 

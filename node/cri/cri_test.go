@@ -239,8 +239,8 @@ func TestDialSocketAppearsLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if d := time.Since(start); d < 500*time.Millisecond || d > 5*time.Second {
-		t.Errorf("dial took %s", d)
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("dial returned after %s, before the socket appeared", d)
 	}
 }
 

@@ -96,13 +96,9 @@ func TestWaitActive(t *testing.T) {
 	}
 
 	f.SetState("c.service", "activating")
-	start := time.Now()
 	err = systemd.WaitActive(ctx, f, "c.service", 400*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "not active after 400ms (state activating)") {
 		t.Errorf("timeout: %v", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("timeout took %s", d)
 	}
 }
 

@@ -75,13 +75,22 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("install %s %s from %s: %w", a.Name, a.Version, a.URL, err)
 	}
+	for _, in := range installed {
+		env.State.Record(in.Path, in.SHA256)
+	}
 	for _, t := range a.Trees {
+		rec, _ := env.State.Tree(t.To)
+		if err := backupForeignTree(env, t.To, rec); err != nil {
+			return Change{}, fmt.Errorf("install %s %s: back up %s first: %w", a.Name, a.Version, t.To, err)
+		}
 		if err := arc.InstallTree(env.Host, t); err != nil {
 			return Change{}, fmt.Errorf("install %s %s from %s: %w", a.Name, a.Version, a.URL, err)
 		}
-	}
-	for _, in := range installed {
-		env.State.Record(in.Path, in.SHA256)
+		tree, err := readTree(env, t.To)
+		if err != nil {
+			return Change{}, fmt.Errorf("install %s %s: read back %s: %w", a.Name, a.Version, t.To, err)
+		}
+		env.State.RecordTree(t.To, tree)
 	}
 	env.State.RecordArtifact(a.Name, state.Artifact{Version: a.Version, SHA256: a.SHA256})
 	return ch, nil
@@ -109,6 +118,15 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		if have != want {
 			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s was changed since nodeup installed it", a.Name, a.Version, f.To)}, nil
 		}
+		if f.Mode != 0 {
+			fi, err := env.Host.Stat(f.To)
+			if err != nil {
+				return Change{}, err
+			}
+			if fi.Mode().Perm() != f.Mode.Perm() {
+				return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
+			}
+		}
 	}
 	for _, t := range a.Trees {
 		fi, err := env.Host.Stat(t.To)
@@ -117,6 +135,18 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		}
 		if err != nil {
 			return Change{}, err
+		}
+		rec, ok := env.State.Tree(t.To)
+		if !ok {
+			// Installed by a nodeup that kept no record of the tree.
+			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: nodeup has no record of what it installed in %s", a.Name, a.Version, t.To)}, nil
+		}
+		why, err := treeDrift(env, t.To, rec)
+		if err != nil {
+			return Change{}, err
+		}
+		if why != "" {
+			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s", a.Name, a.Version, why)}, nil
 		}
 	}
 	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s %s installed", a.Name, a.Version)}, nil

@@ -235,6 +235,125 @@ func TestArtifactStepTarZstTree(t *testing.T) {
 	}
 }
 
+// Drift inside a tree is seen member by member and repaired by the next
+// apply: a deleted or altered file, a mode change, a symlink pointed
+// elsewhere. Each case starts from a converged node.
+func TestArtifactTreeDrift(t *testing.T) {
+	const shim = "/opt/kata/bin/containerd-shim-kata-v2"
+	const link = "/opt/kata/share/defaults/kata-containers/configuration.toml"
+	for _, tc := range []struct {
+		name   string
+		drift  func(n *stepstest.Node)
+		reason string
+	}{
+		{"deleted file", func(n *stepstest.Node) { os.Remove(n.Real(shim)) }, shim + " is missing"},
+		{"altered file", func(n *stepstest.Node) { os.WriteFile(n.Real(shim), []byte("evil"), 0o755) }, shim + " was changed since nodeup installed it"},
+		{"same size, other bytes", func(n *stepstest.Node) { os.WriteFile(n.Real(shim), []byte("sham"), 0o755) }, shim + " was changed since nodeup installed it"},
+		{"mode", func(n *stepstest.Node) { os.Chmod(n.Real(shim), 0o777) }, shim + " has mode 0777, nodeup installed it 0755"},
+		{"symlink", func(n *stepstest.Node) {
+			os.Remove(n.Real(link))
+			os.Symlink("/etc/shadow", n.Real(link))
+		}, link + " no longer links to configuration-qemu.toml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a := kataNode(t)
+			tc.drift(n)
+			if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, tc.reason) {
+				t.Fatalf("plan after drift: %+v, want an update because %s", ch, tc.reason)
+			}
+			if ch := n.CheckApply(a, true); ch.Outcome != steps.Update {
+				t.Fatalf("apply after drift: %+v", ch)
+			}
+			if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+				t.Errorf("plan after repair: %+v", ch)
+			}
+			if got := n.Read(shim); got != "shim" {
+				t.Errorf("shim after repair: %q", got)
+			}
+			if fi, _ := os.Stat(n.Real(shim)); fi.Mode().Perm() != 0o755 {
+				t.Errorf("shim mode after repair: %v", fi.Mode())
+			}
+			if target, _ := os.Readlink(n.Real(link)); target != "configuration-qemu.toml" {
+				t.Errorf("link after repair: %q", target)
+			}
+		})
+	}
+}
+
+// kataNode is a node with a kata-like tree installed by an artifact step.
+func kataNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
+	url := "https://github.com/kata-containers/kata-containers/releases/download/3.32.0/kata-static-3.32.0-amd64.tar.zst"
+	data := stepstest.TarZst(t,
+		stepstest.DirEntry("./opt/"), stepstest.DirEntry("./opt/kata/"), stepstest.DirEntry("./opt/kata/bin/"),
+		stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim"),
+		stepstest.Reg("./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"),
+		stepstest.SymlinkEntry("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
+	)
+	a := &steps.Artifact{
+		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
+		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
+	}
+	if ch := n.CheckApply(a, true); ch.Outcome != steps.Create {
+		t.Fatalf("first apply: %+v", ch)
+	}
+	return n, a
+}
+
+// An operator's files in the tree's place are backed up before nodeup
+// replaces the tree the first time, like any file nodeup did not write.
+func TestArtifactTreeBacksUpForeignFiles(t *testing.T) {
+	n := stepstest.NewNode(t)
+	n.Write("/opt/kata/operator.conf", "mine\n", 0o640)
+	n.Write("/opt/kata/bin/containerd-shim-kata-v2", "an older shim", 0o755)
+	m := stepstest.NewMirror(t)
+	url := "https://example.test/kata.tar.zst"
+	data := stepstest.TarZst(t, stepstest.DirEntry("./opt/kata/"), stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim"))
+	a := &steps.Artifact{
+		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
+		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
+	}
+	if ch := n.CheckApply(a, true); ch.Outcome != steps.Create {
+		t.Fatalf("apply: %+v", ch)
+	}
+	for p, want := range map[string]string{"/opt/kata/operator.conf": "mine\n", "/opt/kata/bin/containerd-shim-kata-v2": "an older shim"} {
+		if got := n.Read("/var/lib/nodeup/backup" + p); got != want {
+			t.Errorf("backup of %s: %q, want %q", p, got, want)
+		}
+	}
+	if got := n.Read("/opt/kata/bin/containerd-shim-kata-v2"); got != "shim" {
+		t.Errorf("shim: %q", got)
+	}
+	// A reinstall of nodeup's own tree backs up nothing more.
+	os.Remove(n.Real("/opt/kata/bin/containerd-shim-kata-v2"))
+	before := stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup"))
+	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update {
+		t.Fatalf("reinstall: %+v", ch)
+	}
+	stepstest.SameSnapshot(t, "backups after a reinstall", before, stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup")))
+}
+
+// An installed binary whose mode changed is drift, repaired by the apply.
+func TestArtifactBinaryModeDrift(t *testing.T) {
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
+	url := "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
+	a := &steps.Artifact{
+		Name: "runc", Version: "1.4.3", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, []byte("\x7fELF runc")), Format: archive.FormatBinary,
+		Files: []archive.Placement{{To: "/usr/local/sbin/runc", Mode: 0o755}},
+	}
+	converges(t, n, a, steps.Create)
+	os.Chmod(n.Real("/usr/local/sbin/runc"), 0o644)
+	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/usr/local/sbin/runc has mode 0644, the profile installs it 0755") {
+		t.Fatalf("plan after chmod 644: %+v", ch)
+	}
+	n.CheckApply(a, true)
+	if fi, _ := os.Stat(n.Real("/usr/local/sbin/runc")); fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode after repair: %v", fi.Mode())
+	}
+}
+
 func TestArtifactStepRawBinary(t *testing.T) {
 	n := stepstest.NewNode(t)
 	m := stepstest.NewMirror(t)

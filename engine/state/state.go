@@ -32,11 +32,26 @@ type Artifact struct {
 	SHA256  string `json:"sha256"`
 }
 
+// Tree is what nodeup installed in a directory tree (kata's /opt/kata),
+// by path relative to the tree.
+type Tree map[string]TreeEntry
+
+// TreeEntry is one file or symlink of an installed tree. Size and MTime let
+// a check skip hashing a file that was not touched since.
+type TreeEntry struct {
+	SHA256 string `json:"sha256,omitempty"` // regular files
+	Link   string `json:"link,omitempty"`   // symlinks: the target
+	Mode   uint32 `json:"mode,omitempty"`   // permission bits of regular files
+	Size   int64  `json:"size,omitempty"`
+	MTime  int64  `json:"mtime,omitempty"` // Unix nanoseconds
+}
+
 // State is safe for concurrent use.
 type State struct {
 	mu        sync.Mutex
 	files     map[string]string   // node path -> hex sha256
 	artifacts map[string]Artifact // component -> what is installed
+	trees     map[string]Tree     // node directory -> what is installed in it
 	restarts  map[string]string   // unit -> the step whose change made its restart due
 	dirty     bool
 }
@@ -45,12 +60,13 @@ type stateFile struct {
 	Version   int                 `json:"version"`
 	Files     map[string]string   `json:"files"`
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
+	Trees     map[string]Tree     `json:"trees,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
 }
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
-	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, restarts: map[string]string{}}
+	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}}
 }
 
 // Load reads the state of the node behind h; a node nodeup never ran on
@@ -78,6 +94,7 @@ func Load(h *host.Host) (*State, error) {
 	maps.Copy(s.files, f.Files)
 	maps.Copy(s.artifacts, f.Artifacts)
 	maps.Copy(s.restarts, f.Restarts)
+	maps.Copy(s.trees, f.Trees)
 	return s, nil
 }
 
@@ -149,6 +166,25 @@ func (s *State) Artifact(name string) (Artifact, bool) {
 	return a, ok
 }
 
+// RecordTree notes what nodeup installed in node directory dir.
+func (s *State) RecordTree(dir string, t Tree) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir = path.Clean(dir)
+	if !maps.Equal(s.trees[dir], t) {
+		s.trees[dir] = t
+		s.dirty = true
+	}
+}
+
+// Tree returns what nodeup recorded of the tree it installed in dir.
+func (s *State) Tree(dir string) (Tree, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.trees[path.Clean(dir)]
+	return t, ok
+}
+
 // RestartDue notes that a unit must restart because step cause changed:
 // a run killed before the restart leaves it due, and the next run does it.
 func (s *State) RestartDue(unit, cause string) {
@@ -205,7 +241,7 @@ func (s *State) Save(h *host.Host) error {
 	if !s.dirty {
 		return nil
 	}
-	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Restarts: s.restarts}, "", "  ")
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,134 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+
+	"github.com/nodeup/nodeup/engine/state"
+)
+
+// An artifact's tree (kata's /opt/kata) is checked member by member
+// against what nodeup recorded when it installed it: a file deleted,
+// changed or made writable by others, or a symlink pointed elsewhere, is
+// drift that the next apply repairs.
+
+// readTree records the files and symlinks under node directory dir, with
+// hashes, as nodeup installed them.
+func readTree(env *Env, dir string) (state.Tree, error) {
+	t := state.Tree{}
+	err := walkTree(env, dir, "", func(rel string, fi fs.FileInfo) error {
+		p := path.Join(dir, rel)
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := env.Host.Readlink(p)
+			if err != nil {
+				return err
+			}
+			t[rel] = state.TreeEntry{Link: target}
+		case fi.Mode().IsRegular():
+			sum, err := env.Host.SHA256(p)
+			if err != nil {
+				return err
+			}
+			t[rel] = state.TreeEntry{SHA256: sum, Mode: uint32(fi.Mode().Perm()), Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+		}
+		return nil
+	})
+	return t, err
+}
+
+// walkTree calls fn for every entry below node directory dir, in name
+// order, without following symlinks.
+func walkTree(env *Env, dir, rel string, fn func(rel string, fi fs.FileInfo) error) error {
+	entries, err := env.Host.ReadDir(path.Join(dir, rel))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		r := path.Join(rel, e.Name())
+		fi, err := env.Host.Lstat(path.Join(dir, r))
+		if err != nil {
+			return err
+		}
+		if err := fn(r, fi); err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			if err := walkTree(env, dir, r, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// treeDrift names the first member of the recorded tree under dir that is
+// not as nodeup installed it, or returns "".
+func treeDrift(env *Env, dir string, rec state.Tree) (string, error) {
+	rels := make([]string, 0, len(rec))
+	for rel := range rec {
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		want, p := rec[rel], path.Join(dir, rel)
+		fi, err := env.Host.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return p + " is missing", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if want.Link != "" {
+			target, err := env.Host.Readlink(p)
+			if err != nil || target != want.Link {
+				return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
+			}
+			continue
+		}
+		if !fi.Mode().IsRegular() {
+			return p + " is no longer a regular file", nil
+		}
+		if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
+			return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
+		}
+		if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
+			continue // untouched since nodeup recorded it
+		}
+		sum, err := env.Host.SHA256(p)
+		if err != nil {
+			return "", err
+		}
+		if sum != want.SHA256 {
+			return p + " was changed since nodeup installed it", nil
+		}
+	}
+	return "", nil
+}
+
+// backupForeignTree backs up every file and symlink under node directory
+// dir that nodeup did not install there (rec is what it did, nil for a
+// tree it never installed), before the tree is replaced.
+func backupForeignTree(env *Env, dir string, rec state.Tree) error {
+	if _, err := env.Host.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	have, err := readTree(env, dir)
+	if err != nil {
+		return err
+	}
+	for rel, e := range have {
+		if w, ok := rec[rel]; ok && w.SHA256 == e.SHA256 && w.Link == e.Link {
+			continue
+		}
+		dst, err := env.Host.Backup(path.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		env.logf("backed up %s to %s", path.Join(dir, rel), dst)
+	}
+	return nil
+}

@@ -151,6 +151,44 @@ func TestApplyConvergesFreshNode(t *testing.T) {
 	}
 }
 
+// TestDriftInBinariesAndTrees changes what an apply installed the way an
+// operator or an intruder might, below what a file step sees: the mode of
+// a binary, a file deleted from /opt/kata. plan must show each, and the
+// next apply repair it.
+func TestDriftInBinariesAndTrees(t *testing.T) {
+	bin := buildNodeup(t)
+	n := e2eNode(t, bin)
+	args := []string{demoProfile, "--var-file", varFile("2.3.4")}
+	if r := n.Exec(append([]string{nodeNodeup, "apply"}, args...)...); r.Code != 0 {
+		t.Fatalf("first apply: %s", r)
+	}
+	n.Run(t, "chmod", "644", "/usr/local/bin/containerd")
+	n.Run(t, "rm", "/opt/kata/bin/containerd-shim-kata-v2")
+
+	r := n.Exec(append([]string{nodeNodeup, "plan", "--detailed-exitcode"}, args...)...)
+	if r.Code != 2 {
+		t.Fatalf("plan after drift: want exit 2, got %s", r)
+	}
+	for _, want := range []string{
+		"~ artifact:containerd: update reinstall containerd 2.3.4: /usr/local/bin/containerd has mode 0644, the profile installs it 0755",
+		"~ artifact:kata: update reinstall kata 3.32.0: /opt/kata/bin/containerd-shim-kata-v2 is missing",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("plan after drift lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if r := n.Exec(append([]string{nodeNodeup, "apply"}, args...)...); r.Code != 0 {
+		t.Fatalf("apply after drift: %s", r)
+	}
+	if mode := strings.TrimSpace(n.Run(t, "stat", "-c", "%a", "/usr/local/bin/containerd")); mode != "755" {
+		t.Errorf("containerd mode after repair: %s", mode)
+	}
+	n.Run(t, "test", "-x", "/opt/kata/bin/containerd-shim-kata-v2")
+	if r := n.Exec(append([]string{nodeNodeup, "plan", "--detailed-exitcode"}, args...)...); r.Code != 0 {
+		t.Errorf("plan after repair: want exit 0, got %s", r)
+	}
+}
+
 // checkWithCrictl asks the runtime, through a client nodeup does not
 // contain, whether it is what the profile says.
 func checkWithCrictl(t *testing.T, n *testbed.Node, version string, cgroupDriver bool) {

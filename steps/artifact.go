@@ -80,7 +80,7 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	for _, t := range a.Trees {
 		rec, _ := env.State.Tree(t.To)
-		if err := backupForeignTree(env, t.To, rec); err != nil {
+		if err := backupForeignTree(env, t.To, rec, func() (state.Tree, error) { return treeMembers(arc, t) }); err != nil {
 			return Change{}, fmt.Errorf("install %s %s: back up %s first: %w", a.Name, a.Version, t.To, err)
 		}
 		if err := arc.InstallTree(env.Host, t); err != nil {

@@ -334,6 +334,32 @@ func TestArtifactTreeBacksUpForeignFiles(t *testing.T) {
 	stepstest.SameSnapshot(t, "backups after a reinstall", before, stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup")))
 }
 
+// A run killed after it swapped a new tree in, before it recorded it,
+// leaves nodeup's own new files where the state names the old ones: the
+// next run must not take them for an operator's and back them up.
+func TestArtifactTreeKilledBeforeItsRecord(t *testing.T) {
+	n, a := kataNode(t)
+	m := stepstest.NewMirror(t)
+	url := "https://example.test/kata-b.tar.zst"
+	b := &steps.Artifact{
+		Name: "kata", Version: "3.33.0", URL: url, Mirrors: []string{m.URL}, Format: archive.FormatTarZst,
+		Trees: a.Trees,
+		SHA256: m.Put(url, stepstest.TarZst(t, stepstest.DirEntry("./opt/kata/"),
+			stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim b"),
+			stepstest.Reg("./opt/kata/bin/hardlinked", "shim b"))),
+	}
+	// What the swap left: B's files, A's record.
+	os.RemoveAll(n.Real("/opt/kata"))
+	n.Write("/opt/kata/bin/containerd-shim-kata-v2", "shim b", 0o755)
+	n.Write("/opt/kata/bin/hardlinked", "shim b", 0o755)
+	if ch := n.CheckApply(b, true); ch.Outcome != steps.Update {
+		t.Fatalf("re-run: %+v", ch)
+	}
+	if n.Exists("/var/lib/nodeup/backup") {
+		t.Errorf("nodeup backed up its own files: %v", stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup")))
+	}
+}
+
 // An installed binary whose mode changed is drift, repaired by the apply.
 func TestArtifactBinaryModeDrift(t *testing.T) {
 	n := stepstest.NewNode(t)

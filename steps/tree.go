@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/archive"
 )
 
 // An artifact's tree (kata's /opt/kata) is checked member by member
@@ -110,9 +112,12 @@ func treeDrift(env *Env, dir string, rec state.Tree) (string, error) {
 }
 
 // backupForeignTree backs up every file and symlink under node directory
-// dir that nodeup did not install there (rec is what it did, nil for a
-// tree it never installed), before the tree is replaced.
-func backupForeignTree(env *Env, dir string, rec state.Tree) error {
+// dir that nodeup did not install there, before the tree is replaced: rec
+// is what it recorded installing (nil for a tree it never installed), and
+// incoming lists what it is about to install, asked for only when a file
+// is not in the record. A file that already holds its incoming content has
+// nothing to lose (a run killed after the swap, before the record).
+func backupForeignTree(env *Env, dir string, rec state.Tree, incoming func() (state.Tree, error)) error {
 	if _, err := env.Host.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -120,8 +125,17 @@ func backupForeignTree(env *Env, dir string, rec state.Tree) error {
 	if err != nil {
 		return err
 	}
+	var next state.Tree
 	for rel, e := range have {
 		if w, ok := rec[rel]; ok && w.SHA256 == e.SHA256 && w.Link == e.Link {
+			continue
+		}
+		if next == nil {
+			if next, err = incoming(); err != nil {
+				return err
+			}
+		}
+		if w, ok := next[rel]; ok && w.SHA256 == e.SHA256 && w.Link == e.Link {
 			continue
 		}
 		dst, err := env.Host.Backup(path.Join(dir, rel))
@@ -131,4 +145,35 @@ func backupForeignTree(env *Env, dir string, rec state.Tree) error {
 		env.logf("backed up %s to %s", path.Join(dir, rel), dst)
 	}
 	return nil
+}
+
+// treeMembers is what an archive's tree t holds, by path relative to t.To.
+func treeMembers(arc *archive.Archive, t archive.Tree) (state.Tree, error) {
+	members, err := arc.Members()
+	if err != nil {
+		return nil, err
+	}
+	from := strings.Trim(path.Clean(t.From), "/")
+	sums := map[string]string{} // member name -> content, for hardlinks
+	for _, m := range members {
+		if m.Kind == archive.File {
+			sums[m.Name] = m.SHA256
+		}
+	}
+	out := state.Tree{}
+	for _, m := range members {
+		rel, ok := strings.CutPrefix(m.Name, from+"/")
+		if !ok {
+			continue
+		}
+		switch m.Kind {
+		case archive.File:
+			out[rel] = state.TreeEntry{SHA256: m.SHA256}
+		case archive.Hardlink:
+			out[rel] = state.TreeEntry{SHA256: sums[m.Link]}
+		case archive.Symlink:
+			out[rel] = state.TreeEntry{Link: m.Link}
+		}
+	}
+	return out, nil
 }

@@ -86,15 +86,16 @@ func (b *builder) linkDirs() {
 // fileRange is the part of the profile a rendered file comes from.
 func (b *builder) fileRange(p string) hcl.Range {
 	pr := b.p
+	layout := pr.Layout()
 	switch {
-	case strings.HasPrefix(p, profile.ContainerdCertsDir+"/"):
-		host := strings.Split(strings.TrimPrefix(p, profile.ContainerdCertsDir+"/"), "/")[0]
+	case strings.HasPrefix(p, layout.ContainerdCertsDir+"/"):
+		host := strings.Split(strings.TrimPrefix(p, layout.ContainerdCertsDir+"/"), "/")[0]
 		for _, r := range pr.Containerd.Registries {
 			if r.Host == host {
 				return r.DeclRange
 			}
 		}
-	case strings.HasPrefix(p, "/etc/containerd/"), strings.Contains(p, "containerd.service"):
+	case p == layout.ContainerdConfig, strings.Contains(p, "containerd.service"):
 		return pr.Containerd.DeclRange
 	case strings.Contains(p, "kubelet"):
 		if pr.Kubelet.Declared {
@@ -102,70 +103,106 @@ func (b *builder) fileRange(p string) hcl.Range {
 		}
 	case p == profile.CrictlConfigPath && pr.Crictl != nil:
 		return pr.Crictl.DeclRange
-	case p == profile.RuntimeClassesPath && len(pr.Runtimes) > 0:
+	case p == layout.RuntimeClasses && len(pr.Runtimes) > 0:
 		return pr.Runtimes[0].DeclRange
 	}
 	return pr.Node.DeclRange
 }
 
 // artifact adds a download step; it returns the step's ID.
-func (b *builder) artifact(name string, c *profile.Component, files []steps.Install, trees []steps.Tree) string {
+func (b *builder) artifact(in install) string {
+	c := in.component
 	a := &steps.Artifact{
-		Name: name, Version: c.Version, URL: c.URL, SHA256: c.SHA256,
+		Name: in.name, Version: c.Version, URL: c.URL, SHA256: c.SHA256,
 		Mirrors: b.p.Mirror.URLs, Upstream: b.p.Mirror.Upstream,
-		Format: steps.FormatOf(c.URL), Files: files, Trees: trees,
+		Format: steps.FormatOf(c.URL), Files: in.files, Trees: in.trees,
 	}
 	var deps []string
-	for _, f := range files {
+	for _, f := range in.files {
 		deps = append(deps, b.dirFor(f.To, c.DeclRange))
 	}
-	for _, t := range trees {
+	for _, t := range in.trees {
 		deps = append(deps, b.dirFor(t.To, c.DeclRange))
 	}
 	return b.g.Add(a, c.DeclRange, deps...).ID
 }
 
-func (b *builder) pkg(name string, c *profile.Component, binaries ...string) string {
-	return b.g.Add(&steps.Package{Name: name, Version: c.Version, Binaries: binaries}, c.DeclRange).ID
+func (b *builder) pkg(in install) string {
+	return b.g.Add(&steps.Package{Name: in.name, Version: in.component.Version, Binaries: in.binaries}, in.component.DeclRange).ID
 }
 
 func bin(from, to string) steps.Install { return steps.Install{From: from, To: to, Mode: 0o755} }
 
-// artifacts adds the download or package step of every component.
-func (b *builder) artifacts() {
-	p := b.p
+// allExecutables installs every executable file at the top of an archive
+// into dir: a From of "*" and a To ending in "/" (see archive.Install).
+func allExecutables(dir string) steps.Install {
+	return steps.Install{From: "*", To: strings.TrimSuffix(dir, "/") + "/", Mode: 0o755}
+}
+
+// install is what one component puts on the node: from a release artifact
+// (files and trees), or from a distribution package (binaries).
+type install struct {
+	name      string
+	component *profile.Component
+	files     []steps.Install
+	trees     []steps.Tree
+	binaries  []string // from a package
+}
+
+func (in install) fromPackage() bool { return in.component.Source == profile.SourcePackage }
+
+// installs lists what every component of a Linux profile installs, in the
+// order the graph adds them. The graph and the overlap check both use it.
+func installs(p *profile.Profile) []install {
+	var out []install
 	c := &p.Containerd
 	if c.Source == profile.SourcePackage {
-		b.pkg("containerd", &c.Component, "/usr/bin/containerd")
+		out = append(out, install{name: "containerd", component: &c.Component, binaries: []string{"/usr/bin/containerd"}})
 	} else {
-		b.artifact("containerd", &c.Component, []steps.Install{
+		out = append(out, install{name: "containerd", component: &c.Component, files: []steps.Install{
 			bin("bin/containerd", BinDir+"/containerd"),
 			bin("bin/containerd-shim-runc-v2", BinDir+"/containerd-shim-runc-v2"),
 			bin("bin/ctr", BinDir+"/ctr"),
-		}, nil)
+		}})
 	}
 	if p.Runc != nil {
 		if p.Runc.Source == profile.SourcePackage {
-			b.pkg("runc", p.Runc, "/usr/sbin/runc")
+			out = append(out, install{name: "runc", component: p.Runc, binaries: []string{"/usr/sbin/runc"}})
 		} else {
-			b.artifact("runc", p.Runc, []steps.Install{bin("", SbinDir+"/runc")}, nil)
+			out = append(out, install{name: "runc", component: p.Runc, files: []steps.Install{bin("", SbinDir+"/runc")}})
 		}
 	}
 	if p.CNI != nil {
-		var files []steps.Install
-		for _, pl := range p.CNI.Plugins {
-			files = append(files, bin(pl, path.Join(p.CNI.BinDir, pl)))
+		in := install{name: "cni", component: &p.CNI.Component}
+		if p.CNI.Plugins == nil {
+			// Whatever the release holds: the set changes between releases.
+			in.files = []steps.Install{allExecutables(p.CNI.BinDir)}
 		}
-		b.artifact("cni", &p.CNI.Component, files, nil)
+		for _, pl := range p.CNI.Plugins {
+			in.files = append(in.files, bin(pl, path.Join(p.CNI.BinDir, pl)))
+		}
+		out = append(out, in)
 	}
 	if p.Crictl != nil {
-		b.artifact("crictl", p.Crictl, []steps.Install{bin("crictl", BinDir+"/crictl")}, nil)
+		out = append(out, install{name: "crictl", component: p.Crictl, files: []steps.Install{bin("crictl", BinDir+"/crictl")}})
 	}
 	if p.Kata != nil {
-		b.artifact("kata", p.Kata, nil, []steps.Tree{{From: strings.TrimPrefix(profile.KataDir, "/"), To: profile.KataDir}})
+		out = append(out, install{name: "kata", component: p.Kata, trees: []steps.Tree{{From: strings.TrimPrefix(profile.KataDir, "/"), To: profile.KataDir}}})
 	}
-	if p.Kubelet.Declared && p.Kubelet.Version != "" {
-		b.artifact("kubelet", &p.Kubelet.Component, []steps.Install{bin("", BinDir+"/kubelet")}, nil)
+	if templates.InstallsKubelet(p) {
+		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []steps.Install{bin("", BinDir+"/kubelet")}})
+	}
+	return out
+}
+
+// artifacts adds the download or package step of every component.
+func (b *builder) artifacts() {
+	for _, in := range installs(b.p) {
+		if in.fromPackage() {
+			b.pkg(in)
+		} else {
+			b.artifact(in)
+		}
 	}
 }
 
@@ -221,7 +258,12 @@ func (b *builder) units() {
 		}
 	}
 	krestart := append(kfiles, b.ifHas("artifact:kubelet")...)
-	k := &steps.Unit{Name: "kubelet.service", Path: kubeletFile, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	k := &steps.Unit{Name: "kubelet.service", WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	if templates.InstallsKubelet(p) {
+		k.Path = kubeletFile
+	}
+	// Otherwise the kubelet is the packaged one: its own unit is enabled,
+	// and the step fails if no package brought it.
 	ks := b.g.Add(k, p.Kubelet.DeclRange, krestart...)
 	ks.After(ContainerdUnitID)
 	ks.After(b.ifHas("sysctl:net.ipv4.ip_forward")...)
@@ -239,6 +281,11 @@ func (b *builder) verify() {
 	if p.CNI != nil {
 		v.CNIBinDir = p.CNI.BinDir
 		v.CNIPlugins = p.CNI.Plugins
+		if v.CNIPlugins == nil {
+			// Which plugins the release holds is known on the node only;
+			// containerd runs loopback in every pod sandbox.
+			v.CNIPlugins = []string{"loopback"}
+		}
 	}
 	from := p.Containerd.DeclRange
 	b.g.Add(v, from, append([]string{ContainerdUnitID}, b.ifHas("artifact:runc", "package:runc", "artifact:cni", "artifact:kata")...)...)

@@ -359,6 +359,16 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Errorf("unchanged state was rewritten")
 	}
 
+	// Under lists the files recorded directly in a directory, not below it
+	// and not the state's other keys.
+	s2.Record("/opt/cni/bin/loopback", "cc")
+	s2.Record("/opt/cni/bin/bridge", "dd")
+	s2.Record("/opt/cni/bin/sub/x", "ee")
+	s2.Record("artifact:cni", "ff")
+	if got := s2.Under("/opt/cni/bin/"); strings.Join(got, " ") != "/opt/cni/bin/bridge /opt/cni/bin/loopback" {
+		t.Errorf("Under(/opt/cni/bin/) = %v", got)
+	}
+
 	os.WriteFile(filepath.Join(root, "var/lib/nodeup/state.json"), []byte("{broken"), 0o644)
 	if _, err := LoadState(h); err == nil || !strings.Contains(err.Error(), "/var/lib/nodeup/state.json") {
 		t.Errorf("corrupt state: %v", err)

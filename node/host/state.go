@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"sort"
 	"sync"
 )
 
@@ -83,6 +84,21 @@ func (s *State) Lookup(p string) (sha256 string, ok bool) {
 	defer s.mu.Unlock()
 	sha256, ok = s.files[p]
 	return sha256, ok
+}
+
+// Under returns the recorded node paths directly in directory dir, sorted.
+func (s *State) Under(dir string) []string {
+	dir = path.Clean(dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for p := range s.files {
+		if path.IsAbs(p) && path.Dir(p) == dir {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Foreign reports whether node file p exists with content nodeup did not

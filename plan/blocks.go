@@ -56,7 +56,9 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		a := l.attrs("node", l.blockAttrs(blk, nodeSchema))
 		a.str("cgroup_driver", &n.CgroupDriver)
 		a.str("arch", &n.Arch)
-		a.str("os", &n.OS)
+		if a.str("os", &n.OS) {
+			n.OSRange = *a.rangeOf("os")
+		}
 		a.strList("kernel_modules", &n.KernelModules)
 		a.strMap("sysctl", &n.Sysctl)
 	}

@@ -266,7 +266,7 @@ func (l *loader) validateRawConfig(p *profile.Profile) {
 				"containerd.config disables %s; nodeup needs the CRI plugin to run Kubernetes pods. Remove it from disabled_plugins.", criErr.Plugin)
 		case errors.As(err, &owned):
 			l.errorf(l.rawConfigAt(c, owned.Line, owned.Col), "containerd.config overrides "+owned.Owner,
-				"containerd.config: %s. nodeup renders this key from the profile so that containerd and the kubelet agree.", owned)
+				"containerd.config: %s. Typed settings own these keys so that containerd and the kubelet agree.", owned)
 		default:
 			l.errorf(l.at("containerd.config", c.DeclRange), "Invalid containerd config", "containerd.config: %s.", err)
 		}

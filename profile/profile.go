@@ -66,6 +66,7 @@ type Node struct {
 	KernelModules []string
 	Sysctl        map[string]string
 	DeclRange     hcl.Range
+	OSRange       hcl.Range // where node.os was written, if it was
 }
 
 // SystemdCgroup reports whether runc and the kubelet use the systemd

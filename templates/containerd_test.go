@@ -392,7 +392,7 @@ func TestRawConfigOwnedKeySameValue(t *testing.T) {
 	p.Node.CgroupDriver = profile.CgroupCgroupfs
 	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = true\n"
 	errs := CheckRawConfig(p)
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "SystemdCgroup = true overrides node.cgroup_driver, which renders false") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "SystemdCgroup = true contradicts node.cgroup_driver, from which nodeup renders false") {
 		t.Errorf("SystemdCgroup = true under cgroupfs: %v", errs)
 	}
 }

@@ -26,9 +26,9 @@ type OwnedKeyError struct {
 func (e *OwnedKeyError) Error() string {
 	switch {
 	case e.Key == e.Owned && e.Want == "":
-		return fmt.Sprintf("%s belongs to %s, and nodeup leaves it out in this schema; remove it from containerd.config and set %s instead", e.Key, e.Owner, e.Owner)
+		return fmt.Sprintf("%s belongs to %s, which leaves it out in this schema on purpose; remove it from containerd.config and change %s instead", e.Key, e.Owner, e.Owner)
 	case e.Key == e.Owned && e.Got != "":
-		return fmt.Sprintf("%s = %s overrides %s, which renders %s; remove it from containerd.config and set %s instead", e.Key, e.Got, e.Owner, e.Want, e.Owner)
+		return fmt.Sprintf("%s = %s contradicts %s, from which nodeup renders %s; remove it from containerd.config and change %s instead", e.Key, e.Got, e.Owner, e.Want, e.Owner)
 	case strings.HasPrefix(e.Owned, e.Key+"."):
 		return fmt.Sprintf("%s replaces the table that holds %s, which %s sets; set the keys you need inside [%s] instead of replacing it", e.Key, e.Owned, e.Owner, e.Key)
 	default:

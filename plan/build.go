@@ -277,6 +277,8 @@ func (b *builder) verify() {
 		CgroupDriver: p.Node.CgroupDriver,
 		NetworkReady: p.Verify.NetworkReady,
 		Timeout:      p.Verify.Timeout,
+		// Where the cgroup driver is read when the runtime does not say.
+		ContainerdConfig: p.Layout().ContainerdConfig,
 	}
 	if p.CNI != nil {
 		v.CNIBinDir = p.CNI.BinDir

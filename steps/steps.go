@@ -178,6 +178,8 @@ type Verify struct {
 	Timeout      time.Duration
 	CNIBinDir    string
 	CNIPlugins   []string
+
+	ContainerdConfig string // config.toml: read for the cgroup driver when the runtime does not report it
 }
 
 func (v *Verify) Kind() string { return "verify" }

@@ -67,6 +67,7 @@ func Verify(ctx context.Context, env *Env, v *steps.Verify) (cri.Report, error) 
 		RequireNetworkReady: v.NetworkReady,
 		CNIBinDir:           binDir,
 		CNIPlugins:          v.CNIPlugins,
+		ContainerdConfig:    v.ContainerdConfig, ReadFile: env.Host.ReadFile,
 	})
 	if env.Verified != nil {
 		env.Verified(report)

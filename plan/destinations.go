@@ -30,6 +30,9 @@ func (l *loader) destinations(p *profile.Profile) []destination {
 	var out []destination
 	for _, in := range installs(p) {
 		c := in.component
+		if c.DeclRange.Filename == "" {
+			continue // a missing block, reported as such
+		}
 		for _, f := range in.files {
 			d := destination{path: f.To, what: "the " + in.name + " block's " + f.To, at: c.DeclRange.Ptr()}
 			if in.name == "cni" {

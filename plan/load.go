@@ -54,6 +54,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		return out, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read profile", Detail: err.Error()}}
 	}
 	l.baseDir = baseDir
+	l.firstFile = files[0]
 	var bodies []namedBody
 	for _, f := range files {
 		file, diags := parser.ParseHCLFile(f)
@@ -120,6 +121,14 @@ type loader struct {
 	// them as missing stay silent.
 	failed    map[string]bool
 	sensitive []string
+	firstFile string // the profile's first file, for errors about the profile as a whole
+}
+
+// profileStart is the first line of the profile: where an error about the
+// profile as a whole (a block it lacks) points.
+func (l *loader) profileStart() *hcl.Range {
+	start := hcl.Pos{Line: 1, Column: 1}
+	return &hcl.Range{Filename: l.firstFile, Start: start, End: start}
 }
 
 // written reports whether the profile sets path, even to a value that
@@ -223,9 +232,8 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 	switch {
 	case one["containerd"] == nil && misspelt(unknown, "containerd"):
 		// The unknown block reported above is the containerd block.
-	case one["containerd"] == nil && len(bodies) > 0:
-		start := hcl.Pos{Line: 1, Column: 1}
-		l.errorf(&hcl.Range{Filename: bodies[0].name, Start: start, End: start}, "Missing containerd block",
+	case one["containerd"] == nil:
+		l.errorf(l.profileStart(), "Missing containerd block",
 			"A profile needs a containerd block with at least a version, e.g. containerd { version = \"2.3.4\" }.")
 	case one["containerd"] != nil:
 		l.decodeContainerd(one["containerd"], p)

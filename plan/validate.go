@@ -436,6 +436,9 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 			if r.DeclRange.Filename == "" {
 				// The runtime every profile without runtime blocks gets.
 				at, implicit = l.at("containerd", p.Containerd.DeclRange), " (a profile without runtime blocks gets it)"
+				if at == nil {
+					at = l.profileStart()
+				}
 			}
 			l.errorf(at, "runc runtime without runc",
 				"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",

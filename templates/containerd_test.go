@@ -453,3 +453,15 @@ func TestKataHypervisorTable(t *testing.T) {
 		})
 	}
 }
+
+// On Windows the endpoint is containerd's default pipe: the raw config may
+// not move it.
+func TestRawConfigWindowsEndpoint(t *testing.T) {
+	p := windowsProfile(t)
+	p.Containerd.RawConfig = "[plugins.'io.containerd.server.v1.grpc']\n  address = '\\\\.\\pipe\\other'\n"
+	errs := CheckRawConfig(p)
+	var e *OwnedKeyError
+	if len(errs) != 1 || !errors.As(errs[0], &e) || e.Line != 2 || !strings.Contains(e.Owner, `node.os = "windows"`) {
+		t.Errorf("moving the Windows pipe: %v", errs)
+	}
+}

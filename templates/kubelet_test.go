@@ -167,3 +167,22 @@ func TestKubeletFlagConflicts(t *testing.T) {
 		t.Errorf("conflicts by flag:\n got %v\nwant %v", got, want)
 	}
 }
+
+// A Windows kubelet has no cgroups: kubelet.config may not give it a cgroup
+// driver or QoS cgroups.
+func TestKubeletWindowsConflicts(t *testing.T) {
+	p := windowsProfile(t)
+	p.Kubelet.Config = map[string]any{"cgroupDriver": "systemd", "cgroupsPerQOS": true, "maxPods": 64}
+	_, err := KubeletConfiguration(p)
+	got := map[string]string{}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ce *ConflictError
+		if errors.As(e, &ce) {
+			got[ce.Field] = ce.Owner + " " + ce.Want
+		}
+	}
+	want := map[string]string{"cgroupDriver": `node.os = "windows" `, "cgroupsPerQOS": `node.os = "windows" false`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("conflicts = %v, want %v", got, want)
+	}
+}

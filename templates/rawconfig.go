@@ -30,7 +30,13 @@ func (e *OwnedKeyError) Error() string {
 	case e.Key == e.Owned && e.Got != "":
 		return fmt.Sprintf("%s = %s contradicts %s, from which nodeup renders %s; remove it from containerd.config and change %s instead", e.Key, e.Got, e.Owner, e.Want, e.Owner)
 	case strings.HasPrefix(e.Owned, e.Key+"."):
-		return fmt.Sprintf("%s replaces the table that holds %s, which %s sets; set the keys you need inside [%s] instead of replacing it", e.Key, e.Owned, e.Owner, e.Key)
+		key := e.Key
+		if e.Got != "" {
+			key += " = " + e.Got
+		} else {
+			key = "[[" + key + "]]"
+		}
+		return fmt.Sprintf("%s replaces the table that holds %s, which %s sets; set the keys you need inside [%s] instead of replacing it", key, e.Owned, e.Owner, e.Key)
 	default:
 		return fmt.Sprintf("%s turns %s, which %s sets, into a table; remove it from containerd.config", e.Key, e.Owned, e.Owner)
 	}

@@ -599,3 +599,17 @@ func TestApplyWithoutSystemdNeedsPhaseBake(t *testing.T) {
 		}
 	}
 }
+
+// A Windows profile renders, but plan and apply refuse it at node.os.
+func TestWindowsProfileIsRenderOnly(t *testing.T) {
+	profile := "../plan/testdata/cases/windows/profile.hcl"
+	for _, cmd := range []string{"plan", "apply"} {
+		code, out, errs := nodeup(t, cmd, profile, "--root", t.TempDir(), "--phase", "bake")
+		if code != 1 || !strings.Contains(errs, "render-only") || !strings.Contains(errs, "profile.hcl:") || !strings.Contains(errs, "nodeup render") {
+			t.Errorf("%s of a Windows profile: exit %d\n%s%s", cmd, code, out, errs)
+		}
+	}
+	if code, _, errs := nodeup(t, "render", profile, "--out", t.TempDir()); code != 0 {
+		t.Errorf("render of a Windows profile: exit %d\n%s", code, errs)
+	}
+}

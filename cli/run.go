@@ -28,11 +28,12 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		return err
 	}
 	s = redacted(serialized(s), p.Sensitive)
+	if d := plan.CheckTarget(p); d.HasErrors() {
+		printDiagnostics(s.Err, files, d, !g.noColor && terminal(s.Err))
+		return errReported
+	}
 	if err := checkHost(s, g, p, files); err != nil {
 		return err
-	}
-	if p.Node.OS == profile.OSWindows {
-		return fmt.Errorf("%s: node.os = \"windows\" is render-only; use nodeup render", path)
 	}
 	graph, err := plan.Build(p)
 	if err != nil {

@@ -31,6 +31,7 @@ type release struct {
 	containerd string // the containerd binary's content
 	runc       string
 	kubelet    string
+	plugins    string // the cni block's plugins line
 }
 
 const releases = "https://releases.example/"
@@ -43,6 +44,7 @@ func newRelease(t *testing.T) *release {
 		containerd: "containerd 2.3.4",
 		runc:       "runc 1.4.3",
 		kubelet:    "kubelet 1.34.11",
+		plugins:    `plugins = ["loopback", "bridge"]`,
 	}
 }
 
@@ -89,7 +91,7 @@ runc {
 cni {
   version = "1.9.1"
   %s
-  plugins = ["loopback", "bridge"]
+  %s
 }
 
 crictl {
@@ -123,7 +125,7 @@ verify {
 }
 `, r.m.URL, r.Put("containerd-2.3.4-linux-amd64.tar.gz", containerd), r.sandbox,
 		r.Put("runc.amd64", []byte(r.runc)),
-		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni),
+		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni), r.plugins,
 		r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl),
 		r.Put("kata-static-3.32.0-amd64.tar.zst", kata),
 		r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))
@@ -515,5 +517,28 @@ func TestRunBakeThenBoot(t *testing.T) {
 	}
 	if n.report == nil || !n.report.OK() {
 		t.Errorf("boot did not verify: %+v", n.report)
+	}
+}
+
+// Without a plugins list, the CNI step installs every executable of the
+// release; the second run finds them through the state and changes
+// nothing.
+func TestRunCNIWithoutPluginList(t *testing.T) {
+	r := newRelease(t)
+	r.plugins = ""
+	g := r.graph()
+	n := newGraphNode(t)
+	n.converge(g)
+	for _, p := range []string{"/opt/cni/bin/loopback", "/opt/cni/bin/bridge", "/opt/cni/bin/portmap"} {
+		if !n.Exists(p) {
+			t.Errorf("%s not installed", p)
+		}
+	}
+	if changed := changedIDs(n.run(g, true)); len(changed) != 0 {
+		t.Errorf("second run changed %v", changed)
+	}
+	os.Remove(n.Real("/opt/cni/bin/portmap"))
+	if res := n.run(g, false)["artifact:cni"]; res.Outcome != steps.Update || !strings.Contains(res.Reason, "/opt/cni/bin/portmap is missing") {
+		t.Errorf("plan after a plugin was removed: %+v", res)
 	}
 }

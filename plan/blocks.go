@@ -30,11 +30,11 @@ func DefaultSysctl() map[string]string {
 	}
 }
 
-// DefaultCNIPlugins are the plugins of the upstream CNI plugins archive.
-func DefaultCNIPlugins() []string {
-	return []string{"bandwidth", "bridge", "dhcp", "dummy", "firewall", "host-device", "host-local",
-		"ipvlan", "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf"}
-}
+// Default CNI directories of a Windows node, as containerd's Windows build has them.
+const (
+	DefaultWindowsCNIBinDir  = `C:\Program Files\containerd\cni\bin`
+	DefaultWindowsCNIConfDir = `C:\Program Files\containerd\cni\conf`
+)
 
 var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl")}
 
@@ -54,7 +54,9 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		a := l.attrs("node", l.blockAttrs(blk, nodeSchema))
 		a.str("cgroup_driver", &n.CgroupDriver)
 		a.str("arch", &n.Arch)
-		a.str("os", &n.OS)
+		if a.str("os", &n.OS) {
+			n.OSRange = *a.rangeOf("os")
+		}
 		a.strList("kernel_modules", &n.KernelModules)
 		a.strMap("sysctl", &n.Sysctl)
 	}
@@ -176,7 +178,11 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 	if blk == nil {
 		return
 	}
-	c := &profile.CNI{BinDir: paths.CNIBinDir, ConfDir: paths.CNIConfDir, Plugins: DefaultCNIPlugins()}
+	// Without a plugins list, every plugin of the release is installed.
+	c := &profile.CNI{BinDir: paths.CNIBinDir, ConfDir: paths.CNIConfDir}
+	if p.Node.OS == profile.OSWindows {
+		c.BinDir, c.ConfDir = DefaultWindowsCNIBinDir, DefaultWindowsCNIConfDir
+	}
 	a := l.attrs("cni", l.blockAttrs(blk, cniSchema))
 	l.componentFields(a, blk, pins.CNI, p.Node.Arch, &c.Component)
 	a.str("bin_dir", &c.BinDir)
@@ -188,7 +194,7 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead")}
 
 func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
-	r := profile.Runtime{Name: blk.Labels[0], Type: profile.RuntimeRunc, DeclRange: blk.DefRange}
+	r := profile.Runtime{Name: blk.Labels[0], Type: defaultRuntimeType(p), DeclRange: blk.DefRange}
 	a := l.attrs(joinKey("runtime", r.Name), l.blockAttrs(blk, runtimeSchema))
 	l.ranges[joinKey("runtime", r.Name, "name")] = blk.LabelRanges[0]
 	a.str("type", &r.Type)
@@ -217,7 +223,32 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	l.componentFields(a, blk, pins.Kubelet, p.Node.Arch, &k.Component)
 	a.boolean("start", &k.Start)
 	a.object("config", &k.Config, k.ConfigRanges)
-	a.strList("flags", &k.Flags)
+	if a.strList("flags", &k.Flags) {
+		// Each flag's own place, when the list is written out.
+		if exprs, diags := hcl.ExprList(a.m["flags"].Expr); !diags.HasErrors() && len(exprs) == len(k.Flags) {
+			for _, e := range exprs {
+				k.FlagRanges = append(k.FlagRanges, e.Range())
+			}
+		}
+	}
+}
+
+// defaultRuntimeType is a runtime's type when the profile leaves it out.
+func defaultRuntimeType(p *profile.Profile) string {
+	if p.Node.OS == profile.OSWindows {
+		return profile.RuntimeRunhcs
+	}
+	return profile.RuntimeRunc
+}
+
+// defaultRuntime is the runtime of a profile that declares none: the one
+// everybody expects on the node's OS (containerd's own default handler on
+// Windows).
+func defaultRuntime(p *profile.Profile) profile.Runtime {
+	if p.Node.OS == profile.OSWindows {
+		return profile.Runtime{Name: "runhcs-wcow-process", Type: profile.RuntimeRunhcs, Default: true}
+	}
+	return profile.Runtime{Name: "runc", Type: profile.RuntimeRunc, Default: true}
 }
 
 var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready")}

@@ -79,15 +79,16 @@ func (b *builder) linkDirs() {
 // fileRange is the part of the profile a rendered file comes from.
 func (b *builder) fileRange(p string) hcl.Range {
 	pr := b.p
+	layout := pr.Layout()
 	switch {
-	case strings.HasPrefix(p, paths.ContainerdCerts+"/"):
-		host := strings.Split(strings.TrimPrefix(p, paths.ContainerdCerts+"/"), "/")[0]
+	case strings.HasPrefix(p, layout.ContainerdCertsDir+"/"):
+		host := strings.Split(strings.TrimPrefix(p, layout.ContainerdCertsDir+"/"), "/")[0]
 		for _, r := range pr.Containerd.Registries {
 			if r.Host == host {
 				return r.DeclRange
 			}
 		}
-	case strings.HasPrefix(p, path.Dir(paths.ContainerdConfig)+"/"), strings.Contains(p, "containerd.service"):
+	case p == layout.ContainerdConfig, strings.Contains(p, "containerd.service"):
 		return pr.Containerd.DeclRange
 	case strings.Contains(p, "kubelet"):
 		if pr.Kubelet.Declared {
@@ -95,72 +96,108 @@ func (b *builder) fileRange(p string) hcl.Range {
 		}
 	case p == paths.CrictlConfig && pr.Crictl != nil:
 		return pr.Crictl.DeclRange
-	case p == paths.RuntimeClasses && len(pr.Runtimes) > 0:
+	case p == layout.RuntimeClasses && len(pr.Runtimes) > 0:
 		return pr.Runtimes[0].DeclRange
 	}
 	return pr.Node.DeclRange
 }
 
 // artifact adds a download step; it returns the step's ID.
-func (b *builder) artifact(name string, c *profile.Component, files []archive.Placement, trees []archive.Tree) string {
+func (b *builder) artifact(in install) string {
+	c := in.component
 	a := &steps.Artifact{
-		Name: name, Version: c.Version, URL: c.URL, SHA256: c.SHA256,
+		Name: in.name, Version: c.Version, URL: c.URL, SHA256: c.SHA256,
 		Mirrors: b.p.Mirror.URLs, Upstream: b.p.Mirror.Upstream,
-		Format: archive.FormatOf(c.URL), Files: files, Trees: trees,
+		Format: archive.FormatOf(c.URL), Files: in.files, Trees: in.trees,
 	}
 	var deps []string
-	for _, f := range files {
+	for _, f := range in.files {
 		deps = append(deps, b.dirFor(f.To, c.DeclRange))
 	}
-	for _, t := range trees {
+	for _, t := range in.trees {
 		deps = append(deps, b.dirFor(t.To, c.DeclRange))
 	}
 	return b.g.Add(a, c.DeclRange, deps...).ID
 }
 
-func (b *builder) pkg(name string, c *profile.Component, binaries ...string) string {
-	return b.g.Add(&steps.Package{Name: name, Version: c.Version, Binaries: binaries}, c.DeclRange).ID
+func (b *builder) pkg(in install) string {
+	return b.g.Add(&steps.Package{Name: in.name, Version: in.component.Version, Binaries: in.binaries}, in.component.DeclRange).ID
 }
 
 func bin(from, to string) archive.Placement {
 	return archive.Placement{From: from, To: to, Mode: 0o755}
 }
 
-// artifacts adds the download or package step of every component.
-func (b *builder) artifacts() {
-	p := b.p
+// allExecutables installs every executable file at the top of an archive
+// into dir: a From of "*" and a To ending in "/" (see archive.Install).
+func allExecutables(dir string) archive.Placement {
+	return archive.Placement{From: "*", To: strings.TrimSuffix(dir, "/") + "/", Mode: 0o755}
+}
+
+// install is what one component puts on the node: from a release artifact
+// (files and trees), or from a distribution package (binaries).
+type install struct {
+	name      string
+	component *profile.Component
+	files     []archive.Placement
+	trees     []archive.Tree
+	binaries  []string // from a package
+}
+
+func (in install) fromPackage() bool { return in.component.Source == profile.SourcePackage }
+
+// installs lists what every component of a Linux profile installs, in the
+// order the graph adds them. The graph and the overlap check both use it.
+func installs(p *profile.Profile) []install {
+	var out []install
 	c := &p.Containerd
 	if c.Source == profile.SourcePackage {
-		b.pkg("containerd", &c.Component, paths.PackageContainerd)
+		out = append(out, install{name: "containerd", component: &c.Component, binaries: []string{paths.PackageContainerd}})
 	} else {
-		b.artifact("containerd", &c.Component, []archive.Placement{
+		out = append(out, install{name: "containerd", component: &c.Component, files: []archive.Placement{
 			bin("bin/containerd", paths.Containerd),
 			bin("bin/containerd-shim-runc-v2", paths.BinDir+"/containerd-shim-runc-v2"),
 			bin("bin/ctr", paths.BinDir+"/ctr"),
-		}, nil)
+		}})
 	}
 	if p.Runc != nil {
 		if p.Runc.Source == profile.SourcePackage {
-			b.pkg("runc", p.Runc, paths.PackageRunc)
+			out = append(out, install{name: "runc", component: p.Runc, binaries: []string{paths.PackageRunc}})
 		} else {
-			b.artifact("runc", p.Runc, []archive.Placement{bin("", paths.Runc)}, nil)
+			out = append(out, install{name: "runc", component: p.Runc, files: []archive.Placement{bin("", paths.Runc)}})
 		}
 	}
 	if p.CNI != nil {
-		var files []archive.Placement
-		for _, pl := range p.CNI.Plugins {
-			files = append(files, bin(pl, path.Join(p.CNI.BinDir, pl)))
+		in := install{name: "cni", component: &p.CNI.Component}
+		if p.CNI.Plugins == nil {
+			// Whatever the release holds: the set changes between releases.
+			in.files = []archive.Placement{allExecutables(p.CNI.BinDir)}
 		}
-		b.artifact("cni", &p.CNI.Component, files, nil)
+		for _, pl := range p.CNI.Plugins {
+			in.files = append(in.files, bin(pl, path.Join(p.CNI.BinDir, pl)))
+		}
+		out = append(out, in)
 	}
 	if p.Crictl != nil {
-		b.artifact("crictl", p.Crictl, []archive.Placement{bin("crictl", paths.BinDir+"/crictl")}, nil)
+		out = append(out, install{name: "crictl", component: p.Crictl, files: []archive.Placement{bin("crictl", paths.BinDir+"/crictl")}})
 	}
 	if p.Kata != nil {
-		b.artifact("kata", p.Kata, nil, []archive.Tree{{From: strings.TrimPrefix(paths.KataDir, "/"), To: paths.KataDir}})
+		out = append(out, install{name: "kata", component: p.Kata, trees: []archive.Tree{{From: strings.TrimPrefix(paths.KataDir, "/"), To: paths.KataDir}}})
 	}
-	if p.Kubelet.Declared && p.Kubelet.Version != "" {
-		b.artifact("kubelet", &p.Kubelet.Component, []archive.Placement{bin("", paths.Kubelet)}, nil)
+	if templates.InstallsKubelet(p) {
+		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []archive.Placement{bin("", paths.Kubelet)}})
+	}
+	return out
+}
+
+// artifacts adds the download or package step of every component.
+func (b *builder) artifacts() {
+	for _, in := range installs(b.p) {
+		if in.fromPackage() {
+			b.pkg(in)
+		} else {
+			b.artifact(in)
+		}
 	}
 }
 
@@ -216,7 +253,12 @@ func (b *builder) units() {
 		}
 	}
 	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
-	k := &steps.Unit{Name: KubeletUnit, Path: kubeletFile, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	k := &steps.Unit{Name: KubeletUnit, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	if templates.InstallsKubelet(p) {
+		k.Path = kubeletFile
+	}
+	// Otherwise the kubelet is the packaged one: its own unit is enabled,
+	// and the step fails if no package brought it.
 	ks := b.g.Add(k, p.Kubelet.DeclRange, krestart...)
 	ks.After(steps.UnitID(ContainerdUnit))
 	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
@@ -230,10 +272,17 @@ func (b *builder) verify() {
 		CgroupDriver: p.Node.CgroupDriver,
 		NetworkReady: p.Verify.NetworkReady,
 		Timeout:      p.Verify.Timeout,
+		// Where the cgroup driver is read when the runtime does not say.
+		ContainerdConfig: p.Layout().ContainerdConfig,
 	}
 	if p.CNI != nil {
 		v.CNIBinDir = p.CNI.BinDir
 		v.CNIPlugins = p.CNI.Plugins
+		if v.CNIPlugins == nil {
+			// Which plugins the release holds is known on the node only;
+			// containerd runs loopback in every pod sandbox.
+			v.CNIPlugins = []string{"loopback"}
+		}
 	}
 	from := p.Containerd.DeclRange
 	b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)

@@ -55,3 +55,22 @@ func CheckHost(p *profile.Profile, h HostFacts) hcl.Diagnostics {
 		Subject:  p.Node.DeclRange.Ptr(),
 	})
 }
+
+// CheckTarget refuses a profile that plan and apply cannot converge on this
+// kind of host: a Windows node's files are rendered only (nodeup render),
+// since nodeup installs and starts Linux services.
+func CheckTarget(p *profile.Profile) hcl.Diagnostics {
+	if p.Node.OS != profile.OSWindows {
+		return nil
+	}
+	subject := p.Node.DeclRange
+	if p.Node.OSRange.Filename != "" {
+		subject = p.Node.OSRange
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Windows nodes are render-only",
+		Detail:   "node.os = \"windows\": nodeup cannot install or start anything on a Windows node. Use nodeup render PROFILE --out DIR to write its files, or set node.os = \"linux\".",
+		Subject:  subject.Ptr(),
+	}}
+}

@@ -9,6 +9,7 @@ import (
 func TestCheckHost(t *testing.T) {
 	path := write(t, t.TempDir(), "p.hcl", `
 containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
 kata { version = "3.32.0" }
 runtime "runc" { default = true }
 runtime "kata-qemu" { type = "kata" }

@@ -11,8 +11,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/nodeup/nodeup/plan/pins"
@@ -44,7 +46,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		opts.Pins = pins.Builtin()
 	}
 	parser := hclparse.NewParser()
-	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}}
+	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}}
 	out := &Loaded{Files: parser.Files()}
 
 	files, baseDir, err := profileFiles(path)
@@ -52,6 +54,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		return out, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read profile", Detail: err.Error()}}
 	}
 	l.baseDir = baseDir
+	l.firstFile = files[0]
 	var bodies []namedBody
 	for _, f := range files {
 		file, diags := parser.ParseHCLFile(f)
@@ -63,11 +66,11 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 	if l.diags.HasErrors() {
 		return out, l.diags
 	}
+	// Decoding and validation go on past errors: each rule checks what
+	// decoded, and a value that failed to decode is not reported again as
+	// missing, so one run shows every independent problem.
 	p := l.load(bodies)
 	p.Files = files
-	if l.diags.HasErrors() {
-		return out, l.diags
-	}
 	l.validate(p)
 	if l.diags.HasErrors() {
 		return out, l.diags
@@ -112,8 +115,27 @@ type loader struct {
 	diags   hcl.Diagnostics
 	// ranges maps "block.attribute" paths to where they were written, so
 	// semantic checks made after decoding still point at the source.
-	ranges    map[string]hcl.Range
+	ranges map[string]hcl.Range
+	// failed holds the "block.attribute" paths that were written but could
+	// not be decoded (an error is reported already): rules that would see
+	// them as missing stay silent.
+	failed    map[string]bool
 	sensitive []string
+	firstFile string // the profile's first file, for errors about the profile as a whole
+}
+
+// profileStart is the first line of the profile: where an error about the
+// profile as a whole (a block it lacks) points.
+func (l *loader) profileStart() *hcl.Range {
+	start := hcl.Pos{Line: 1, Column: 1}
+	return &hcl.Range{Filename: l.firstFile, Start: start, End: start}
+}
+
+// written reports whether the profile sets path, even to a value that
+// failed to decode.
+func (l *loader) written(path string) bool {
+	_, ok := l.ranges[path]
+	return ok
 }
 
 func (l *loader) errorf(subject *hcl.Range, summary, format string, args ...any) {
@@ -166,9 +188,11 @@ var singletons = []string{"node", "mirror", "containerd", "runc", "crictl", "kat
 
 func (l *loader) load(bodies []namedBody) *profile.Profile {
 	byType := map[string][]*hcl.Block{}
+	var unknown []string // root block types the schema does not know
 	for _, b := range bodies {
 		content, diags := b.body.Content(rootSchema)
 		l.diags = append(l.diags, diags...)
+		unknown = append(unknown, unknownBlockTypes(b.body)...)
 		if content == nil {
 			continue
 		}
@@ -199,10 +223,13 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 	p := &profile.Profile{}
 	l.decodeNode(one["node"], p)
 	l.decodeMirror(one["mirror"], p)
-	if one["containerd"] == nil {
-		l.errorf(nil, "Missing containerd block",
+	switch {
+	case one["containerd"] == nil && misspelt(unknown, "containerd"):
+		// The unknown block reported above is the containerd block.
+	case one["containerd"] == nil:
+		l.errorf(l.profileStart(), "Missing containerd block",
 			"A profile needs a containerd block with at least a version, e.g. containerd { version = \"2.3.4\" }.")
-	} else {
+	case one["containerd"] != nil:
 		l.decodeContainerd(one["containerd"], p)
 	}
 	p.Runc = l.decodeComponent(one["runc"], pins.Runc, p.Node.Arch, true)
@@ -215,7 +242,7 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 	if len(byType["runtime"]) == 0 {
 		// A profile without runtime blocks gets the one runtime everybody
 		// expects; declaring any runtime makes the list explicit.
-		p.Runtimes = []profile.Runtime{{Name: "runc", Type: profile.RuntimeRunc, Default: true}}
+		p.Runtimes = []profile.Runtime{defaultRuntime(p)}
 	}
 	l.decodeKubelet(one["kubelet"], p)
 	l.decodeVerify(one["verify"], p)
@@ -232,6 +259,37 @@ func (l *loader) blockAttrs(blk *hcl.Block, schema *hcl.BodySchema) *hcl.BodyCon
 		return &hcl.BodyContent{Attributes: hcl.Attributes{}}
 	}
 	return content
+}
+
+// unknownBlockTypes lists the block types at the top of body that the
+// profile language does not have.
+func unknownBlockTypes(body hcl.Body) []string {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, b := range rootSchema.Blocks {
+		known[b.Type] = true
+	}
+	var out []string
+	for _, b := range sb.Blocks {
+		if !known[b.Type] {
+			out = append(out, b.Type)
+		}
+	}
+	return out
+}
+
+// misspelt reports whether one of names looks like a misspelling of want,
+// by the measure HCL's own "Did you mean" suggestions use.
+func misspelt(names []string, want string) bool {
+	for _, n := range names {
+		if levenshtein.Distance(n, want, nil) < 3 {
+			return true
+		}
+	}
+	return false
 }
 
 func attrSchema(names ...string) []hcl.AttributeSchema {

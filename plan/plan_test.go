@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/templates"
 )
@@ -214,4 +216,116 @@ func compareGolden(t *testing.T, goldenDir string, got map[string][]byte) {
 		}
 		return nil
 	})
+}
+
+// TestRawConfigErrorsShowTheirLine checks that an error in containerd.config
+// points at the heredoc line it names, bytes included, so the printed
+// snippet is that line and not the first of the profile.
+func TestRawConfigErrorsShowTheirLine(t *testing.T) {
+	for file, want := range map[string]string{
+		"testdata/invalid/raw_config_syntax.hcl":   "= 1",
+		"testdata/invalid/raw_config_owned_v4.hcl": "SystemdCgroup = false",
+		"testdata/invalid/cri_disabled.hcl":        `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+	} {
+		loaded, diags := load(t, file, Options{})
+		if !diags.HasErrors() {
+			t.Fatalf("%s: no error", file)
+		}
+		src := loaded.Files[file].Bytes
+		d := diags[0]
+		if d.Subject == nil {
+			t.Fatalf("%s: %s has no subject", file, d.Summary)
+		}
+		got := string(src[d.Subject.Start.Byte:d.Subject.End.Byte])
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%s: %q points at %q, want the text starting %q", file, d.Summary, got, want)
+		}
+		var b strings.Builder
+		hcl.NewDiagnosticTextWriter(&b, loaded.Files, 100, false).WriteDiagnostic(d)
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%s: the printed snippet lacks %q:\n%s", file, want, b.String())
+		}
+	}
+}
+
+// buildText loads a profile written out in the test and builds its graph.
+func buildText(t *testing.T, text string) *graph.Graph {
+	t.Helper()
+	loaded, diags := load(t, write(t, t.TempDir(), "p.hcl", text), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	g, err := Build(loaded.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestCNIReleaseWithoutPluginList loads a profile pinning CNI 1.1.1, whose
+// release lacks plugins later ones have: without a plugins list it installs
+// every executable the release holds and verifies loopback.
+func TestCNIReleaseWithoutPluginList(t *testing.T) {
+	// Any well-formed sha256 does: nothing is downloaded.
+	g := buildText(t, `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+cni {
+  version = "1.1.1"
+  sha256  = "b275772da4026d2161bf8a8b41ed4786754c8a93ebfb6564006d5da7f23831e5"
+}
+`)
+	a := g.Step("artifact:cni").Action.(*steps.Artifact)
+	if len(a.Files) != 1 || a.Files[0].From != "*" || a.Files[0].To != "/opt/cni/bin/" {
+		t.Errorf("cni installs %+v, want every executable of the release into /opt/cni/bin/", a.Files)
+	}
+	if v := g.Step(steps.VerifyID).Action.(*steps.Verify); !slices.Equal(v.CNIPlugins, []string{"loopback"}) {
+		t.Errorf("verify checks plugins %v, want loopback", v.CNIPlugins)
+	}
+}
+
+// TestKubeletWithoutVersion: a kubelet nodeup does not install is the
+// packaged one: no kubelet.service of nodeup's, a drop-in for /usr/bin/kubelet,
+// and the package's unit is enabled (failing when no package brought it).
+func TestKubeletWithoutVersion(t *testing.T) {
+	g := buildText(t, `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+kubelet {
+  flags = ["--node-labels=role=worker"]
+}
+`)
+	for _, id := range []string{"file:/etc/systemd/system/kubelet.service", "artifact:kubelet"} {
+		if g.Has(id) {
+			t.Errorf("graph has %s for a kubelet nobody installs", id)
+		}
+	}
+	u := g.Step(steps.UnitID(KubeletUnit)).Action.(*steps.Unit)
+	if u.Path != "" || u.Start {
+		t.Errorf("kubelet unit %+v, want the package's unit, enabled and not started", u)
+	}
+	dropIn := g.Step("file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf").Action.(*steps.File)
+	if !strings.Contains(string(dropIn.Content), "ExecStart=/usr/bin/kubelet ") {
+		t.Errorf("drop-in does not run the packaged kubelet:\n%s", dropIn.Content)
+	}
+}
+
+// TestWindowsRefusedOnHost: a Windows profile renders, but plan and apply
+// refuse it at node.os.
+func TestWindowsRefusedOnHost(t *testing.T) {
+	loaded, diags := load(t, "testdata/cases/windows/profile.hcl", Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	d := CheckTarget(loaded.Profile)
+	if !d.HasErrors() || d[0].Subject == nil || d[0].Subject.Start.Line != 2 || !strings.Contains(d[0].Detail, "nodeup render") {
+		t.Errorf("CheckTarget(windows) = %v", d)
+	}
+	linux, diags := load(t, "../profiles/default.hcl", Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	if d := CheckTarget(linux.Profile); len(d) != 0 {
+		t.Errorf("CheckTarget(linux) = %v", d)
+	}
 }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -27,7 +28,8 @@ var (
 	registryHostPattern = regexp.MustCompile(`^(_default|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?)$`)
 	sysctlPattern       = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`)
 	versionPattern      = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$`)
-	hypervisors         = []string{"qemu", "clh", "fc", "dragonball", "stratovirt", "qemu-tdx", "qemu-snp", "qemu-se", "qemu-nvidia-gpu", "qemu-runtime-rs", "clh-tdx"}
+	// A Windows absolute path: a drive letter and a backslash or slash.
+	windowsAbsPattern = regexp.MustCompile(`^[A-Za-z]:[\\/]`)
 )
 
 // validate applies the semantic rules of the profile language: everything
@@ -38,8 +40,18 @@ func (l *loader) validate(p *profile.Profile) {
 	l.validateComponents(p)
 	l.validateRuntimes(p)
 	l.validateContainerd(p)
+	if p.CNI != nil {
+		l.validateCNI(p)
+	}
 	l.validateKubelet(p)
 	l.validateVerify(p)
+	l.validateDestinations(p)
+	// Anything else the renderers refuse, once the rules found nothing.
+	if !l.diags.HasErrors() {
+		if _, err := templates.Render(p); err != nil {
+			l.errorf(l.at("containerd", p.Containerd.DeclRange), "Cannot render the node's files", "%s.", err)
+		}
+	}
 }
 
 func oneOf(v string, allowed ...string) bool {
@@ -62,6 +74,10 @@ func (l *loader) validateNode(p *profile.Profile) {
 	}
 	if !oneOf(n.OS, profile.OSLinux, profile.OSWindows) {
 		l.errorf(l.at("node.os", n.DeclRange), "Unsupported OS", "node.os is %q; use \"linux\", or \"windows\" to render files only.", n.OS)
+	}
+	if n.OS == profile.OSWindows && l.written("node.cgroup_driver") {
+		l.errorf(l.at("node.cgroup_driver", n.DeclRange), "cgroup driver on Windows",
+			"A Windows node has no cgroups, so neither containerd nor the kubelet takes a cgroup driver; remove node.cgroup_driver.")
 	}
 	for _, m := range n.KernelModules {
 		if !modulePattern.MatchString(m) {
@@ -137,6 +153,9 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			continue
 		}
 		if c.Version == "" {
+			if l.failed[name+".version"] {
+				continue // reported where it failed
+			}
 			if name == "kubelet" {
 				continue // config only, no binary
 			}
@@ -161,6 +180,8 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			l.checkURL(c.URL, l.at(name+".url", c.DeclRange), name+".url")
 		}
 		switch {
+		case c.SHA256 == "" && (l.failed[name+".sha256"] || l.failed[name+".url"]):
+			// reported where it failed
 		case c.SHA256 == "":
 			versions := l.opts.Pins.Versions(nc.key, p.Node.Arch)
 			if _, custom := l.ranges[name+".url"]; custom {
@@ -224,42 +245,99 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 			l.checkURL(m, l.at("containerd.registry."+r.Host+".mirrors", r.DeclRange), "registry "+r.Host+" mirrors")
 		}
 	}
-	if p.CNI != nil {
-		l.absPath(p.CNI.BinDir, "cni.bin_dir", p.CNI.DeclRange)
-		l.absPath(p.CNI.ConfDir, "cni.conf_dir", p.CNI.DeclRange)
-		if len(p.CNI.Plugins) == 0 {
-			l.errorf(l.at("cni.plugins", p.CNI.DeclRange), "No CNI plugins", "cni.plugins is empty; list the plugins to install or leave it out for all of them.")
-		}
-		for _, pl := range p.CNI.Plugins {
-			if !modulePattern.MatchString(pl) {
-				l.errorf(l.at("cni.plugins", p.CNI.DeclRange), "Invalid CNI plugin name", "%q is not a plugin binary name.", pl)
-			}
-		}
-	}
-	// Rendering the config is the check of the raw TOML: it must parse and
-	// must not disable the CRI plugin. It needs sound runtimes to render.
-	if l.diags.HasErrors() {
+	l.validateRawConfig(p)
+}
+
+// validateRawConfig checks containerd.config on its own, so its errors show
+// whatever else is wrong, each at the line of the raw config it concerns.
+func (l *loader) validateRawConfig(p *profile.Profile) {
+	c := p.Containerd
+	if c.RawConfig == "" || !oneOf(fmt.Sprint(c.ConfigVersion), "2", "3", "4") {
 		return
 	}
-	if _, err := templates.ContainerdConfig(p); err != nil {
+	for _, err := range templates.CheckRawConfig(p) {
 		var rawErr *templates.RawConfigError
 		var criErr *templates.CRIDisabledError
+		var owned *templates.OwnedKeyError
 		switch {
 		case errors.As(err, &rawErr):
-			r := c.RawConfigRange
-			// A heredoc's first content line follows the line the
-			// expression starts on.
-			line := r.Start.Line + rawErr.Line
-			at := hcl.Range{Filename: r.Filename, Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 2}}
-			if line > r.End.Line {
-				at = r
-			}
-			l.errorf(&at, "Invalid containerd config TOML", "containerd.config: %s.", rawErr.Msg)
+			l.errorf(l.rawConfigAt(c, rawErr.Line, rawErr.Col), "Invalid containerd config TOML", "containerd.config: %s.", rawErr.Msg)
 		case errors.As(err, &criErr):
-			l.errorf(l.at("containerd.config", c.DeclRange), "CRI plugin disabled",
+			l.errorf(l.rawConfigAt(c, criErr.Line, 0), "CRI plugin disabled",
 				"containerd.config disables %s; nodeup needs the CRI plugin to run Kubernetes pods. Remove it from disabled_plugins.", criErr.Plugin)
+		case errors.As(err, &owned):
+			l.errorf(l.rawConfigAt(c, owned.Line, owned.Col), "containerd.config overrides "+owned.Owner,
+				"containerd.config: %s. Typed settings own these keys so that containerd and the kubelet agree.", owned)
 		default:
-			l.errorf(l.at("containerd.config", c.DeclRange), "Cannot render containerd config", "%s.", err)
+			l.errorf(l.at("containerd.config", c.DeclRange), "Invalid containerd config", "containerd.config: %s.", err)
+		}
+	}
+}
+
+// rawConfigAt is where line (and col, when known) of containerd.config was
+// written: that line inside a heredoc, from the column given (else its
+// first non-blank) to its end; for a config given any other way (a quoted
+// string, file(), a variable), the whole attribute.
+func (l *loader) rawConfigAt(c profile.Containerd, line, col int) *hcl.Range {
+	r := c.RawConfigRange
+	f := l.parser.Files()[r.Filename]
+	if f == nil || line <= 0 || r.Start.Byte >= len(f.Bytes) || !bytes.HasPrefix(f.Bytes[r.Start.Byte:], []byte("<<")) {
+		return &r
+	}
+	// The heredoc's first content line follows the line it opens on; its
+	// last line holds the closing marker.
+	target := r.Start.Line + line
+	if target >= r.End.Line {
+		return &r
+	}
+	src := f.Bytes
+	off := r.Start.Byte
+	for n := r.Start.Line; n < target; n++ {
+		i := bytes.IndexByte(src[off:], '\n')
+		if i < 0 {
+			return &r
+		}
+		off += i + 1
+	}
+	end := off + bytes.IndexByte(src[off:], '\n')
+	if end < off {
+		end = len(src)
+	}
+	text := src[off:end]
+	start := len(text) - len(bytes.TrimLeft(text, " \t"))
+	// "<<-" strips the heredoc's indentation: the raw line is the end of
+	// the file's line, and col counts from its start.
+	if lines := strings.Split(c.RawConfig, "\n"); col > 0 && line <= len(lines) {
+		if strip := len(text) - len(lines[line-1]); strip >= 0 && strip+col-1 < len(text) {
+			start = strip + col - 1
+		}
+	}
+	return &hcl.Range{
+		Filename: r.Filename,
+		Start:    hcl.Pos{Line: target, Column: start + 1, Byte: off + start},
+		End:      hcl.Pos{Line: target, Column: len(text) + 1, Byte: end},
+	}
+}
+
+// validateCNI checks the cni block's directories and plugin names.
+func (l *loader) validateCNI(p *profile.Profile) {
+	cni := p.CNI
+	if p.Node.OS == profile.OSWindows {
+		for _, d := range []struct{ what, dir string }{{"cni.bin_dir", cni.BinDir}, {"cni.conf_dir", cni.ConfDir}} {
+			if !windowsAbsPattern.MatchString(d.dir) {
+				l.errorf(l.at(d.what, cni.DeclRange), "Relative path", "%s %q must be an absolute Windows path such as %q.", d.what, d.dir, `C:\Program Files\containerd\cni\bin`)
+			}
+		}
+	} else {
+		l.absPath(cni.BinDir, "cni.bin_dir", cni.DeclRange)
+		l.absPath(cni.ConfDir, "cni.conf_dir", cni.DeclRange)
+	}
+	if cni.Plugins != nil && len(cni.Plugins) == 0 {
+		l.errorf(l.at("cni.plugins", cni.DeclRange), "No CNI plugins", "cni.plugins is empty; list the plugins to install or leave it out for all of them.")
+	}
+	for _, pl := range cni.Plugins {
+		if !modulePattern.MatchString(pl) {
+			l.errorf(l.at("cni.plugins", cni.DeclRange), "Invalid CNI plugin name", "%q is not a plugin binary name.", pl)
 		}
 	}
 }
@@ -290,23 +368,7 @@ func (l *loader) validateRuntimes(p *profile.Profile) {
 			l.errorf(nameAt, "Invalid runtime handler name",
 				"%q cannot be a RuntimeClass handler: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit.", r.Name)
 		}
-		switch r.Type {
-		case profile.RuntimeRunc:
-			if r.Hypervisor != "" {
-				l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "hypervisor on a runc runtime", "hypervisor applies to type = \"kata\" runtimes only.")
-			}
-		case profile.RuntimeKata:
-			if p.Kata == nil {
-				l.errorf(r.DeclRange.Ptr(), "kata runtime without kata",
-					"runtime %q has type = \"kata\" but the profile has no kata block; add kata { version = %q }.", r.Name, newest(l.opts.Pins, pins.Kata, p.Node.Arch))
-			}
-			if !oneOf(r.Hypervisor, hypervisors...) {
-				l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "Unknown hypervisor",
-					"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(hypervisors, ", "))
-			}
-		default:
-			l.errorf(l.at("runtime."+r.Name+".type", r.DeclRange), "Invalid runtime type", "runtime %q has type %q; use \"runc\" or \"kata\".", r.Name, r.Type)
-		}
+		l.validateRuntimeType(p, r)
 		for _, k := range sortedKeys(r.Overhead) {
 			if !oneOf(k, "cpu", "memory") {
 				l.errorf(l.at("runtime."+r.Name+".overhead", r.DeclRange), "Invalid overhead", "overhead key %q: use cpu and memory.", k)
@@ -340,15 +402,99 @@ func (l *loader) validateRuntimes(p *profile.Profile) {
 	}
 }
 
+// validateRuntimeType checks a runtime against its type: the node's OS runs
+// it, and what it needs is in the profile.
+func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
+	typeAt := l.at("runtime."+r.Name+".type", r.DeclRange)
+	windows := p.Node.OS == profile.OSWindows
+	if r.Type != profile.RuntimeKata && r.Hypervisor != "" {
+		l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "hypervisor on a "+r.Type+" runtime", "hypervisor applies to type = \"kata\" runtimes only.")
+	}
+	switch r.Type {
+	case profile.RuntimeRunc, profile.RuntimeKata:
+		if windows {
+			l.errorf(typeAt, "Linux runtime on a Windows node",
+				"runtime %q has type = %q, which runs on Linux only; a Windows node runs type = \"runhcs\".", r.Name, r.Type)
+			return
+		}
+	case profile.RuntimeRunhcs:
+		if !windows {
+			l.errorf(typeAt, "Windows runtime on a Linux node",
+				"runtime %q has type = \"runhcs\", which runs Windows containers; use \"runc\" or \"kata\", or set node.os = \"windows\".", r.Name)
+		}
+		return
+	default:
+		l.errorf(typeAt, "Invalid runtime type", "runtime %q has type %q; use \"runc\" or \"kata\" (\"runhcs\" on Windows).", r.Name, r.Type)
+		return
+	}
+	if r.Type == profile.RuntimeRunc {
+		// containerd would run whatever "runc" is on its PATH, if any: the
+		// runc comes from a runc block, or with a packaged containerd,
+		// whose package brings its own.
+		if p.Runc == nil && p.Containerd.Source != profile.SourcePackage {
+			at := r.DeclRange.Ptr()
+			implicit := ""
+			if r.DeclRange.Filename == "" {
+				// The runtime every profile without runtime blocks gets.
+				at, implicit = l.at("containerd", p.Containerd.DeclRange), " (a profile without runtime blocks gets it)"
+				if at == nil {
+					at = l.profileStart()
+				}
+			}
+			l.errorf(at, "runc runtime without runc",
+				"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",
+				r.Name, implicit, newest(l.opts.Pins, pins.Runc, p.Node.Arch))
+		}
+		return
+	}
+	if p.Kata == nil {
+		l.errorf(r.DeclRange.Ptr(), "kata runtime without kata",
+			"runtime %q has type = \"kata\" but the profile has no kata block; add kata { version = %q }.", r.Name, newest(l.opts.Pins, pins.Kata, p.Node.Arch))
+	}
+	hvAt := l.at("runtime."+r.Name+".hypervisor", r.DeclRange)
+	hv, ok := profile.LookupKataHypervisor(r.Hypervisor)
+	if !ok {
+		var names []string
+		for _, h := range profile.KataHypervisors() {
+			names = append(names, h.Name)
+		}
+		l.errorf(hvAt, "Unknown hypervisor",
+			"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(names, ", "))
+		return
+	}
+	if p.Kata != nil && p.Kata.Version != "" && !hv.ShippedIn(p.Kata.Version) {
+		var alt []string
+		for _, h := range profile.KataHypervisors() {
+			if h.RuntimeRS == hv.RuntimeRS && h.ShippedIn(p.Kata.Version) && strings.HasPrefix(h.Name, r.Hypervisor[:2]) {
+				alt = append(alt, fmt.Sprintf("%q", h.Name))
+			}
+		}
+		hint := ""
+		if len(alt) > 0 {
+			hint = " Use " + strings.Join(alt, " or ") + "."
+		}
+		l.errorf(hvAt, "Hypervisor not in this kata release",
+			"kata %s ships no configuration-%s.toml.%s", p.Kata.Version, hv.Name, hint)
+	}
+}
+
 func (l *loader) validateKubelet(p *profile.Profile) {
 	k := p.Kubelet
 	if k.Start && k.Version == "" {
 		l.errorf(l.at("kubelet.start", k.DeclRange), "kubelet start without a binary",
 			"kubelet.start = true needs kubelet.version so nodeup installs the kubelet it starts.")
 	}
-	for _, f := range k.Flags {
+	for i, f := range k.Flags {
 		if !strings.HasPrefix(f, "--") {
-			l.errorf(l.at("kubelet.flags", k.DeclRange), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
+			l.errorf(l.flagAt(p, i), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
+		}
+	}
+	for _, err := range templates.KubeletFlagConflicts(p) {
+		var fc *templates.FlagConflictError
+		if errors.As(err, &fc) {
+			l.errorf(l.flagAt(p, fc.Index), "Conflicting kubelet flag",
+				"kubelet.flags has %q, which overrides %s: the kubelet would disagree with the configuration nodeup renders. %s.",
+				k.Flags[fc.Index], fc.Owner, upperFirst(fc.Fix))
 		}
 	}
 	_, err := templates.KubeletConfiguration(p)
@@ -363,13 +509,32 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		case errors.As(err, &unknown):
 			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
 				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
+		case errors.As(err, &conflict) && conflict.Want == "":
+			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
+				"kubelet.config sets %s = %s, which %s does not use. Remove it.", conflict.Field, conflict.Got, conflict.Owner)
 		case errors.As(err, &conflict):
 			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
-				"kubelet.config sets %s = %q, but the node and containerd blocks give %q. Remove it: nodeup derives it so the kubelet and containerd agree.", conflict.Field, conflict.Got, conflict.Want)
+				"kubelet.config sets %s = %s, but %s gives %s. Remove it: nodeup derives it so the kubelet and containerd agree.", conflict.Field, conflict.Got, conflict.Owner, conflict.Want)
 		default:
 			l.errorf(l.at("kubelet.config", k.DeclRange), "Invalid kubelet config", "kubelet.config: %s.", err)
 		}
 	}
+}
+
+// flagAt is where kubelet.flags[i] was written, else the attribute.
+func (l *loader) flagAt(p *profile.Profile, i int) *hcl.Range {
+	if i < len(p.Kubelet.FlagRanges) {
+		r := p.Kubelet.FlagRanges[i]
+		return &r
+	}
+	return l.at("kubelet.flags", p.Kubelet.DeclRange)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // leafErrors flattens errors.Join trees, so every problem is reported.

@@ -35,12 +35,13 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	v, diags := attr.Expr.Value(a.l.ctx)
 	a.l.diags = append(a.l.diags, diags...)
-	if diags.HasErrors() || v.IsNull() {
-		return cty.NilVal, false
-	}
-	if !v.IsWhollyKnown() {
+	if diags.HasErrors() || !v.IsWhollyKnown() {
 		// Only a variable without a value is unknown, and that is
 		// reported at the variable already.
+		a.l.failed[joinKey(a.prefix, name)] = true
+		return cty.NilVal, false
+	}
+	if v.IsNull() {
 		return cty.NilVal, false
 	}
 	if ty == cty.DynamicPseudoType {
@@ -48,6 +49,7 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	cv, err := convert.Convert(v, ty)
 	if err != nil {
+		a.l.failed[joinKey(a.prefix, name)] = true
 		a.l.errorf(attr.Expr.Range().Ptr(), "Incorrect attribute value type",
 			"%s.%s must be %s: %s.", a.prefix, name, ty.FriendlyName(), err)
 		return cty.NilVal, false

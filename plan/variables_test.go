@@ -30,6 +30,7 @@ variable "token" {
 }
 node { kernel_modules = var.modules }
 containerd { version = var.containerd_version }
+runc { version = "1.4.3" }
 kubelet { flags = ["--token=${var.token}"] }
 `
 
@@ -119,6 +120,7 @@ func TestFileFunctionIsRelativeToProfile(t *testing.T) {
   version = "2.3.4"
   config  = file("extra.toml")
 }
+runc { version = "1.4.3" }
 `)
 	loaded, diags := load(t, path, Options{})
 	if diags.HasErrors() {
@@ -133,6 +135,7 @@ func TestDirectoryMerged(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "10-containerd.hcl", `containerd { version = "2.3.4" }`)
 	write(t, dir, "20-runtimes.hcl", `
+runc { version = "1.4.3" }
 kata { version = "3.32.0" }
 runtime "runc" { default = true }
 runtime "kata-qemu" { type = "kata" }
@@ -155,7 +158,7 @@ runtime "kata-qemu" { type = "kata" }
 }
 
 func TestDefaults(t *testing.T) {
-	path := write(t, t.TempDir(), "p.hcl", `containerd { version = "2.3.4" }`)
+	path := write(t, t.TempDir(), "p.hcl", "containerd { version = \"2.3.4\" }\nrunc { version = \"1.4.3\" }\n")
 	loaded, diags := load(t, path, Options{HostArch: "arm64"})
 	if diags.HasErrors() {
 		t.Fatal(diagText(diags))

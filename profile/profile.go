@@ -5,6 +5,7 @@
 package profile
 
 import (
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -29,10 +30,12 @@ const (
 	SourcePackage = "package"
 )
 
-// Runtime types accepted by runtime.type.
+// Runtime types accepted by runtime.type: runc and kata on Linux, runhcs
+// (process-isolated Windows containers) on Windows.
 const (
-	RuntimeRunc = "runc"
-	RuntimeKata = "kata"
+	RuntimeRunc   = "runc"
+	RuntimeKata   = "kata"
+	RuntimeRunhcs = "runhcs"
 )
 
 // Profile is a whole node profile after decoding, defaults and validation.
@@ -64,6 +67,7 @@ type Node struct {
 	KernelModules []string
 	Sysctl        map[string]string
 	DeclRange     hcl.Range
+	OSRange       hcl.Range // where node.os was written, if it was
 }
 
 // SystemdCgroup reports whether runc and the kubelet use the systemd
@@ -123,7 +127,7 @@ type Runtime struct {
 	Name       string // the handler name
 	Type       string // RuntimeRunc or RuntimeKata
 	Default    bool
-	Hypervisor string            // kata only: qemu, clh, fc, ...
+	Hypervisor string            // kata only: a KataHypervisor name
 	Overhead   map[string]string // RuntimeClass podFixed overhead (cpu, memory)
 	DeclRange  hcl.Range
 }
@@ -140,6 +144,9 @@ type Kubelet struct {
 	// ConfigRanges maps a top-level Config key to where it was written.
 	ConfigRanges map[string]hcl.Range
 	Flags        []string
+	// FlagRanges are where each of Flags was written, when the list was
+	// written element by element (else nil).
+	FlagRanges []hcl.Range
 }
 
 // Verify is the verify block.
@@ -152,9 +159,50 @@ type Verify struct {
 // WindowsEndpoint is containerd's CRI endpoint on a Windows node.
 const WindowsEndpoint = "npipe://./pipe/containerd-containerd"
 
-// KataConfigPath is the kata configuration file for a hypervisor.
-func KataConfigPath(hypervisor string) string {
-	return paths.KataDir + "/share/defaults/kata-containers/configuration-" + hypervisor + ".toml"
+// Where a Windows node keeps what nodeup renders, relative to its system
+// drive (see Layout): containerd's own directory, as its Windows build
+// defaults to, and the kubelet's C:\var\lib\kubelet, as kubeadm sets it up.
+const (
+	WindowsDrive         = "C:"
+	WindowsContainerdDir = "/Program Files/containerd"
+	WindowsNodeupDir     = "/ProgramData/nodeup"
+)
+
+// Layout is where a node keeps the files nodeup renders. Paths are
+// slash-separated; on Windows they are relative to the system drive
+// (NativePath spells them as Windows does).
+type Layout struct {
+	ContainerdConfig   string
+	ContainerdCertsDir string
+	KubeletConfig      string
+	RuntimeClasses     string
+}
+
+// Layout is the file layout of the profile's OS.
+func (p *Profile) Layout() Layout {
+	if p.Node.OS == OSWindows {
+		return Layout{
+			ContainerdConfig:   WindowsContainerdDir + "/config.toml",
+			ContainerdCertsDir: WindowsContainerdDir + "/certs.d",
+			KubeletConfig:      paths.KubeletConfig,
+			RuntimeClasses:     WindowsNodeupDir + "/runtimeclasses.yaml",
+		}
+	}
+	return Layout{
+		ContainerdConfig:   paths.ContainerdConfig,
+		ContainerdCertsDir: paths.ContainerdCerts,
+		KubeletConfig:      paths.KubeletConfig,
+		RuntimeClasses:     paths.RuntimeClasses,
+	}
+}
+
+// NativePath spells a Layout path the way the node's OS does: unchanged on
+// Linux, C:\Program Files\... on Windows. Rendered configs hold native paths.
+func (p *Profile) NativePath(path string) string {
+	if p.Node.OS != OSWindows {
+		return path
+	}
+	return WindowsDrive + strings.ReplaceAll(path, "/", `\`)
 }
 
 // RuntimeEndpoint is the CRI endpoint the kubelet and crictl talk to.

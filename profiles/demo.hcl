@@ -61,10 +61,6 @@ runtime "kata-qemu" {
   overhead   = { cpu = "250m", memory = "160Mi" }
 }
 
-kubelet {
-  config = { maxPods = 110 }
-}
-
 verify {
   timeout  = "60s"
   handlers = ["runc", "kata-qemu"]

@@ -106,7 +106,7 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 	if recorded != a.SHA256 {
 		return Change{Outcome: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
 	}
-	for _, f := range a.Files {
+	for _, f := range archive.Recorded(a.Files, env.State.Under) {
 		want, _ := env.State.Lookup(f.To)
 		have, err := env.Host.SHA256(f.To)
 		if errors.Is(err, fs.ErrNotExist) {

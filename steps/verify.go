@@ -29,6 +29,9 @@ type Verify struct {
 	Timeout      time.Duration
 	CNIBinDir    string
 	CNIPlugins   []string
+	// ContainerdConfig is the rendered config.toml, read for the cgroup
+	// driver when the runtime does not report it.
+	ContainerdConfig string
 }
 
 func (v *Verify) Kind() string { return "verify" }
@@ -93,6 +96,8 @@ func (v *Verify) Run(ctx context.Context, env *Env) (cri.Report, error) {
 		RequireNetworkReady: v.NetworkReady,
 		CNIBinDir:           binDir,
 		CNIPlugins:          v.CNIPlugins,
+		ContainerdConfig:    v.ContainerdConfig,
+		ReadFile:            env.Host.ReadFile,
 	})
 	if env.Verified != nil {
 		env.Verified(report)

@@ -10,7 +10,6 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/semver"
 
-	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -26,6 +25,8 @@ const (
 	ttrpcServerPlugin = "io.containerd.server.v1.ttrpc"
 
 	runcShimType = "io.containerd.runc.v2"
+	// runhcsShimType runs Windows containers (hcsshim).
+	runhcsShimType = "io.containerd.runhcs.v1"
 	// runcReleasePath is where nodeup installs runc from a release (SPEC section 4);
 	// a packaged runc is found on PATH instead.
 	runcReleasePath = "/usr/local/sbin/runc"
@@ -78,35 +79,73 @@ func ConfigVersionFor(containerdVersion string) (int, error) {
 	}
 }
 
-// ContainerdConfig renders /etc/containerd/config.toml in the schema
-// p.Containerd.ConfigVersion names (2, 3 or 4), with one CRI runtime handler
-// per runtime block, the CNI directories, the sandbox image, the certs.d
-// registry path and the socket. p.Containerd.RawConfig is merged over the
-// result last (see MergeTOML). It fails with *RawConfigError when the raw
-// config is not TOML and with *CRIDisabledError when the merged config
-// disables CRI. The output is deterministic: tables and keys are sorted.
+// ContainerdConfig renders the config.toml of p's node (Layout) in the
+// schema p.Containerd.ConfigVersion names (2, 3 or 4), with one CRI runtime
+// handler per runtime block, the CNI directories, the sandbox image, the
+// certs.d registry path and the socket. p.Containerd.RawConfig is merged
+// over the result last (see MergeTOML), after CheckRawConfig accepted it:
+// its errors are returned together. The output is deterministic: tables
+// and keys are sorted.
 func ContainerdConfig(p *profile.Profile) ([]byte, error) {
-	tree, err := containerdTree(p)
+	tree, _, err := containerdTree(p)
 	if err != nil {
 		return nil, err
 	}
 	if p.Containerd.RawConfig != "" {
+		if errs := CheckRawConfig(p); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
 		raw, err := parseRawConfig(p.Containerd.RawConfig)
 		if err != nil {
 			return nil, err
 		}
-		// The rendered tables are in config_version's schema; a raw version
-		// would relabel them and containerd would misread or migrate them.
-		if v, ok := raw["version"]; ok && v != int64(p.Containerd.ConfigVersion) {
-			return nil, &RawConfigError{Line: lineOfKey(p.Containerd.RawConfig, "version"), Col: 1,
-				Msg: fmt.Sprintf("version = %v contradicts config_version %d; set containerd.config_version instead", v, p.Containerd.ConfigVersion)}
-		}
 		MergeTOML(tree, raw)
 	}
-	if err := checkCRIEnabled(tree, p.Containerd.RawConfig); err != nil {
-		return nil, err
-	}
 	return encodeTOML(tree)
+}
+
+// CheckRawConfig checks p.Containerd.RawConfig on its own, so that it can
+// be done whatever else is wrong with the profile, and returns every
+// problem: a *RawConfigError when it is not TOML (then nothing else is
+// checked) or when its version contradicts config_version, a
+// *CRIDisabledError per disabled CRI plugin, and an *OwnedKeyError per key
+// that would override what a typed setting renders — a different value, a
+// table replaced by a value, or a value turned into a table. Setting an
+// owned key to the value nodeup renders is accepted: the node still agrees
+// with itself, and a later change of the typed setting turns it into an
+// error here.
+func CheckRawConfig(p *profile.Profile) []error {
+	text := p.Containerd.RawConfig
+	if text == "" {
+		return nil
+	}
+	raw, err := parseRawConfig(text)
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	// The rendered tables are in config_version's schema; a raw version
+	// would relabel them and containerd would misread or migrate them.
+	if v, ok := raw["version"]; ok && v != int64(p.Containerd.ConfigVersion) {
+		errs = append(errs, &RawConfigError{Line: lineOfKey(text, "version"), Col: 1,
+			Msg: fmt.Sprintf("version = %v contradicts config_version %d; set containerd.config_version instead", v, p.Containerd.ConfigVersion)})
+	}
+	errs = append(errs, criDisabled(raw, text)...)
+	tree, owned, err := containerdTree(p)
+	if err != nil {
+		// The profile's own errors are reported where they are.
+		return errs
+	}
+	entries, err := rawEntries(text)
+	if err != nil {
+		return append(errs, err)
+	}
+	for _, e := range entries {
+		if oe := e.overrides(owned, tree, raw); oe != nil {
+			errs = append(errs, oe)
+		}
+	}
+	return errs
 }
 
 // MergeTOML deep-merges src into dst: a table in src merges into the table
@@ -127,99 +166,159 @@ func MergeTOML(dst, src map[string]any) {
 	}
 }
 
-// containerdTree builds the config.toml tree before the raw config is merged.
-func containerdTree(p *profile.Profile) (map[string]any, error) {
+// ownedKey is a key of config.toml that nodeup derives from a typed
+// setting of the profile; the raw config may not contradict it.
+type ownedKey struct {
+	path  []string
+	owner string // the profile setting, as the user writes it
+}
+
+// configTree builds a config.toml tree and records who owns which key.
+type configTree struct {
+	root  map[string]any
+	owned []ownedKey
+}
+
+// set puts value at path, creating tables on the way; owner "" leaves the
+// key to the raw config.
+func (t *configTree) set(owner string, value any, path ...string) {
+	m := t.root
+	for _, k := range path[:len(path)-1] {
+		sub, ok := m[k].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[k] = sub
+		}
+		m = sub
+	}
+	m[path[len(path)-1]] = value
+	if owner != "" {
+		t.own(owner, path...)
+	}
+}
+
+// own marks path as owner's, whether or not nodeup renders a value there:
+// an owned key nodeup leaves out may not be set at all.
+func (t *configTree) own(owner string, path ...string) {
+	t.owned = append(t.owned, ownedKey{path: append([]string(nil), path...), owner: owner})
+}
+
+// containerdTree builds the config.toml tree before the raw config is
+// merged, and the keys typed settings own.
+func containerdTree(p *profile.Profile) (map[string]any, []ownedKey, error) {
 	c := p.Containerd
 	def := p.DefaultRuntime()
 	if def == nil {
-		return nil, errors.New("containerd config: no runtime is marked default")
+		return nil, nil, errors.New("containerd config: no runtime is marked default")
 	}
-	runtimes := map[string]any{}
-	for _, r := range p.Runtimes {
-		h, err := runtimeHandler(p, r)
-		if err != nil {
-			return nil, err
-		}
-		runtimes[r.Name] = h
-	}
-	containerd := map[string]any{"default_runtime_name": def.Name, "runtimes": runtimes}
-	registry := map[string]any{"config_path": paths.ContainerdCerts}
-
-	plugins := map[string]any{}
-	tree := map[string]any{"version": c.ConfigVersion, "plugins": plugins}
+	var criPath, imagesPath []string
 	switch c.ConfigVersion {
 	case 2:
-		cri := map[string]any{"containerd": containerd, "registry": registry}
-		if c.SandboxImage != "" {
-			cri["sandbox_image"] = c.SandboxImage
-		}
-		if p.CNI != nil {
-			cri["cni"] = map[string]any{"bin_dir": p.CNI.BinDir, "conf_dir": p.CNI.ConfDir}
-		}
-		plugins[criPluginV2] = cri
+		criPath = []string{"plugins", criPluginV2}
+		imagesPath = criPath
 	case 3, 4:
-		runtime := map[string]any{"containerd": containerd}
-		if p.CNI != nil {
-			cni := map[string]any{"conf_dir": p.CNI.ConfDir}
-			// 2.1 deprecated bin_dir for bin_dirs; 2.0 knows only bin_dir, and
-			// 2.1+ refuses both at once.
-			if c.ConfigVersion == 4 || atLeast(c.Version, "v2.1.0") {
-				cni["bin_dirs"] = []string{p.CNI.BinDir}
-			} else {
-				cni["bin_dir"] = p.CNI.BinDir
-			}
-			runtime["cni"] = cni
-		}
-		plugins[criRuntimePlugin] = runtime
-		images := map[string]any{"registry": registry}
-		if c.SandboxImage != "" {
-			// containerd 2.x has no sandbox_image: the pause image is the pinned "sandbox" image.
-			images["pinned_images"] = map[string]any{"sandbox": c.SandboxImage}
-		}
-		plugins[criImagesPlugin] = images
+		criPath = []string{"plugins", criRuntimePlugin}
+		imagesPath = []string{"plugins", criImagesPlugin}
 	default:
-		return nil, fmt.Errorf("containerd config: unsupported config_version %d (want 2, 3 or 4)", c.ConfigVersion)
+		return nil, nil, fmt.Errorf("containerd config: unsupported config_version %d (want 2, 3 or 4)", c.ConfigVersion)
+	}
+	under := func(base []string, keys ...string) []string {
+		return append(append([]string(nil), base...), keys...)
+	}
+	t := &configTree{root: map[string]any{"version": c.ConfigVersion}}
+
+	runtimes := under(criPath, "containerd", "runtimes")
+	t.set(fmt.Sprintf("runtime %q (default = true)", def.Name), def.Name, under(criPath, "containerd", "default_runtime_name")...)
+	for _, r := range p.Runtimes {
+		if err := runtimeHandler(p, r, t, under(runtimes, r.Name)); err != nil {
+			return nil, nil, err
+		}
+	}
+	layout := p.Layout()
+	registry := under(imagesPath, "registry", "config_path")
+	owner := ""
+	if len(c.Registries) > 0 {
+		owner = "containerd registry blocks (" + layout.ContainerdCertsDir + ")"
+	}
+	t.set(owner, p.NativePath(layout.ContainerdCertsDir), registry...)
+	if c.SandboxImage != "" {
+		if c.ConfigVersion == 2 {
+			t.set("containerd.sandbox_image", c.SandboxImage, under(criPath, "sandbox_image")...)
+		} else {
+			// containerd 2.x has no sandbox_image: the pause image is the pinned "sandbox" image.
+			t.set("containerd.sandbox_image", c.SandboxImage, under(imagesPath, "pinned_images", "sandbox")...)
+		}
+	}
+	if p.CNI != nil {
+		cni := under(criPath, "cni")
+		t.set("cni.conf_dir", p.CNI.ConfDir, under(cni, "conf_dir")...)
+		// 2.1 deprecated bin_dir for bin_dirs; 2.0 knows only bin_dir, and
+		// 2.1+ refuses both at once. Whichever is not rendered may not be set.
+		if c.ConfigVersion == 4 || (c.ConfigVersion == 3 && atLeast(c.Version, "v2.1.0")) {
+			t.set("cni.bin_dir", []string{p.CNI.BinDir}, under(cni, "bin_dirs")...)
+			t.own("cni.bin_dir", under(cni, "bin_dir")...)
+		} else {
+			t.set("cni.bin_dir", p.CNI.BinDir, under(cni, "bin_dir")...)
+			if c.ConfigVersion == 3 {
+				t.own("cni.bin_dir", under(cni, "bin_dirs")...)
+			}
+		}
 	}
 
-	// On Windows containerd's default named pipe is the endpoint already.
-	if c.Socket != "" && p.Node.OS != profile.OSWindows {
+	if p.Node.OS == profile.OSWindows {
+		// containerd's default named pipe is the endpoint the kubelet is given.
+		owner := fmt.Sprintf("node.os = %q (the endpoint %s)", profile.OSWindows, profile.WindowsEndpoint)
+		t.own(owner, "grpc", "address")
 		if c.ConfigVersion == 4 {
-			plugins[grpcServerPlugin] = map[string]any{"address": c.Socket}
+			t.own(owner, "plugins", grpcServerPlugin, "address")
+		}
+	} else if c.Socket != "" {
+		if c.ConfigVersion == 4 {
+			t.set("containerd.socket", c.Socket, "plugins", grpcServerPlugin, "address")
 			// Before schema 4 containerd derived this from the gRPC address; now it does not.
-			plugins[ttrpcServerPlugin] = map[string]any{"address": c.Socket + ".ttrpc"}
+			t.set("containerd.socket", c.Socket+".ttrpc", "plugins", ttrpcServerPlugin, "address")
+			t.own("containerd.socket", "grpc", "address")
 		} else {
-			tree["grpc"] = map[string]any{"address": c.Socket}
+			t.set("containerd.socket", c.Socket, "grpc", "address")
 		}
 	}
-	return tree, nil
+	return t.root, t.owned, nil
 }
 
-// runtimeHandler is the containerd table of one CRI runtime handler. Its
-// keys are the same in every schema version.
-func runtimeHandler(p *profile.Profile, r profile.Runtime) (map[string]any, error) {
+// runtimeHandler adds the containerd table of one CRI runtime handler at
+// path. Its keys are the same in every schema version.
+func runtimeHandler(p *profile.Profile, r profile.Runtime, t *configTree, path []string) error {
+	at := func(keys ...string) []string { return append(append([]string(nil), path...), keys...) }
+	typeOwner := fmt.Sprintf("runtime %q type", r.Name)
+	if windows := p.Node.OS == profile.OSWindows; windows != (r.Type == profile.RuntimeRunhcs) {
+		return fmt.Errorf("containerd config: runtime %q has type %q, which %s nodes do not run", r.Name, r.Type, p.Node.OS)
+	}
 	switch r.Type {
 	case profile.RuntimeRunc:
-		options := map[string]any{"SystemdCgroup": p.Node.SystemdCgroup()}
+		t.set(typeOwner, runcShimType, at("runtime_type")...)
+		t.set("node.cgroup_driver", p.Node.SystemdCgroup(), at("options", "SystemdCgroup")...)
 		if p.Runc != nil && p.Runc.Source != profile.SourcePackage {
-			options["BinaryName"] = runcReleasePath
+			t.set("the runc block", runcReleasePath, at("options", "BinaryName")...)
 		}
-		return map[string]any{"runtime_type": runcShimType, "options": options}, nil
 	case profile.RuntimeKata:
-		if r.Hypervisor == "" {
-			return nil, fmt.Errorf("containerd config: kata runtime %q has no hypervisor", r.Name)
+		hv, ok := profile.LookupKataHypervisor(r.Hypervisor)
+		if !ok {
+			return fmt.Errorf("containerd config: kata runtime %q has unknown hypervisor %q", r.Name, r.Hypervisor)
 		}
-		return map[string]any{
-			// The type names the shim protocol; runtime_path points at the one
-			// shim binary kata ships for every hypervisor.
-			"runtime_type":                    "io.containerd.kata-" + r.Hypervisor + ".v2",
-			"runtime_path":                    paths.KataShim,
-			"privileged_without_host_devices": true,
-			"pod_annotations":                 []string{kataPodAnnotations},
-			"options":                         map[string]any{"ConfigPath": profile.KataConfigPath(r.Hypervisor)},
-		}, nil
+		hvOwner := fmt.Sprintf("runtime %q hypervisor", r.Name)
+		// The type names the shim protocol; runtime_path points at the shim
+		// of the kata runtime (Go or Rust) that serves the hypervisor.
+		t.set(typeOwner, "io.containerd.kata-"+hv.Name+".v2", at("runtime_type")...)
+		t.set(hvOwner, hv.ShimPath(), at("runtime_path")...)
+		t.set("", true, at("privileged_without_host_devices")...)
+		t.set("", []string{kataPodAnnotations}, at("pod_annotations")...)
+		t.set(hvOwner, hv.ConfigPath(), at("options", "ConfigPath")...)
+	case profile.RuntimeRunhcs:
+		t.set(typeOwner, runhcsShimType, at("runtime_type")...)
 	default:
-		return nil, fmt.Errorf("containerd config: runtime %q has unknown type %q", r.Name, r.Type)
+		return fmt.Errorf("containerd config: runtime %q has unknown type %q", r.Name, r.Type)
 	}
+	return nil
 }
 
 // parseRawConfig decodes the raw config, turning a syntax error into a
@@ -237,17 +336,17 @@ func parseRawConfig(raw string) (map[string]any, error) {
 	return tree, nil
 }
 
-// checkCRIEnabled fails when disabled_plugins names a CRI plugin.
-func checkCRIEnabled(tree map[string]any, raw string) error {
-	// Only the raw config sets disabled_plugins, so it holds go-toml's []any.
-	disabled, _ := tree["disabled_plugins"].([]any)
+// criDisabled returns an error for each CRI plugin disabled_plugins names.
+func criDisabled(raw map[string]any, text string) []error {
+	disabled, _ := raw["disabled_plugins"].([]any)
+	var errs []error
 	for _, d := range disabled {
 		name, _ := d.(string)
 		if slices.Contains(criPlugins[:], name) {
-			return &CRIDisabledError{Plugin: name, Line: lineNaming(raw, name)}
+			errs = append(errs, &CRIDisabledError{Plugin: name, Line: lineNaming(text, name)})
 		}
 	}
-	return nil
+	return errs
 }
 
 // lineNaming is the first 1-based line of text holding name as a TOML

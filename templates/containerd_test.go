@@ -182,10 +182,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs"]
 [plugins.'io.containerd.cri.v1.runtime']
   enable_unprivileged_ports = true
 [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-  SystemdCgroup = false
+  SystemdCgroup = true
   NoNewKeyring = true
-[plugins.'io.containerd.cri.v1.runtime'.cni]
-  bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.gvisor]
+  runtime_type = "io.containerd.runsc.v1"
 `
 	tree := containerdTOML(t, p)
 	runc := handlerKeys(4, "runc")
@@ -201,9 +201,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs"]
 		{append(runc, "runtime_type"), "io.containerd.runc.v2"},
 		{handlerKeys(4, "kata-qemu", "runtime_path"), "/opt/kata/bin/containerd-shim-kata-v2"},
 		{[]string{"plugins", criRuntimePlugin, "cni", "conf_dir"}, "/etc/cni/net.d"},
-		// Scalars and arrays are replaced: the raw config has the last word.
-		{append(runc, "options", "SystemdCgroup"), false},
-		{[]string{"plugins", criRuntimePlugin, "cni", "bin_dirs"}, []any{"/opt/cni/bin", "/usr/lib/cni"}},
+		// An owned key may repeat the value nodeup renders.
+		{append(runc, "options", "SystemdCgroup"), true},
+		// A handler nodeup does not render is the raw config's own.
+		{handlerKeys(4, "gvisor", "runtime_type"), "io.containerd.runsc.v1"},
+		// Keys nodeup does not own are replaced: the raw config has the last word.
 		{[]string{"disabled_plugins"}, []any{"io.containerd.snapshotter.v1.btrfs"}},
 	} {
 		if got := at(tree, c.keys...); !reflect.DeepEqual(got, c.want) {
@@ -309,5 +311,157 @@ func TestContainerdConfigDeterministic(t *testing.T) {
 		if err != nil || string(again) != string(first) {
 			t.Fatalf("second render differs (err %v):\n%s\n---\n%s", err, first, again)
 		}
+	}
+}
+
+// rawConfigCases are raw configs that each override one key a typed setting
+// owns, in the schema of a config version; the offending key is on line 3.
+func rawConfigCases(configVersion int) map[string]struct{ raw, owner string } {
+	cri, images := "'io.containerd.cri.v1.runtime'", "'io.containerd.cri.v1.images'"
+	socket := "[grpc]\n  address = \"/run/other.sock\""
+	sandbox := fmt.Sprintf("[plugins.%s.pinned_images]\n  sandbox = \"registry.k8s.io/pause:3.9\"", images)
+	binDir := "bin_dirs = [\"/usr/lib/cni\"]"
+	if configVersion == 2 {
+		cri = `"io.containerd.grpc.v1.cri"`
+		sandbox = fmt.Sprintf("[plugins.%s]\n  sandbox_image = \"registry.k8s.io/pause:3.9\"", cri)
+		binDir = "bin_dir = \"/usr/lib/cni\""
+	}
+	if configVersion == 4 {
+		socket = "[plugins.'io.containerd.server.v1.grpc']\n  address = \"/run/other.sock\""
+	}
+	runtimes := fmt.Sprintf("plugins.%s.containerd.runtimes", cri)
+	return map[string]struct{ raw, owner string }{
+		"SystemdCgroup":        {fmt.Sprintf("[%s.runc.options]\n  SystemdCgroup = false", runtimes), "node.cgroup_driver"},
+		"SystemdCgroup inline": {fmt.Sprintf("[plugins.%s.containerd]\n  runtimes = { runc = { options = { SystemdCgroup = false } } }", cri), "node.cgroup_driver"},
+		"socket":               {socket, "containerd.socket"},
+		"runtime_type":         {fmt.Sprintf("[%s.kata-qemu]\n  runtime_type = \"io.containerd.runc.v2\"", runtimes), `runtime "kata-qemu" type`},
+		"runtimes wiped":       {fmt.Sprintf("[plugins.%s.containerd]\n  runtimes = []", cri), `runtime "runc" type`},
+		"plugins wiped":        {"# every plugin\n\nplugins = 1", `runtime "runc" (default = true)`},
+		"plugins array":        {"# every plugin\n\n[[plugins]]", `runtime "runc" (default = true)`},
+		"value to table":       {fmt.Sprintf("[%s.runc.options]\n  [%s.runc.options.SystemdCgroup]", runtimes, runtimes), "node.cgroup_driver"},
+		"cni bin_dir":          {fmt.Sprintf("[plugins.%s.cni]\n  %s", cri, binDir), "cni.bin_dir"},
+		"cni conf_dir":         {fmt.Sprintf("[plugins.%s.cni]\n  conf_dir = \"/etc/cni/other\"", cri), "cni.conf_dir"},
+		"sandbox image":        {sandbox, "containerd.sandbox_image"},
+		"kata config":          {fmt.Sprintf("[%s.kata-qemu.options]\n  ConfigPath = \"/etc/kata/x.toml\"", runtimes), `runtime "kata-qemu" hypervisor`},
+		"default":              {fmt.Sprintf("[plugins.%s.containerd]\n  default_runtime_name = \"kata-qemu\"", cri), `runtime "runc" (default = true)`},
+	}
+}
+
+func TestRawConfigCannotOverrideOwnedKeys(t *testing.T) {
+	for _, c := range schemaCases {
+		for name, rc := range rawConfigCases(c.configVersion) {
+			t.Run(c.version+"/"+name, func(t *testing.T) {
+				p := exampleProfile(t, c.version)
+				p.Containerd.RawConfig = "# raw\n" + rc.raw + "\n"
+				if strings.HasPrefix(rc.raw, "#") {
+					p.Containerd.RawConfig = rc.raw + "\n"
+				}
+				errs := CheckRawConfig(p)
+				if len(errs) != 1 {
+					t.Fatalf("CheckRawConfig = %v, want one *OwnedKeyError", errs)
+				}
+				var e *OwnedKeyError
+				if !errors.As(errs[0], &e) {
+					t.Fatalf("err = %v, want *OwnedKeyError", errs[0])
+				}
+				if e.Line != 3 || e.Owner != rc.owner {
+					t.Errorf("OwnedKeyError at line %d naming %q, want line 3 naming %q: %v", e.Line, e.Owner, rc.owner, e)
+				}
+				if !strings.Contains(e.Error(), rc.owner) {
+					t.Errorf("message does not name %s: %v", rc.owner, e)
+				}
+				if _, err := ContainerdConfig(p); !errors.As(err, &e) {
+					t.Errorf("ContainerdConfig rendered an override: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestRawConfigOwnedKeySameValue(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = `[plugins.'io.containerd.server.v1.grpc']
+  address = "/run/containerd/containerd.sock"
+[plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dirs = ["/opt/cni/bin"]
+  conf_dir = "/etc/cni/net.d"
+`
+	if errs := CheckRawConfig(p); len(errs) > 0 {
+		t.Errorf("repeating rendered values: %v", errs)
+	}
+	p.Node.CgroupDriver = profile.CgroupCgroupfs
+	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = true\n"
+	errs := CheckRawConfig(p)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "SystemdCgroup = true contradicts node.cgroup_driver, from which nodeup renders false") {
+		t.Errorf("SystemdCgroup = true under cgroupfs: %v", errs)
+	}
+}
+
+// TestKataHypervisorTable renders a kata handler for every hypervisor of
+// profile's table and checks the shim and configuration it points at
+// against the kata static release's layout: the Go runtime under
+// /opt/kata/bin, runtime-rs under /opt/kata/runtime-rs/bin with its
+// configurations in .../kata-containers/runtime-rs.
+func TestKataHypervisorTable(t *testing.T) {
+	const (
+		goShim     = "/opt/kata/bin/containerd-shim-kata-v2"
+		rustShim   = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+		goConfigs  = "/opt/kata/share/defaults/kata-containers/"
+		rustConfig = "/opt/kata/share/defaults/kata-containers/runtime-rs/"
+	)
+	want := map[string][2]string{
+		"qemu":                     {goShim, goConfigs + "configuration-qemu.toml"},
+		"clh":                      {goShim, goConfigs + "configuration-clh.toml"},
+		"fc":                       {goShim, goConfigs + "configuration-fc.toml"},
+		"stratovirt":               {goShim, goConfigs + "configuration-stratovirt.toml"},
+		"qemu-tdx":                 {goShim, goConfigs + "configuration-qemu-tdx.toml"},
+		"qemu-snp":                 {goShim, goConfigs + "configuration-qemu-snp.toml"},
+		"qemu-se":                  {goShim, goConfigs + "configuration-qemu-se.toml"},
+		"qemu-coco-dev":            {goShim, goConfigs + "configuration-qemu-coco-dev.toml"},
+		"qemu-nvidia-gpu":          {goShim, goConfigs + "configuration-qemu-nvidia-gpu.toml"},
+		"dragonball":               {rustShim, rustConfig + "configuration-dragonball.toml"},
+		"qemu-runtime-rs":          {rustShim, rustConfig + "configuration-qemu-runtime-rs.toml"},
+		"cloud-hypervisor":         {rustShim, rustConfig + "configuration-cloud-hypervisor.toml"},
+		"clh-runtime-rs":           {rustShim, rustConfig + "configuration-clh-runtime-rs.toml"},
+		"qemu-coco-dev-runtime-rs": {rustShim, rustConfig + "configuration-qemu-coco-dev-runtime-rs.toml"},
+		"qemu-se-runtime-rs":       {rustShim, rustConfig + "configuration-qemu-se-runtime-rs.toml"},
+		"qemu-snp-runtime-rs":      {rustShim, rustConfig + "configuration-qemu-snp-runtime-rs.toml"},
+		"qemu-tdx-runtime-rs":      {rustShim, rustConfig + "configuration-qemu-tdx-runtime-rs.toml"},
+	}
+	rows := profile.KataHypervisors()
+	if len(rows) != len(want) {
+		t.Errorf("the table has %d hypervisors, this test knows %d: give every row a case", len(rows), len(want))
+	}
+	for _, hv := range rows {
+		t.Run(hv.Name, func(t *testing.T) {
+			w, ok := want[hv.Name]
+			if !ok {
+				t.Fatalf("no expected layout for %s", hv.Name)
+			}
+			p := exampleProfile(t, "2.3.4")
+			p.Runtimes = append(p.Runtimes, profile.Runtime{Name: "kata-x", Type: profile.RuntimeKata, Hypervisor: hv.Name})
+			tree := containerdTOML(t, p)
+			if got := at(tree, handlerKeys(4, "kata-x", "runtime_path")...); got != w[0] {
+				t.Errorf("runtime_path = %v, want %s", got, w[0])
+			}
+			if got := at(tree, handlerKeys(4, "kata-x", "options", "ConfigPath")...); got != w[1] {
+				t.Errorf("ConfigPath = %v, want %s", got, w[1])
+			}
+			if got := at(tree, handlerKeys(4, "kata-x", "runtime_type")...); got != "io.containerd.kata-"+hv.Name+".v2" {
+				t.Errorf("runtime_type = %v", got)
+			}
+		})
+	}
+}
+
+// On Windows the endpoint is containerd's default pipe: the raw config may
+// not move it.
+func TestRawConfigWindowsEndpoint(t *testing.T) {
+	p := windowsProfile(t)
+	p.Containerd.RawConfig = "[plugins.'io.containerd.server.v1.grpc']\n  address = '\\\\.\\pipe\\other'\n"
+	errs := CheckRawConfig(p)
+	var e *OwnedKeyError
+	if len(errs) != 1 || !errors.As(errs[0], &e) || e.Line != 2 || !strings.Contains(e.Owner, `node.os = "windows"`) {
+		t.Errorf("moving the Windows pipe: %v", errs)
 	}
 }

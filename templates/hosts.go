@@ -16,6 +16,10 @@ const (
 	dockerHubServer = "https://registry-1.docker.io"
 )
 
+// DefaultRegistryHost names the certs.d directory containerd reads for every
+// registry without a directory of its own.
+const DefaultRegistryHost = "_default"
+
 // hostsServer is the top of a hosts.toml: the registry itself, tried last.
 type hostsServer struct {
 	Server string `toml:"server"`
@@ -31,19 +35,25 @@ type hostsMirror struct {
 // block: the upstream server (docker.io's is registry-1.docker.io) and one
 // host table per mirror, in the profile's order, since containerd tries the
 // hosts in the order the file lists them. Mirrors may pull and resolve;
-// skip_verify is written only when set.
+// skip_verify is written only when set. The "_default" registry applies to
+// every registry without its own directory, so, as containerd's hosts
+// documentation has it, it names no server: each pull falls back to its
+// own registry after the mirrors.
 func HostsTOML(r profile.Registry) ([]byte, error) {
 	if r.Host == "" {
 		return nil, fmt.Errorf("hosts.toml: registry has no host")
 	}
-	server := "https://" + r.Host
-	if r.Host == dockerHubHost {
-		server = dockerHubServer
-	}
 	var b bytes.Buffer
-	b.WriteString("# " + header + "\n\n")
-	if err := toml.NewEncoder(&b).Encode(hostsServer{Server: server}); err != nil {
-		return nil, fmt.Errorf("hosts.toml: %w", err)
+	b.WriteString("# " + header + "\n")
+	if r.Host != DefaultRegistryHost {
+		b.WriteString("\n")
+		server := "https://" + r.Host
+		if r.Host == dockerHubHost {
+			server = dockerHubServer
+		}
+		if err := toml.NewEncoder(&b).Encode(hostsServer{Server: server}); err != nil {
+			return nil, fmt.Errorf("hosts.toml: %w", err)
+		}
 	}
 	// go-toml sorts map keys, which would lose the mirror order: each table
 	// is written on its own under a header quoted by go-toml.

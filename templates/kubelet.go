@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -32,16 +35,21 @@ func (e *UnknownFieldError) Error() string {
 
 // ConflictError says that kubelet.config sets a field against the value the
 // node settings give it (cgroupDriver from node.cgroup_driver,
-// containerRuntimeEndpoint from containerd.socket and node.os).
+// containerRuntimeEndpoint from containerd.socket and node.os, and on
+// Windows the fields a Windows kubelet refuses).
 type ConflictError struct {
 	Field string
-	Want  string // what the node settings give
-	Got   string // what kubelet.config says
+	Owner string // the setting that gives the field its value
+	Want  string // what the node settings give, as JSON; "" when the field must stay unset
+	Got   string // what kubelet.config says, as JSON
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("kubelet config: %s = %q conflicts with the node settings, which give %q; drop it from kubelet.config",
-		e.Field, e.Got, e.Want)
+	if e.Want == "" {
+		return fmt.Sprintf("kubelet config: %s = %s is not used with %s; drop it from kubelet.config", e.Field, e.Got, e.Owner)
+	}
+	return fmt.Sprintf("kubelet config: %s = %s conflicts with %s, which gives %s; drop it from kubelet.config",
+		e.Field, e.Got, e.Owner, e.Want)
 }
 
 // InvalidValueError says that a kubelet.config field has a value of the wrong type.
@@ -57,55 +65,99 @@ func (e *InvalidValueError) Error() string {
 	return fmt.Sprintf("kubelet config: %s: %s", e.Field, e.Msg)
 }
 
+// derivedField is a KubeletConfiguration field nodeup sets from the node
+// settings so that the kubelet and containerd agree.
+type derivedField struct {
+	field string
+	owner string
+	want  any // nil: the field must stay unset
+}
+
+// derivedFields are the fields KubeletConfiguration takes from the node
+// settings rather than from kubelet.config.
+func derivedFields(p *profile.Profile) []derivedField {
+	endpointOwner := "containerd.socket"
+	if p.Node.OS == profile.OSWindows {
+		windows := fmt.Sprintf("node.os = %q", profile.OSWindows)
+		return []derivedField{
+			// Windows has no cgroups; its kubelet refuses QoS cgroups and
+			// node-allocatable enforcement.
+			{"cgroupDriver", windows, nil},
+			{"cgroupsPerQOS", windows, false},
+			{"enforceNodeAllocatable", windows, []string{"none"}},
+			{"containerRuntimeEndpoint", windows, p.RuntimeEndpoint()},
+		}
+	}
+	return []derivedField{
+		{"cgroupDriver", "node.cgroup_driver", p.Node.CgroupDriver},
+		{"containerRuntimeEndpoint", endpointOwner, p.RuntimeEndpoint()},
+	}
+}
+
 // KubeletConfiguration builds the node's KubeletConfiguration: the fields
 // of p.Kubelet.Config (JSON names, decoded strictly: names are
 // case-sensitive and an unknown one is an *UnknownFieldError; a value of the
-// wrong type is an *InvalidValueError), then cgroupDriver from
-// p.Node.CgroupDriver and containerRuntimeEndpoint from p.RuntimeEndpoint(),
-// so containerd and the kubelet agree by construction. Setting either of
-// those two in kubelet.config to another value is a *ConflictError. All
-// errors found are returned together (errors.Join).
+// wrong type is an *InvalidValueError), then the fields derivedFields gives
+// (cgroupDriver from p.Node.CgroupDriver, containerRuntimeEndpoint from
+// p.RuntimeEndpoint(), and on Windows no cgroup driver, no QoS cgroups and
+// no node-allocatable enforcement), so containerd and the kubelet agree by
+// construction. Setting one of those in kubelet.config to another value is
+// a *ConflictError. Each top-level field is decoded on its own, so every
+// error is found; all are returned together (errors.Join).
 func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfiguration, error) {
 	cfg := &kubeletv1beta1.KubeletConfiguration{}
-	if len(p.Kubelet.Config) > 0 {
-		data, err := json.Marshal(p.Kubelet.Config)
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(p.Kubelet.Config)) {
+		data, err := json.Marshal(map[string]any{k: p.Kubelet.Config[k]})
 		if err != nil {
-			return nil, &InvalidValueError{Msg: err.Error()}
+			errs = append(errs, &InvalidValueError{Field: k, Msg: err.Error()})
+			continue
 		}
 		strict, err := sigsjson.UnmarshalStrict(data, cfg, sigsjson.DisallowUnknownFields)
 		if err != nil {
-			return nil, invalidValue(err)
+			errs = append(errs, invalidValue(err, k))
+			continue
 		}
-		var errs []error
 		for _, e := range strict {
 			errs = append(errs, unknownField(e))
 		}
-		if len(errs) > 0 {
-			return nil, errors.Join(errs...)
-		}
 	}
 
-	want := []struct {
-		field string
-		value *string
-		want  string
-	}{
-		{"cgroupDriver", &cfg.CgroupDriver, p.Node.CgroupDriver},
-		{"containerRuntimeEndpoint", &cfg.ContainerRuntimeEndpoint, p.RuntimeEndpoint()},
-	}
-	var errs []error
-	for _, w := range want {
-		if *w.value != "" && *w.value != w.want {
-			errs = append(errs, &ConflictError{Field: w.field, Want: w.want, Got: *w.value})
+	for _, d := range derivedFields(p) {
+		got, set := p.Kubelet.Config[d.field]
+		if set && !sameValue(got, d.want) {
+			ce := &ConflictError{Field: d.field, Owner: d.owner, Got: jsonText(got)}
+			if d.want != nil {
+				ce.Want = jsonText(d.want)
+			}
+			errs = append(errs, ce)
 		}
-		*w.value = w.want
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if p.Node.OS == profile.OSWindows {
+		cfg.CgroupDriver = ""
+		cfg.CgroupsPerQOS = ptr(false)
+		cfg.EnforceNodeAllocatable = []string{"none"}
+	} else {
+		cfg.CgroupDriver = p.Node.CgroupDriver
+	}
+	cfg.ContainerRuntimeEndpoint = p.RuntimeEndpoint()
 	cfg.Kind = kubeletConfigKind
 	cfg.APIVersion = kubeletConfigAPIVersion
 	return cfg, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// jsonText is v as JSON, the way kubelet.config values read in YAML.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // KubeletConfigYAML renders /var/lib/kubelet/config.yaml from
@@ -179,12 +231,78 @@ func unknownField(err error) error {
 	return &UnknownFieldError{Field: strings.TrimPrefix(err.Error(), "unknown field ")}
 }
 
-// invalidValue turns a JSON decoding error into an *InvalidValueError,
-// naming the field when the error does.
-func invalidValue(err error) error {
+// invalidValue turns a JSON decoding error of top-level field key into an
+// *InvalidValueError, naming the (nested) field when the error does.
+func invalidValue(err error, key string) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return &InvalidValueError{Field: te.Field, Msg: fmt.Sprintf("cannot use a %s as %s", te.Value, te.Type)}
+		field := te.Field
+		if field == "" {
+			field = key
+		}
+		return &InvalidValueError{Field: field, Msg: fmt.Sprintf("cannot use a %s as %s", te.Value, te.Type)}
 	}
-	return &InvalidValueError{Msg: err.Error()}
+	return &InvalidValueError{Field: key, Msg: err.Error()}
 }
+
+// FlagConflictError says that a kubelet.flags entry sets what nodeup
+// already gives the kubelet: a flag of its drop-in, a field nodeup derives
+// from the node settings, or a field kubelet.config sets. The kubelet would
+// take the flag and disagree with the rendered configuration.
+type FlagConflictError struct {
+	Index int    // in p.Kubelet.Flags
+	Flag  string // e.g. --cgroup-driver
+	Owner string // what sets it, e.g. node.cgroup_driver or kubelet.config.maxPods
+	Fix   string // what to do instead
+}
+
+func (e *FlagConflictError) Error() string {
+	return fmt.Sprintf("kubelet flag %s overrides %s; %s", e.Flag, e.Owner, e.Fix)
+}
+
+// KubeletFlagConflicts checks p.Kubelet.Flags against what the drop-in and
+// the KubeletConfiguration already set, and returns a *FlagConflictError
+// for each flag that would override them.
+func KubeletFlagConflicts(p *profile.Profile) []error {
+	type owner struct{ setting, fix string }
+	useSetting := func(setting string) owner {
+		return owner{setting, "remove the flag and set " + setting + " instead"}
+	}
+	dropIn := func(what, path string) owner {
+		return owner{"the " + what + " nodeup's kubelet drop-in passes (" + path + ")", "remove the flag"}
+	}
+	owners := map[string]owner{
+		// The drop-in passes these; a second one would replace nodeup's.
+		normalFlag("config"):               {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
+		normalFlag("kubeconfig"):           dropIn("kubeconfig", kubeletKubeconfig),
+		normalFlag("bootstrap-kubeconfig"): dropIn("bootstrap kubeconfig", kubeletBootstrapConfig),
+		// The endpoint and the pause image the runtime serves.
+		normalFlag("image-service-endpoint"):    useSetting("containerd.socket"),
+		normalFlag("pod-infra-container-image"): useSetting("containerd.sandbox_image"),
+	}
+	for _, d := range derivedFields(p) {
+		owners[flagName(d.field)] = useSetting(d.owner)
+	}
+	// Any other flag of a KubeletConfiguration field kubelet.config sets.
+	for field := range p.Kubelet.Config {
+		if _, taken := owners[flagName(field)]; !taken {
+			owners[flagName(field)] = owner{"kubelet.config." + field, "keep one of the two: the flag would win"}
+		}
+	}
+	var errs []error
+	for i, f := range p.Kubelet.Flags {
+		name, _, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		if o, ok := owners[normalFlag(name)]; ok {
+			errs = append(errs, &FlagConflictError{Index: i, Flag: "--" + name, Owner: o.setting, Fix: o.fix})
+		}
+	}
+	return errs
+}
+
+// flagName is the kubelet flag of a KubeletConfiguration field, in the form
+// normalFlag gives: the field's name in lower case. The kubelet's flags are
+// its fields' names with dashes (maxPods, --max-pods; clusterDNS, --cluster-dns).
+func flagName(field string) string { return strings.ToLower(field) }
+
+// normalFlag removes a flag's dashes and case, so it compares with flagName.
+func normalFlag(name string) string { return strings.ToLower(strings.ReplaceAll(name, "-", "")) }

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -85,8 +86,8 @@ func TestKubeletConflict(t *testing.T) {
 		}
 	}
 	want := map[string]ConflictError{
-		"cgroupDriver":             {Field: "cgroupDriver", Want: "systemd", Got: "cgroupfs"},
-		"containerRuntimeEndpoint": {Field: "containerRuntimeEndpoint", Want: "unix:///run/containerd/containerd.sock", Got: "unix:///run/crio/crio.sock"},
+		"cgroupDriver":             {Field: "cgroupDriver", Owner: "node.cgroup_driver", Want: `"systemd"`, Got: `"cgroupfs"`},
+		"containerRuntimeEndpoint": {Field: "containerRuntimeEndpoint", Owner: "containerd.socket", Want: `"unix:///run/containerd/containerd.sock"`, Got: `"unix:///run/crio/crio.sock"`},
 	}
 	if len(got) != 2 || got["cgroupDriver"] != want["cgroupDriver"] || got["containerRuntimeEndpoint"] != want["containerRuntimeEndpoint"] {
 		t.Errorf("conflicts = %+v, want %+v", got, want)
@@ -128,5 +129,60 @@ func TestKubeletConfigYAMLTidy(t *testing.T) {
 	}
 	if auth := doc["authentication"].(map[string]any); len(auth) != 1 {
 		t.Errorf("authentication = %v, want only anonymous", auth)
+	}
+}
+
+func TestKubeletFlagConflicts(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Kubelet.Flags = []string{
+		"--node-labels=role=worker",
+		"--cgroup-driver=cgroupfs",
+		"--container-runtime-endpoint=unix:///run/crio/crio.sock",
+		"--config=/etc/kubelet.yaml",
+		"--v=2",
+		"--max-pods=50",
+		"--kubeconfig=/etc/other.conf",
+		"--image-service-endpoint=unix:///run/other.sock",
+	}
+	want := map[int]string{
+		1: "node.cgroup_driver",
+		2: "containerd.socket",
+		3: "the kubelet config nodeup renders (/var/lib/kubelet/config.yaml)",
+		5: "kubelet.config.maxPods",
+		6: "the kubeconfig nodeup's kubelet drop-in passes (/etc/kubernetes/kubelet.conf)",
+		7: "containerd.socket",
+	}
+	got := map[int]string{}
+	for _, err := range KubeletFlagConflicts(p) {
+		var e *FlagConflictError
+		if !errors.As(err, &e) {
+			t.Fatalf("%v is not a *FlagConflictError", err)
+		}
+		got[e.Index] = e.Owner
+		if !strings.HasPrefix(p.Kubelet.Flags[e.Index], e.Flag) {
+			t.Errorf("flag %d is %q, error names %s", e.Index, p.Kubelet.Flags[e.Index], e.Flag)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("conflicts by flag:\n got %v\nwant %v", got, want)
+	}
+}
+
+// A Windows kubelet has no cgroups: kubelet.config may not give it a cgroup
+// driver or QoS cgroups.
+func TestKubeletWindowsConflicts(t *testing.T) {
+	p := windowsProfile(t)
+	p.Kubelet.Config = map[string]any{"cgroupDriver": "systemd", "cgroupsPerQOS": true, "maxPods": 64}
+	_, err := KubeletConfiguration(p)
+	got := map[string]string{}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ce *ConflictError
+		if errors.As(e, &ce) {
+			got[ce.Field] = ce.Owner + " " + ce.Want
+		}
+	}
+	want := map[string]string{"cgroupDriver": `node.os = "windows" `, "cgroupsPerQOS": `node.os = "windows" false`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("conflicts = %v, want %v", got, want)
 	}
 }

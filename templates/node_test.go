@@ -63,6 +63,10 @@ func TestHostsTOML(t *testing.T) {
 				"[host.'https://z.internal']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n\n" +
 				"[host.'http://a.internal:5000']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n"},
 		{profile.Registry{Host: "quay.io"}, "server = 'https://quay.io'\n"},
+		// _default stands for every registry: no server of its own, so a pull
+		// falls back to the registry it names.
+		{profile.Registry{Host: "_default", Mirrors: []string{"https://mirror.internal:5000"}},
+			"[host.'https://mirror.internal:5000']\ncapabilities = ['pull', 'resolve']\n"},
 	} {
 		out, err := HostsTOML(c.reg)
 		if err != nil {
@@ -73,7 +77,7 @@ func TestHostsTOML(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", c.reg.Host, body, c.want)
 		}
 	}
-	if got := HostsTOMLPath("docker.io"); got != "/etc/containerd/certs.d/docker.io/hosts.toml" {
+	if got := HostsTOMLPath(exampleProfile(t, "2.3.4").Layout(), "docker.io"); got != "/etc/containerd/certs.d/docker.io/hosts.toml" {
 		t.Errorf("HostsTOMLPath = %s", got)
 	}
 }

@@ -98,14 +98,19 @@ func containerdTOML(t *testing.T, p *profile.Profile) map[string]any {
 }
 
 // at walks a parsed TOML tree along keys; nil when a key is missing.
-func at(tree map[string]any, keys ...string) any {
-	var v any = tree
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
+func at(tree map[string]any, keys ...string) any { return lookup(tree, keys) }
+
+// windowsProfile is the example profile for a Windows node: its runtime is
+// runhcs, its CNI directories are containerd's Windows defaults, and it has
+// neither runc nor kata.
+func windowsProfile(t testing.TB) *profile.Profile {
+	p := exampleProfile(t, "2.3.4")
+	p.Node.OS = profile.OSWindows
+	p.Runc, p.Kata = nil, nil
+	p.Containerd.RawConfig = ""
+	p.Runtimes = []profile.Runtime{{Name: "runhcs-wcow-process", Type: profile.RuntimeRunhcs, Default: true}}
+	p.Verify.Handlers = []string{"runhcs-wcow-process"}
+	p.CNI.BinDir = `C:\Program Files\containerd\cni\bin`
+	p.CNI.ConfDir = `C:\Program Files\containerd\cni\conf`
+	return p
 }

@@ -39,30 +39,35 @@ const (
 )
 
 // Render returns every file of SPEC section 4 that the profile implies,
-// sorted by path. On Windows nodes (render only) it leaves out the systemd
-// units and the kernel module and sysctl files. All rendering errors are
+// sorted by path, at the places the node's Layout names. On Windows nodes
+// (render only) it leaves out the systemd units, the kernel module and
+// sysctl files, and crictl.yaml (crictl on Windows reads a per-user file and
+// finds containerd's default pipe without it). All rendering errors are
 // returned together, each prefixed with the path it concerns; the typed
 // errors of this package stay reachable with errors.As.
 func Render(p *profile.Profile) ([]File, error) {
 	r := renderer{}
 	linux := p.Node.OS != profile.OSWindows
+	layout := p.Layout()
 
-	r.add(paths.ContainerdConfig)(ContainerdConfig(p))
+	r.add(layout.ContainerdConfig)(ContainerdConfig(p))
 	for _, reg := range p.Containerd.Registries {
-		r.add(HostsTOMLPath(reg.Host))(HostsTOML(reg))
+		r.add(HostsTOMLPath(layout, reg.Host))(HostsTOML(reg))
 	}
-	r.add(paths.KubeletConfig)(KubeletConfigYAML(p))
-	r.add(paths.RuntimeClasses)(RuntimeClassesYAML(p))
-	if p.Crictl != nil {
-		r.add(paths.CrictlConfig)(CrictlYAML(p))
-	}
+	r.add(layout.KubeletConfig)(KubeletConfigYAML(p))
+	r.add(layout.RuntimeClasses)(RuntimeClassesYAML(p))
 	if linux {
+		if p.Crictl != nil {
+			r.add(paths.CrictlConfig)(CrictlYAML(p))
+		}
 		// A distribution package ships its own unit; ours would shadow it.
 		if p.Containerd.Source != profile.SourcePackage {
 			r.add(containerdUnitPath)(ContainerdUnit())
 		}
 		if p.Kubelet.Declared {
-			if p.Kubelet.Source != profile.SourcePackage {
+			// Only a kubelet nodeup installs gets nodeup's unit; one from
+			// packages keeps its own, which the drop-in adjusts.
+			if InstallsKubelet(p) {
 				r.add(kubeletUnitPath)(KubeletUnit(p))
 			}
 			r.add(kubeletDropInPath)(KubeletDropIn(p))
@@ -79,8 +84,8 @@ func Render(p *profile.Profile) ([]File, error) {
 }
 
 // HostsTOMLPath is where containerd reads the hosts.toml of a registry host.
-func HostsTOMLPath(host string) string {
-	return path.Join(paths.ContainerdCerts, host, hostsFileName)
+func HostsTOMLPath(layout profile.Layout, host string) string {
+	return path.Join(layout.ContainerdCertsDir, host, hostsFileName)
 }
 
 // renderer collects files and errors so Render reports every failure at once.

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nodeup/nodeup/node/paths"
@@ -38,9 +40,7 @@ func renderCases(t *testing.T) map[string]*profile.Profile {
 	p.Kubelet = profile.Kubelet{}
 	cases["cgroupfs-package"] = p
 
-	p = exampleProfile(t, "2.3.4")
-	p.Node.OS = profile.OSWindows
-	cases["windows"] = p
+	cases["windows"] = windowsProfile(t)
 	return cases
 }
 
@@ -130,11 +130,11 @@ func TestRenderFiles(t *testing.T) {
 			"/etc/sysctl.d/99-nodeup.conf",
 			"/var/lib/kubelet/config.yaml",
 		},
+		// Windows paths, relative to the system drive; no units, no crictl.yaml.
 		"windows": {
-			"/etc/containerd/certs.d/docker.io/hosts.toml",
-			"/etc/containerd/config.toml",
-			"/etc/crictl.yaml",
-			"/etc/nodeup/runtimeclasses.yaml",
+			"/Program Files/containerd/certs.d/docker.io/hosts.toml",
+			"/Program Files/containerd/config.toml",
+			"/ProgramData/nodeup/runtimeclasses.yaml",
 			"/var/lib/kubelet/config.yaml",
 		},
 	} {
@@ -155,22 +155,45 @@ func TestRenderFiles(t *testing.T) {
 	}
 }
 
-func TestRenderWindowsEndpoint(t *testing.T) {
-	files, err := Render(renderCases(t)["windows"])
+func TestRenderWindowsShape(t *testing.T) {
+	p := renderCases(t)["windows"]
+	files, err := Render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	byPath := map[string][]byte{}
 	for _, f := range files {
-		switch f.Path {
-		case paths.KubeletConfig, paths.CrictlConfig:
-			if !bytes.Contains(f.Content, []byte("npipe://./pipe/containerd-containerd")) || bytes.Contains(f.Content, []byte("unix://")) {
-				t.Errorf("%s does not use the named pipe:\n%s", f.Path, f.Content)
-			}
-		case paths.ContainerdConfig:
-			if bytes.Contains(f.Content, []byte("containerd.sock")) {
-				t.Errorf("windows config.toml sets a unix socket:\n%s", f.Content)
-			}
+		byPath[f.Path] = f.Content
+	}
+	kubelet := string(byPath[paths.KubeletConfig])
+	for _, want := range []string{"containerRuntimeEndpoint: npipe://./pipe/containerd-containerd", "cgroupsPerQOS: false", "enforceNodeAllocatable:\n- none"} {
+		if !strings.Contains(kubelet, want) {
+			t.Errorf("kubelet config lacks %q:\n%s", want, kubelet)
 		}
+	}
+	if strings.Contains(kubelet, "cgroupDriver") || strings.Contains(kubelet, "unix://") {
+		t.Errorf("kubelet config of a Windows node has a cgroup driver or a unix socket:\n%s", kubelet)
+	}
+
+	config := containerdTOML(t, p)
+	handler := handlerKeys(4, "runhcs-wcow-process")
+	for keys, want := range map[string]any{
+		strings.Join(append(handler, "runtime_type"), "/"):                                 "io.containerd.runhcs.v1",
+		strings.Join(append(criRuntimeKeys(4), "containerd", "default_runtime_name"), "/"): "runhcs-wcow-process",
+		strings.Join([]string{"plugins", criImagesPlugin, "registry", "config_path"}, "/"): `C:\Program Files\containerd\certs.d`,
+		strings.Join(append(criRuntimeKeys(4), "cni", "conf_dir"), "/"):                    `C:\Program Files\containerd\cni\conf`,
+		strings.Join([]string{"plugins", grpcServerPlugin}, "/"):                           nil,
+		strings.Join(append(handler, "options"), "/"):                                      nil,
+	} {
+		if got := at(config, strings.Split(keys, "/")...); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", keys, got, want)
+		}
+	}
+
+	// A Linux runtime on a Windows node is refused, not rendered in Linux shape.
+	p.Runtimes = append(p.Runtimes, profile.Runtime{Name: "runc", Type: profile.RuntimeRunc})
+	if _, err := ContainerdConfig(p); err == nil || !strings.Contains(err.Error(), "windows nodes do not run") {
+		t.Errorf("runc on Windows: err = %v", err)
 	}
 }
 

@@ -51,8 +51,8 @@ func ContainerdUnit() ([]byte, error) {
 	})
 }
 
-// KubeletUnit renders /etc/systemd/system/kubelet.service as kubeadm's
-// packages ship it: a bare kubelet restarted forever (it crash-loops until
+// KubeletUnit renders /etc/systemd/system/kubelet.service, for a kubelet
+// nodeup installs (InstallsKubelet), as kubeadm's packages ship it: a bare kubelet restarted forever (it crash-loops until
 // kubeadm join writes its kubeconfig); the drop-in adds the flags.
 func KubeletUnit(p *profile.Profile) ([]byte, error) {
 	return serializeUnit([]*unit.UnitOption{
@@ -105,8 +105,16 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 // kubeadmFlagsEnv is where kubeadm init/join write KUBELET_KUBEADM_ARGS.
 const kubeadmFlagsEnv = "/var/lib/kubelet/kubeadm-flags.env"
 
+// InstallsKubelet reports whether nodeup installs the kubelet binary (its
+// version is pinned). A kubelet block without a version configures the
+// kubelet of the distribution's or Kubernetes' packages instead: its binary
+// at /usr/bin/kubelet and its own kubelet.service.
+func InstallsKubelet(p *profile.Profile) bool {
+	return p.Kubelet.Declared && p.Kubelet.Version != "" && p.Kubelet.Source != profile.SourcePackage
+}
+
 func kubeletBin(p *profile.Profile) string {
-	if p.Kubelet.Source == profile.SourcePackage {
+	if !InstallsKubelet(p) {
 		return kubeletPackageBinPath
 	}
 	return kubeletBinPath

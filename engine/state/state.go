@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
@@ -149,6 +150,21 @@ func (s *State) Lookup(p string) (sha256 string, ok bool) {
 	defer s.mu.Unlock()
 	sha256, ok = s.files[path.Clean(p)]
 	return sha256, ok
+}
+
+// Under returns the recorded node paths directly in directory dir, sorted.
+func (s *State) Under(dir string) []string {
+	dir = path.Clean(dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for p := range s.files {
+		if path.Dir(p) == dir {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // RecordArtifact notes that an artifact is installed.

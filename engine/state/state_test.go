@@ -49,6 +49,15 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Errorf("unchanged state was rewritten")
 	}
 
+	// Under lists the files recorded directly in a directory, not below it.
+	s2.Record("/opt/cni/bin/loopback", "cc")
+	s2.Record("/opt/cni/bin/bridge", "dd")
+	s2.Record("/opt/cni/bin/sub/x", "ee")
+	s2.RecordArtifact("cni", Artifact{SHA256: "ff"})
+	if got := s2.Under("/opt/cni/bin/"); strings.Join(got, " ") != "/opt/cni/bin/bridge /opt/cni/bin/loopback" {
+		t.Errorf("Under(/opt/cni/bin/) = %v", got)
+	}
+
 	os.WriteFile(filepath.Join(root, "var/lib/nodeup/state.json"), []byte("{broken"), 0o644)
 	if _, err := Load(h); err == nil || !strings.Contains(err.Error(), "/var/lib/nodeup/state.json") {
 		t.Errorf("corrupt state: %v", err)

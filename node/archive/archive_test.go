@@ -485,3 +485,77 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 }
+
+// cni111 is the layout of CNI plugins 1.1.1: no dummy, no tap, which later
+// releases added, and a LICENSE and README beside the plugins.
+func cni111() []ent {
+	ents := []ent{dir("./")}
+	for _, p := range []string{"bandwidth", "bridge", "dhcp", "firewall", "host-device", "host-local", "ipvlan", "loopback",
+		"macvlan", "portmap", "ptp", "sbr", "static", "tuning", "vlan", "vrf"} {
+		ents = append(ents, file("./"+p, p+" plugin"))
+	}
+	return append(ents,
+		ent{Name: "./LICENSE", Type: tar.TypeReg, Body: "license", Mode: 0o644},
+		ent{Name: "./README.md", Type: tar.TypeReg, Body: "readme", Mode: 0o644})
+}
+
+func TestInstallEveryExecutable(t *testing.T) {
+	a := openTar(t, FormatTarGz, cni111())
+	h := newHost(t)
+	got, err := a.Install(h, []Placement{{From: "*", To: "/opt/cni/bin/", Mode: 0o755}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, in := range got {
+		paths = append(paths, in.Path)
+		if in.SHA256 != sum(strings.TrimPrefix(in.Path, "/opt/cni/bin/")+" plugin") {
+			t.Errorf("%s: sha256 %s", in.Path, in.SHA256)
+		}
+	}
+	if len(paths) != 16 || paths[0] != "/opt/cni/bin/bandwidth" || paths[15] != "/opt/cni/bin/vrf" {
+		t.Errorf("installed %v, want the 16 plugins in name order", paths)
+	}
+	for _, p := range []string{"/opt/cni/bin/LICENSE", "/opt/cni/bin/README.md", "/opt/cni/bin/dummy"} {
+		if _, err := h.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want it absent", p, err)
+		}
+	}
+	if fi, err := h.Stat("/opt/cni/bin/loopback"); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("loopback: %v %v", fi, err)
+	}
+	assertClean(t, h)
+
+	// A named plugin the release lacks: the error lists what it has.
+	_, err = a.Install(h, []Placement{{From: "dummy", To: "/opt/cni/bin/dummy"}})
+	if err == nil || !strings.Contains(err.Error(), `no member "dummy"`) || !strings.Contains(err.Error(), "bandwidth, bridge, dhcp, firewall, host-device, host-local, ipvlan, loopback, macvlan, portmap, ptp, sbr, static, tuning, vlan, vrf") {
+		t.Errorf("dummy from CNI 1.1.1: %v", err)
+	}
+
+	// An archive without executables at its top installs nothing.
+	a = openTar(t, FormatTarGz, goodEntries[3:7])
+	if _, err := a.Install(newHost(t), []Placement{{From: "*", To: "/opt/cni/bin/", Mode: 0o755}}); err == nil || !strings.Contains(err.Error(), "no executable files at its top") {
+		t.Errorf("no executables: %v", err)
+	}
+}
+
+func TestRecorded(t *testing.T) {
+	files := []Placement{
+		{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755},
+		{From: "*", To: "/opt/cni/bin/", Mode: 0o755},
+	}
+	recorded := func(dir string) []string {
+		if dir != "/opt/cni/bin/" {
+			t.Errorf("asked for %s", dir)
+		}
+		return []string{"/opt/cni/bin/bridge", "/opt/cni/bin/loopback"}
+	}
+	var got []string
+	for _, f := range Recorded(files, recorded) {
+		got = append(got, f.From+" "+f.To)
+	}
+	want := "bin/containerd /usr/local/bin/containerd|bridge /opt/cni/bin/bridge|loopback /opt/cni/bin/loopback"
+	if strings.Join(got, "|") != want {
+		t.Errorf("Recorded = %q, want %q", strings.Join(got, "|"), want)
+	}
+}

@@ -27,12 +27,20 @@ const maxLinkHops = 40
 // Install places members of the archive on the node: each Install's From
 // (a member name; "" for a raw binary) goes to its To with its Mode (the
 // member's own permission bits if Mode is 0). A From that is a symlink or
-// hardlink to a file in the archive installs that file's content. All
+// hardlink to a file in the archive installs that file's content. A From
+// of "*" (or "DIR/*") stands for every executable file at the top of the
+// archive (of DIR), each installed under the directory To names (a To
+// ending in "/"): the members are the archive's, decided now, not the
+// caller's; the result lists them. All
 // members are written to temporary files beside their destinations first;
 // only when the whole archive has been read and checked are they renamed
 // into place, each atomically (host.AtomicFile). On any error nothing is
 // replaced and no temporary file is left.
 func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) {
+	files, err := a.expand(files)
+	if err != nil {
+		return nil, err
+	}
 	pending := make([]*host.AtomicFile, len(files))
 	sums := make([]string, len(files))
 	defer func() {
@@ -103,7 +111,7 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 		}
 		return nil
 	}
-	err := a.walk(func(m *Member, r io.Reader) error {
+	err = a.walk(func(m *Member, r io.Reader) error {
 		index[m.Name] = *m
 		if m.Kind == File && len(want[m.Name]) > 0 {
 			return fill(m, r, want[m.Name])
@@ -142,6 +150,97 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 	return a.commitAll(files, pending, sums)
 }
 
+// Spread reports whether an Install stands for every executable file of a
+// directory of the archive ("*" for the top, "DIR/*"), and which directory.
+func Spread(f Placement) (dir string, ok bool) {
+	if f.From == "*" {
+		return "", true
+	}
+	return strings.CutSuffix(f.From, "/*")
+}
+
+// Recorded is files with each spread Install (see Spread) replaced by the
+// files an earlier Install put in its directory, as recorded lists them
+// (State.Under): what a drift check compares with the node before the
+// archive is at hand.
+func Recorded(files []Placement, recorded func(dir string) []string) []Placement {
+	var out []Placement
+	for _, f := range files {
+		if _, ok := Spread(f); !ok {
+			out = append(out, f)
+			continue
+		}
+		for _, p := range recorded(f.To) {
+			out = append(out, Placement{From: path.Base(p), To: p, Mode: f.Mode})
+		}
+	}
+	return out
+}
+
+// expand replaces each spread Install (see Spread) by one Install per
+// executable file directly in its directory of the archive, in name order,
+// each at To/NAME with the spread's Mode. A spread that finds none is an
+// error.
+func (a *Archive) expand(files []Placement) ([]Placement, error) {
+	spread := false
+	for _, f := range files {
+		_, ok := Spread(f)
+		spread = spread || ok
+	}
+	if !spread {
+		return files, nil
+	}
+	if a.format == FormatBinary {
+		return nil, fmt.Errorf("archive %s is a single binary; it has no files to install from %q", a.Name, "*")
+	}
+	index := map[string]Member{}
+	if err := a.walk(func(m *Member, _ io.Reader) error {
+		index[m.Name] = *m
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(index))
+	for n := range index {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []Placement
+	for _, f := range files {
+		dir, ok := Spread(f)
+		if !ok {
+			out = append(out, f)
+			continue
+		}
+		dir, err := cleanName(dir)
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: cannot install %q: want a relative directory name", a.Name, f.From)
+		}
+		found := 0
+		for _, name := range names {
+			rel, in := under(name, dir)
+			if !in || rel == "" || strings.Contains(rel, "/") {
+				continue
+			}
+			// An executable file, or a link to one (README and LICENSE files are not).
+			target, err := resolveMember(index, name)
+			if err != nil || index[target].Mode&0o111 == 0 {
+				continue
+			}
+			out = append(out, Placement{From: name, To: path.Join(f.To, rel), Mode: f.Mode})
+			found++
+		}
+		if found == 0 {
+			where := "at its top"
+			if dir != "" {
+				where = "in " + dir
+			}
+			return nil, fmt.Errorf("archive %s has no executable files %s to install in %s; it has: %s", a.Name, where, f.To, listNames(index))
+		}
+	}
+	return out, nil
+}
+
 // resolveMember follows symlinks and hardlinks from member name to a file.
 func resolveMember(index map[string]Member, name string) (string, error) {
 	for range maxLinkHops {
@@ -163,7 +262,8 @@ func resolveMember(index map[string]Member, name string) (string, error) {
 	return "", fmt.Errorf("member %q: too many levels of links", name)
 }
 
-// listNames names a few of the archive's files, for a "no such member" error.
+// listNames names the archive's files (the first 40), for a "no such
+// member" error: enough to list every plugin of a CNI release.
 func listNames(index map[string]Member) string {
 	var names []string
 	for n, m := range index {
@@ -172,8 +272,8 @@ func listNames(index map[string]Member) string {
 		}
 	}
 	sort.Strings(names)
-	if len(names) > 12 {
-		names = append(names[:12], fmt.Sprintf("... (%d more)", len(names)-12))
+	if len(names) > 40 {
+		names = append(names[:40], fmt.Sprintf("... (%d more)", len(names)-40))
 	}
 	return strings.Join(names, ", ")
 }

@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
+	toml "github.com/pelletier/go-toml/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -29,6 +31,13 @@ type Expect struct {
 	RequireNetworkReady bool     // fail unless NetworkReady
 	CNIBinDir           string   // where the CNI plugins are installed
 	CNIPlugins          []string // plugin names that must answer VERSION
+	// ContainerdConfig is the node path of the config.toml containerd
+	// reads: where the cgroup driver is checked when the runtime reports
+	// it neither in RuntimeConfig nor in its Status info. "" skips that.
+	ContainerdConfig string
+	// ReadFile reads a node path (the host's, under its root); nil reads
+	// the path as it is.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // Result is the outcome of one check. A skipped check is OK and says why
@@ -148,7 +157,7 @@ func Check(ctx context.Context, c *Client, e Expect) Report {
 		checkHandlers(&r, st, info, e.Handlers)
 	}
 	if e.CgroupDriver != "" {
-		checkCgroupDriver(ctx, &r, rt, info, e.CgroupDriver)
+		checkCgroupDriver(ctx, &r, rt, info, e)
 	}
 
 	r.Checks = append(r.Checks, CheckCNI(ctx, e.CNIBinDir, e.CNIPlugins)...)
@@ -230,9 +239,9 @@ func checkHandlers(r *Report, st *runtimeapi.StatusResponse, info runtimeInfo, w
 	}
 }
 
-func checkCgroupDriver(ctx context.Context, r *Report, rt runtimeapi.RuntimeServiceClient, info runtimeInfo, want string) {
+func checkCgroupDriver(ctx context.Context, r *Report, rt runtimeapi.RuntimeServiceClient, info runtimeInfo, e Expect) {
 	const name = "cgroup-driver"
-	want = strings.ToLower(want)
+	want := strings.ToLower(e.CgroupDriver)
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	resp, err := rt.RuntimeConfig(cctx, &runtimeapi.RuntimeConfigRequest{})
 	cancel()
@@ -249,7 +258,68 @@ func checkCgroupDriver(ctx context.Context, r *Report, rt runtimeapi.RuntimeServ
 		r.add(name, got == want, "RuntimeConfig not implemented by the runtime; %s says %s, want %s", from, got, want)
 		return
 	}
-	r.skip(name, "RuntimeConfig not implemented by the runtime and its Status info has no runc options; check the rendered config")
+	const unreported = "RuntimeConfig not implemented by the runtime and its Status info has no runc options"
+	if e.ContainerdConfig == "" {
+		r.skip(name, "%s; no config file to check", unreported)
+		return
+	}
+	read := e.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	data, err := read(e.ContainerdConfig)
+	if err != nil {
+		r.add(name, false, "%s; reading %s: %v", unreported, e.ContainerdConfig, err)
+		return
+	}
+	got, from, err := configCgroupDriver(data)
+	if err != nil {
+		r.add(name, false, "%s; %s: %v", unreported, e.ContainerdConfig, err)
+		return
+	}
+	r.add(name, got == want, "%s; %s sets %s: %s, want %s", unreported, e.ContainerdConfig, from, got, want)
+}
+
+// configCgroupDriver derives the cgroup driver from containerd's config
+// file: the SystemdCgroup option of its runc handlers (every schema puts
+// the CRI runtimes under one of two plugin tables). Handlers that disagree
+// with each other are an error.
+func configCgroupDriver(data []byte) (driver, from string, err error) {
+	var cfg struct {
+		Plugins map[string]struct {
+			Containerd struct {
+				Runtimes map[string]struct {
+					Type    string         `toml:"runtime_type"`
+					Options map[string]any `toml:"options"`
+				} `toml:"runtimes"`
+			} `toml:"containerd"`
+		} `toml:"plugins"`
+	}
+	if err := toml.Unmarshal(data, &cfg); err != nil {
+		return "", "", fmt.Errorf("not TOML: %v", err)
+	}
+	var handlers []string
+	drivers := map[string]bool{}
+	for _, plugin := range []string{"io.containerd.cri.v1.runtime", "io.containerd.grpc.v1.cri"} {
+		for name, rt := range cfg.Plugins[plugin].Containerd.Runtimes {
+			if !strings.HasPrefix(rt.Type, "io.containerd.runc.") {
+				continue
+			}
+			systemd, _ := rt.Options["SystemdCgroup"].(bool)
+			handlers = append(handlers, fmt.Sprintf("runtime %q SystemdCgroup=%v", name, systemd))
+			drivers[map[bool]string{true: "systemd", false: "cgroupfs"}[systemd]] = true
+		}
+	}
+	sort.Strings(handlers)
+	switch len(drivers) {
+	case 0:
+		return "", "", errors.New("no runc handler to read the cgroup driver from")
+	case 1:
+		for d := range drivers {
+			return d, strings.Join(handlers, ", "), nil
+		}
+	}
+	return "", "", fmt.Errorf("runc handlers disagree: %s", strings.Join(handlers, ", "))
 }
 
 // runtimeInfo is the part of containerd's verbose Status info["config"]

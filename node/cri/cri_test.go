@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/nodeup/nodeup/node/cri/critest"
 )
 
 // fakeRuntime is the RuntimeService part a CRI runtime answers verify with.
@@ -191,7 +195,7 @@ func TestCheckRuntimeConfigUnimplemented(t *testing.T) {
 	f.cgroup = nil
 	r := Check(context.Background(), dial(t, f), expect)
 	c := find(t, r, "cgroup-driver")
-	if !c.OK || !c.Skipped || !strings.Contains(c.Detail, "RuntimeConfig not implemented") {
+	if !c.OK || !c.Skipped || !strings.Contains(c.Detail, "RuntimeConfig not implemented") || !strings.Contains(c.Detail, "no config file to check") {
 		t.Errorf("%+v", c)
 	}
 	if !r.OK() {
@@ -328,5 +332,110 @@ echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]}'
 	r := Check(context.Background(), dial(t, healthy()), Expect{CNIBinDir: dir, CNIPlugins: []string{"bridge"}})
 	if !r.OK() || find(t, r, "cni bridge").Detail == "" {
 		t.Errorf("%+v", r.Checks)
+	}
+}
+
+// serveFake runs a critest runtime and connects to it without Dial's
+// Version probe, so a runtime whose Version fails can be checked too.
+func serveFake(t *testing.T, f *critest.Runtime) *Client {
+	t.Helper()
+	sock := critest.Serve(t, f)
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &Client{Endpoint: "unix://" + sock, Socket: sock, conn: conn, runtime: runtimeapi.NewRuntimeServiceClient(conn)}
+}
+
+// renderedConfig writes a config.toml whose runc handler has SystemdCgroup.
+func renderedConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	configV4Cgroupfs = `version = 4
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+    SystemdCgroup = false
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata-qemu]
+  runtime_type = 'io.containerd.kata-qemu.v2'
+`
+	configV2Systemd = `version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = true
+`
+)
+
+// On a runtime that reports its cgroup driver neither in RuntimeConfig nor
+// in its Status info, the check reads the rendered config it is given, and
+// fails when that disagrees, is missing, or has no runc handler.
+func TestCheckCgroupDriverFromConfigFile(t *testing.T) {
+	unimplemented := status.Error(codes.Unimplemented, "method RuntimeConfig not implemented")
+	c := serveFake(t, &critest.Runtime{Handlers: []string{"runc"}, NetworkReady: true, RuntimeConfigErr: unimplemented})
+	for _, tc := range []struct {
+		name, config string
+		read         func(string) ([]byte, error)
+		ok           bool
+		detail       string
+	}{
+		{"agrees", configV2Systemd, nil, true, `sets runtime "runc" SystemdCgroup=true: systemd, want systemd`},
+		{"disagrees", configV4Cgroupfs, nil, false, `sets runtime "runc" SystemdCgroup=false: cgroupfs, want systemd`},
+		{"no runc handler", "version = 4\n", nil, false, "no runc handler to read the cgroup driver from"},
+		{"not TOML", "version = = 4\n", nil, false, "not TOML"},
+		{"missing", "", func(string) ([]byte, error) { return nil, fs.ErrNotExist }, false, "file does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Expect{Handlers: []string{"runc"}, CgroupDriver: "systemd", ContainerdConfig: renderedConfig(t, tc.config), ReadFile: tc.read}
+			r := Check(context.Background(), c, e)
+			got := find(t, r, "cgroup-driver")
+			if got.OK != tc.ok || got.Skipped || !strings.Contains(got.Detail, tc.detail) || !strings.Contains(got.Detail, "RuntimeConfig not implemented") {
+				t.Errorf("%+v, want ok=%v with %q", got, tc.ok, tc.detail)
+			}
+		})
+	}
+}
+
+// Every check fails when the runtime answers with an error or a bad state.
+func TestCheckFailures(t *testing.T) {
+	broken := errors.New("runtime is wedged")
+	for _, tc := range []struct {
+		name   string
+		fake   critest.Runtime
+		check  string
+		detail string
+	}{
+		{"version", critest.Runtime{VersionErr: broken}, "version", "Version: rpc error"},
+		{"status", critest.Runtime{StatusErr: broken}, "runtime-ready", "Status: rpc error"},
+		{"status handlers", critest.Runtime{StatusErr: broken}, "handler runc", "Status: rpc error"},
+		{"not ready", critest.Runtime{NotReady: true, Handlers: []string{"runc"}}, "runtime-ready", "not ready: ContainerdNotReady"},
+		{"handler", critest.Runtime{Handlers: []string{"kata-qemu"}}, "handler runc", "not registered; the runtime has: kata-qemu"},
+		{"runtime config", critest.Runtime{Handlers: []string{"runc"}, RuntimeConfigErr: broken}, "cgroup-driver", "RuntimeConfig: rpc error"},
+		{"cgroup driver", critest.Runtime{Handlers: []string{"runc"}, CgroupDriver: runtimeapi.CgroupDriver_CGROUPFS}, "cgroup-driver", "RuntimeConfig says cgroupfs, want systemd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := tc.fake
+			r := Check(context.Background(), serveFake(t, &fake), Expect{Handlers: []string{"runc"}, CgroupDriver: "systemd", RequireNetworkReady: true})
+			got := find(t, r, tc.check)
+			if got.OK || !strings.Contains(got.Detail, tc.detail) {
+				t.Errorf("%s: %+v, want a failure with %q", tc.check, got, tc.detail)
+			}
+			if r.OK() || r.Err() == nil {
+				t.Error("the report is OK")
+			}
+		})
+	}
+	// NetworkReady when required; CNI plugins fail in TestCheckCNI.
+	r := Check(context.Background(), serveFake(t, &critest.Runtime{Handlers: []string{"runc"}, CgroupDriver: runtimeapi.CgroupDriver_SYSTEMD}), Expect{RequireNetworkReady: true})
+	if got := find(t, r, "network-ready"); got.OK {
+		t.Errorf("network-ready: %+v", got)
 	}
 }

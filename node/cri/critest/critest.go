@@ -20,20 +20,33 @@ type Runtime struct {
 	Handlers     []string
 	CgroupDriver runtimeapi.CgroupDriver
 	NetworkReady bool
+	// NotReady reports the RuntimeReady condition false.
+	NotReady bool
+	// Errors answered instead of a response, to make checks fail. A
+	// RuntimeConfigErr of codes.Unimplemented is an older runtime's answer.
+	VersionErr, StatusErr, RuntimeConfigErr error
 }
 
 func (r *Runtime) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
+	if r.VersionErr != nil {
+		return nil, r.VersionErr
+	}
 	return &runtimeapi.VersionResponse{Version: "0.1.0", RuntimeName: "containerd", RuntimeVersion: "v2.3.4", RuntimeApiVersion: "v1"}, nil
 }
 
 func (r *Runtime) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	if r.StatusErr != nil {
+		return nil, r.StatusErr
+	}
 	network := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
 	if !r.NetworkReady {
 		network = &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: false, Reason: "NetworkPluginNotReady", Message: "cni plugin not initialized"}
 	}
-	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
-		{Type: runtimeapi.RuntimeReady, Status: true}, network,
-	}}}
+	ready := &runtimeapi.RuntimeCondition{Type: runtimeapi.RuntimeReady, Status: true}
+	if r.NotReady {
+		ready = &runtimeapi.RuntimeCondition{Type: runtimeapi.RuntimeReady, Status: false, Reason: "ContainerdNotReady"}
+	}
+	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{ready, network}}}
 	for _, h := range r.Handlers {
 		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{Name: h})
 	}
@@ -41,6 +54,9 @@ func (r *Runtime) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeap
 }
 
 func (r *Runtime) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
+	if r.RuntimeConfigErr != nil {
+		return nil, r.RuntimeConfigErr
+	}
 	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: r.CgroupDriver}}, nil
 }
 

@@ -9,3 +9,4 @@ containerd {
   version = "2.3.4"
   source  = "docker"
 }
+runc { source = "package" }

@@ -6,3 +6,4 @@ runtime "runc" {
 runtime "Kata_QEMU" {
   type = "runc"
 }
+runc { version = "1.4.3" }

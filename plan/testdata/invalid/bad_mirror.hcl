@@ -3,3 +3,4 @@ mirror {
   urls = ["ftp://mirror.internal/nodeup"]
 }
 containerd { version = "2.3.4" }
+runc { version = "1.4.3" }

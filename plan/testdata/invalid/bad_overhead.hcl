@@ -9,3 +9,4 @@ runtime "kata-qemu" {
   hypervisor = "qemu"
   overhead   = { cpu = "a lot" }
 }
+runc { version = "1.4.3" }

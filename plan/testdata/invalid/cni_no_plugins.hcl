@@ -4,3 +4,4 @@ cni {
   version = "1.9.1"
   plugins = []
 }
+runc { version = "1.4.3" }

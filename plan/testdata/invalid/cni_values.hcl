@@ -6,3 +6,4 @@ cni {
   plugins = ["bridge", "host local"]
   bin_dir = "./bin"
 }
+runc { version = "1.4.3" }

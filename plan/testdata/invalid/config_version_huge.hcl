@@ -4,3 +4,4 @@ containerd {
   version        = "2.3.4"
   config_version = 1e400
 }
+runc { version = "1.4.3" }

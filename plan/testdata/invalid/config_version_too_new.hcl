@@ -3,3 +3,4 @@ containerd {
   version        = "1.7.34"
   config_version = 4
 }
+runc { version = "1.4.3" }

@@ -15,3 +15,4 @@ containerd {
   registry "docker.io" {}
   registry "https://ghcr.io/v2" {}
 }
+runc { version = "1.4.3" }

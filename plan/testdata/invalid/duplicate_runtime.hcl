@@ -7,3 +7,4 @@ runtime "runc" {
 runtime "runc" {
   type = "runc"
 }
+runc { version = "1.4.3" }

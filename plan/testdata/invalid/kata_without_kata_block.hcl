@@ -7,3 +7,4 @@ runtime "runc" {
 runtime "kata-qemu" {
   type = "kata"
 }
+runc { version = "1.4.3" }

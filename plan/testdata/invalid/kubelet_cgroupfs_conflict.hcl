@@ -9,3 +9,4 @@ kubelet {
     cgroupDriver = "systemd"
   }
 }
+runc { version = "1.4.3" }

@@ -9,3 +9,4 @@ kubelet {
     cgroupDriver = "cgroupfs"
   }
 }
+runc { version = "1.4.3" }

@@ -6,3 +6,4 @@ kubelet {
     containerRuntimeEndpoint = "unix:///run/crio/crio.sock"
   }
 }
+runc { version = "1.4.3" }

@@ -10,3 +10,4 @@ kubelet {
     containerRuntimeEndpoint = "unix:///run/containerd/containerd.sock"
   }
 }
+runc { version = "1.4.3" }

@@ -4,3 +4,4 @@ kubelet {
   config = { maxPods = 110 }
   flags  = ["--node-labels=role=worker", "v=2"]
 }
+runc { version = "1.4.3" }

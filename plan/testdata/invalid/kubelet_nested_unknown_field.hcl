@@ -6,3 +6,4 @@ kubelet {
     authentication = { anonymous = { enabled = false }, webhok = { enabled = true } }
   }
 }
+runc { version = "1.4.3" }

@@ -7,3 +7,4 @@ kubelet {
     maxPodz    = 10
   }
 }
+runc { version = "1.4.3" }

@@ -14,3 +14,4 @@ runtime "runc" { default = true }
 runtime "kata" {
   type = "kata"
 }
+runc { version = "1.4.3" }

@@ -1,2 +1,2 @@
-# want 0: Missing containerd block
+# want 1: Missing containerd block
 runc { version = "1.4.3" }

@@ -5,3 +5,4 @@ containerd {
   version = "2.3.99"
   sha256  = var.containerd_sha256
 }
+runc { version = "1.4.3" }

@@ -8,3 +8,4 @@ node {
   sysctl         = { "net.ipv4.ip_forward" = "1\n2", "kernel" = "1" }
 }
 containerd { version = "2.3.4" }
+runc { version = "1.4.3" }

@@ -6,3 +6,4 @@ containerd {
     oops = = 1
   EOT
 }
+runc { version = "1.4.3" }

@@ -12,3 +12,4 @@ containerd {
   registry "[fd00::1]:5000" {}
   registry "registry.internal:5000" {}
 }
+runc { version = "1.4.3" }

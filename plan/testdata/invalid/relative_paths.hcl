@@ -8,3 +8,4 @@ cni {
   bin_dir = "opt/cni/bin"
   version = "1.9.1"
 }
+runc { version = "1.4.3" }

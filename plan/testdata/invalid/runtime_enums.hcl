@@ -14,3 +14,4 @@ runtime "kata-vbox" {
   type       = "kata"
   hypervisor = "virtualbox"
 }
+runc { version = "1.4.3" }

@@ -8,3 +8,4 @@ runtime "kata-qemu" {
   type    = "kata"
   default = true
 }
+runc { version = "1.4.3" }

@@ -2,3 +2,4 @@
 containerd {
   version = var.containerd_version
 }
+runc { version = "1.4.3" }

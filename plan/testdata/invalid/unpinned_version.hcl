@@ -2,3 +2,4 @@
 containerd {
   version = "2.3.99"
 }
+runc { version = "1.4.3" }

@@ -12,3 +12,4 @@ variable "token" {
   default   = "abc"
 }
 containerd { version = var.version }
+runc { version = "1.4.3" }

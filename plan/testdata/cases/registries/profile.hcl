@@ -11,6 +11,9 @@ containerd {
   registry "registry.internal:5000" {
     skip_verify = true
   }
+  registry "_default" {
+    mirrors = ["https://registry.internal:5000"]
+  }
   config = <<-EOT
     [plugins.'io.containerd.cri.v1.runtime']
       enable_unprivileged_ports = true

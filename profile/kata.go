@@ -1,0 +1,94 @@
+package profile
+
+import (
+	"strings"
+
+	"github.com/nodeup/nodeup/node/paths"
+	"golang.org/x/mod/semver"
+)
+
+// KataHypervisor is one value of runtime.hypervisor: a kata "shim" as the
+// kata static release lays it out under paths.KataDir. The Go runtime's shim and
+// configurations sit in /opt/kata/bin and share/defaults/kata-containers;
+// the Rust runtime (runtime-rs) has its own shim in /opt/kata/runtime-rs/bin
+// and its configurations in share/defaults/kata-containers/runtime-rs.
+type KataHypervisor struct {
+	Name      string
+	RuntimeRS bool // served by runtime-rs, not the Go runtime
+	// Since and Before bound the kata releases that ship it ("" = unbounded).
+	Since, Before string
+}
+
+// Where the kata static release puts its two shims and their configurations.
+const (
+	kataGoShim     = paths.KataDir + "/bin/containerd-shim-kata-v2"
+	kataRustShim   = paths.KataDir + "/runtime-rs/bin/containerd-shim-kata-v2"
+	kataGoConfigs  = paths.KataDir + "/share/defaults/kata-containers"
+	kataRustConfig = kataGoConfigs + "/runtime-rs"
+)
+
+// kataHypervisors is every hypervisor nodeup renders a kata handler for.
+// Each has configuration-NAME.toml in its runtime's configuration directory.
+var kataHypervisors = []KataHypervisor{
+	{Name: "qemu"},
+	{Name: "clh"},
+	{Name: "fc"},
+	{Name: "stratovirt"},
+	{Name: "qemu-tdx"},
+	{Name: "qemu-snp"},
+	{Name: "qemu-se"},
+	{Name: "qemu-coco-dev"},
+	{Name: "qemu-nvidia-gpu"},
+	{Name: "dragonball", RuntimeRS: true},
+	{Name: "qemu-runtime-rs", RuntimeRS: true},
+	// kata 3.30 renamed runtime-rs's Cloud Hypervisor configuration.
+	{Name: "cloud-hypervisor", RuntimeRS: true, Before: "3.30.0"},
+	{Name: "clh-runtime-rs", RuntimeRS: true, Since: "3.30.0"},
+	{Name: "qemu-coco-dev-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-se-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-snp-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-tdx-runtime-rs", RuntimeRS: true},
+}
+
+// KataHypervisors returns the table of hypervisors, in a stable order.
+func KataHypervisors() []KataHypervisor { return append([]KataHypervisor(nil), kataHypervisors...) }
+
+// LookupKataHypervisor finds a hypervisor by name.
+func LookupKataHypervisor(name string) (KataHypervisor, bool) {
+	for _, h := range kataHypervisors {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return KataHypervisor{}, false
+}
+
+// ShimPath is the containerd shim that serves the hypervisor.
+func (h KataHypervisor) ShimPath() string {
+	if h.RuntimeRS {
+		return kataRustShim
+	}
+	return kataGoShim
+}
+
+// ConfigPath is the kata configuration file the shim is pointed at.
+func (h KataHypervisor) ConfigPath() string {
+	dir := kataGoConfigs
+	if h.RuntimeRS {
+		dir = kataRustConfig
+	}
+	return dir + "/configuration-" + h.Name + ".toml"
+}
+
+// ShippedIn reports whether kata release version ships the hypervisor;
+// a version that is not a release version is given the benefit of the doubt.
+func (h KataHypervisor) ShippedIn(version string) bool {
+	v := "v" + strings.TrimPrefix(version, "v")
+	if !semver.IsValid(v) {
+		return true
+	}
+	if h.Since != "" && semver.Compare(v, "v"+h.Since) < 0 {
+		return false
+	}
+	return h.Before == "" || semver.Compare(v, "v"+h.Before) < 0
+}

@@ -142,81 +142,143 @@ func TestShippedProfilesValidate(t *testing.T) {
 }
 
 // TestCases renders each testdata/cases/NAME/profile.hcl (or, without one,
-// profiles/NAME.hcl) and compares every
-// file, and the graph's text form, with the golden files beside it.
+// profiles/NAME.hcl) and compares every file, and the graph's text form,
+// with the golden files. A file that most cases render alike is kept once
+// in testdata/common; a case's golden/ holds only the files where it
+// differs. The graph lists every file a case renders, so a file that
+// disappears shows there.
 func TestCases(t *testing.T) {
 	dirs, _ := filepath.Glob("testdata/cases/*")
 	if len(dirs) == 0 {
 		t.Fatal("no cases")
 	}
+	rendered := map[string]map[string][]byte{} // case dir -> golden-relative path -> content
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			opts := Options{}
-			if vf := filepath.Join(dir, "vars.hcl"); fileExists(vf) {
-				opts.VarFiles = []string{vf}
-			}
-			// A case without its own profile is the shipped profile of its name.
-			path := filepath.Join(dir, "profile.hcl")
-			if !fileExists(path) {
-				path = filepath.Join("../profiles", filepath.Base(dir)+".hcl")
-			}
-			loaded, diags := load(t, path, opts)
-			if diags.HasErrors() {
-				t.Fatalf("%s", diagText(diags))
-			}
-			files, err := templates.Render(loaded.Profile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string][]byte{}
-			for _, f := range files {
-				got[filepath.Join(dir, "golden", filepath.FromSlash(f.Path))] = f.Content
-			}
-			g, err := Build(loaded.Profile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[filepath.Join(dir, "graph.txt")] = []byte(g.Text())
-			compareGolden(t, filepath.Join(dir, "golden"), got)
+			rendered[dir] = renderCase(t, dir)
 		})
 	}
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// compareGolden checks files against disk, and that the golden tree holds
-// no file the render no longer makes. With -update it rewrites them.
-func compareGolden(t *testing.T, goldenDir string, got map[string][]byte) {
-	t.Helper()
-	if *update {
-		os.RemoveAll(goldenDir)
-		for path, b := range got {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if t.Failed() {
 		return
 	}
-	for path, b := range got {
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%s: %v (run go test ./plan -update)", path, err)
-			continue
-		}
-		if string(want) != string(b) {
-			t.Errorf("%s differs from the render (run go test ./plan -update and review the diff):\n--- got\n%s", path, b)
-		}
+	if *update {
+		writeGolden(t, rendered)
+		return
 	}
-	filepath.Walk(goldenDir, func(path string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && got[path] == nil {
-			t.Errorf("golden file %s is no longer rendered", path)
+	used := map[string]bool{}
+	for _, dir := range dirs {
+		for rel, b := range rendered[dir] {
+			path := filepath.Join(dir, rel)
+			if rel != "graph.txt" && !fileExists(path) {
+				path = filepath.Join(commonDir, strings.TrimPrefix(rel, "golden"+string(filepath.Separator)))
+				used[path] = true
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("%s: %s: %v (run go test ./plan -update)", dir, rel, err)
+				continue
+			}
+			if string(want) != string(b) {
+				t.Errorf("%s: %s differs from %s (run go test ./plan -update and review the diff):\n--- got\n%s", dir, rel, path, b)
+			}
+		}
+		filepath.Walk(filepath.Join(dir, "golden"), func(path string, info os.FileInfo, err error) error {
+			rel, _ := filepath.Rel(dir, path)
+			if err == nil && !info.IsDir() && rendered[dir][rel] == nil {
+				t.Errorf("golden file %s is no longer rendered", path)
+			}
+			return nil
+		})
+	}
+	filepath.Walk(commonDir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !used[path] {
+			t.Errorf("%s is no case's golden file any more (run go test ./plan -update)", path)
 		}
 		return nil
 	})
 }
+
+// commonDir holds the golden files most cases share.
+const commonDir = "testdata/common"
+
+// renderCase renders one case: its files under golden/ and its graph.
+func renderCase(t *testing.T, dir string) map[string][]byte {
+	opts := Options{}
+	if vf := filepath.Join(dir, "vars.hcl"); fileExists(vf) {
+		opts.VarFiles = []string{vf}
+	}
+	// A case without its own profile is the shipped profile of its name.
+	path := filepath.Join(dir, "profile.hcl")
+	if !fileExists(path) {
+		path = filepath.Join("../profiles", filepath.Base(dir)+".hcl")
+	}
+	loaded, diags := load(t, path, opts)
+	if diags.HasErrors() {
+		t.Fatalf("%s", diagText(diags))
+	}
+	files, err := templates.Render(loaded.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	for _, f := range files {
+		got[filepath.Join("golden", filepath.FromSlash(f.Path))] = f.Content
+	}
+	g, err := Build(loaded.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got["graph.txt"] = []byte(g.Text())
+	return got
+}
+
+// writeGolden rewrites the golden files: each file's most common content
+// goes to commonDir, and a case keeps its own copy where it differs.
+func writeGolden(t *testing.T, rendered map[string]map[string][]byte) {
+	counts := map[string]map[string]int{} // rel -> content -> cases
+	for _, files := range rendered {
+		for rel, b := range files {
+			if counts[rel] == nil {
+				counts[rel] = map[string]int{}
+			}
+			counts[rel][string(b)]++
+		}
+	}
+	common := map[string]string{}
+	for rel, byContent := range counts {
+		best, n := "", 0
+		for content, c := range byContent {
+			if c > n || (c == n && content < best) {
+				best, n = content, c
+			}
+		}
+		if n > 1 && rel != "graph.txt" {
+			common[rel] = best
+		}
+	}
+	write := func(path string, b []byte) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(commonDir)
+	for rel, content := range common {
+		write(filepath.Join(commonDir, strings.TrimPrefix(rel, "golden"+string(filepath.Separator))), []byte(content))
+	}
+	for dir, files := range rendered {
+		os.RemoveAll(filepath.Join(dir, "golden"))
+		for rel, b := range files {
+			if c, ok := common[rel]; !ok || c != string(b) {
+				write(filepath.Join(dir, rel), b)
+			}
+		}
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // TestRawConfigErrorsShowTheirLine checks that an error in containerd.config
 // points at the heredoc line it names, bytes included, so the printed

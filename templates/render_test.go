@@ -1,12 +1,7 @@
 package templates
 
 import (
-	"bytes"
 	"errors"
-	"flag"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,13 +11,9 @@ import (
 	"github.com/nodeup/nodeup/profile"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden from the renderers' output")
-
-// goldenDir holds one directory per case, laid out as under / on the node.
-const goldenDir = "testdata/golden"
-
-// renderCases are the golden cases: SPEC's example profile on each config
-// schema, and variants that change which files exist.
+// renderCases are SPEC's example profile on each config schema, and
+// variants that change which files exist. (Their rendered bytes are
+// checked by plan's golden cases, which start from HCL.)
 func renderCases(t *testing.T) map[string]*profile.Profile {
 	cases := map[string]*profile.Profile{}
 	for _, v := range []string{"1.7.30", "2.0.7", "2.2.3", "2.3.4"} {
@@ -42,69 +33,6 @@ func renderCases(t *testing.T) map[string]*profile.Profile {
 
 	cases["windows"] = windowsProfile(t)
 	return cases
-}
-
-func TestRenderGolden(t *testing.T) {
-	for name, p := range renderCases(t) {
-		t.Run(name, func(t *testing.T) {
-			files, err := Render(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := filepath.Join(goldenDir, name)
-			if *update {
-				writeGolden(t, dir, files)
-				return
-			}
-			var want []string
-			err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
-					want = append(want, "/"+filepath.ToSlash(must(filepath.Rel(dir, path))))
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatalf("%v (run go test ./templates -update)", err)
-			}
-			var got []string
-			for _, f := range files {
-				got = append(got, f.Path)
-				golden, err := os.ReadFile(filepath.Join(dir, f.Path))
-				if err != nil {
-					continue // reported with the file list below
-				}
-				if !bytes.Equal(f.Content, golden) {
-					t.Errorf("%s differs from its golden file (go test ./templates -update):\n--- got\n%s\n--- golden\n%s", f.Path, f.Content, golden)
-				}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("rendered files:\n got %q\nwant %q", got, want)
-			}
-		})
-	}
-}
-
-func writeGolden(t *testing.T, dir string, files []File) {
-	t.Helper()
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		path := filepath.Join(dir, f.Path)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, f.Content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestRenderFiles(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/semver"
 
+	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/templates"
 	"github.com/nodeup/nodeup/tests/testbed"
 )
@@ -28,9 +30,9 @@ var dumpReleases = []string{"1.7.30", "2.0.7", "2.1.6", "2.3.4"}
 // versionLine is a config.toml's own schema version line.
 var versionLine = regexp.MustCompile(`(?m)^version = (\d+)$`)
 
-// TestConfigDump feeds every golden config.toml of package templates to the
-// real containerd release it is meant for and checks that containerd takes
-// it as written: `containerd --config FILE config dump` exits 0, the golden
+// TestConfigDump feeds the config.toml nodeup renders for every golden case
+// of package plan (Linux ones) to the real containerd release it is meant
+// for and checks that containerd takes it as written: `containerd --config FILE config dump` exits 0, the golden
 // file declares the schema that release reads natively (containerd 2.x would
 // silently migrate an older one), and every setting of the golden file shows
 // up in the dump with the same value — a key containerd does not know
@@ -39,15 +41,19 @@ var versionLine = regexp.MustCompile(`(?m)^version = (\d+)$`)
 // The binaries are built from source on first use (minutes each; run with
 // -timeout 60m on a fresh machine) and cached under the test bed's cache.
 func TestConfigDump(t *testing.T) {
-	goldens, err := filepath.Glob("../templates/testdata/golden/*/etc/containerd/config.toml")
-	if err != nil || len(goldens) == 0 {
-		t.Fatalf("no golden config.toml under ../templates/testdata/golden (err %v)", err)
+	cases, err := filepath.Glob("../plan/testdata/cases/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no golden cases under ../plan/testdata/cases (err %v)", err)
 	}
-	for _, golden := range goldens {
-		name := strings.Split(filepath.ToSlash(golden), "/")[4] // ../templates/testdata/golden/NAME/...
+	for _, dir := range cases {
+		name := filepath.Base(dir)
+		raw := renderedConfig(t, dir)
+		if raw == nil {
+			continue // a Windows node: no config.toml under /etc
+		}
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(golden)
-			if err != nil {
+			golden := filepath.Join(t.TempDir(), "config.toml")
+			if err := os.WriteFile(golden, raw, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			m := versionLine.FindSubmatch(raw)
@@ -95,6 +101,31 @@ func TestConfigDump(t *testing.T) {
 			t.Logf("dump: %s = %v", strings.Join(runc, "."), got)
 		})
 	}
+}
+
+// renderedConfig is the /etc/containerd/config.toml nodeup renders for a
+// golden case of package plan (its profile.hcl, or the shipped profile of
+// its name), or nil when it renders none.
+func renderedConfig(t *testing.T, dir string) []byte {
+	t.Helper()
+	profile := filepath.Join(dir, "profile.hcl")
+	if _, err := os.Stat(profile); err != nil {
+		profile = filepath.Join("../profiles", filepath.Base(dir)+".hcl")
+	}
+	loaded, diags := plan.Load(profile, plan.Options{HostArch: "amd64"})
+	if diags.HasErrors() {
+		t.Fatalf("%s: %s", profile, diags.Error())
+	}
+	files, err := templates.Render(loaded.Profile)
+	if err != nil {
+		t.Fatalf("%s: %v", profile, err)
+	}
+	for _, f := range files {
+		if f.Path == paths.ContainerdConfig {
+			return f.Content
+		}
+	}
+	return nil
 }
 
 // dumpRelease is the containerd release that checks the golden case: the

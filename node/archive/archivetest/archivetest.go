@@ -82,7 +82,9 @@ func Compress(t testing.TB, format steps.Format, data []byte) []byte {
 	case steps.FormatTarZst:
 		w, err = zstd.NewWriter(&buf)
 	case steps.FormatTarXz:
-		w, err = xz.NewWriter(&buf)
+		// A small dictionary: the default one costs tens of milliseconds
+		// to set up, for every archive a test builds.
+		w, err = xz.WriterConfig{DictCap: 1 << 16}.NewWriter(&buf)
 	default:
 		return data
 	}

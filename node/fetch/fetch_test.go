@@ -606,3 +606,58 @@ func TestFetchCacheSymlinkRefused(t *testing.T) {
 		t.Errorf("the symlinked entry was used: %d requests", n.Load())
 	}
 }
+
+// URLs whose path or host would climb out of a directory cannot name a
+// file; the others map to a local HOST/PATH.
+func TestLayoutPath(t *testing.T) {
+	cases := []struct{ url, want, err string }{
+		{"https://github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz", "github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz", ""},
+		{"https://mirror.internal:8443/a%20b/c", "mirror.internal:8443/a b/c", ""},
+		{"http://10.0.0.5/x", "10.0.0.5/x", ""},
+		{"http://[fd00::5]:80/x", "[fd00::5]:80/x", ""},
+		{"https://example.com/a/../../../etc/cron.d/x", "", `its path has a ".." segment`},
+		{"https://example.com/a/%2e%2e/%2E%2E/x", "", `its path has a ".." segment (written %2e%2e)`},
+		{"https://example.com/a/.%2e/x", "", `".." segment (written .%2e)`},
+		{"https://example.com/a/./x", "", `"." segment`},
+		{"https://example.com/a/..%2f..%2fx", "", "slash written inside a segment"},
+		{"https://example.com/a/%00x", "", "control character"},
+		{"https://../x", "", `its host ".." is not a host name`},
+		{"https://%2e%2e/x", "", "invalid URL escape"},
+		{"https://a..b/x", "", "not a host name"},
+		{"https://[10.0.0.1]/x", "", "invalid IP-literal"},
+		{"https:///x", "", "want http(s)://HOST/PATH"},
+		{"file:///srv/x", "", "want http(s)://HOST/PATH"},
+	}
+	for _, c := range cases {
+		got, err := LayoutPath(c.url)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("LayoutPath(%q) = %q, %v; want an error saying %q", c.url, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("LayoutPath(%q) = %q, %v; want %q", c.url, got, err, c.want)
+		}
+		if _, err := Within(t.TempDir(), got); err != nil {
+			t.Errorf("Within refuses %q: %v", got, err)
+		}
+	}
+	if got := Candidates([]string{"file:///srv/m"}, "https://example.com/%2e%2e/%2e%2e/etc/passwd", true); len(got) != 1 {
+		t.Errorf("a mirror candidate for a URL with dot segments: %q", got)
+	}
+}
+
+func TestWithin(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{"a/b", "a/./b", "a/x/../b"} {
+		if got, err := Within(dir, rel); err != nil || got != filepath.Join(dir, "a/b") {
+			t.Errorf("Within(%q) = %q, %v", rel, got, err)
+		}
+	}
+	for _, rel := range []string{"", ".", "..", "../x", "a/../../x", "/etc/passwd", "a/../.."} {
+		if got, err := Within(dir, rel); !errors.Is(err, ErrNotAFile) {
+			t.Errorf("Within(%q) = %q, %v; want ErrNotAFile", rel, got, err)
+		}
+	}
+}

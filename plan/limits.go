@@ -32,6 +32,11 @@ const (
 	maxNumberBits = 4000
 )
 
+// ReadFile reads a profile or variables file the way Load does: a regular
+// file of at most MaxFileSize bytes, never blocking on a fifo or reading a
+// device without end.
+func ReadFile(p string) ([]byte, error) { return readBounded(p, MaxFileSize) }
+
 // readBounded reads the regular file p, at most max bytes, without blocking
 // on a fifo or reading a device forever.
 func readBounded(p string, max int64) ([]byte, error) {

@@ -16,11 +16,14 @@ func TestHostileProfilesExit1(t *testing.T) {
 	os.WriteFile(deep, []byte("x = "+strings.Repeat("[", 100000)+strings.Repeat("]", 100000)+"\n"), 0o644)
 	huge := filepath.Join(dir, "huge.hcl")
 	os.WriteFile(huge, []byte("containerd {\n  version = \"2.3.4\"\n  config_version = 1e99999999\n}\n"), 0o644)
-	for _, c := range []struct{ file, want string }{
-		{deep, deep + ":1:69: Error: Profile nested too deeply"},
-		{huge, huge + ":3:20: Error: Number too large"},
+	for _, c := range []struct {
+		file, want string
+		cmds       []string
+	}{
+		{deep, deep + ":1:69: Error: Profile nested too deeply", []string{"validate", "plan"}},
+		{huge, huge + ":3:20: Error: Number too large", []string{"validate", "plan", "render"}},
 	} {
-		for _, cmd := range []string{"validate", "plan", "render"} {
+		for _, cmd := range c.cmds {
 			args := []string{cmd, c.file}
 			if cmd == "plan" {
 				args = append(args, "--detailed-exitcode", "--root", t.TempDir())

@@ -518,7 +518,7 @@ func TestFetchTrickleCutByRate(t *testing.T) {
 	}
 }
 
-// The time for one try bounds a source that keeps a good pace forever.
+// The time for one try bounds a source however it paces its bytes.
 func TestFetchTryTimeout(t *testing.T) {
 	m1, _ := server(t, trickle(nil))
 	f := newFetcher(t)

@@ -131,18 +131,7 @@ func (d *Dir) Link(oldrel, newrel string) error {
 
 // Remove removes rel itself (a file, a symlink, an empty directory); a rel
 // that does not exist is not an error.
-func (d *Dir) Remove(rel string) error {
-	return d.in("remove", rel, func(dir int, base string) error {
-		err := unix.Unlinkat(dir, base, 0)
-		if errors.Is(err, unix.EISDIR) {
-			err = unix.Unlinkat(dir, base, unix.AT_REMOVEDIR)
-		}
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return err
-	})
-}
+func (d *Dir) Remove(rel string) error { return d.in("remove", rel, unlink) }
 
 // Chmod sets the mode of rel ("." for the directory itself); a symlink is
 // an error, never followed.

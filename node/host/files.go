@@ -281,16 +281,20 @@ func (h *Host) Chown(p string, uid, gid int) error {
 // Remove removes node path p itself (a file, a symlink, an empty directory).
 // A path that does not exist is not an error.
 func (h *Host) Remove(p string) error {
-	return missingOK(in(h, "remove", p, false, func(dir int, base string) error {
-		err := unix.Unlinkat(dir, base, 0)
-		if errors.Is(err, unix.EISDIR) {
-			err = unix.Unlinkat(dir, base, unix.AT_REMOVEDIR)
-		}
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return err
-	}))
+	return missingOK(in(h, "remove", p, false, unlink))
+}
+
+// unlink removes name in dir: a file, a symlink or an empty directory; a
+// name that does not exist is not an error.
+func unlink(dir int, name string) error {
+	err := unix.Unlinkat(dir, name, 0)
+	if errors.Is(err, unix.EISDIR) {
+		err = unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
 }
 
 // RemoveAll removes node path p and everything below it; symlinks inside are

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -67,11 +66,10 @@ func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
 					return fmt.Errorf("bundle %s %s: %w", a.Name, a.Version, err)
 				}
 				// The layout of SPEC section 6: mirror M serves URL https://HOST/PATH as M/HOST/PATH.
-				u, err := url.Parse(a.URL)
-				if err != nil || u.Host == "" {
-					return fmt.Errorf("bundle %s: URL %q has no host", a.Name, a.URL)
+				rel, err := fetch.LayoutPath(a.URL)
+				if err != nil {
+					return fmt.Errorf("bundle %s: %w", a.Name, err)
 				}
-				rel := path.Clean(u.Host + "/" + strings.TrimPrefix(u.Path, "/"))
 				fi, err := os.Stat(cached)
 				if err != nil {
 					return err
@@ -110,7 +108,10 @@ func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
 // a temp name and renamed, so a bundle never holds a partial artifact.
 func writeBundleDir(dir string, entries []ManifestEntry, files map[string]string, manifest []byte) error {
 	put := func(rel string, r io.Reader) error {
-		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		dst, err := fetch.Within(dir, rel)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("bundle: %w; check that %s is writable", err, dir)
 		}

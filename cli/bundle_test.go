@@ -163,3 +163,39 @@ func TestCloudInit(t *testing.T) {
 		t.Errorf("url without sha256: exit %d %s", code, errs)
 	}
 }
+
+// A profile URL whose path climbs with ".." is refused when the profile is
+// loaded: bundle never writes outside -o, whatever the mirror serves.
+func TestBundleRefusesURLOutsideOutput(t *testing.T) {
+	base := t.TempDir()
+	mirror := filepath.Join(base, "mirror", "m")
+	os.MkdirAll(filepath.Join(mirror, "example.com/r"), 0o755)
+	content := "escaped"
+	os.WriteFile(filepath.Join(base, "mirror", "escape.bin"), []byte(content), 0o644)
+	s := sha256.Sum256([]byte(content))
+	for _, u := range []string{"https://example.com/r/../../../escape.bin", "https://example.com/r/%2e%2e/%2e%2e/%2e%2e/escape.bin"} {
+		profile := filepath.Join(t.TempDir(), "p.hcl")
+		os.WriteFile(profile, []byte(fmt.Sprintf(`mirror {
+  urls     = ["file://%s"]
+  upstream = false
+}
+containerd {
+  version = "2.3.4"
+  source  = "package"
+}
+runc {
+  version = "1.4.3"
+  sha256  = "%s"
+  url     = "%s"
+}
+`, mirror, hex.EncodeToString(s[:]), u)), 0o644)
+		out := filepath.Join(base, "out", "bundle")
+		code, _, errs := run(t, "bundle", profile, "-o", out, "--cache", t.TempDir())
+		if code != 1 || !strings.Contains(errs, profile+":12:13: Error: Invalid URL") || !strings.Contains(errs, `".." segment`) {
+			t.Errorf("%s: exit %d: %s", u, code, errs)
+		}
+		if es, err := os.ReadDir(filepath.Join(base, "out")); err == nil {
+			t.Errorf("%s: wrote %v beside -o", u, es)
+		}
+	}
+}

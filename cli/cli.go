@@ -10,6 +10,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -25,7 +27,8 @@ type Streams struct {
 }
 
 // exitError carries an exit code out of a command; its message, if any,
-// has been printed already.
+// has been printed already. Only plan --detailed-exitcode uses a code other
+// than 1.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
@@ -39,8 +42,16 @@ func Main() int {
 	return Run(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Environ())
 }
 
-// Run runs one nodeup command line and returns its exit code.
-func Run(args []string, s Streams, environ []string) int {
+// Run runs one nodeup command line and returns its exit code: 0, 1 for
+// any failure, 2 only for plan --detailed-exitcode with changes. A panic
+// is a failure like any other: reported, exit 1.
+func Run(args []string, s Streams, environ []string) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(s.Err, "nodeup: %v\n", &panicError{value: p, where: "running " + strings.Join(args, " "), stack: debug.Stack()})
+			code = 1
+		}
+	}()
 	root := NewRootCommand(s, environ)
 	root.SetArgs(args)
 	err := root.Execute()
@@ -55,6 +66,21 @@ func Run(args []string, s Streams, environ []string) int {
 	return 1
 }
 
+// panicError is a panic turned into an error: a bug in nodeup, said as one.
+type panicError struct {
+	value any
+	where string
+	stack []byte
+}
+
+func (e *panicError) Error() string {
+	msg := fmt.Sprintf("internal error while %s: %v; this is a bug in nodeup, please report it with the command line", e.where, e.value)
+	if len(e.stack) > 0 {
+		msg += "\n" + string(e.stack)
+	}
+	return msg
+}
+
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	vars        []string
@@ -65,7 +91,10 @@ type globalOptions struct {
 	parallelism int
 	noColor     bool
 	logFormat   string
+	allowFiles  []string
 	environ     []string
+	// loadTimeout overrides the bound on evaluating a profile (tests).
+	loadTimeout time.Duration
 }
 
 // NewRootCommand builds the nodeup command tree.
@@ -89,6 +118,7 @@ func NewRootCommand(s Streams, environ []string) *cobra.Command {
 	f.IntVar(&g.parallelism, "parallelism", runtime.NumCPU()*2, "steps run at once")
 	f.BoolVar(&g.noColor, "no-color", false, "no colour in output")
 	f.StringVar(&g.logFormat, "log-format", "text", "log lines as text or json")
+	f.StringArrayVar(&g.allowFiles, "allow-file-outside", nil, "let the profile's file() read files in `DIR` too, not only in the profile's directory (repeatable)")
 
 	root.AddCommand(
 		newValidateCommand(s, g),

@@ -2,14 +2,18 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
+
+	"github.com/nodeup/nodeup/plan"
 )
 
 // Where cloud-init puts the profile and nodeup on the new node.
@@ -40,12 +44,13 @@ func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
 			"--nodeup-url empty it assumes an image that has " + nodeNodeupBin + " already (see --phase bake).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			// Validate first: a broken profile must not reach a fleet.
-			if _, _, err := loadGraph(s, g, args[0]); err != nil {
+			// Validate first: a broken profile or flag must not reach a fleet.
+			download, err := checkCloudInitFlags(nodeupURL, nodeupSHA, arch, g.phase)
+			if err != nil {
 				return err
 			}
-			if nodeupURL != "" && len(nodeupSHA) != 64 {
-				return fmt.Errorf("--nodeup-sha256 must be the 64 hex digit sha256 of the binary at --nodeup-url, so the node can check it")
+			if _, _, err := loadGraph(s, g, args[0]); err != nil {
+				return err
 			}
 			files, err := profileSources(args[0])
 			if err != nil {
@@ -53,24 +58,27 @@ func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
 			}
 			var cc cloudConfig
 			for _, f := range files {
-				b, err := os.ReadFile(f)
+				b, err := plan.ReadFile(f)
 				if err != nil {
 					return err
 				}
 				cc.WriteFiles = append(cc.WriteFiles, cloudFile{Path: nodeProfileDir + "/" + filepath.Base(f), Content: string(b), Permissions: "0600", Owner: "root:root"})
 			}
 			for i, vf := range g.varFiles {
-				b, err := os.ReadFile(vf)
+				b, err := plan.ReadFile(vf)
 				if err != nil {
 					return err
 				}
 				cc.WriteFiles = append(cc.WriteFiles, cloudFile{Path: fmt.Sprintf("/etc/nodeup/vars-%d.hcl", i), Content: string(b), Permissions: "0600", Owner: "root:root"})
 			}
-			if nodeupURL != "" {
+			if download != "" {
+				// Argument lists run without a shell; the one shell line
+				// quotes every value it holds.
 				tmp := nodeNodeupBin + ".download"
 				cc.RunCmd = append(cc.RunCmd,
-					[]string{"curl", "-fsSL", "--retry", "5", "-o", tmp, strings.ReplaceAll(nodeupURL, "{arch}", arch)},
-					[]string{"sh", "-c", fmt.Sprintf("echo '%s  %s' | sha256sum -c - && chmod 0755 %s && mv %s %s", nodeupSHA, tmp, tmp, tmp, nodeNodeupBin)})
+					[]string{"curl", "-fsSL", "--retry", "5", "-o", tmp, "--", download},
+					[]string{"sh", "-c", fmt.Sprintf("printf '%%s  %%s\\n' %s %s | sha256sum -c - && chmod 0755 %s && mv %s %s",
+						shellQuote(nodeupSHA), shellQuote(tmp), shellQuote(tmp), shellQuote(tmp), shellQuote(nodeNodeupBin))})
 			}
 			apply := []string{nodeNodeupBin, "apply", nodeProfileDir, "--log-format", "text", "--no-color"}
 			for i := range g.varFiles {
@@ -95,6 +103,42 @@ func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&nodeupSHA, "nodeup-sha256", "", "sha256 of the nodeup binary at --nodeup-url")
 	cmd.Flags().StringVar(&arch, "arch", runtime.GOARCH, "the node's architecture, for {arch} in --nodeup-url")
 	return cmd
+}
+
+// checkCloudInitFlags validates the flags that end up in the user data and
+// returns the URL the node downloads nodeup from ("" for none): an http(s)
+// URL after {arch} is replaced, with the 64 lowercase hex digit sha256 of
+// what it serves.
+func checkCloudInitFlags(nodeupURL, sha, arch, phase string) (string, error) {
+	if arch != "amd64" && arch != "arm64" {
+		return "", fmt.Errorf("--arch %q: use amd64 or arm64", arch)
+	}
+	if _, err := parsePhase(phase); err != nil {
+		return "", err
+	}
+	if nodeupURL == "" {
+		if sha != "" {
+			return "", fmt.Errorf("--nodeup-sha256 without --nodeup-url: give the URL the node downloads nodeup from, or leave both out for an image that has %s", nodeNodeupBin)
+		}
+		return "", nil
+	}
+	if !sha256Hex.MatchString(sha) {
+		return "", fmt.Errorf("--nodeup-sha256 must be exactly 64 lowercase hex digits, the sha256 of the binary at --nodeup-url (sha256sum prints it), so the node can check it; got %d characters", len(sha))
+	}
+	u := strings.ReplaceAll(nodeupURL, "{arch}", arch)
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", fmt.Errorf("--nodeup-url %q: want an http:// or https:// URL without spaces or control characters ({arch} is replaced by --arch)", nodeupURL)
+	}
+	return u, nil
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// shellQuote quotes s as one word for a POSIX shell: inside single quotes
+// nothing is special, and a single quote is closed, escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // profileSources lists the files of a profile (a file or a directory of

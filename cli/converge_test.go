@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -611,5 +612,71 @@ func TestWindowsProfileIsRenderOnly(t *testing.T) {
 	}
 	if code, _, errs := nodeup(t, "render", profile, "--out", t.TempDir()); code != 0 {
 		t.Errorf("render of a Windows profile: exit %d\n%s", code, errs)
+	}
+}
+
+// Symlinks below the first level of the root lead nodeup's own files
+// (state, backups, download cache) nowhere outside the root.
+func TestApplyKeepsItsFilesInsideTheRoot(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	elsewhere := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/lib"), 0o755)
+	os.Symlink(filepath.Join(elsewhere, "lib"), filepath.Join(root, "var/lib/nodeup"))
+	os.MkdirAll(filepath.Join(root, "etc/containerd"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/containerd/config.toml"), []byte("distro config\n"), 0o644)
+	if code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, p := range []string{"lib/state.json", "lib/backup/etc/containerd/config.toml"} {
+		if _, err := os.Stat(filepath.Join(root, elsewhere, p)); err != nil {
+			t.Errorf("%s is not where the link leads inside the root: %v", p, err)
+		}
+	}
+
+	// A link in the cache is refused, with what to do.
+	root = t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/cache/nodeup"), 0o755)
+	os.Symlink(elsewhere, filepath.Join(root, "var/cache/nodeup/sha256"))
+	code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake")
+	want := "cache directory " + filepath.Join(root, "var/cache/nodeup/sha256") + " is a symlink or not a directory; nodeup follows no link inside its cache: remove it and run nodeup again"
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want 1 and %q:\n%s%s", code, want, out, errs)
+	}
+	if es, _ := os.ReadDir(elsewhere); len(es) != 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Errorf("written outside the root: %v", names)
+	}
+}
+
+// A fifo where the state belongs is refused at once: plan and apply do not
+// wait for a writer that never comes.
+func TestFifoStateRefused(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/lib/nodeup"), 0o755)
+	if err := unix.Mkfifo(filepath.Join(root, "var/lib/nodeup/state.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := nodeup(t, "plan", profile, "--root", root)
+		done <- result{code, out, errs}
+	}()
+	select {
+	case r := <-done:
+		want := "nodeup: read /var/lib/nodeup/state.json: not a regular file: it is a fifo; move it away"
+		if r.code != 1 || !strings.Contains(r.errs, want) {
+			t.Errorf("exit %d, want 1 and %q:\n%s%s", r.code, want, r.out, r.errs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("plan blocked on a fifo state.json")
 	}
 }

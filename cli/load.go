@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nodeup/nodeup/graph"
@@ -19,15 +20,51 @@ func loadProfile(s Streams, g *globalOptions, path string) (*profile.Profile, er
 	return p, err
 }
 
+// loadTimeout bounds the evaluation of a profile: a legitimate one takes
+// milliseconds, and the limits of package plan stop every known way of
+// making it take longer; this is the backstop for the ones nobody found.
+const loadTimeout = time.Minute
+
 // loadProfileFiles is loadProfile that also returns the parsed files, for
 // diagnostics found later (CheckHost).
 func loadProfileFiles(s Streams, g *globalOptions, path string) (*profile.Profile, map[string]*hcl.File, error) {
-	loaded, diags := plan.Load(path, plan.Options{
-		Vars:     g.vars,
-		VarFiles: g.varFiles,
-		Environ:  g.environ,
-		HostArch: runtime.GOARCH,
-	})
+	type result struct {
+		loaded *plan.Loaded
+		diags  hcl.Diagnostics
+		panic  any
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{panic: p}
+			}
+		}()
+		loaded, diags := plan.Load(path, plan.Options{
+			Vars:     g.vars,
+			VarFiles: g.varFiles,
+			Environ:  g.environ,
+			HostArch: runtime.GOARCH,
+			FileDirs: g.allowFiles,
+		})
+		done <- result{loaded: loaded, diags: diags}
+	}()
+	timeout := g.loadTimeout
+	if timeout <= 0 {
+		timeout = loadTimeout
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(timeout):
+		// The evaluation goes on in its goroutine until nodeup exits,
+		// which it does now.
+		return nil, nil, fmt.Errorf("%s: evaluating the profile takes longer than %v; it computes something far too large (a huge number or text). Simplify its expressions", path, timeout)
+	}
+	if r.panic != nil {
+		return nil, nil, &panicError{value: r.panic, where: "loading " + path}
+	}
+	loaded, diags := r.loaded, r.diags
 	if len(diags) > 0 {
 		printDiagnostics(s.Err, loaded.Files, diags, !g.noColor && isTerminal(s.Err))
 	}

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -63,7 +64,7 @@ func (g *Graph) Walk(ctx context.Context, parallelism int, fn func(context.Conte
 			if ctx.Err() != nil {
 				err = fmt.Errorf("not run: %w", ctx.Err())
 			} else {
-				err = fn(ctx, g.steps[id])
+				err = run(ctx, g.steps[id], fn)
 			}
 			<-sem
 			mu.Lock()
@@ -81,6 +82,17 @@ func (g *Graph) Walk(ctx context.Context, parallelism int, fn func(context.Conte
 	mu.Unlock()
 	wg.Wait()
 	return results
+}
+
+// run runs fn for one step; a panic in it fails that step, with the panic
+// and its stack, instead of ending the whole process.
+func run(ctx context.Context, s *Step, fn func(context.Context, *Step) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v; this is a bug in nodeup, please report it\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(ctx, s)
 }
 
 // failedDep returns the first failed step upstream of id, following

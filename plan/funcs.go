@@ -1,18 +1,29 @@
 package plan
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+	"golang.org/x/sys/unix"
 )
 
+// maxValueSize bounds what one function call may return (bytes of text,
+// plus a few per element): a profile's values are configuration files at
+// most, and a chain of calls doubling a string must stop long before memory
+// does.
+const maxValueSize = 4 << 20
+
 // functions are the functions a profile may call: go-cty's string,
-// collection and encoding functions, plus file() relative to the profile.
-func functions(baseDir string) map[string]function.Function {
-	return map[string]function.Function{
+// collection and encoding functions, each bounded in what it returns, plus
+// file() (fileFunc).
+func (l *loader) functions() map[string]function.Function {
+	fns := map[string]function.Function{
 		"upper":      stdlib.UpperFunc,
 		"lower":      stdlib.LowerFunc,
 		"title":      stdlib.TitleFunc,
@@ -53,25 +64,164 @@ func functions(baseDir string) map[string]function.Function {
 		"jsonencode": stdlib.JSONEncodeFunc,
 		"jsondecode": stdlib.JSONDecodeFunc,
 		"csvdecode":  stdlib.CSVDecodeFunc,
-		"file":       fileFunc(baseDir),
 	}
+	for name, f := range fns {
+		fns[name] = bounded(f, expansions[name])
+	}
+	fns["file"] = fileFunc(l.baseDir, l.opts.FileDirs)
+	return fns
 }
 
-// fileFunc reads a file relative to the profile's directory.
-func fileFunc(baseDir string) function.Function {
+// expansions estimate, before the call, the size of what the functions that
+// multiply their input would build; the others are bounded by their input.
+var expansions = map[string]func(args []cty.Value) int{
+	"indent": func(args []cty.Value) int {
+		spaces, _ := args[0].AsBigFloat().Int64()
+		s := args[1].AsString()
+		return len(s) + int(min(max(spaces, 0), maxValueSize))*(strings.Count(s, "\n")+1)
+	},
+	"replace": func(args []cty.Value) int {
+		s, sub, repl := args[0].AsString(), args[1].AsString(), args[2].AsString()
+		n := len(s) + 1 // a pattern can match at every position
+		if sub != "" && !(len(sub) > 1 && sub[0] == '/' && sub[len(sub)-1] == '/') {
+			n = strings.Count(s, sub)
+		}
+		return len(s) + n*len(repl)
+	},
+	"join": func(args []cty.Value) int {
+		n := 0
+		for _, list := range args[1:] {
+			for it := list.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				if e.IsKnown() && !e.IsNull() {
+					n += len(e.AsString())
+				}
+				n += len(args[0].AsString())
+			}
+		}
+		return n
+	},
+}
+
+// bounded wraps f: a call whose estimate (nil: none) or whose result is
+// larger than maxValueSize fails, with what to do.
+func bounded(f function.Function, estimate func(args []cty.Value) int) function.Function {
+	spec := &function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        f.ReturnTypeForValues,
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if estimate != nil && knownArgs(args) && estimate(args) > maxValueSize {
+				return cty.NilVal, errTooLarge
+			}
+			v, err := f.Call(args)
+			if err == nil && valueSize(v, maxValueSize) > maxValueSize {
+				return cty.NilVal, errTooLarge
+			}
+			return v, err
+		},
+	}
+	return function.New(spec)
+}
+
+var errTooLarge = fmt.Errorf("the result would be larger than %d MiB, more than any profile value needs", maxValueSize>>20)
+
+func knownArgs(args []cty.Value) bool {
+	for _, a := range args {
+		if !a.IsWhollyKnown() || a.IsNull() || a.IsMarked() {
+			return false
+		}
+	}
+	return true
+}
+
+// valueSize is about how many bytes v holds, counted up to limit.
+func valueSize(v cty.Value, limit int) int {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return 1
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return len(v.AsString())
+	case ty.IsPrimitiveType():
+		return 8
+	case ty.IsListType(), ty.IsSetType(), ty.IsTupleType(), ty.IsMapType(), ty.IsObjectType():
+		n := 0
+		for it := v.ElementIterator(); it.Next() && n <= limit; {
+			k, e := it.Element()
+			n += 8 + valueSize(k, limit-n) + valueSize(e, limit-n)
+		}
+		return n
+	}
+	return 8
+}
+
+// fileFunc reads a file of the profile: a path relative to the profile's
+// directory, or an absolute one. Only files in the profile's directory tree
+// (or in the directories of dirs, from --allow-file-outside) are read, and
+// only regular files of at most MaxFileSize bytes, opened without blocking;
+// a symlink may not lead out of the directory it is in. Errors name the
+// file and never show what it holds.
+func fileFunc(baseDir string, dirs []string) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := args[0].AsString()
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(baseDir, p)
+			abs := p
+			if !filepath.IsAbs(abs) {
+				abs = filepath.Join(baseDir, p)
 			}
-			b, err := os.ReadFile(p)
+			abs, err := filepath.Abs(abs)
 			if err != nil {
 				return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
 			}
-			return cty.StringVal(string(b)), nil
+			for _, dir := range append([]string{baseDir}, dirs...) {
+				dir, err := filepath.Abs(dir)
+				if err != nil {
+					continue
+				}
+				rel, err := filepath.Rel(dir, abs)
+				if err != nil || !filepath.IsLocal(rel) {
+					continue
+				}
+				b, err := readBelow(dir, rel)
+				if err != nil {
+					return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
+				}
+				return cty.StringVal(string(b)), nil
+			}
+			base, _ := filepath.Abs(baseDir)
+			return cty.NilVal, function.NewArgErrorf(0,
+				"%s is outside the profile's directory %s, and nodeup reads no other file unless told to. Copy the file next to the profile, or allow its directory with --allow-file-outside %s",
+				abs, base, filepath.Dir(abs))
 		},
 	})
+}
+
+// readBelow reads the regular file rel below dir, following symlinks only
+// while they stay inside dir.
+func readBelow(dir, rel string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	full := filepath.Join(dir, rel)
+	f, err := root.OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+			return nil, fmt.Errorf("%s leads outside %s through a symlink; copy the file itself there, or allow the directory it leads to with --allow-file-outside", full, dir)
+		}
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w", full, pe.Err)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	return readOpened(f, full, MaxFileSize)
 }

@@ -29,6 +29,9 @@ type Options struct {
 	Pins     *pins.Table
 	// HostArch is the default for node.arch.
 	HostArch string
+	// FileDirs are directories beside the profile's own that file() may
+	// read from (--allow-file-outside).
+	FileDirs []string
 }
 
 // Loaded is the result of a load: the profile, and the parsed files so
@@ -46,7 +49,8 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		opts.Pins = pins.Builtin()
 	}
 	parser := hclparse.NewParser()
-	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}}
+	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}, fileVars: map[string]bool{}}
+	defer l.hideFileContents()
 	out := &Loaded{Files: parser.Files()}
 
 	files, baseDir, err := profileFiles(path)
@@ -57,7 +61,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 	l.firstFile = files[0]
 	var bodies []namedBody
 	for _, f := range files {
-		file, diags := parser.ParseHCLFile(f)
+		file, diags := l.parse(f, "profile")
 		l.diags = append(l.diags, diags...)
 		if file != nil {
 			bodies = append(bodies, namedBody{f, file.Body})
@@ -77,6 +81,23 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 	}
 	out.Profile = p
 	return out, l.diags
+}
+
+// parse reads and parses one HCL file (what says which: "profile",
+// "variables"), bounded: a regular file of at most MaxFileSize bytes, within
+// checkSource's limits.
+func (l *loader) parse(path, what string) (*hcl.File, hcl.Diagnostics) {
+	src, err := readBounded(path, MaxFileSize)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read " + what + " file",
+			Detail: fmt.Sprintf("%v; pass a %s file of at most %d KiB.", err, what, MaxFileSize>>10)}}
+	}
+	if diags := checkSource(src, path); diags.HasErrors() {
+		// The parser keeps the file for the snippet under each error.
+		l.parser.Files()[path] = &hcl.File{Bytes: src}
+		return nil, diags
+	}
+	return l.parser.ParseHCL(src, path)
 }
 
 type namedBody struct {
@@ -122,6 +143,10 @@ type loader struct {
 	failed    map[string]bool
 	sensitive []string
 	firstFile string // the profile's first file, for errors about the profile as a whole
+	// fileVars are the variables whose default calls file(); fileExprs
+	// the expressions whose value may come from file() (filetaint.go).
+	fileVars  map[string]bool
+	fileExprs []fileExpr
 }
 
 // profileStart is the first line of the profile: where an error about the
@@ -147,7 +172,7 @@ func (l *loader) warnf(subject *hcl.Range, summary, format string, args ...any) 
 }
 
 func (l *loader) report(sev hcl.DiagnosticSeverity, subject *hcl.Range, summary, detail string) {
-	l.diags = append(l.diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: subject})
+	l.diags = append(l.diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: subject, Extra: ownCheck})
 }
 
 // at returns where a path such as "containerd.sha256" was written; when it
@@ -217,7 +242,7 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 
 	l.ctx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": l.variables(byType["variable"])},
-		Functions: functions(l.baseDir),
+		Functions: l.functions(),
 	}
 
 	p := &profile.Profile{}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
@@ -105,11 +106,17 @@ func (l *loader) validateMirror(p *profile.Profile) {
 	}
 }
 
-// checkURL accepts http, https and file URLs.
+// checkURL accepts http, https and file URLs that name a file: nodeup lays
+// them out as files (mirrors, bundles, the cache), so their paths hold no
+// "." or ".." segment, plain or percent-encoded, and their hosts are hosts.
 func (l *loader) checkURL(raw string, subject *hcl.Range, what string) {
 	u, err := url.Parse(raw)
 	if err != nil || !oneOf(u.Scheme, "http", "https", "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
 		l.errorf(subject, "Invalid URL", "%s: %q is not an http://, https:// or file:///absolute/path URL.", what, raw)
+		return
+	}
+	if err := fetch.CheckURL(u); err != nil {
+		l.errorf(subject, "Invalid URL", "%s: %q: %v. Write the URL of the file itself: the path it resolves to, without \".\" or \"..\" segments (nor %%2e or %%2f spellings of them), on a host name or IP address.", what, raw, err)
 	}
 }
 

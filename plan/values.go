@@ -22,6 +22,7 @@ func (l *loader) attrs(prefix string, content *hcl.BodyContent) attrs {
 	a := attrs{l: l, prefix: prefix, m: content.Attributes}
 	for name, attr := range a.m {
 		l.ranges[joinKey(prefix, name)] = attr.Expr.Range()
+		l.markFromFile(attr.Expr)
 	}
 	return a
 }
@@ -44,6 +45,12 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 	if v.IsNull() {
 		return cty.NilVal, false
 	}
+	// Before anything turns a number into text (a conversion, JSON, an
+	// error message), and again after a string became a number.
+	if err := checkNumbers(v); err != nil {
+		a.l.errorf(attr.Expr.Range().Ptr(), "Number too large", "%s.%s: %v. Write the number itself.", a.prefix, name, err)
+		return cty.NilVal, false
+	}
 	if ty == cty.DynamicPseudoType {
 		return v, true
 	}
@@ -52,6 +59,10 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 		a.l.failed[joinKey(a.prefix, name)] = true
 		a.l.errorf(attr.Expr.Range().Ptr(), "Incorrect attribute value type",
 			"%s.%s must be %s: %s.", a.prefix, name, ty.FriendlyName(), err)
+		return cty.NilVal, false
+	}
+	if err := checkNumbers(cv); err != nil {
+		a.l.errorf(attr.Expr.Range().Ptr(), "Number too large", "%s.%s: %v. Write the number itself.", a.prefix, name, err)
 		return cty.NilVal, false
 	}
 	return cv, true

@@ -72,7 +72,11 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 			l.diags = append(l.diags, diags...)
 		}
 		if attr, ok := content.Attributes["default"]; ok {
-			d, diags := attr.Expr.Value(&hcl.EvalContext{Functions: functions(l.baseDir)})
+			if fromFile, _ := l.fromFile(attr.Expr); fromFile {
+				l.fileVars[name] = true
+				l.markFromFile(attr.Expr)
+			}
+			d, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.functions()})
 			l.diags = append(l.diags, diags...)
 			if !diags.HasErrors() {
 				l.assign(v, d, attr.Expr.Range().Ptr(), "default")
@@ -144,6 +148,10 @@ func declared(vars map[string]*variable) string {
 
 // assign converts a value to the variable's type and sets it.
 func (l *loader) assign(v *variable, val cty.Value, subject *hcl.Range, from string) {
+	if err := checkNumbers(val); err != nil {
+		l.errorf(subject, "Invalid value for variable", "%s for variable %q: %v.", from, v.name, err)
+		return
+	}
 	cv, err := convert.Convert(val, v.ty)
 	if err != nil {
 		l.errorf(subject, "Invalid value for variable",
@@ -161,6 +169,14 @@ func (l *loader) assignRaw(v *variable, raw, from string) {
 		l.assign(v, cty.StringVal(raw), nil, from)
 		return
 	}
+	if len(raw) > MaxFileSize {
+		l.errorf(nil, "Invalid value for variable", "%s: the value is longer than %d KiB; put it in a --var-file.", from, MaxFileSize>>10)
+		return
+	}
+	if diags := checkSource([]byte(raw), from); diags.HasErrors() {
+		l.errorf(nil, "Invalid value for variable", "%s: %s", from, diags[0].Detail)
+		return
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), from, hcl.InitialPos)
 	if diags.HasErrors() {
 		l.errorf(nil, "Invalid value for variable", "%s: %q is not a valid %s value: %s", from, raw, typeexpr.TypeString(v.ty), diags.Error())
@@ -176,7 +192,7 @@ func (l *loader) assignRaw(v *variable, raw, from string) {
 
 // varFile reads a file of NAME = VALUE attributes.
 func (l *loader) varFile(path string, vars map[string]*variable) {
-	f, diags := l.parser.ParseHCLFile(path)
+	f, diags := l.parse(path, "variables")
 	l.diags = append(l.diags, diags...)
 	if f == nil || diags.HasErrors() {
 		if f == nil && !diags.HasErrors() {

@@ -6,15 +6,21 @@
 // every mode, and the archive is refused, with the entry named, if any entry
 // has an absolute path or a ".." component; is a device node, fifo or other
 // special file; is a symlink whose target is absolute or climbs out of the
-// archive (or, for a tree, out of the tree); sits below, or replaces, a
-// symlink from earlier in the archive (the classic "write through a link"
-// escape); or is a hardlink to anything but a regular file earlier in the
-// archive (and, for a tree, inside the tree). The total unpacked size and
+// archive (or, for a tree, out of the tree); sits below a symlink or a file
+// from earlier in the archive (the classic "write through a link" escape);
+// replaces an earlier entry of the same name with another kind (a file with
+// a symlink, a symlink with anything); or is a hardlink to anything but
+// what is, at that point of the archive, a regular file (and, for a tree,
+// inside the tree). A tree is unpacked by a directory handle that follows
+// no symlink at all, and once its last entry is written every symlink in
+// it, as found on disk, must resolve inside it. The total unpacked size and
 // the number of entries are capped to stop decompression bombs.
 //
-// Setuid, setgid and sticky bits are stripped and logged, not refused: a
-// release archive has no business setting them, but refusing would block an
-// operator over a packaging slip, and stripping makes the file harmless.
+// Setuid, setgid and sticky bits and group and other write bits are
+// stripped and logged (once per member), not refused: a release archive has
+// no business setting them, but refusing would block an operator over a
+// packaging slip, and stripping makes the file harmless (0777 is 0755, 0666
+// is 0644).
 // Owners in the archive are ignored: files belong to the user running nodeup
 // (root). Leading "./" is ignored ("./bridge" is "bridge").
 //
@@ -110,6 +116,7 @@ type Archive struct {
 
 	path   string
 	format Format
+	logged map[string]bool // members whose mode change was logged
 }
 
 // Open prepares the archive file at path (a real path, e.g. from
@@ -207,10 +214,11 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 	tr := tar.NewReader(stream)
 
 	var (
-		total    int64
-		entries  int
-		files    = map[string]bool{} // regular files (and hardlinks to them) so far
-		symlinks = map[string]bool{}
+		total   int64
+		entries int
+		// kinds is what each name is after the entries read so far; the
+		// directories entries are written into count too.
+		kinds = map[string]Kind{}
 	)
 	for {
 		hdr, err := tr.Next()
@@ -240,18 +248,17 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 			}
 			return a.unsafe(hdr.Name, "has an empty name")
 		}
+		// Every directory above the entry must be a directory, never a
+		// symlink or a file: the classic "write through a link".
 		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
-			if symlinks[dir] {
+			switch kinds[dir] {
+			case Symlink:
 				return a.unsafe(hdr.Name, "would be written through %s, a symlink earlier in the archive", dir)
+			case File, Hardlink:
+				return a.unsafe(hdr.Name, "would be written below %s, a file earlier in the archive", dir)
 			}
 		}
-		if symlinks[name] {
-			return a.unsafe(hdr.Name, "replaces a symlink earlier in the archive")
-		}
-		m := &Member{Name: name, Mode: fs.FileMode(hdr.Mode) & fs.ModePerm}
-		if special := hdr.Mode &^ 0o777; special&0o7000 != 0 {
-			a.logf("archive %s: %s: stripped %s bits (mode %04o -> %04o)", a.Name, hdr.Name, specialBits(special), hdr.Mode&0o7777, m.Mode)
-		}
+		m := &Member{Name: name, Mode: a.mode(hdr, name)}
 		var content io.Reader
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA:
@@ -260,29 +267,25 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 				return a.unsafe(hdr.Name, "makes the archive unpack to more than %s (the limit); it looks like a decompression bomb — raise the limit if the artifact really is that big", size(maxBytes))
 			}
 			total += hdr.Size
-			files[name] = true
 			content = tr
 		case tar.TypeDir:
 			m.Kind = Dir
-			if files[name] {
-				return a.unsafe(hdr.Name, "is a directory replacing a file earlier in the archive")
-			}
 		case tar.TypeSymlink:
 			m.Kind, m.Link = Symlink, hdr.Linkname
 			if err := linkInside(name, hdr.Linkname, ""); err != nil {
 				return a.unsafe(hdr.Name, "is a symlink to %q, which %v", hdr.Linkname, err)
 			}
-			symlinks[name] = true
 		case tar.TypeLink:
 			target, err := cleanName(hdr.Linkname)
 			if err != nil || target == "" {
 				return a.unsafe(hdr.Name, "is a hardlink to %q, outside the archive", hdr.Linkname)
 			}
-			if !files[target] {
+			// What the target is now, not what it once was: a file that a
+			// later entry turned into a symlink is no file to link to.
+			if k := kinds[target]; (k != File && k != Hardlink) || target == name {
 				return a.unsafe(hdr.Name, "is a hardlink to %q, which is not a file earlier in the archive", hdr.Linkname)
 			}
 			m.Kind, m.Link = Hardlink, target
-			files[name] = true
 		case tar.TypeChar, tar.TypeBlock:
 			return a.unsafe(hdr.Name, "is a device node")
 		case tar.TypeFifo:
@@ -290,6 +293,15 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 		default:
 			return a.unsafe(hdr.Name, "has unsupported tar type %q", hdr.Typeflag)
 		}
+		// A name may come again only as what it was: a file (or hardlink)
+		// for a file, a directory for a directory; never for a symlink.
+		if prev, ok := kinds[name]; ok && !replaceable(prev, m.Kind) {
+			return a.unsafe(hdr.Name, "replaces a %s earlier in the archive with a %s", prev, m.Kind)
+		}
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			kinds[dir] = Dir
+		}
+		kinds[name] = m.Kind
 		if err := fn(m, content); err != nil {
 			if errors.Is(err, errStreamCap) {
 				return a.unsafe(hdr.Name, "makes the archive decompress to more than %s; it looks like a decompression bomb", size(maxBytes+metadataSlack))
@@ -297,6 +309,39 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 			return err
 		}
 	}
+}
+
+func fileLike(k Kind) bool { return k == File || k == Hardlink }
+
+// replaceable says whether an entry of kind next may replace one of kind prev.
+func replaceable(prev, next Kind) bool {
+	return prev == Dir && next == Dir || fileLike(prev) && fileLike(next)
+}
+
+// mode is the permission bits a member gets: the archive's, without setuid,
+// setgid or sticky bits and without group or other write. Each change is
+// logged once per member, however often the archive is read.
+func (a *Archive) mode(hdr *tar.Header, name string) fs.FileMode {
+	mode := fs.FileMode(hdr.Mode) & fs.ModePerm
+	if hdr.Typeflag == tar.TypeSymlink {
+		return mode // a symlink's mode means nothing
+	}
+	safe := mode &^ 0o022
+	var what []string
+	if special := specialBits(hdr.Mode); special != "" {
+		what = append(what, "stripped "+special+" bits")
+	}
+	if safe != mode {
+		what = append(what, "cleared group/other write")
+	}
+	if len(what) > 0 && !a.logged[name] {
+		if a.logged == nil {
+			a.logged = map[string]bool{}
+		}
+		a.logged[name] = true
+		a.logf("archive %s: %s: %s (mode %04o -> %04o)", a.Name, hdr.Name, strings.Join(what, " and "), hdr.Mode&0o7777, safe)
+	}
+	return safe
 }
 
 // cleanName turns an entry name into a clean relative member name ("" for

@@ -311,30 +311,112 @@ func TestTreeReplacesOldTree(t *testing.T) {
 	}
 }
 
-func TestSetuidStripped(t *testing.T) {
+// Modes from an archive lose setuid, setgid and sticky bits and group and
+// other write; each member's change is logged once, however many times the
+// archive is read.
+func TestArchiveModesMadeSafe(t *testing.T) {
 	var logs []string
 	a := openTar(t, FormatTarGz, []ent{
 		{Name: "bin/x", Type: tar.TypeReg, Body: "x", Mode: 0o4755},
+		{Name: "bin/w", Type: tar.TypeReg, Body: "w", Mode: 0o777},
+		{Name: "bin/l", Type: tar.TypeSymlink, Link: "w", Mode: 0o777},
 		{Name: "opt/t/", Type: tar.TypeDir, Mode: 0o1777},
-		{Name: "opt/t/y", Type: tar.TypeReg, Body: "y", Mode: 0o2755},
+		{Name: "opt/t/y", Type: tar.TypeReg, Body: "y", Mode: 0o2775},
+		{Name: "opt/t/conf", Type: tar.TypeReg, Body: "c", Mode: 0o666},
+		{Name: "opt/t/ok", Type: tar.TypeReg, Body: "ok", Mode: 0o644},
 	})
 	a.Log = func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }
 	h := newHost(t)
-	if _, err := a.Install(h, []Placement{{From: "bin/x", To: "/usr/local/bin/x"}}); err != nil {
+	if _, err := a.Members(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Install(h, []Placement{{From: "bin/x", To: "/usr/local/bin/x"}, {From: "bin/l", To: "/usr/local/bin/w"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.InstallTree(h, Tree{From: "opt/t", To: "/opt/t"}); err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[string]fs.FileMode{"/usr/local/bin/x": 0o755, "/opt/t": fs.ModeDir | 0o777, "/opt/t/y": 0o755} {
+	for p, want := range map[string]fs.FileMode{
+		"/usr/local/bin/x": 0o755, "/usr/local/bin/w": 0o755,
+		"/opt/t": fs.ModeDir | 0o755, "/opt/t/y": 0o755, "/opt/t/conf": 0o644, "/opt/t/ok": 0o644,
+	} {
 		if fi, _ := h.Lstat(p); fi.Mode() != want {
 			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
 		}
 	}
-	joined := strings.Join(logs, "\n")
-	for _, want := range []string{"bin/x: stripped setuid bits (mode 4755 -> 0755)", "opt/t/: stripped sticky bits", "opt/t/y: stripped setgid bits"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("log does not say %q:\n%s", want, joined)
+	want := []string{
+		"archive artifact.tar.gz: bin/x: stripped setuid bits (mode 4755 -> 0755)",
+		"archive artifact.tar.gz: bin/w: cleared group/other write (mode 0777 -> 0755)",
+		"archive artifact.tar.gz: opt/t/: stripped sticky bits and cleared group/other write (mode 1777 -> 0755)",
+		"archive artifact.tar.gz: opt/t/y: stripped setgid bits and cleared group/other write (mode 2775 -> 0755)",
+		"archive artifact.tar.gz: opt/t/conf: cleared group/other write (mode 0666 -> 0644)",
+	}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log:\n%s\nwant once each:\n%s", strings.Join(logs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Every order of files, symlinks, hardlinks and same-named entries that
+// could put something outside the destination is refused, in every
+// archive format, for members and for trees, and the node is left as it was.
+func TestLinkCombinationsRefused(t *testing.T) {
+	cases := []struct {
+		name  string
+		ents  []ent
+		entry string
+		why   string
+	}{
+		{"hardlink to a file a symlink replaced, then a file below it", []ent{
+			dir("opt/kata/a/b/"), file("opt/kata/a/b/x", "x"), symlink("opt/kata/a/b/x", "../.."),
+			hardlink("opt/kata/y", "opt/kata/a/b/x"), file("opt/kata/y/etc/escaped", "pwned"),
+		}, "opt/kata/a/b/x", "replaces a file earlier in the archive with a symlink"},
+		{"hardlink to a symlink", []ent{
+			dir("opt/kata/a/b/"), symlink("opt/kata/a/b/x", "../.."), hardlink("opt/kata/y", "opt/kata/a/b/x"),
+		}, "opt/kata/y", "not a file earlier in the archive"},
+		{"hardlink to a directory", []ent{dir("opt/kata/d/"), hardlink("opt/kata/y", "opt/kata/d")}, "opt/kata/y", "not a file earlier"},
+		{"hardlink to itself", []ent{file("opt/kata/y", "y"), hardlink("opt/kata/y", "opt/kata/y")}, "opt/kata/y", "not a file earlier"},
+		{"hardlink before the file", []ent{hardlink("opt/kata/y", "opt/kata/x"), file("opt/kata/x", "x")}, "opt/kata/y", "not a file earlier"},
+		{"symlink replaces a directory", []ent{dir("opt/kata/d/"), symlink("opt/kata/d", ".."), file("opt/kata/d/x", "x")}, "opt/kata/d", "replaces a dir earlier in the archive with a symlink"},
+		{"symlink replaces an implicit directory", []ent{file("opt/kata/d/x", "x"), symlink("opt/kata/d", ".."), file("opt/kata/d/y", "y")}, "opt/kata/d", "replaces a dir"},
+		{"directory replaces a symlink", []ent{symlink("opt/kata/d", "."), dir("opt/kata/d/")}, "opt/kata/d/", "replaces a symlink"},
+		{"file replaces a symlink", []ent{symlink("opt/kata/d", "."), file("opt/kata/d", "x")}, "opt/kata/d", "replaces a symlink"},
+		{"file below a file", []ent{file("opt/kata/f", "f"), file("opt/kata/f/x", "x")}, "opt/kata/f/x", "below opt/kata/f, a file"},
+		{"file below a hardlink", []ent{file("opt/kata/f", "f"), hardlink("opt/kata/h", "opt/kata/f"), file("opt/kata/h/x", "x")}, "opt/kata/h/x", "below opt/kata/h, a file"},
+		{"file below a symlink to a directory inside", []ent{dir("opt/kata/d/"), symlink("opt/kata/l", "d"), file("opt/kata/l/x", "x")}, "opt/kata/l/x", "written through opt/kata/l"},
+		{"symlink chain climbing out", []ent{dir("opt/kata/a/"), symlink("opt/kata/a/up", ".."), symlink("opt/kata/b", "a/up/..")}, "opt/kata/b", "leads outside the tree"},
+		{"directory replaces a file", []ent{file("opt/kata/d", "x"), dir("opt/kata/d/")}, "opt/kata/d/", "replaces a file earlier in the archive with a dir"},
+	}
+	for _, format := range tarFormats {
+		for _, c := range cases {
+			for _, tree := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/%s/tree=%v", format, c.name, tree), func(t *testing.T) {
+					h := newHost(t)
+					h.WriteFile("/opt/kata/old", []byte("old tree"), 0o644)
+					h.WriteFile("/usr/local/bin/x", []byte("old"), 0o755)
+					before := snapshot(t, h.Root())
+					a := openTar(t, format, append([]ent{file("bin/x", "x")}, c.ents...))
+					var err error
+					if tree {
+						err = a.InstallTree(h, Tree{From: "opt/kata", To: "/opt/kata"})
+					} else {
+						_, err = a.Install(h, []Placement{{From: "bin/x", To: "/usr/local/bin/x"}})
+					}
+					if c.why == "leads outside the tree" && !tree {
+						// A member install reads only the member; the
+						// chain is judged where it lands, in a tree.
+						if err != nil {
+							t.Fatal(err)
+						}
+						return
+					}
+					if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), fmt.Sprintf("entry %q", c.entry)) || !strings.Contains(err.Error(), c.why) {
+						t.Fatalf("got %v, want an unsafe-archive error naming %q and saying %q", err, c.entry, c.why)
+					}
+					if after := snapshot(t, h.Root()); after != before {
+						t.Errorf("node changed:\n%s\nwant:\n%s", after, before)
+					}
+				})
+			}
 		}
 	}
 }

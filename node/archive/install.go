@@ -320,7 +320,8 @@ func (a *Archive) commitAll(files []Placement, pending []*host.AtomicFile, sums 
 // InstallTree places the directory t.From of the archive ("" or "." for the
 // whole archive) at node directory t.To, replacing what is there. The tree
 // is unpacked into a staging directory beside t.To (".nodeup-stage-*", same
-// filesystem), checked (no symlink in it may lead outside it, even through
+// filesystem) through a handle that follows no symlink (host.Dir), checked
+// (every symlink found in it on disk must resolve inside it, even through
 // other links), flushed to disk, and swapped with the old tree in one
 // atomic exchange where the filesystem supports it (two renames
 // otherwise); the old tree is removed only after the swap. The tree is
@@ -340,31 +341,33 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 	// The staging directory is made at the first entry of the tree, so an
 	// archive refused before that leaves no trace, not even t.To's parent.
 	stageDir := ""
+	var stage *host.Dir
 	swapped := false
 	defer func() {
+		if stage != nil {
+			stage.Close()
+		}
 		if stageDir != "" && !swapped {
 			h.RemoveAll(stageDir)
 		}
 	}()
 
-	dirModes := map[string]fs.FileMode{"": 0o755} // rel dir -> mode to set at the end
-	var links []string                            // rel symlinks, checked at the end
+	dirModes := map[string]fs.FileMode{".": 0o755} // rel dir -> mode to set at the end
 	found := false
 	mkdirs := func(rel string) error {
-		var missing []string
-		for d := rel; d != "." && d != ""; d = path.Dir(d) {
+		if rel == "." {
+			return nil
+		}
+		if err := stage.MkdirAll(rel, 0o700); err != nil {
+			return err
+		}
+		// 0700 while unpacking; the archive's modes are set at the end,
+		// so a read-only directory can still be filled.
+		for d := rel; d != "."; d = path.Dir(d) {
 			if _, ok := dirModes[d]; ok {
 				break
 			}
-			missing = append(missing, d)
-		}
-		for i := len(missing) - 1; i >= 0; i-- {
-			// 0700 while unpacking; the archive's modes are set at the end,
-			// so a read-only directory can still be filled.
-			if err := h.MkdirAll(path.Join(stageDir, missing[i]), 0o700); err != nil {
-				return err
-			}
-			dirModes[missing[i]] = 0o755
+			dirModes[d] = 0o755
 		}
 		return nil
 	}
@@ -374,21 +377,23 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 			return nil
 		}
 		found = true
-		if stageDir == "" {
+		if stage == nil {
 			d, err := h.MkdirTemp(path.Dir(to), host.StagePrefix+path.Base(to)+"-")
 			if err != nil {
 				return err
 			}
 			stageDir = d
+			if stage, err = h.OpenDir(d); err != nil {
+				return err
+			}
 		}
 		if rel == "" {
 			if m.Kind != Dir {
 				return fmt.Errorf("archive %s: %q is a %s, not a directory; it cannot be installed as the tree %s", a.Name, t.From, m.Kind, t.To)
 			}
-			dirModes[""] = m.Mode
+			dirModes["."] = m.Mode
 			return nil
 		}
-		dst := path.Join(stageDir, rel)
 		if err := mkdirs(path.Dir(rel)); err != nil {
 			return err
 		}
@@ -399,11 +404,10 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 			}
 			dirModes[rel] = m.Mode
 		case File:
-			if err := h.Remove(dst); err != nil { // a later entry replaces an earlier one
+			if err := stage.Remove(rel); err != nil { // a later entry replaces an earlier one
 				return err
 			}
-			delete(dirModes, rel)
-			f, err := h.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			f, err := stage.Create(rel, 0o600)
 			if err != nil {
 				return err
 			}
@@ -421,19 +425,18 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 			if err := linkInside(m.Name, m.Link, from); err != nil {
 				return a.unsafe(m.Name, "is a symlink to %q, which %v, the tree being installed at %s", m.Link, err, t.To)
 			}
-			if err := h.Symlink(m.Link, dst); err != nil {
+			if err := stage.Symlink(m.Link, rel); err != nil {
 				return err
 			}
-			links = append(links, rel)
 		case Hardlink:
 			trel, ok := under(m.Link, from)
 			if !ok || trel == "" {
 				return a.unsafe(m.Name, "is a hardlink to %q, outside %s, the tree being installed at %s", m.Link, from, t.To)
 			}
-			if err := h.Remove(dst); err != nil {
+			if err := stage.Remove(rel); err != nil {
 				return err
 			}
-			if err := h.Link(path.Join(stageDir, trel), dst); err != nil {
+			if err := stage.Link(trel, rel); err != nil {
 				return err
 			}
 		}
@@ -445,8 +448,13 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 	if !found {
 		return fmt.Errorf("archive %s has no directory %q to install at %s", a.Name, t.From, t.To)
 	}
-	// Lexical checks cannot see links that climb through other links
-	// (a -> "..", b -> "a/.."); resolve each one on disk, inside the tree.
+	// After the last entry, what is on disk is what counts: lexical checks
+	// cannot see links that climb through other links (a -> "..",
+	// b -> "a/.."), so resolve every symlink in the tree, inside it.
+	links, err := stage.Symlinks()
+	if err != nil {
+		return err
+	}
 	for _, rel := range links {
 		if _, err := h.ResolveIn(stageDir, rel); err != nil {
 			if errors.Is(err, host.ErrEscapes) {
@@ -462,13 +470,15 @@ func (a *Archive) InstallTree(h *host.Host, t Tree) error {
 	}
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, d := range dirs {
-		if err := h.Chmod(path.Join(stageDir, d), dirModes[d]); err != nil {
+		if err := stage.Chmod(d, dirModes[d]); err != nil {
 			return err
 		}
 	}
 	if err := h.SyncFS(stageDir); err != nil {
 		return err
 	}
+	stage.Close()
+	stage = nil
 	return a.swap(h, stageDir, to, &swapped)
 }
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -418,5 +419,245 @@ func TestProgressBar(t *testing.T) {
 	}
 	if size(3<<30) != "3.0 GiB" || size(-1) != "unknown size" || size(12) != "12 B" {
 		t.Errorf("size: %s %s %s", size(3<<30), size(-1), size(12))
+	}
+}
+
+// endless sends zeros until the client goes away, without a Content-Length.
+func endless(w http.ResponseWriter, r *http.Request) {
+	chunk := make([]byte, 32<<10)
+	for {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// trickle sends a byte whenever tick fires, without a Content-Length, until
+// the client goes away.
+func trickle(tick <-chan time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for {
+			if _, err := w.Write([]byte{'x'}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-tick:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+}
+
+// A mirror with an endless body is cut at the size bound, leaves nothing in
+// the cache, and the next mirror serves the file.
+func TestFetchEndlessBodyCutThenNextMirror(t *testing.T) {
+	m1, n1 := server(t, endless)
+	m2, n2 := server(t, serve(payload))
+	f := newFetcher(t)
+	f.MaxBytes = 1 << 20
+	var logged []string
+	f.Log = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	got, err := f.Fetch(context.Background(), []string{m1.URL + "/a", m2.URL + "/a"}, sum(payload))
+	assertFetched(t, f, got, err)
+	if n1.Load() != 1 || n2.Load() != 1 {
+		t.Errorf("requests: endless mirror %d (must not be retried), good mirror %d", n1.Load(), n2.Load())
+	}
+	want := m1.URL + "/a: too large: it has 1048577 bytes, more than the 1.0 MiB a download may have"
+	if len(logged) != 1 || logged[0] != want {
+		t.Errorf("log %q, want %q", logged, want)
+	}
+}
+
+// A pinned size bounds the download: a source announcing or sending more is
+// refused at once.
+func TestFetchPinnedSize(t *testing.T) {
+	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/endless" {
+			endless(w, r)
+			return
+		}
+		serve(payload)(w, r)
+	})
+	f := newFetcher(t)
+	_, err := f.FetchSized(context.Background(), []string{s.URL + "/announced", s.URL + "/endless"}, sum(payload), 1000)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("got %v, want ErrTooLarge", err)
+	}
+	for _, want := range []string{
+		s.URL + "/announced: too large: it has 110592 bytes, the pinned size is 1000",
+		s.URL + "/endless: too large: it has 1001 bytes, the pinned size is 1000",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+	got, err := f.FetchSized(context.Background(), []string{s.URL + "/a"}, sum(payload), int64(len(payload)))
+	assertFetched(t, f, got, err)
+}
+
+// A server sending a byte now and then never trips the idle timeout; the
+// rate bound cuts it and the next mirror serves the file.
+func TestFetchTrickleCutByRate(t *testing.T) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	m1, n1 := server(t, trickle(tick.C))
+	m2, _ := server(t, serve(payload))
+	f := newFetcher(t)
+	f.IdleTimeout = time.Second
+	f.MinRate, f.RateWindow = 1000, 200*time.Millisecond
+	start := time.Now()
+	got, err := f.Fetch(context.Background(), []string{m1.URL + "/a", m2.URL + "/a"}, sum(payload))
+	assertFetched(t, f, got, err)
+	if n1.Load() != 1 {
+		t.Errorf("the slow mirror was asked %d times, want once", n1.Load())
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// The time for one try bounds a source however it paces its bytes.
+func TestFetchTryTimeout(t *testing.T) {
+	m1, _ := server(t, trickle(nil))
+	f := newFetcher(t)
+	f.MinRate, f.RateWindow = 1, time.Hour
+	f.TryTimeout = 100 * time.Millisecond
+	f.MaxBytes = 1 << 40
+	_, err := f.Fetch(context.Background(), []string{m1.URL + "/a"}, sum(payload))
+	if !errors.Is(err, ErrTooSlow) || !strings.Contains(err.Error(), m1.URL+"/a: too slow: not done after 100ms") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// The total time bounds a Fetch however many sources and retries it has.
+func TestFetchTotalTimeout(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
+		w.Write(payload[:10])
+		w.(http.Flusher).Flush()
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	f := newFetcher(t)
+	f.Timeout = 150 * time.Millisecond
+	start := time.Now()
+	_, err := f.Fetch(context.Background(), []string{s.URL + "/a", s.URL + "/b"}, sum(payload))
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "took too long: no source delivered it within 150ms") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// A file:// source that is a fifo or a device is refused without blocking
+// or reading forever.
+func TestFetchFileSourceNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFetcher(t)
+	_, err := f.Fetch(context.Background(), []string{"file://" + fifo, "file:///dev/zero"}, sum(payload))
+	for _, want := range []string{fifo + " is not a regular file", "/dev/zero is not a regular file"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}
+
+// A symlink below the cache directory is never followed: a download cannot
+// be sent outside the cache (and the node's root) through it.
+func TestFetchCacheSymlinkRefused(t *testing.T) {
+	s, n := server(t, serve(payload))
+	elsewhere := t.TempDir()
+	f := newFetcher(t)
+	if err := os.Symlink(elsewhere, filepath.Join(f.CacheDir, "sha256")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Fetch(context.Background(), []string{s.URL + "/a"}, sum(payload))
+	want := "cache directory " + filepath.Join(f.CacheDir, "sha256") + " is a symlink or not a directory; nodeup follows no link inside its cache: remove it and run nodeup again"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if n.Load() != 0 {
+		t.Errorf("%d requests with a broken cache", n.Load())
+	}
+	if es, _ := os.ReadDir(elsewhere); len(es) != 0 {
+		t.Fatalf("wrote outside the cache: %v", es)
+	}
+
+	// A cache entry that is a symlink is taken for damage, never read.
+	os.Remove(filepath.Join(f.CacheDir, "sha256"))
+	os.MkdirAll(filepath.Join(f.CacheDir, "sha256"), 0o755)
+	secret := filepath.Join(elsewhere, "secret")
+	os.WriteFile(secret, payload, 0o600)
+	os.Symlink(secret, f.CachePath(sum(payload)))
+	got, err := f.Fetch(context.Background(), []string{s.URL + "/a"}, sum(payload))
+	assertFetched(t, f, got, err)
+	if n.Load() != 1 {
+		t.Errorf("the symlinked entry was used: %d requests", n.Load())
+	}
+}
+
+// URLs whose path or host would climb out of a directory cannot name a
+// file; the others map to a local HOST/PATH.
+func TestLayoutPath(t *testing.T) {
+	cases := []struct{ url, want, err string }{
+		{"https://github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz", "github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz", ""},
+		{"https://mirror.internal:8443/a%20b/c", "mirror.internal:8443/a b/c", ""},
+		{"http://10.0.0.5/x", "10.0.0.5/x", ""},
+		{"http://[fd00::5]:80/x", "[fd00::5]:80/x", ""},
+		{"https://example.com/a/../../../etc/cron.d/x", "", `its path has a ".." segment`},
+		{"https://example.com/a/%2e%2e/%2E%2E/x", "", `its path has a ".." segment (written %2e%2e)`},
+		{"https://example.com/a/.%2e/x", "", `".." segment (written .%2e)`},
+		{"https://example.com/a/./x", "", `"." segment`},
+		{"https://example.com/a/..%2f..%2fx", "", "slash written inside a segment"},
+		{"https://example.com/a/%00x", "", "control character"},
+		{"https://../x", "", `its host ".." is not a host name`},
+		{"https://%2e%2e/x", "", "invalid URL escape"},
+		{"https://a..b/x", "", "not a host name"},
+		{"https://[10.0.0.1]/x", "", "invalid IP-literal"},
+		{"https:///x", "", "want http(s)://HOST/PATH"},
+		{"file:///srv/x", "", "want http(s)://HOST/PATH"},
+	}
+	for _, c := range cases {
+		got, err := LayoutPath(c.url)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("LayoutPath(%q) = %q, %v; want an error saying %q", c.url, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("LayoutPath(%q) = %q, %v; want %q", c.url, got, err, c.want)
+		}
+		if _, err := Within(t.TempDir(), got); err != nil {
+			t.Errorf("Within refuses %q: %v", got, err)
+		}
+	}
+	if got := Candidates([]string{"file:///srv/m"}, "https://example.com/%2e%2e/%2e%2e/etc/passwd", true); len(got) != 1 {
+		t.Errorf("a mirror candidate for a URL with dot segments: %q", got)
+	}
+}
+
+func TestWithin(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{"a/b", "a/./b", "a/x/../b"} {
+		if got, err := Within(dir, rel); err != nil || got != filepath.Join(dir, "a/b") {
+			t.Errorf("Within(%q) = %q, %v", rel, got, err)
+		}
+	}
+	for _, rel := range []string{"", ".", "..", "../x", "a/../../x", "/etc/passwd", "a/../.."} {
+		if got, err := Within(dir, rel); !errors.Is(err, ErrNotAFile) {
+			t.Errorf("Within(%q) = %q, %v; want ErrNotAFile", rel, got, err)
+		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
+
+	"golang.org/x/sys/unix"
 )
 
 // AtomicFile is a file being written in place of a node path. The bytes go
@@ -20,9 +22,11 @@ import (
 // replaced file is not carried over. Modeled on containerd's pkg/atomicfile.
 type AtomicFile struct {
 	h    *Host
-	node string // the node path being replaced
+	node string   // the node path being replaced
+	dir  *os.File // the directory holding it, opened inside the root
+	base string   // its name in dir
+	tmp  string   // the temporary file's name in dir
 	f    *os.File
-	real string // real path of the node path
 	mode fs.FileMode
 	done bool
 }
@@ -31,25 +35,34 @@ type AtomicFile struct {
 // parent directories are created (0755). A symlink at p is replaced, not
 // followed. Call Commit to install it, or Cancel to drop it.
 func (h *Host) Create(p string, mode fs.FileMode) (*AtomicFile, error) {
-	real, err := h.lpath(p)
+	clean, err := nodePath(p)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(real)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if clean == "/" {
+		return nil, h.fail("write", p, unix.EISDIR)
+	}
+	if err := h.mkdirAll(path.Dir(clean), 0o755); err != nil {
 		return nil, h.fail("create directory for", p, err)
 	}
-	var f *os.File
-	for range 100 {
-		f, err = os.OpenFile(filepath.Join(dir, tempName(filepath.Base(real))), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	dir, base, err := h.parent(clean)
 	if err != nil {
 		return nil, h.fail("write", p, err)
 	}
-	return &AtomicFile{h: h, node: p, f: f, real: real, mode: mode}, nil
+	for range 100 {
+		tmp := tempName(base)
+		fd, err := unix.Openat(int(dir.Fd()), tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			dir.Close()
+			return nil, h.fail("write", p, err)
+		}
+		return &AtomicFile{h: h, node: p, dir: dir, base: base, tmp: tmp, f: os.NewFile(uintptr(fd), tmp), mode: mode}, nil
+	}
+	dir.Close()
+	return nil, h.fail("write", p, unix.EEXIST)
 }
 
 // Write writes to the temporary file.
@@ -68,7 +81,8 @@ func (a *AtomicFile) Commit() error {
 		return a.h.fail("write", a.node, fs.ErrClosed)
 	}
 	a.done = true
-	tmp := a.f.Name()
+	defer a.dir.Close()
+	dir := int(a.dir.Fd())
 	err := a.f.Sync()
 	if err == nil {
 		err = a.f.Chmod(a.mode)
@@ -77,13 +91,13 @@ func (a *AtomicFile) Commit() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, a.real)
+		err = unix.Renameat(dir, a.tmp, dir, a.base)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		unix.Unlinkat(dir, a.tmp, 0)
 		return a.h.fail("write", a.node, err)
 	}
-	if err := syncDir(filepath.Dir(a.real)); err != nil {
+	if err := unix.Fsync(dir); err != nil {
 		return a.h.fail("write", a.node, err)
 	}
 	return nil
@@ -97,7 +111,8 @@ func (a *AtomicFile) Cancel() {
 	}
 	a.done = true
 	a.f.Close()
-	os.Remove(a.f.Name())
+	unix.Unlinkat(int(a.dir.Fd()), a.tmp, 0)
+	a.dir.Close()
 }
 
 // WriteFile replaces node file p with data and mode atomically (see

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // BackupDir is where files nodeup did not write are kept before it replaces
@@ -51,15 +52,14 @@ func (h *Host) Backup(p string) (string, error) {
 			return "", err
 		}
 	case fi.Mode().IsRegular():
-		real, err := h.lpath(clean)
-		if err != nil {
-			return "", err
-		}
-		f, err := os.Open(real)
+		f, err := h.open(clean, readFlags|unix.O_NOFOLLOW, 0)
 		if err != nil {
 			return "", h.fail("back up", p, err)
 		}
 		defer f.Close()
+		if err := regular(f); err != nil {
+			return "", h.fail("back up", p, err)
+		}
 		if err := h.InstallFile(dest, f, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 			return "", err
 		}

@@ -5,147 +5,391 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
-	"syscall"
+	"sort"
+	"strings"
 
 	"github.com/nodeup/nodeup/node/digest"
 	"golang.org/x/sys/unix"
 )
 
-// at resolves node path p (following a symlink in the final component when
-// follow is set) and runs fn on the real path, wrapping its error for p.
-func at[T any](h *Host, op, p string, follow bool, fn func(real string) (T, error)) (T, error) {
-	var zero T
-	resolve := h.lpath
-	if follow {
-		resolve = h.Path
+// MaxReadSize bounds what ReadFile reads: nodeup reads configuration and
+// its own state this way, never anything near this size.
+const MaxReadSize = 64 << 20
+
+// ErrNotRegular is the class of the error for a read of something that is
+// not a regular file (a fifo, a device, a socket, a directory).
+var ErrNotRegular = errors.New("not a regular file")
+
+// open opens node path p inside the root: every symlink on the way,
+// absolute or "..", is resolved as if the root were "/", by the kernel
+// (openat2 RESOLVE_IN_ROOT) or by walk. O_NOFOLLOW in flags keeps a
+// symlink in the final component from being followed. The error is the
+// bare cause; callers wrap it for p.
+func (h *Host) open(clean string, flags int, mode fs.FileMode) (*os.File, error) {
+	root, err := unix.Open(h.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
 	}
-	real, err := resolve(p)
+	defer unix.Close(root)
+	fd, err := openAt(root, strings.TrimPrefix(clean, "/"), inRoot, flags, uint32(mode.Perm()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), clean), nil
+}
+
+// parent opens the directory holding node path clean (its symlinks
+// resolved inside the root) and returns it with clean's final component,
+// which the caller acts on itself, never through a symlink.
+func (h *Host) parent(clean string) (*os.File, string, error) {
+	if clean == "/" {
+		return nil, "", errors.New("it is the root directory")
+	}
+	dir, base := path.Split(clean)
+	f, err := h.open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	return f, base, err
+}
+
+// on opens node path p with flags and runs fn on it, wrapping any error
+// for p with op.
+func on[T any](h *Host, op, p string, flags int, fn func(f *os.File) (T, error)) (T, error) {
+	var zero T
+	clean, err := nodePath(p)
 	if err != nil {
 		return zero, err
 	}
-	v, err := fn(real)
+	f, err := h.open(clean, flags, 0)
+	if err != nil {
+		return zero, h.fail(op, p, err)
+	}
+	defer f.Close()
+	v, err := fn(f)
 	if err != nil {
 		return zero, h.fail(op, p, err)
 	}
 	return v, nil
 }
 
-// do is at for operations that return only an error.
-func do(h *Host, op, p string, follow bool, fn func(real string) error) error {
-	_, err := at(h, op, p, follow, func(real string) (struct{}, error) { return struct{}{}, fn(real) })
-	return err
+// in runs fn with the directory holding node path p and p's final
+// component, wrapping any error for p with op. With mkdir set, missing
+// parent directories are created first (0755).
+func in(h *Host, op, p string, mkdir bool, fn func(dir int, base string) error) error {
+	clean, err := nodePath(p)
+	if err != nil {
+		return err
+	}
+	if mkdir && clean != "/" {
+		if err := h.mkdirAll(path.Dir(clean), 0o755); err != nil {
+			return h.fail("create directory for", p, err)
+		}
+	}
+	dir, base, err := h.parent(clean)
+	if err != nil {
+		return h.fail(op, p, err)
+	}
+	defer dir.Close()
+	if err := fn(int(dir.Fd()), base); err != nil {
+		return h.fail(op, p, err)
+	}
+	return nil
 }
 
+// readRegular reads a regular file of at most max bytes.
+func readRegular(f *os.File, max int64) ([]byte, error) {
+	if err := regular(f); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("it is larger than %d MiB, more than nodeup reads", max>>20)
+	}
+	return b, nil
+}
+
+// regular fails with ErrNotRegular unless f is a regular file.
+func regular(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: it is a %s; move it away", ErrNotRegular, kind(fi.Mode()))
+	}
+	return nil
+}
+
+// Files are opened without blocking (a fifo would wait for a writer) and
+// without becoming the controlling terminal.
+const readFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
+
 // ReadFile returns the contents of node file p, following symlinks within
-// the root.
-func (h *Host) ReadFile(p string) ([]byte, error) { return at(h, "read", p, true, os.ReadFile) }
+// the root. Only a regular file of at most MaxReadSize bytes is read; a
+// fifo, device or socket is refused at once, without blocking.
+func (h *Host) ReadFile(p string) ([]byte, error) {
+	return on(h, "read", p, readFlags, func(f *os.File) ([]byte, error) { return readRegular(f, MaxReadSize) })
+}
 
 // SHA256 returns the hex sha256 of node file p, following symlinks within
-// the root.
+// the root; p must be a regular file.
 func (h *Host) SHA256(p string) (string, error) {
-	return at(h, "read", p, true, digest.File)
+	return on(h, "read", p, readFlags, func(f *os.File) (string, error) {
+		if err := regular(f); err != nil {
+			return "", err
+		}
+		return digest.Reader(f)
+	})
 }
 
 // ReadDir lists node directory p, sorted by name.
 func (h *Host) ReadDir(p string) ([]fs.DirEntry, error) {
-	return at(h, "read directory", p, true, os.ReadDir)
+	return on(h, "read directory", p, unix.O_RDONLY|unix.O_DIRECTORY, func(f *os.File) ([]fs.DirEntry, error) {
+		es, err := f.ReadDir(-1)
+		sort.Slice(es, func(i, j int) bool { return es[i].Name() < es[j].Name() })
+		return es, err
+	})
 }
 
 // Stat describes node path p, following symlinks within the root.
-func (h *Host) Stat(p string) (fs.FileInfo, error) { return at(h, "stat", p, true, os.Stat) }
+func (h *Host) Stat(p string) (fs.FileInfo, error) {
+	return on(h, "stat", p, unix.O_PATH, (*os.File).Stat)
+}
 
 // Lstat describes node path p itself: a symlink there is not followed.
-func (h *Host) Lstat(p string) (fs.FileInfo, error) { return at(h, "stat", p, false, os.Lstat) }
+func (h *Host) Lstat(p string) (fs.FileInfo, error) {
+	return on(h, "stat", p, unix.O_PATH|unix.O_NOFOLLOW, (*os.File).Stat)
+}
 
 // Readlink returns the target of symlink p as written in the link.
-func (h *Host) Readlink(p string) (string, error) { return at(h, "readlink", p, false, os.Readlink) }
+func (h *Host) Readlink(p string) (string, error) {
+	var target string
+	err := in(h, "readlink", p, false, func(dir int, base string) error {
+		var err error
+		target, err = readlinkat(dir, base)
+		return err
+	})
+	return target, err
+}
 
 // MkdirAll creates node directory p and its missing parents with mode
 // (before umask). Existing directories keep their mode.
 func (h *Host) MkdirAll(p string, mode fs.FileMode) error {
-	return do(h, "create directory", p, true, func(real string) error { return os.MkdirAll(real, mode) })
+	clean, err := nodePath(p)
+	if err != nil {
+		return err
+	}
+	if err := h.mkdirAll(clean, mode); err != nil {
+		return h.fail("create directory", p, err)
+	}
+	return nil
 }
 
-// MkdirTemp creates a new directory in node directory dir, named by pattern
-// as os.MkdirTemp does, and returns its node path.
+func (h *Host) mkdirAll(clean string, mode fs.FileMode) error {
+	if f, err := h.open(clean, unix.O_PATH|unix.O_DIRECTORY, 0); err == nil {
+		return f.Close()
+	}
+	// Where the symlinks lead now; the missing directories are made there,
+	// each in the directory before it opened inside the root.
+	rel, err := resolve(h.root, clean, false)
+	if err != nil {
+		return err
+	}
+	cur := "/"
+	for _, comp := range strings.Split(rel, "/") {
+		if comp == "" {
+			continue
+		}
+		next := path.Join(cur, comp)
+		f, err := h.open(next, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if errors.Is(err, unix.ENOENT) {
+			dir, derr := h.open(cur, unix.O_PATH|unix.O_DIRECTORY, 0)
+			if derr != nil {
+				return derr
+			}
+			err = unix.Mkdirat(int(dir.Fd()), comp, uint32(mode.Perm()))
+			dir.Close()
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return err
+			}
+			f, err = h.open(next, unix.O_PATH|unix.O_DIRECTORY, 0)
+		}
+		if err != nil {
+			return err
+		}
+		f.Close()
+		cur = next
+	}
+	return nil
+}
+
+// MkdirTemp creates a new directory (0700) in node directory dir, named by
+// pattern as os.MkdirTemp does, and returns its node path.
 func (h *Host) MkdirTemp(dir, pattern string) (string, error) {
-	real, err := h.Path(dir)
+	clean, err := nodePath(dir)
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(real, 0o755); err != nil {
+	if err := h.mkdirAll(clean, 0o755); err != nil {
 		return "", h.fail("create directory", dir, err)
 	}
-	d, err := os.MkdirTemp(real, pattern)
-	if err != nil {
-		return "", h.fail("create directory in", dir, err)
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
+		prefix, suffix = pattern[:i], pattern[i+1:]
 	}
-	return path.Join(path.Clean(dir), filepath.Base(d)), nil
+	var name string
+	err = in(h, "create directory in", path.Join(clean, "x"), false, func(d int, _ string) error {
+		for range 100 {
+			name = prefix + randomSuffix() + suffix
+			err := unix.Mkdirat(d, name, 0o700)
+			if !errors.Is(err, unix.EEXIST) {
+				return err
+			}
+		}
+		return unix.EEXIST
+	})
+	if err != nil {
+		return "", err
+	}
+	return path.Join(clean, name), nil
 }
 
 // Chmod sets the mode of node path p, following symlinks within the root.
 func (h *Host) Chmod(p string, mode fs.FileMode) error {
-	return do(h, "chmod", p, true, func(real string) error { return os.Chmod(real, mode) })
+	_, err := on(h, "chmod", p, readFlags, func(f *os.File) (struct{}, error) { return struct{}{}, f.Chmod(mode) })
+	return err
 }
 
 // Chown sets the owner of node path p, following symlinks within the root.
 // Numeric ids are the node's: under --root they are the image's ids.
 func (h *Host) Chown(p string, uid, gid int) error {
-	return do(h, "chown", p, true, func(real string) error { return os.Chown(real, uid, gid) })
+	_, err := on(h, "chown", p, unix.O_PATH, func(f *os.File) (struct{}, error) {
+		return struct{}{}, unix.Fchownat(int(f.Fd()), "", uid, gid, unix.AT_EMPTY_PATH)
+	})
+	return err
 }
 
 // Remove removes node path p itself (a file, a symlink, an empty directory).
 // A path that does not exist is not an error.
 func (h *Host) Remove(p string) error {
-	return do(h, "remove", p, false, func(real string) error {
-		if err := os.Remove(real); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	return missingOK(in(h, "remove", p, false, unlink))
+}
+
+// unlink removes name in dir: a file, a symlink or an empty directory; a
+// name that does not exist is not an error.
+func unlink(dir int, name string) error {
+	err := unix.Unlinkat(dir, name, 0)
+	if errors.Is(err, unix.EISDIR) {
+		err = unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
+	}
+	if errors.Is(err, unix.ENOENT) {
 		return nil
-	})
+	}
+	return err
 }
 
 // RemoveAll removes node path p and everything below it; symlinks inside are
 // removed, never followed. It refuses to remove "/".
 func (h *Host) RemoveAll(p string) error {
-	return do(h, "remove", p, false, func(real string) error {
-		if real == h.root {
-			return errors.New("refusing to remove the root directory")
-		}
-		return os.RemoveAll(real)
-	})
+	if clean, err := nodePath(p); err == nil && clean == "/" {
+		return h.fail("remove", p, errors.New("refusing to remove the root directory"))
+	}
+	return missingOK(in(h, "remove", p, false, removeAllAt))
 }
 
-// both resolves two node paths without following their final components
-// and runs fn on the real paths; op names oldpath, the error adds newpath.
-func both(h *Host, op, oldpath, newpath string, fn func(ro, rn string) error) error {
-	ro, err := h.lpath(oldpath)
+// missingOK drops the error of a removal whose parent directory is missing:
+// there is nothing to remove.
+func missingOK(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// removeAllAt removes name in dir and, for a directory, everything in it,
+// opening each directory relative to its parent without following links.
+func removeAllAt(dir int, name string) error {
+	err := unix.Unlinkat(dir, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	return do(h, op, newpath, false, func(rn string) error { return fn(ro, rn) })
+	d := os.NewFile(uintptr(fd), name)
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(1024)
+		if len(names) == 0 {
+			if err != nil && err != io.EOF {
+				return err
+			}
+			break
+		}
+		for _, n := range names {
+			if err := removeAllAt(fd, n); err != nil {
+				return err
+			}
+		}
+		// Entries were removed under the reader: start again.
+		if _, err := d.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	err = unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// both runs fn with the directories holding node paths oldpath and newpath
+// and their final components; op names oldpath, the error adds newpath.
+func both(h *Host, op, oldpath, newpath string, fn func(od int, ob string, nd int, nb string) error) error {
+	clean, err := nodePath(oldpath)
+	if err != nil {
+		return err
+	}
+	od, ob, err := h.parent(clean)
+	if err != nil {
+		return h.fail(op, newpath, err)
+	}
+	defer od.Close()
+	return in(h, op, newpath, false, func(nd int, nb string) error {
+		if err := fn(int(od.Fd()), ob, nd, nb); err != nil {
+			return err
+		}
+		return unix.Fsync(nd)
+	})
 }
 
 // Rename renames node path oldpath to newpath atomically (rename(2)); a file
 // or symlink at newpath is replaced, never written through. Both must be on
 // the same filesystem.
 func (h *Host) Rename(oldpath, newpath string) error {
-	return both(h, "rename "+oldpath+" to", oldpath, newpath, func(ro, rn string) error {
-		if err := os.Rename(ro, rn); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(rn))
+	return both(h, "rename "+oldpath+" to", oldpath, newpath, func(od int, ob string, nd int, nb string) error {
+		return unix.Renameat(od, ob, nd, nb)
 	})
 }
 
 // Link creates newpath as a hard link to the file oldpath (neither followed
 // if it is a symlink).
 func (h *Host) Link(oldpath, newpath string) error {
-	return both(h, "link "+oldpath+" as", oldpath, newpath, os.Link)
+	return both(h, "link "+oldpath+" as", oldpath, newpath, func(od int, ob string, nd int, nb string) error {
+		return unix.Linkat(od, ob, nd, nb, 0)
+	})
 }
 
 // Symlink makes node path p a symlink to target, atomically: a temporary
@@ -153,30 +397,25 @@ func (h *Host) Link(oldpath, newpath string) error {
 // or the new link. Missing parent directories are created (0755). The target
 // is written as given; it is interpreted on the node.
 func (h *Host) Symlink(target, p string) error {
-	real, err := h.lpath(p)
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(real)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return h.fail("create directory for", p, err)
-	}
-	var tmp string
-	for range 100 {
-		tmp = filepath.Join(dir, tempName(filepath.Base(real)))
-		err = os.Symlink(target, tmp)
-		if !errors.Is(err, fs.ErrExist) {
-			break
+	return in(h, "symlink", p, true, func(dir int, base string) error {
+		var tmp string
+		var err error
+		for range 100 {
+			tmp = tempName(base)
+			err = unix.Symlinkat(target, dir, tmp)
+			if !errors.Is(err, unix.EEXIST) {
+				break
+			}
 		}
-	}
-	if err != nil {
-		return h.fail("symlink", p, err)
-	}
-	if err := os.Rename(tmp, real); err != nil {
-		os.Remove(tmp)
-		return h.fail("symlink", p, err)
-	}
-	return syncDir(dir)
+		if err != nil {
+			return err
+		}
+		if err := unix.Renameat(dir, tmp, dir, base); err != nil {
+			unix.Unlinkat(dir, tmp, 0)
+			return err
+		}
+		return unix.Fsync(dir)
+	})
 }
 
 // TempPrefix starts the name of every temporary file nodeup creates next to
@@ -187,22 +426,13 @@ func tempName(base string) string {
 	if len(base) > 100 {
 		base = base[:100]
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	return TempPrefix + base + "-" + hex.EncodeToString(b[:])
+	return TempPrefix + base + "-" + randomSuffix()
 }
 
-// syncDir fsyncs a directory so a rename in it survives a power cut.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, unwrapPathError(err))
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, unwrapPathError(err))
-	}
-	return nil
+func randomSuffix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // OpenFile opens node path p like os.OpenFile; a symlink in the final
@@ -210,22 +440,25 @@ func syncDir(dir string) error {
 // Use it to fill a directory nodeup has just created (an unpack staging
 // directory); replace existing files with WriteFile or Create.
 func (h *Host) OpenFile(p string, flag int, perm fs.FileMode) (*os.File, error) {
-	return at(h, "open", p, false, func(real string) (*os.File, error) {
-		return os.OpenFile(real, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+	var f *os.File
+	err := in(h, "open", p, false, func(dir int, base string) error {
+		fd, err := unix.Openat(dir, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+		if err != nil {
+			return err
+		}
+		f = os.NewFile(uintptr(fd), p)
+		return nil
 	})
+	return f, err
 }
 
 // SyncFS flushes the whole filesystem holding node path p to disk: one call
 // instead of an fsync per file after unpacking a tree.
 func (h *Host) SyncFS(p string) error {
-	return do(h, "sync", p, true, func(real string) error {
-		f, err := os.Open(real)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return unix.Syncfs(int(f.Fd()))
+	_, err := on(h, "sync", p, readFlags, func(f *os.File) (struct{}, error) {
+		return struct{}{}, unix.Syncfs(int(f.Fd()))
 	})
+	return err
 }
 
 // ErrExchangeUnsupported is returned (wrapped) by Exchange when the
@@ -236,14 +469,11 @@ var ErrExchangeUnsupported = errors.New("atomic exchange not supported by this f
 // there is no moment when either is missing. Both must exist on the same
 // filesystem; neither final component is followed.
 func (h *Host) Exchange(a, b string) error {
-	return both(h, "exchange "+a+" with", a, b, func(ra, rb string) error {
-		err := unix.Renameat2(unix.AT_FDCWD, ra, unix.AT_FDCWD, rb, unix.RENAME_EXCHANGE)
+	return both(h, "exchange "+a+" with", a, b, func(ad int, ab string, bd int, bb string) error {
+		err := unix.Renameat2(ad, ab, bd, bb, unix.RENAME_EXCHANGE)
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
 			return ErrExchangeUnsupported
 		}
-		if err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(rb))
+		return err
 	})
 }

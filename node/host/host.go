@@ -3,20 +3,23 @@
 // node paths: "/etc/containerd/config.toml" means that file as the node sees
 // it, wherever the root is.
 //
-// Every node path is joined to the root the way Ignition's JoinPath and
-// filepath-securejoin do it: symlinks are resolved as if the root were "/",
-// so an absolute or ".." symlink inside an image can never lead a write out
-// of the image. The input path is cleaned lexically first ("/a/b/.." is
-// "/a"); ".." inside symlink targets is resolved against where the link
-// really is. Like securejoin, the guarantee holds while nobody swaps path
-// components for symlinks underneath a running nodeup; the lock (Lock) keeps
-// nodeup itself from doing so.
+// Every node path is resolved inside the root the way Ignition's JoinPath
+// and filepath-securejoin do it: symlinks are followed as if the root were
+// "/", so an absolute or ".." symlink inside an image, at any depth, can
+// never lead a read or a write out of the image. Files and directories are
+// opened by the kernel with openat2(RESOLVE_IN_ROOT) where it has it, and
+// one component at a time relative to the directory before it (O_NOFOLLOW)
+// where it does not; the operations that create, rename or remove act on a
+// directory opened that way, so a symlink swapped into a path while nodeup
+// runs cannot lead it outside either. The input path is cleaned lexically
+// first ("/a/b/.." is "/a").
 //
 // Methods that read (ReadFile, Stat, ReadDir) follow a symlink in the final
 // component, within the root. Methods that create, replace or remove a path
 // (WriteFile, InstallFile, Symlink, Link, Rename, Remove, RemoveAll, Lstat)
 // act on the final component itself, the way rename(2) does: a symlink there
-// is replaced or removed, never written through.
+// is replaced or removed, never written through. Path and ResolveIn return
+// the resolution as a string, for handing to other programs.
 package host
 
 import (
@@ -105,24 +108,6 @@ func (h *Host) ResolveIn(dir, rel string) (string, error) {
 		return "", fmt.Errorf("resolve %s in %s: %w", rel, dir, err)
 	}
 	return path.Join(dir, out), nil
-}
-
-// lpath resolves everything but the final component of p, which is kept as
-// it is: the real path of the entry a create, rename or remove acts on.
-func (h *Host) lpath(p string) (string, error) {
-	clean, err := nodePath(p)
-	if err != nil {
-		return "", err
-	}
-	if clean == "/" {
-		return h.root, nil
-	}
-	dir, base := path.Split(clean)
-	rel, err := resolve(h.root, dir, false)
-	if err != nil {
-		return "", h.fail("resolve", p, err)
-	}
-	return filepath.Join(h.join(rel), base), nil
 }
 
 // join turns a root-relative resolved path ("" or "/a/b") into a real path.

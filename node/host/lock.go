@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,16 +54,21 @@ func (e *LockedError) Unwrap() error { return e.Err }
 // process exits, so a killed nodeup never leaves it held. release unlocks;
 // call it once.
 func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (release func() error, err error) {
-	real, err := h.lpath(LockPath)
+	var f *os.File
+	err = in(h, "open lock", LockPath, true, func(dir int, base string) error {
+		fd, err := unix.Openat(dir, base, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return err
+		}
+		f = os.NewFile(uintptr(fd), LockPath)
+		if err := regular(f); err != nil {
+			f.Close()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
-		return nil, h.fail("create directory for", LockPath, err)
-	}
-	f, err := os.OpenFile(real, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, h.fail("open lock", LockPath, err)
 	}
 	var tick *time.Ticker
 	for {

@@ -33,8 +33,6 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +44,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/ulikunitz/xz"
 )
 
@@ -152,21 +151,21 @@ func (a *Archive) Members() ([]Member, error) {
 			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
 		}
 		defer f.Close()
-		h := sha256.New()
+		h := digest.New()
 		n, err := io.Copy(h, f)
 		if err != nil {
 			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
 		}
-		return []Member{{Kind: File, Size: n, Mode: 0o755, SHA256: hex.EncodeToString(h.Sum(nil))}}, nil
+		return []Member{{Kind: File, Size: n, Mode: 0o755, SHA256: digest.Of(h)}}, nil
 	}
 	var out []Member
 	err := a.walk(func(m *Member, r io.Reader) error {
 		if r != nil {
-			h := sha256.New()
+			h := digest.New()
 			if _, err := io.Copy(h, r); err != nil {
 				return err
 			}
-			m.SHA256 = hex.EncodeToString(h.Sum(nil))
+			m.SHA256 = digest.Of(h)
 		}
 		out = append(out, *m)
 		return nil

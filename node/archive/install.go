@@ -1,8 +1,6 @@
 package archive
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
 )
 
@@ -98,7 +97,7 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 			}
 			pending[i] = af
 		}
-		sum := sha256.New()
+		sum := digest.New()
 		ws := []io.Writer{sum}
 		for _, i := range targets {
 			ws = append(ws, pending[i])
@@ -107,7 +106,7 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 			return fmt.Errorf("archive %s: member %s: %w", a.Name, m.Name, err)
 		}
 		for _, i := range targets {
-			sums[i] = hex.EncodeToString(sum.Sum(nil))
+			sums[i] = digest.Of(sum)
 		}
 		return nil
 	}
@@ -284,12 +283,12 @@ func stage(h *host.Host, p string, mode fs.FileMode, r io.Reader) (*host.AtomicF
 	if err != nil {
 		return nil, "", err
 	}
-	sum := sha256.New()
+	sum := digest.New()
 	if _, err := io.Copy(io.MultiWriter(af, sum), r); err != nil {
 		af.Cancel()
 		return nil, "", err
 	}
-	return af, hex.EncodeToString(sum.Sum(nil)), nil
+	return af, digest.Of(sum), nil
 }
 
 // commitAll renames every staged file into place, in order, after

@@ -18,34 +18,23 @@ package fetch
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
 )
-
-// NodeCacheDir is the content cache's node path; resolve it through the host
-// (host.Path) to fill Fetcher.CacheDir.
-const NodeCacheDir = "/var/cache/nodeup"
 
 // Defaults for the zero values of Fetcher's fields.
 const (
@@ -61,10 +50,6 @@ const (
 	DefaultTimeout          = time.Hour
 	maxBackoff              = 30 * time.Second
 )
-
-// ErrChecksum is the class of a download whose sha256 is not the expected
-// one (errors.Is); the error itself is a *ChecksumError.
-var ErrChecksum = errors.New("sha256 mismatch")
 
 // ErrStalled is the class of a download that received no data for the idle
 // timeout; the source is tried again.
@@ -89,7 +74,7 @@ type Fetcher struct {
 	// followed.
 	Client *http.Client
 	// CacheDir is the real path of the cache directory, usually
-	// host.Path(NodeCacheDir). Files go to CacheDir/sha256/<hex>.
+	// host.Path(paths.CacheDir). Files go to CacheDir/sha256/<hex>.
 	CacheDir string
 	// Retries is how many times one source is tried when it fails with a
 	// transient error (connection reset or refused, timeout, 5xx, 408, 429,
@@ -123,10 +108,6 @@ type Fetcher struct {
 	Log func(format string, args ...any)
 }
 
-// ErrCache is the class of a failure to write the download into the cache
-// (a full or read-only disk): no retry and no other source can help.
-var ErrCache = errors.New("cannot write the download cache")
-
 // cacheWriter marks write errors as the cache's, not the source's.
 type cacheWriter struct{ f *os.File }
 
@@ -136,95 +117,6 @@ func (w cacheWriter) Write(b []byte) (int, error) {
 		err = fmt.Errorf("%w: %w", ErrCache, err)
 	}
 	return n, err
-}
-
-// cacheHint says what to do about an error writing the cache directory.
-func cacheHint(err error, dir string) string {
-	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return fmt.Sprintf("; free some space on the filesystem of %s and run nodeup again", dir)
-	case errors.Is(err, syscall.EROFS):
-		return fmt.Sprintf("; %s is on a read-only filesystem: remount it read-write", dir)
-	}
-	return ""
-}
-
-// ChecksumError is a download whose content is not what the profile pins.
-type ChecksumError struct {
-	URL      string
-	Expected string
-	Actual   string
-}
-
-func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("sha256 mismatch: expected %s, actual %s", e.Expected, e.Actual)
-}
-
-func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
-
-// StatusError is an HTTP answer other than 200.
-type StatusError struct {
-	URL    string
-	Code   int
-	Status string
-}
-
-func (e *StatusError) Error() string { return "HTTP " + e.Status }
-
-// SourceError is why one source failed.
-type SourceError struct {
-	URL   string
-	Tries int
-	Err   error
-}
-
-func (e *SourceError) Error() string {
-	if e.Tries > 1 {
-		return fmt.Sprintf("%s: %v (after %d tries)", e.URL, e.Err, e.Tries)
-	}
-	return fmt.Sprintf("%s: %v", e.URL, e.Err)
-}
-
-func (e *SourceError) Unwrap() error { return e.Err }
-
-// Error is a failed Fetch: every source and why it failed.
-type Error struct {
-	SHA256  string
-	Sources []*SourceError
-	Err     error // set when Fetch stopped early (context, cache directory)
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "download of sha256 %s failed", e.SHA256)
-	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	if len(e.Sources) == 0 && e.Err == nil {
-		b.WriteString(": no source to download from; configure a mirror or allow upstream")
-	}
-	if len(e.Sources) > 0 {
-		fmt.Fprintf(&b, "; tried %d sources:", len(e.Sources))
-	}
-	for _, s := range e.Sources {
-		b.WriteString("\n  ")
-		b.WriteString(s.Error())
-	}
-	if len(e.Sources) > 0 && e.Err == nil {
-		b.WriteString("\ncheck that the mirrors serve this file (nodeup bundle writes the layout) and that the profile's sha256 is right")
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() []error {
-	var out []error
-	for _, s := range e.Sources {
-		out = append(out, s)
-	}
-	if e.Err != nil {
-		out = append(out, e.Err)
-	}
-	return out
 }
 
 // CachePath is where the verified file with this sha256 lives in the cache.
@@ -276,7 +168,7 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: no source delivered it within %v", ErrTimeout, timeout))
 	defer cancel()
 
-	tmp, tmpName, err := createTemp(dir, sum)
+	tmp, tmpName, err := host.TempIn(dir, sum[:12])
 	if err != nil {
 		fail.Err = fmt.Errorf("create file in cache directory %s: %w%s", filepath.Dir(final), err, cacheHint(err, filepath.Dir(final)))
 		return "", fail
@@ -289,7 +181,7 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 	for _, u := range candidates {
 		serr := f.trySource(ctx, u, tmp, sum, pinned, limit)
 		if serr == nil {
-			if err := commit(dir, tmp, tmpName, sum); err != nil {
+			if err := host.CommitIn(dir, tmp, tmpName, sum, 0o644); err != nil {
 				fail.Err = fmt.Errorf("store %s in the cache: %w", final, err)
 				return "", fail
 			}
@@ -377,295 +269,15 @@ func hashAt(dir *os.File, name string) (string, error) {
 	} else if !fi.Mode().IsRegular() {
 		return "", errors.New("not a regular file")
 	}
-	h := sha256.New()
+	h := digest.New()
 	if _, err := io.Copy(h, fh); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// createTemp makes the file a download streams into, in the cache directory.
-func createTemp(dir *os.File, sum string) (*os.File, string, error) {
-	for range 100 {
-		var b [6]byte
-		rand.Read(b[:])
-		name := host.TempPrefix + sum[:12] + "-" + hex.EncodeToString(b[:])
-		fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if errors.Is(err, unix.EEXIST) {
-			continue
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		return os.NewFile(uintptr(fd), name), name, nil
-	}
-	return nil, "", unix.EEXIST
-}
-
-// commit makes the verified temp file the cache entry.
-func commit(dir, tmp *os.File, tmpName, sum string) error {
-	err := tmp.Chmod(0o644)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err == nil {
-		err = unix.Renameat(int(dir.Fd()), tmpName, int(dir.Fd()), sum)
-	}
-	if err != nil {
-		return err
-	}
-	dir.Sync()
-	return nil
-}
-
-// trySource downloads u into tmp, retrying transient failures, and checks
-// the sha256. nil means tmp holds the verified bytes.
-func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64) *SourceError {
-	tries := f.Retries
-	if tries <= 0 {
-		tries = DefaultRetries
-	}
-	wait := f.Backoff
-	if wait <= 0 {
-		wait = DefaultBackoff
-	}
-	for try := 1; ; try++ {
-		got, err := f.download(ctx, u, tmp, pinned, limit)
-		if err == nil && got != sum {
-			err = &ChecksumError{URL: u, Expected: sum, Actual: got}
-		}
-		if err == nil {
-			return nil
-		}
-		if !transient(ctx, err) || try >= tries {
-			return &SourceError{URL: u, Tries: try, Err: err}
-		}
-		f.logf("%s: %v; retrying in %v (try %d of %d)", u, err, wait, try+1, tries)
-		select {
-		case <-ctx.Done():
-			return &SourceError{URL: u, Tries: try, Err: err}
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, maxBackoff)
-	}
-}
-
-// download copies u into tmp (truncated first) and returns the sha256 of
-// what it wrote. size is the pinned size (negative: unknown); more than
-// limit bytes is ErrTooLarge.
-func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64) (string, error) {
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	if err := tmp.Truncate(0); err != nil {
-		return "", err
-	}
-	pu, err := url.Parse(u)
-	if err != nil {
-		return "", err
-	}
-	tooLarge := func(n int64) error {
-		if pinned >= 0 {
-			return fmt.Errorf("%w: it has %d bytes, the pinned size is %d", ErrTooLarge, n, pinned)
-		}
-		return fmt.Errorf("%w: it has %d bytes, more than the %s a download may have", ErrTooLarge, n, size(limit))
-	}
-	var body io.Reader
-	announced := int64(-1)
-	switch pu.Scheme {
-	case "file":
-		src, err := openSource(pu.Path)
-		if err != nil {
-			return "", err
-		}
-		defer src.Close()
-		fi, err := src.Stat()
-		if err != nil {
-			return "", err
-		}
-		announced = fi.Size()
-		body = src
-	case "http", "https":
-		// One try: no byte for the idle timeout is a stall, a pace below
-		// the minimum rate or a try longer than TryTimeout is too slow.
-		actx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		idle := or(f.IdleTimeout, DefaultIdleTimeout)
-		timer := time.AfterFunc(idle, func() {
-			cancel(fmt.Errorf("%w: no data for %v", ErrStalled, idle))
-		})
-		defer timer.Stop()
-		tryTimeout := or(f.TryTimeout, DefaultTryTimeout)
-		deadline := time.AfterFunc(tryTimeout, func() {
-			cancel(fmt.Errorf("%w: not done after %v", ErrTooSlow, tryTimeout))
-		})
-		defer deadline.Stop()
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("User-Agent", "nodeup")
-		resp, err := f.client().Do(req)
-		if err != nil {
-			return "", causeOf(actx, err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "", &StatusError{URL: u, Code: resp.StatusCode, Status: resp.Status}
-		}
-		announced = resp.ContentLength
-		r := &idleReader{ctx: actx, r: resp.Body, timer: timer, idle: idle}
-		go f.watchRate(actx, cancel, &r.got)
-		body = r
-	default:
-		return "", fmt.Errorf("unsupported URL scheme %q; use http, https or file", pu.Scheme)
-	}
-	if announced > limit || (pinned >= 0 && announced >= 0 && announced != pinned) {
-		return "", tooLarge(announced)
-	}
-	expect := pinned
-	if expect < 0 {
-		expect = announced
-	}
-
-	h := sha256.New()
-	w := io.MultiWriter(cacheWriter{tmp}, h)
-	var p *progress
-	if f.Progress != nil {
-		p = newProgress(f.Progress, f.IsTerminal, path.Base(pu.Path), expect)
-		w = io.MultiWriter(cacheWriter{tmp}, h, p)
-	}
-	n, err := io.Copy(w, io.LimitReader(body, limit+1))
-	if err == nil && n > limit {
-		err = tooLarge(n)
-	}
-	if p != nil {
-		p.finish(err)
-	}
-	if err != nil {
-		return "", err
-	}
-	if expect >= 0 && n != expect {
-		return "", fmt.Errorf("%w: got %d of %d bytes", io.ErrUnexpectedEOF, n, expect)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// openSource opens a file:// source: a regular file, opened without
-// blocking, so a fifo or a device cannot hang or flood the download.
-func openSource(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file", p)
-		if fi.IsDir() {
-			err = fmt.Errorf("%s is a directory", p)
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// watchRate cuts a try whose body arrives slower than the minimum rate,
-// averaged over each window, until ctx is done.
-func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc, got *atomic.Int64) {
-	rate := f.MinRate
-	window := f.RateWindow
-	if rate <= 0 || window <= 0 {
-		rate, window = DefaultMinRate, DefaultRateWindow
-	}
-	want := int64(float64(rate) * window.Seconds())
-	t := time.NewTicker(window)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n := got.Swap(0); n < want {
-				cancel(fmt.Errorf("%w: %d bytes in %v, below %s/s", ErrTooSlow, n, window, size(rate)))
-				return
-			}
-		}
-	}
-}
-
-func (f *Fetcher) client() *http.Client {
-	if f.Client != nil {
-		return f.Client
-	}
-	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	return digest.Of(h), nil
 }
 
 func (f *Fetcher) logf(format string, args ...any) {
 	if f.Log != nil {
 		f.Log(format, args...)
 	}
-}
-
-// idleReader restarts the idle timer whenever data arrives and reports the
-// stall, not the cancellation it causes.
-type idleReader struct {
-	ctx   context.Context
-	r     io.Reader
-	timer *time.Timer
-	idle  time.Duration
-	got   atomic.Int64 // bytes since the rate was last checked
-}
-
-func (r *idleReader) Read(b []byte) (int, error) {
-	n, err := r.r.Read(b)
-	if n > 0 {
-		r.timer.Reset(r.idle)
-		r.got.Add(int64(n))
-	}
-	if err != nil && err != io.EOF {
-		err = causeOf(r.ctx, err)
-	}
-	return n, err
-}
-
-// causeOf replaces a cancellation error with its cause (a stall, a pace
-// too slow, the total time).
-func causeOf(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, ErrStalled) || errors.Is(cause, ErrTooSlow) || errors.Is(cause, ErrTimeout)) {
-		return cause
-	}
-	return err
-}
-
-// transient says whether trying the same source again may help.
-func transient(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Code >= 500 || se.Code == http.StatusRequestTimeout || se.Code == http.StatusTooManyRequests
-	}
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var dns *net.DNSError
-	switch {
-	case errors.Is(err, ErrChecksum), errors.Is(err, ErrCache), errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooSlow),
-		errors.Is(err, ErrTimeout), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
-		return false
-	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
-		return false
-	case errors.As(err, &dns):
-		return !dns.IsNotFound
-	case errors.Is(err, ErrStalled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return true
-	}
-	var ne net.Error
-	var ue *url.Error
-	var oe *net.OpError
-	return errors.As(err, &ne) || errors.As(err, &oe) || (errors.As(err, &ue) && !strings.Contains(ue.Err.Error(), "redirect"))
 }

@@ -49,20 +49,54 @@ func (h *Host) Create(p string, mode fs.FileMode) (*AtomicFile, error) {
 	if err != nil {
 		return nil, h.fail("write", p, err)
 	}
+	f, tmp, err := TempIn(dir, base)
+	if err != nil {
+		dir.Close()
+		return nil, h.fail("write", p, err)
+	}
+	return &AtomicFile{h: h, node: p, dir: dir, base: base, tmp: tmp, f: f, mode: mode}, nil
+}
+
+// TempIn creates a temporary file for name in the open directory dir
+// (TempPrefix+name+random, 0600, following no link), the first half of an
+// atomic write; CommitIn is the second. It returns the file and its name.
+func TempIn(dir *os.File, name string) (*os.File, string, error) {
 	for range 100 {
-		tmp := tempName(base)
+		tmp := tempName(name)
 		fd, err := unix.Openat(int(dir.Fd()), tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
 		if err != nil {
-			dir.Close()
-			return nil, h.fail("write", p, err)
+			return nil, "", err
 		}
-		return &AtomicFile{h: h, node: p, dir: dir, base: base, tmp: tmp, f: os.NewFile(uintptr(fd), tmp), mode: mode}, nil
+		return os.NewFile(uintptr(fd), tmp), tmp, nil
 	}
-	dir.Close()
-	return nil, h.fail("write", p, unix.EEXIST)
+	return nil, "", unix.EEXIST
+}
+
+// CommitIn finishes an atomic write begun with TempIn: it syncs f, sets
+// its mode, closes it, renames tmp over name in dir and syncs dir. On an
+// error before the rename, tmp is removed and name keeps its old content;
+// an error syncing dir is returned too (the rename may not survive a
+// crash).
+func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
+	d := int(dir.Fd())
+	err := f.Sync()
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(d, tmp, d, name)
+	}
+	if err != nil {
+		unix.Unlinkat(d, tmp, 0)
+		return err
+	}
+	return unix.Fsync(d)
 }
 
 // Write writes to the temporary file.
@@ -82,22 +116,7 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	defer a.dir.Close()
-	dir := int(a.dir.Fd())
-	err := a.f.Sync()
-	if err == nil {
-		err = a.f.Chmod(a.mode)
-	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Renameat(dir, a.tmp, dir, a.base)
-	}
-	if err != nil {
-		unix.Unlinkat(dir, a.tmp, 0)
-		return a.h.fail("write", a.node, err)
-	}
-	if err := unix.Fsync(dir); err != nil {
+	if err := CommitIn(a.dir, a.f, a.tmp, a.base, a.mode); err != nil {
 		return a.h.fail("write", a.node, err)
 	}
 	return nil

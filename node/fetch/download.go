@@ -1,0 +1,268 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nodeup/nodeup/node/digest"
+	"golang.org/x/sys/unix"
+)
+
+// trySource downloads u into tmp, retrying transient failures, and checks
+// the sha256. nil means tmp holds the verified bytes.
+func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64) *SourceError {
+	tries := f.Retries
+	if tries <= 0 {
+		tries = DefaultRetries
+	}
+	wait := f.Backoff
+	if wait <= 0 {
+		wait = DefaultBackoff
+	}
+	for try := 1; ; try++ {
+		got, err := f.download(ctx, u, tmp, pinned, limit)
+		if err == nil && got != sum {
+			err = &ChecksumError{URL: u, Expected: sum, Actual: got}
+		}
+		if err == nil {
+			return nil
+		}
+		if !transient(ctx, err) || try >= tries {
+			return &SourceError{URL: u, Tries: try, Err: err}
+		}
+		f.logf("%s: %v; retrying in %v (try %d of %d)", u, err, wait, try+1, tries)
+		select {
+		case <-ctx.Done():
+			return &SourceError{URL: u, Tries: try, Err: err}
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxBackoff)
+	}
+}
+
+// download copies u into tmp (truncated first) and returns the sha256 of
+// what it wrote. size is the pinned size (negative: unknown); more than
+// limit bytes is ErrTooLarge.
+func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64) (string, error) {
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	if err := tmp.Truncate(0); err != nil {
+		return "", err
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	tooLarge := func(n int64) error {
+		if pinned >= 0 {
+			return fmt.Errorf("%w: it has %d bytes, the pinned size is %d", ErrTooLarge, n, pinned)
+		}
+		return fmt.Errorf("%w: it has %d bytes, more than the %s a download may have", ErrTooLarge, n, size(limit))
+	}
+	var body io.Reader
+	announced := int64(-1)
+	switch pu.Scheme {
+	case "file":
+		src, err := openSource(pu.Path)
+		if err != nil {
+			return "", err
+		}
+		defer src.Close()
+		fi, err := src.Stat()
+		if err != nil {
+			return "", err
+		}
+		announced = fi.Size()
+		body = src
+	case "http", "https":
+		// One try: no byte for the idle timeout is a stall, a pace below
+		// the minimum rate or a try longer than TryTimeout is too slow.
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		idle := or(f.IdleTimeout, DefaultIdleTimeout)
+		timer := time.AfterFunc(idle, func() {
+			cancel(fmt.Errorf("%w: no data for %v", ErrStalled, idle))
+		})
+		defer timer.Stop()
+		tryTimeout := or(f.TryTimeout, DefaultTryTimeout)
+		deadline := time.AfterFunc(tryTimeout, func() {
+			cancel(fmt.Errorf("%w: not done after %v", ErrTooSlow, tryTimeout))
+		})
+		defer deadline.Stop()
+		req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("User-Agent", "nodeup")
+		resp, err := f.client().Do(req)
+		if err != nil {
+			return "", causeOf(actx, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return "", &StatusError{URL: u, Code: resp.StatusCode, Status: resp.Status}
+		}
+		announced = resp.ContentLength
+		r := &idleReader{ctx: actx, r: resp.Body, timer: timer, idle: idle}
+		go f.watchRate(actx, cancel, &r.got)
+		body = r
+	default:
+		return "", fmt.Errorf("unsupported URL scheme %q; use http, https or file", pu.Scheme)
+	}
+	if announced > limit || (pinned >= 0 && announced >= 0 && announced != pinned) {
+		return "", tooLarge(announced)
+	}
+	expect := pinned
+	if expect < 0 {
+		expect = announced
+	}
+
+	h := digest.New()
+	w := io.MultiWriter(cacheWriter{tmp}, h)
+	var p *progress
+	if f.Progress != nil {
+		p = newProgress(f.Progress, f.IsTerminal, path.Base(pu.Path), expect)
+		w = io.MultiWriter(cacheWriter{tmp}, h, p)
+	}
+	n, err := io.Copy(w, io.LimitReader(body, limit+1))
+	if err == nil && n > limit {
+		err = tooLarge(n)
+	}
+	if p != nil {
+		p.finish(err)
+	}
+	if err != nil {
+		return "", err
+	}
+	if expect >= 0 && n != expect {
+		return "", fmt.Errorf("%w: got %d of %d bytes", io.ErrUnexpectedEOF, n, expect)
+	}
+	return digest.Of(h), nil
+}
+
+// openSource opens a file:// source: a regular file, opened without
+// blocking, so a fifo or a device cannot hang or flood the download.
+func openSource(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", p)
+		if fi.IsDir() {
+			err = fmt.Errorf("%s is a directory", p)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// watchRate cuts a try whose body arrives slower than the minimum rate,
+// averaged over each window, until ctx is done.
+func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc, got *atomic.Int64) {
+	rate := f.MinRate
+	window := f.RateWindow
+	if rate <= 0 || window <= 0 {
+		rate, window = DefaultMinRate, DefaultRateWindow
+	}
+	want := int64(float64(rate) * window.Seconds())
+	t := time.NewTicker(window)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := got.Swap(0); n < want {
+				cancel(fmt.Errorf("%w: %d bytes in %v, below %s/s", ErrTooSlow, n, window, size(rate)))
+				return
+			}
+		}
+	}
+}
+
+func (f *Fetcher) client() *http.Client {
+	if f.Client != nil {
+		return f.Client
+	}
+	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+}
+
+// idleReader restarts the idle timer whenever data arrives and reports the
+// stall, not the cancellation it causes.
+type idleReader struct {
+	ctx   context.Context
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+	got   atomic.Int64 // bytes since the rate was last checked
+}
+
+func (r *idleReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+		r.got.Add(int64(n))
+	}
+	if err != nil && err != io.EOF {
+		err = causeOf(r.ctx, err)
+	}
+	return n, err
+}
+
+// causeOf replaces a cancellation error with its cause (a stall, a pace
+// too slow, the total time).
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && (errors.Is(cause, ErrStalled) || errors.Is(cause, ErrTooSlow) || errors.Is(cause, ErrTimeout)) {
+		return cause
+	}
+	return err
+}
+
+// transient says whether trying the same source again may help.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code >= 500 || se.Code == http.StatusRequestTimeout || se.Code == http.StatusTooManyRequests
+	}
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, ErrChecksum), errors.Is(err, ErrCache), errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooSlow),
+		errors.Is(err, ErrTimeout), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return false
+	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
+		return false
+	case errors.As(err, &dns):
+		return !dns.IsNotFound
+	case errors.Is(err, ErrStalled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return true
+	}
+	var ne net.Error
+	var ue *url.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe) || (errors.As(err, &ue) && !strings.Contains(ue.Err.Error(), "redirect"))
+}

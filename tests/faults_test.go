@@ -1291,9 +1291,13 @@ func TestSurpriseUnitFailsToStart(t *testing.T) {
 func TestSurpriseSocketNeverAppears(t *testing.T) {
 	bin := buildNodeup(t)
 	n := faultNode(t, bin)
-	// Schema 4 (containerd 2.3) has the socket in the grpc server plugin.
-	repl := append(withContainerdConfig("    [plugins.'io.containerd.server.v1.grpc']\n      address = \"/run/containerd/elsewhere.sock\"\n"), `timeout  = "60s"`, `timeout  = "5s"`)
-	profile := demoWith(t, n, "other-socket", repl...)
+	// The profile cannot move the socket (it owns the address), so an
+	// operator's drop-in does: containerd's --address wins over its config.
+	if err := n.WriteFile("/etc/systemd/system/containerd.service.d/50-elsewhere.conf",
+		[]byte("[Service]\nExecStart=\nExecStart=/usr/local/bin/containerd --address /run/containerd/elsewhere.sock\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	profile := demoWith(t, n, "other-socket", `timeout  = "60s"`, `timeout  = "5s"`)
 	t0 := time.Now()
 	r := runApply(n, profile, "--var-file", varFile("2.3.4"))
 	took := time.Since(t0)

@@ -83,7 +83,7 @@ func (e *Error) Error() string {
 		b.WriteString("\n  ")
 		b.WriteString(s.Error())
 	}
-	if len(e.Sources) > 0 && e.Err == nil {
+	if e.Err == nil && e.mirrorsAtFault() {
 		b.WriteString("\ncheck that the mirrors serve this file (nodeup bundle writes the layout) and that the profile's sha256 is right")
 	}
 	return b.String()
@@ -102,4 +102,16 @@ func (e *Error) Unwrap() []error {
 		out = append(out, e.Err)
 	}
 	return out
+}
+
+// mirrorsAtFault reports whether a source failed for its own reasons: a
+// download that failed only because the cache could not take it (a full
+// disk) is no reason to doubt the mirrors.
+func (e *Error) mirrorsAtFault() bool {
+	for _, s := range e.Sources {
+		if !errors.Is(s, ErrCache) {
+			return true
+		}
+	}
+	return false
 }

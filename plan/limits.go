@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/nodeup/nodeup/node/host"
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +55,7 @@ func readOpened(f *os.File, p string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s, not a regular file; nodeup reads regular files only", p, fileKind(fi.Mode()))
+		return nil, fmt.Errorf("%s is %s, not a regular file; nodeup reads regular files only", p, "a "+host.KindOf(fi.Mode()))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
@@ -64,20 +65,6 @@ func readOpened(f *os.File, p string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d KiB, the most nodeup reads for a profile", p, max>>10)
 	}
 	return b, nil
-}
-
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a fifo"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return "a special file"
 }
 
 // checkSource lexes src (without parsing it) and reports what would make

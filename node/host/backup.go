@@ -64,12 +64,14 @@ func (h *Host) Backup(p string) (string, error) {
 			return "", err
 		}
 	default:
-		return "", fmt.Errorf("back up %s: it is a %s, not a file; move it away yourself", p, kind(fi.Mode()))
+		return "", fmt.Errorf("back up %s: it is a %s, not a file; move it away yourself", p, KindOf(fi.Mode()))
 	}
 	return dest, nil
 }
 
-func kind(m fs.FileMode) string {
+// KindOf names what a file that is not a regular file is, for errors:
+// "directory", "device", "fifo", "socket" or "special file".
+func KindOf(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "directory"

@@ -120,7 +120,7 @@ func regular(f *os.File) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: it is a %s; move it away", ErrNotRegular, kind(fi.Mode()))
+		return fmt.Errorf("%w: it is a %s; move it away", ErrNotRegular, KindOf(fi.Mode()))
 	}
 	return nil
 }

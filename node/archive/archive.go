@@ -137,9 +137,6 @@ func Open(path string, format Format) (*Archive, error) {
 	return &Archive{Name: filepath.Base(path), path: path, format: format}, nil
 }
 
-// Format is the archive's format.
-func (a *Archive) Format() Format { return a.format }
-
 // Members lists the archive's entries (checked as described in the package
 // doc), with the sha256 of each file, so a step can tell before installing
 // whether a member exists and whether the node already has its content. A
@@ -260,7 +257,7 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 		m := &Member{Name: name, Mode: a.mode(hdr, name)}
 		var content io.Reader
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 			m.Kind, m.Size = File, hdr.Size
 			if hdr.Size < 0 || hdr.Size > maxBytes-total {
 				return a.unsafe(hdr.Name, "makes the archive unpack to more than %s (the limit); it looks like a decompression bomb — raise the limit if the artifact really is that big", size(maxBytes))

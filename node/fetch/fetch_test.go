@@ -395,7 +395,7 @@ func TestFetchNoUpstream(t *testing.T) {
 }
 
 func TestFetchContextCancelled(t *testing.T) {
-	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	f := newFetcher(t)
 	f.Backoff = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -34,6 +34,10 @@ type Options struct {
 type Loaded struct {
 	Profile *profile.Profile
 	Files   map[string]*hcl.File
+	// Sensitive holds every value nodeup must never print: what sensitive
+	// variables were given, valid or not, and every string computed from
+	// one. It is filled even when the load fails.
+	Sensitive []string
 }
 
 // Load reads a profile file, or every *.hcl file of a directory merged, and
@@ -65,6 +69,11 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 	}
 	p := l.load(bodies)
 	p.Files = files
+	defer func() {
+		l.scrubDiagnostics()
+		out.Sensitive = l.sensitive
+		p.Sensitive = l.sensitive
+	}()
 	if l.diags.HasErrors() {
 		return out, l.diags
 	}
@@ -112,8 +121,12 @@ type loader struct {
 	diags   hcl.Diagnostics
 	// ranges maps "block.attribute" paths to where they were written, so
 	// semantic checks made after decoding still point at the source.
-	ranges    map[string]hcl.Range
-	sensitive []string
+	ranges       map[string]hcl.Range
+	sensitive    []string
+	sensitiveSet map[string]bool
+	// taints are where values computed from sensitive variables were
+	// written.
+	taints []hcl.Range
 }
 
 func (l *loader) errorf(subject *hcl.Range, summary, format string, args ...any) {

@@ -37,6 +37,13 @@ const secretInUnit = `"--bootstrap-token=s3cr3t&<boot\"strap>$$x%%y"`
 // here and served by a test mirror, and returns its path.
 func testProfile(t *testing.T) string {
 	t.Helper()
+	return testProfileServed(t, func(w http.ResponseWriter, _ *http.Request, b []byte) { w.Write(b) })
+}
+
+// testProfileServed is testProfile with the mirror serving each artifact
+// through serve.
+func testProfileServed(t *testing.T, serve func(w http.ResponseWriter, r *http.Request, content []byte)) string {
+	t.Helper()
 	files := map[string][]byte{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := files[r.URL.Path]
@@ -44,7 +51,7 @@ func testProfile(t *testing.T) string {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write(b)
+		serve(w, r, b)
 	}))
 	t.Cleanup(srv.Close)
 	put := func(name string, content []byte) string {

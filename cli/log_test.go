@@ -79,9 +79,13 @@ func TestLogFormatJSON(t *testing.T) {
 // included: what cloud-init logs keep.
 func TestTextLogsAreTimestampedLines(t *testing.T) {
 	profile := testProfile(t)
-	code, _, errs := nodeup(t, "apply", profile, "--root", t.TempDir(), "--phase", "bake")
+	code, out, errs := nodeup(t, "apply", profile, "--root", t.TempDir(), "--phase", "bake")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	// Each step's line as it finishes, with the time.
+	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \+ artifact:containerd: create \(\d+m?s\) install containerd`).MatchString(out) {
+		t.Errorf("no timestamped step line on stdout:\n%s", out)
 	}
 	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (info|warning|error): `)
 	for _, line := range strings.Split(strings.TrimRight(errs, "\n"), "\n") {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,4 +108,150 @@ func TestWrappedStreamsStayTerminals(t *testing.T) {
 	if terminal(inv.err) || inv.screen != nil {
 		t.Errorf("a buffer is seen as a terminal")
 	}
+}
+
+// On a terminal, plans are coloured: + green, ~ yellow, - red, diff lines
+// too; NO_COLOR, TERM=dumb and --no-color each turn every colour off,
+// diagnostics' included.
+func TestColourOnATerminal(t *testing.T) {
+	profile := testProfile(t)
+	root := t.TempDir()
+	base := append([]string{"TERM=xterm"}, environ...)
+	code, screen := onTerminal(t, base, "plan", profile, "--root", root, "--verbose")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, screen)
+	}
+	for _, want := range []string{"\x1b[32m+\x1b[0m file:/etc/containerd/config.toml: create", "\x1b[31m-\x1b[0m verify:cri: skip", "\x1b[32m+version = 4\x1b[0m", "\x1b[1m+++ /etc/containerd/config.toml\x1b[0m"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("plan on a terminal lacks %q:\n%q", want, screen)
+		}
+	}
+	_, screen = onTerminal(t, base, "validate", "../plan/testdata/invalid/many_errors.hcl")
+	if !strings.Contains(screen, "\x1b[") {
+		t.Errorf("diagnostics on a terminal are not coloured:\n%q", screen)
+	}
+
+	for name, c := range map[string]struct {
+		env  []string
+		args []string
+	}{
+		"NO_COLOR":   {append([]string{"NO_COLOR=1", "TERM=xterm"}, environ...), nil},
+		"TERM=dumb":  {append([]string{"TERM=dumb"}, environ...), nil},
+		"--no-color": {base, []string{"--no-color"}},
+	} {
+		for _, args := range [][]string{{"plan", profile, "--root", root}, {"validate", "../plan/testdata/invalid/many_errors.hcl"}} {
+			_, screen := onTerminal(t, c.env, append(args, c.args...)...)
+			if strings.Contains(screen, "\x1b") {
+				t.Errorf("%s: %s prints escape codes:\n%q", name, args[0], screen)
+			}
+		}
+	}
+}
+
+// emulate plays what nodeup wrote to a terminal the way a terminal shows
+// it, for the sequences nodeup writes (colours, carriage return, cursor
+// up, erase to the end of the screen), and calls seen with the screen
+// each time the bars are about to be redrawn.
+func emulate(out string, seen func(lines []string)) []string {
+	lines := []string{""}
+	row := 0
+	sgr := regexp.MustCompile(`^\x1b\[[0-9;]*m`)
+	up := regexp.MustCompile(`^\x1b\[(\d+)A`)
+	for i := 0; i < len(out); {
+		rest := out[i:]
+		switch {
+		case sgr.MatchString(rest):
+			i += len(sgr.FindString(rest))
+		case up.MatchString(rest):
+			m := up.FindStringSubmatch(rest)
+			n, _ := strconv.Atoi(m[1])
+			row = max(0, row-n)
+			i += len(m[0])
+		case strings.HasPrefix(rest, "\x1b[J"):
+			if seen != nil {
+				seen(lines) // the bars, before they are erased
+			}
+			lines = append(lines[:row], "")
+			i += 3
+		case rest[0] == '\r':
+			lines[row] = ""
+			i++
+		case rest[0] == '\n':
+			row++
+			if row == len(lines) {
+				lines = append(lines, "")
+			}
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(rest)
+			lines[row] += string(r)
+			i += size
+		}
+	}
+	if seen != nil {
+		seen(lines)
+	}
+	return lines
+}
+
+// On a terminal an apply shows each download as a bar of its own line,
+// several at once while they run in parallel; a finished download leaves
+// one line, and each step's line appears as it finishes.
+func TestLiveApplyOnATerminal(t *testing.T) {
+	// Every artifact's download holds at its half until all four have
+	// begun, so four bars are on the screen together.
+	var mu sync.Mutex
+	begun := 0
+	all := make(chan struct{})
+	profile := testProfileServed(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b[:len(b)/2])
+		w.(http.Flusher).Flush()
+		mu.Lock()
+		if begun++; begun == 4 {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(b[len(b)/2:])
+	})
+	code, screen := onTerminal(t, append([]string{"TERM=xterm"}, environ...), "apply", profile, "--root", t.TempDir(), "--phase", "bake", "--parallelism", "16")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, screen)
+	}
+	mostBars, busiest := 0, ""
+	final := emulate(screen, func(lines []string) {
+		bars := 0
+		for _, l := range lines {
+			if strings.Contains(l, " / ") && strings.Contains(l, "/s") {
+				bars++
+			}
+		}
+		if bars > mostBars {
+			mostBars, busiest = bars, strings.Join(lines[max(0, len(lines)-12):], "\n")
+		}
+	})
+	if mostBars < 2 {
+		t.Errorf("never more than %d bar on the screen at once:\n%s", mostBars, strings.Join(final, "\n"))
+	}
+	text := strings.Join(final, "\n")
+	for _, name := range []string{"containerd.tar.gz", "runc.amd64", "cni.tgz", "kubelet"} {
+		if n := strings.Count(text, "✓ downloaded "+name+": "); n != 1 {
+			t.Errorf("%d lines say %s was downloaded:\n%s", n, name, text)
+		}
+	}
+	for _, want := range []string{"+ artifact:containerd: create (", "+ file:/etc/containerd/config.toml: create (", "Apply: "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the screen lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, " / ") {
+		t.Errorf("a bar is left on the screen:\n%s", text)
+	}
+	t.Logf("the bottom of the screen with %d downloads running:\n%s", mostBars, busiest)
+	t.Logf("the screen after apply:\n%s", text)
 }

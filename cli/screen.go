@@ -164,28 +164,26 @@ func (b *termBar) Done(err error) {
 	s.draw()
 }
 
-// line is the bar as one terminal line no wider than width.
+// nameWidth is the column of download names: bars line up below each
+// other.
+const nameWidth = 28
+
+// line is the bar as one terminal line no wider than width:
+// NAME [=====>    ] DONE / TOTAL  RATE/s.
 func (b *termBar) line(width int, color bool) string {
-	bar := ""
-	if b.total > 0 {
+	text := fmt.Sprintf("%s / %s  %s/s", byteSize(b.done), byteSize(b.total), byteSize(rate(b.done, b.start)))
+	name := []rune(b.name)
+	if len(name) > nameWidth {
+		name = append(name[:nameWidth-1], '…')
+	}
+	line := fmt.Sprintf("%-*s ", nameWidth, string(name))
+	if b.total > 0 && width >= nameWidth+barWidth+len(text)+4 {
 		n := int(min(b.done, b.total) * barWidth / b.total)
 		fill := strings.Repeat("=", n)
 		if n < barWidth {
 			fill += ">" + strings.Repeat(" ", barWidth-n-1)
 		}
-		bar = "[" + painter(color).paint(cyan, fill) + "] "
+		line += "[" + painter(color).paint(cyan, fill) + "] "
 	}
-	text := fmt.Sprintf("%s / %s  %s/s", byteSize(b.done), byteSize(b.total), byteSize(rate(b.done, b.start)))
-	name := b.name
-	room := width - 1 - len(text) - 1
-	if b.total > 0 {
-		room -= barWidth + 3
-	}
-	if room < 8 {
-		room = 8
-	}
-	if len(name) > room {
-		name = name[:room-1] + "…"
-	}
-	return fmt.Sprintf("%-*s %s%s", room, name, bar, text)
+	return line + text
 }

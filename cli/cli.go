@@ -49,6 +49,10 @@ func (e usageError) Error() string { return fmt.Sprintf("%s: %s; see %s --help",
 // can be someone else.
 type system struct {
 	euid func() int
+	// unguarded turns the stream guard off, so tests can show that
+	// sensitive values are kept out where they enter, not only caught on
+	// the way out.
+	unguarded bool
 }
 
 // Main runs nodeup with the process's arguments and environment and

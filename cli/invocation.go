@@ -57,7 +57,7 @@ type invocation struct {
 }
 
 func newInvocation(s Streams, environ []string, sys system) *invocation {
-	inv := &invocation{raw: s, environ: environ, sys: sys, secrets: &secrets{}}
+	inv := &invocation{raw: s, environ: environ, sys: sys, secrets: &secrets{unguarded: sys.unguarded}}
 	inv.g.logFormat = "text"
 	inv.g.root = "/"
 	inv.g.phase = "all"

@@ -40,6 +40,7 @@ func (l *loader) validate(p *profile.Profile) {
 	l.validateContainerd(p)
 	l.validateKubelet(p)
 	l.validateVerify(p)
+	l.validateText(p)
 }
 
 func oneOf(v string, allowed ...string) bool {

@@ -137,7 +137,7 @@ type logBars struct {
 func (l logBars) Bar(name string, total int64) fetch.Bar {
 	now := time.Now()
 	b := &logBar{log: l.log, name: name, total: total, start: now, last: now}
-	l.log.Info(fmt.Sprintf("downloading %s (%s)", name, byteSize(total)), "download", name, "total_bytes", total)
+	l.log.Info(fmt.Sprintf("downloading %s (%s)", name, fetch.Size(total)), "download", name, "total_bytes", total)
 	return b
 }
 
@@ -152,9 +152,9 @@ func (b *logBar) Add(n int) {
 	b.done += int64(n)
 	if now := time.Now(); now.Sub(b.last) >= lineInterval {
 		b.last = now
-		msg := fmt.Sprintf("downloading %s: %s of %s, %s/s", b.name, byteSize(b.done), byteSize(b.total), byteSize(rate(b.done, b.start)))
+		msg := fmt.Sprintf("downloading %s: %s of %s, %s/s", b.name, fetch.Size(b.done), fetch.Size(b.total), fetch.Size(rate(b.done, b.start)))
 		if b.total > 0 {
-			msg = fmt.Sprintf("downloading %s: %s of %s (%d%%), %s/s", b.name, byteSize(b.done), byteSize(b.total), b.done*100/b.total, byteSize(rate(b.done, b.start)))
+			msg = fmt.Sprintf("downloading %s: %s of %s (%d%%), %s/s", b.name, fetch.Size(b.done), fetch.Size(b.total), b.done*100/b.total, fetch.Size(rate(b.done, b.start)))
 		}
 		b.log.Info(msg, "download", b.name, "bytes", b.done, "total_bytes", b.total)
 	}
@@ -163,11 +163,11 @@ func (b *logBar) Add(n int) {
 func (b *logBar) Done(err error) {
 	elapsed := time.Since(b.start)
 	if err != nil {
-		b.log.Warn(fmt.Sprintf("downloading %s failed after %s of %s: %v", b.name, byteSize(b.done), byteSize(b.total), err),
+		b.log.Warn(fmt.Sprintf("downloading %s failed after %s of %s: %v", b.name, fetch.Size(b.done), fetch.Size(b.total), err),
 			"download", b.name, "bytes", b.done, "total_bytes", b.total)
 		return
 	}
-	b.log.Info(fmt.Sprintf("downloaded %s: %s in %s, %s/s", b.name, byteSize(b.done), elapsed.Round(time.Millisecond), byteSize(rate(b.done, b.start))),
+	b.log.Info(fmt.Sprintf("downloaded %s: %s in %s, %s/s", b.name, fetch.Size(b.done), elapsed.Round(time.Millisecond), fetch.Size(rate(b.done, b.start))),
 		"download", b.name, "bytes", b.done, "seconds", elapsed.Seconds())
 }
 
@@ -177,21 +177,4 @@ func rate(done int64, start time.Time) int64 {
 		return 0
 	}
 	return int64(float64(done) / s)
-}
-
-// byteSize formats a byte count in binary units; negative means unknown.
-func byteSize(n int64) string {
-	if n < 0 {
-		return "unknown size"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

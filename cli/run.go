@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -85,7 +86,7 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 			out.plan(plannedViews, o.verbose)
 		}
 		if c.failed > 0 {
-			return fmt.Errorf("plan: %d step(s) could not be checked", c.failed)
+			return fmt.Errorf("plan: %d step(s) could not be checked: %s; their errors are above", c.failed, failedIDs(plannedViews))
 		}
 		if o.detailedExitcode && c.changes() > 0 {
 			return exitError{code: 2}
@@ -148,9 +149,28 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 		return saveErr
 	}
 	if c.failed > 0 {
-		return fmt.Errorf("apply: %d step(s) failed", c.failed)
+		return fmt.Errorf("apply: %d step(s) failed or did not run: %s; fix the first error above and run nodeup apply again", c.failed, failedIDs(views))
 	}
 	return nil
+}
+
+// failedIDs names the steps that failed, those that did not run after
+// them last, at most a handful.
+func failedIDs(views []stepView) string {
+	var failed, notRun []string
+	for _, v := range views {
+		switch v.Result {
+		case resultFailed:
+			failed = append(failed, v.ID)
+		case resultNotRun:
+			notRun = append(notRun, v.ID)
+		}
+	}
+	ids := append(failed, notRun...)
+	if len(ids) > 5 {
+		ids = append(ids[:5], fmt.Sprintf("and %d more", len(ids)-5))
+	}
+	return printable(strings.Join(ids, ", "))
 }
 
 // table prints a table whose cells hold text from the node (a runtime's

@@ -156,9 +156,9 @@ func (b *termBar) Done(err error) {
 	elapsed := time.Since(b.start).Round(time.Millisecond)
 	var line string
 	if err != nil {
-		line = fmt.Sprintf("%s %s failed after %s of %s: %s\n", p.paint(red, "✗"), b.name, byteSize(b.done), byteSize(b.total), printable(err.Error()))
+		line = fmt.Sprintf("%s %s failed after %s of %s: %s\n", p.paint(red, "✗"), b.name, fetch.Size(b.done), fetch.Size(b.total), printable(err.Error()))
 	} else {
-		line = fmt.Sprintf("%s downloaded %s: %s in %s, %s/s\n", p.paint(green, "✓"), b.name, byteSize(b.done), elapsed, byteSize(rate(b.done, b.start)))
+		line = fmt.Sprintf("%s downloaded %s: %s in %s, %s/s\n", p.paint(green, "✓"), b.name, fetch.Size(b.done), elapsed, fetch.Size(rate(b.done, b.start)))
 	}
 	_, _ = io.WriteString(s.term, s.guard(line))
 	s.draw()
@@ -171,7 +171,7 @@ const nameWidth = 28
 // line is the bar as one terminal line no wider than width:
 // NAME [=====>    ] DONE / TOTAL  RATE/s.
 func (b *termBar) line(width int, color bool) string {
-	text := fmt.Sprintf("%s / %s  %s/s", byteSize(b.done), byteSize(b.total), byteSize(rate(b.done, b.start)))
+	text := fmt.Sprintf("%s / %s  %s/s", fetch.Size(b.done), fetch.Size(b.total), fetch.Size(rate(b.done, b.start)))
 	name := []rune(b.name)
 	if len(name) > nameWidth {
 		name = append(name[:nameWidth-1], '…')

@@ -102,10 +102,7 @@ func (s *secrets) guard(text string) string {
 	if s.unguarded {
 		return text
 	}
-	for _, f := range s.guards {
-		text = strings.ReplaceAll(text, f, plan.Redacted)
-	}
-	return text
+	return redact(text, s.guards)
 }
 
 // scrub replaces every spelling, however short: for text known to come
@@ -113,7 +110,12 @@ func (s *secrets) guard(text string) string {
 func (s *secrets) scrub(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, f := range s.all {
+	return redact(text, s.all)
+}
+
+// redact replaces each of forms, longest first, in text.
+func redact(text string, forms []string) string {
+	for _, f := range forms {
 		text = strings.ReplaceAll(text, f, plan.Redacted)
 	}
 	return text

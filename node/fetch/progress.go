@@ -117,7 +117,10 @@ func (p *progress) rate() int64 {
 	return int64(float64(p.done) / s)
 }
 
-// size formats a byte count in binary units; negative means unknown.
+// Size formats a byte count in binary units ("3.0 GiB"); negative means
+// unknown.
+func Size(n int64) string { return size(n) }
+
 func size(n int64) string {
 	if n < 0 {
 		return "unknown size"

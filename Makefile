@@ -11,18 +11,24 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 E2E_TIMEOUT ?= 80m
 FUZZTIME    ?= 30s
 
-.PHONY: build release test unit fuzz e2e testbed demo clean
+.PHONY: build release man test unit fuzz e2e testbed demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
 
-# Static binaries for both architectures, their checksums and .deb packages.
-release:
+# Man pages, one per command, generated from the command tree.
+man:
+	$(GO) run ./internal/mangen docs/man
+
+# Static binaries for both architectures, their checksums and .deb packages
+# (with the man pages).
+release: man
 	mkdir -p bin
 	for arch in amd64 arm64; do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o bin/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
-		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system; \
+		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system bin/deb-$$arch/usr/share/man/man1; \
 		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
+		for page in docs/man/*.1; do gzip -9n < $$page > bin/deb-$$arch/usr/share/man/man1/$$(basename $$page).gz; done; \
 		cp packaging/nodeup-boot.service bin/deb-$$arch/lib/systemd/system/; \
 		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
 		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
@@ -56,4 +62,4 @@ demo: build testbed
 	$(GO) test -tags demo -count=1 -timeout 30m -run '^TestDemo$$' ./tests/ -v 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok[[:space:]]'
 
 clean:
-	rm -rf bin
+	rm -rf bin docs/man/*.1

@@ -2,17 +2,36 @@ package cli
 
 import "github.com/spf13/cobra"
 
-func newApplyCommand(s Streams, g *globalOptions) *cobra.Command {
+func (inv *invocation) applyCommand() *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
 		Use:   "apply PROFILE",
 		Short: "Converge the host to the profile, then verify",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return runGraph(s, g, args[0], true, o)
-		},
+		Long: `Show the plan, then converge the host: download and install what is missing (each
+download's sha256 checked while it streams), write every file atomically, enable and start
+the units, restart what changed, and verify the runtime over CRI. Each step's line is
+printed as it finishes (with a timestamp when stdout is not a terminal); on a terminal each
+download has its own progress bar. One apply runs at a time per root: a second fails at
+once, or with --wait queues behind the first.
+
+apply on this machine's / must run as root. In an image build, --phase bake installs and
+enables everything without starting it; --phase boot on the booted node does the rest.`,
+		Example: `  sudo nodeup apply node.hcl
+  sudo nodeup apply node.hcl --wait
+  nodeup apply node.hcl --root /mnt/image --phase bake
+  sudo nodeup apply /etc/nodeup/profile.d --phase boot --log-format json
+  sudo nodeup apply node.hcl --json > apply.json`,
+		Args:              onePROFILE,
+		ValidArgsFunction: profileArg,
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			return inv.runGraph(args[0], true, o)
+		}),
 	}
+	inv.profileFlags(cmd)
+	inv.rootFlag(cmd)
+	inv.phaseFlag(cmd)
+	inv.parallelismFlag(cmd)
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for another nodeup holding the lock instead of failing")
-	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps in the plan too")
 	return cmd
 }

@@ -25,7 +25,7 @@ type ManifestEntry struct {
 	Size   int64  `json:"size"`
 }
 
-func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
+func (inv *invocation) bundleCommand() *cobra.Command {
 	var out, cacheDir string
 	cmd := &cobra.Command{
 		Use:   "bundle PROFILE -o DIR|FILE.tar",
@@ -33,9 +33,13 @@ func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
 		Long: "bundle downloads (or takes from the cache) every artifact of the profile, checks its sha256,\n" +
 			"and writes them in the mirror layout M/HOST/PATH with a manifest.json, so the result can be\n" +
 			"used as mirror { urls = [\"file:///path/to/bundle\"] } or served by any static web server.",
-		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			_, graph, err := loadGraph(s, g, args[0])
+		Example: `  nodeup bundle node.hcl -o /srv/nodeup
+  nodeup bundle node.hcl -o bundle.tar --cache /var/tmp/nodeup-cache
+  nodeup bundle node.hcl -o bundle.tar --json`,
+		Args:              onePROFILE,
+		ValidArgsFunction: profileArg,
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			_, graph, err := inv.loadGraph(args[0])
 			if err != nil {
 				return err
 			}
@@ -49,8 +53,7 @@ func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
 			if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 				return fmt.Errorf("bundle: %w; pass a writable --cache DIR", err)
 			}
-			f := &fetch.Fetcher{CacheDir: cacheDir, Progress: s.Err, IsTerminal: isTerminal(s.Err),
-				Log: func(format string, args ...any) { logLine(s.Err, g.logFormat, "info", fmt.Sprintf(format, args...)) }}
+			f := inv.fetcher(cacheDir)
 			ctx, cancel := signalContext()
 			defer cancel()
 
@@ -91,16 +94,21 @@ func newBundleCommand(s Streams, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, e := range entries {
-				fmt.Fprintf(s.Out, "%s  %s (%d bytes)\n", e.SHA256, e.Path, e.Size)
+			if inv.g.json {
+				return inv.emit(map[string]any{"output": out, "artifacts": entries}, true)
 			}
-			fmt.Fprintf(s.Out, "bundle %s: %d artifacts and manifest.json\n", out, len(entries))
+			for _, e := range entries {
+				fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", e.SHA256, printable(e.Path), e.Size)
+			}
+			fmt.Fprintf(inv.out, "bundle %s: %d artifacts and manifest.json\n", printable(out), len(entries))
 			return nil
-		},
+		}),
 	}
+	inv.profileFlags(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "directory, or FILE.tar, to write (required)")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "download cache (default: the user cache directory)")
 	_ = cmd.MarkFlagRequired("output")
+	_ = cmd.RegisterFlagCompletionFunc("cache", dirs)
 	return cmd
 }
 

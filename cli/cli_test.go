@@ -8,10 +8,17 @@ import (
 	"testing"
 )
 
+// run runs one command line with an empty environment.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv runs one command line with the given environment and no input.
+func runEnv(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = Run(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, nil)
+	code = Run(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, environ)
 	return code, out.String(), errb.String()
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -34,7 +35,7 @@ type cloudConfig struct {
 	RunCmd     [][]string  `json:"runcmd"`
 }
 
-func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
+func (inv *invocation) cloudInitCommand() *cobra.Command {
 	var nodeupURL, nodeupSHA, arch string
 	cmd := &cobra.Command{
 		Use:   "cloud-init PROFILE --nodeup-url URL --nodeup-sha256 SUM",
@@ -42,14 +43,18 @@ func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
 		Long: "The user data writes the profile's files to " + nodeProfileDir + ", downloads nodeup from\n" +
 			"--nodeup-url and checks its sha256 before running it, then runs nodeup apply. With\n" +
 			"--nodeup-url empty it assumes an image that has " + nodeNodeupBin + " already (see --phase bake).",
-		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		Example: `  nodeup cloud-init node.hcl --nodeup-url https://example.com/nodeup-linux-{arch} --nodeup-sha256 SUM > user-data
+  nodeup cloud-init node.hcl --phase boot > user-data   # an image baked with nodeup apply --phase bake`,
+		Args:              onePROFILE,
+		ValidArgsFunction: profileArg,
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			g := &inv.g
 			// Validate first: a broken profile or flag must not reach a fleet.
 			download, err := checkCloudInitFlags(nodeupURL, nodeupSHA, arch, g.phase)
 			if err != nil {
 				return err
 			}
-			if _, _, err := loadGraph(s, g, args[0]); err != nil {
+			if _, _, err := inv.loadGraph(args[0]); err != nil {
 				return err
 			}
 			files, err := profileSources(args[0])
@@ -95,10 +100,25 @@ func newCloudInitCommand(s Streams, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(s.Out, "#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", args[0], out)
-			return nil
-		},
+			userData := fmt.Sprintf("#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", args[0], out)
+			// The user data is the payload: it carries what the node needs,
+			// sensitive values given with --var included, so it bypasses the
+			// stream guard.
+			if inv.g.json {
+				doc, err := json.Marshal(map[string]any{"format_version": FormatVersion, "command": inv.command, "ok": true, "diagnostics": inv.jsonDiagnostics(), "user_data": userData})
+				if err != nil {
+					return err
+				}
+				inv.emitted = true
+				_, err = fmt.Fprintf(inv.payload(), "%s\n", doc)
+				return err
+			}
+			_, err = fmt.Fprint(inv.payload(), userData)
+			return err
+		}),
 	}
+	inv.profileFlags(cmd)
+	inv.phaseFlag(cmd)
 	cmd.Flags().StringVar(&nodeupURL, "nodeup-url", "", "where the node downloads nodeup ({arch} is replaced); empty: nodeup is in the image")
 	cmd.Flags().StringVar(&nodeupSHA, "nodeup-sha256", "", "sha256 of the nodeup binary at --nodeup-url")
 	cmd.Flags().StringVar(&arch, "arch", runtime.GOARCH, "the node's architecture, for {arch} in --nodeup-url")

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,21 +25,14 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-func parsePhase(p string) (steps.Phase, error) {
-	switch steps.Phase(p) {
-	case steps.PhaseBake, steps.PhaseBoot, steps.PhaseAll:
-		return steps.Phase(p), nil
-	}
-	return "", fmt.Errorf("--phase %q: use bake, boot or all", p)
-}
-
-// newEnv opens the host behind --root and the services a run may use.
-func newEnv(ctx context.Context, s Streams, g *globalOptions) (*steps.Env, func(), error) {
-	phase, err := parsePhase(g.phase)
+// newEnv opens the host behind --root and the services a run may use. It
+// creates nothing: a plan reads the node and leaves it as it was.
+func (inv *invocation) newEnv(ctx context.Context) (*steps.Env, func(), error) {
+	phase, err := parsePhase(inv.g.phase)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := host.New(g.root)
+	h, err := host.New(inv.g.root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -45,22 +40,22 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*steps.Env, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	logf := func(format string, args ...any) { logLine(s.Err, g.logFormat, "info", fmt.Sprintf(format, args...)) }
+	info := logf(inv.log, slog.LevelInfo)
 	env := &steps.Env{
 		Host:  h,
 		State: st,
 		Phase: phase,
-		Logf:  logf,
-		Warnf: onceEach(func(msg string) { logLine(s.Err, g.logFormat, "warning", msg) }),
+		Logf:  info,
+		Warnf: onceEach(logf(inv.log, slog.LevelWarn)),
 		Packages: func() (pkgmgr.Manager, error) {
 			return pkgmgr.Detect(h)
 		},
 	}
 	cleanup := func() {}
-	if g.root == "/" {
+	if inv.g.root == "/" {
 		env.Kernel = kernel.Local()
 	}
-	if systemd.Running(g.root) {
+	if systemd.Running(inv.g.root) {
 		m, err := systemd.NewDBus(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("systemd runs here but its D-Bus API does not answer: %w; check that dbus.service is running", err)
@@ -72,6 +67,25 @@ func newEnv(ctx context.Context, s Streams, g *globalOptions) (*steps.Env, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	env.Fetcher = &fetch.Fetcher{CacheDir: cache, Progress: s.Err, IsTerminal: terminal(s.Err), Log: logf}
+	env.Fetcher = inv.fetcher(cache)
 	return env, cleanup, nil
+}
+
+// fetcher downloads into cache, showing progress as this run shows it:
+// bars on a terminal, log lines elsewhere.
+func (inv *invocation) fetcher(cache string) *fetch.Fetcher {
+	var progress io.Writer = logBars{Writer: io.Discard, log: inv.log}
+	if inv.screen != nil {
+		progress = inv.screen
+	}
+	return &fetch.Fetcher{CacheDir: cache, Progress: progress, Log: logf(inv.log, slog.LevelInfo)}
+}
+
+// needRoot refuses an apply on this machine's / by another user before
+// anything is read: it would fail halfway, on the first file it writes.
+func (inv *invocation) needRoot(command string) error {
+	if inv.g.root != "/" || inv.sys.euid == nil || inv.sys.euid() == 0 {
+		return nil
+	}
+	return fmt.Errorf("nodeup %s changes this machine (/usr/local, /etc, systemd) and must run as root: run sudo nodeup %s, or pass --root DIR to build an image you can write", command, command)
 }

@@ -1,26 +1,37 @@
 package cli
 
 import (
+	"github.com/spf13/cobra"
+
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
-	"github.com/spf13/cobra"
 )
 
-func newFactsCommand(s Streams, g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+func (inv *invocation) factsCommand() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "facts",
 		Short: "Show what nodeup detects about the host",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			h, err := host.New(g.root)
+		Long: `Show what nodeup detects about the node behind --root: architecture, kernel, distribution,
+package manager, whether systemd runs it, the cgroup version and controllers, /dev/kvm, and
+the containerd and runc binaries already there with their versions.`,
+		Example: `  nodeup facts
+  nodeup facts --root /mnt/image
+  nodeup facts --json | jq .cgroup`,
+		Args:              noArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: inv.action(func(*cobra.Command, []string) error {
+			h, err := host.New(inv.g.root)
 			if err != nil {
 				return err
 			}
-			f := facts.Gather(h, g.root == "/")
-			if g.json {
-				return writeJSON(s.Out, f)
+			f := facts.Gather(h, inv.g.root == "/")
+			if inv.g.json {
+				return inv.emit(f, true)
 			}
-			return f.Table(s.Out)
-		},
+			inv.table(f.Table)
+			return nil
+		}),
 	}
+	inv.rootFlag(cmd)
+	return cmd
 }

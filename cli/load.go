@@ -1,81 +1,115 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
-	"io"
+	"log/slog"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/profile"
 )
 
-// loadProfile reads and validates a profile, printing every diagnostic
-// with its source snippet. It fails when any diagnostic is an error.
-func loadProfile(s Streams, g *globalOptions, path string) (*profile.Profile, error) {
-	p, _, err := loadProfileFiles(s, g, path)
-	return p, err
+// diagnostic is a profile diagnostic in JSON (docs/json.md), shaped like
+// terraform validate -json's.
+type diagnostic struct {
+	Severity string     `json:"severity"` // error | warning
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail,omitempty"`
+	File     string     `json:"file,omitempty"`
+	Line     int        `json:"line,omitempty"`
+	Column   int        `json:"column,omitempty"`
+	Range    *diagRange `json:"range,omitempty"`
 }
 
-// loadTimeout bounds the evaluation of a profile: a legitimate one takes
-// milliseconds, and the limits of package plan stop every known way of
-// making it take longer; this is the backstop for the ones nobody found.
-const loadTimeout = time.Minute
+type diagRange struct {
+	Filename string  `json:"filename"`
+	Start    diagPos `json:"start"`
+	End      diagPos `json:"end"`
+}
 
-// loadProfileFiles is loadProfile that also returns the parsed files, for
-// diagnostics found later (CheckHost).
-func loadProfileFiles(s Streams, g *globalOptions, path string) (*profile.Profile, map[string]*hcl.File, error) {
-	type result struct {
-		loaded *plan.Loaded
-		diags  hcl.Diagnostics
-		panic  any
+type diagPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+func toDiagnostic(d *hcl.Diagnostic) diagnostic {
+	out := diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+	if d.Severity == hcl.DiagWarning {
+		out.Severity = "warning"
 	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{panic: p}
-			}
-		}()
-		loaded, diags := plan.Load(path, plan.Options{
-			Vars:     g.vars,
-			VarFiles: g.varFiles,
-			Environ:  g.environ,
-			HostArch: runtime.GOARCH,
-			FileDirs: g.allowFiles,
-		})
-		done <- result{loaded: loaded, diags: diags}
-	}()
-	timeout := g.loadTimeout
-	if timeout <= 0 {
-		timeout = loadTimeout
+	if r := d.Subject; r != nil {
+		out.File, out.Line, out.Column = r.Filename, r.Start.Line, r.Start.Column
+		out.Range = &diagRange{
+			Filename: r.Filename,
+			Start:    diagPos{r.Start.Line, r.Start.Column, r.Start.Byte},
+			End:      diagPos{r.End.Line, r.End.Column, r.End.Byte},
+		}
 	}
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(timeout):
-		// The evaluation goes on in its goroutine until nodeup exits,
-		// which it does now.
-		return nil, nil, fmt.Errorf("%s: evaluating the profile takes longer than %v; it computes something far too large (a huge number or text). Simplify its expressions", path, timeout)
+	return out
+}
+
+// loadProfile reads and validates a profile, reporting every diagnostic.
+// It fails when any diagnostic is an error.
+func (inv *invocation) loadProfile(path string) (*plan.Loaded, error) {
+	loaded, diags, err := loadBounded(path, plan.Options{
+		Vars:     inv.g.vars,
+		VarFiles: inv.g.varFiles,
+		Environ:  inv.environ,
+		HostArch: runtime.GOARCH,
+		FileDirs: inv.g.allowFiles,
+	}, inv.g.loadTimeout)
+	if err != nil {
+		return nil, err
 	}
-	if r.panic != nil {
-		return nil, nil, &panicError{value: r.panic, where: "loading " + path}
-	}
-	loaded, diags := r.loaded, r.diags
-	if len(diags) > 0 {
-		printDiagnostics(s.Err, loaded.Files, diags, !g.noColor && isTerminal(s.Err))
-	}
+	inv.secrets.add(loaded.Sensitive...)
+	inv.report(loaded.Files, diags)
 	if diags.HasErrors() {
-		return nil, nil, errReported
+		return nil, fmt.Errorf("%s: %s", path, countDiags(diags))
 	}
-	return loaded.Profile, loaded.Files, nil
+	return loaded, nil
 }
 
-func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) {
-	// Errors first, then by position, so the output reads in file order.
+// loadGraph reads a profile and compiles its step graph, noting the steps
+// that handle a secret.
+func (inv *invocation) loadGraph(path string) (*plan.Loaded, *graph.Graph, error) {
+	loaded, err := inv.loadProfile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := plan.Build(loaded.Profile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	inv.secrets.markSteps(loaded.Profile, g)
+	return loaded, g, nil
+}
+
+func countDiags(diags hcl.Diagnostics) string {
+	errs, warns := 0, 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return fmt.Sprintf("%d error(s), %d warning(s)", errs, warns)
+}
+
+// report shows diagnostics on stderr, errors first and then in file
+// order, and keeps them for the JSON document.
+func (inv *invocation) report(files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i], diags[j]
 		if a.Severity != b.Severity {
@@ -89,36 +123,117 @@ func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		}
 		return a.Subject.Start.Byte < b.Subject.Start.Byte
 	})
-	wr := hcl.NewDiagnosticTextWriter(w, files, 100, color)
 	for _, d := range diags {
+		inv.diags = append(inv.diags, toDiagnostic(d))
+	}
+	if inv.g.logFormat == "json" {
+		for _, d := range diags {
+			j := toDiagnostic(d)
+			level := slog.LevelError
+			if d.Severity == hcl.DiagWarning {
+				level = slog.LevelWarn
+			}
+			attrs := []slog.Attr{slog.String("summary", j.Summary)}
+			if j.File != "" {
+				attrs = append(attrs, slog.String("file", j.File), slog.Int("line", j.Line), slog.Int("column", j.Column))
+			}
+			if j.Detail != "" {
+				attrs = append(attrs, slog.String("detail", j.Detail))
+			}
+			inv.log.LogAttrs(context.Background(), level, diagLine(j), attrs...)
+		}
+		return
+	}
+	var buf bytes.Buffer
+	wr := hcl.NewDiagnosticTextWriter(&buf, inv.snippetFiles(files), 100, inv.colorErr)
+	for _, d := range diags {
+		safe := *d
+		safe.Summary, safe.Detail = printable(d.Summary), printable(d.Detail)
 		// file:line:col first, so editors and CI logs can jump to it.
 		if d.Subject != nil {
-			fmt.Fprintf(w, "%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+			fmt.Fprintf(&buf, "%s:%d:%d: ", printable(d.Subject.Filename), d.Subject.Start.Line, d.Subject.Start.Column)
 		}
-		_ = wr.WriteDiagnostic(d)
+		_ = wr.WriteDiagnostic(&safe)
 	}
-	errs, warns := 0, 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	if errs > 0 {
-		fmt.Fprintf(w, "%d error(s), %d warning(s)\n", errs, warns)
-	}
+	_, _ = inv.err.Write(buf.Bytes())
 }
 
-// loadGraph reads a profile and compiles its step graph.
-func loadGraph(s Streams, g *globalOptions, path string) (*profile.Profile, *graph.Graph, error) {
-	p, err := loadProfile(s, g, path)
-	if err != nil {
-		return nil, nil, err
+// diagLine is a diagnostic in one line: "file:line:col: summary: detail".
+func diagLine(d diagnostic) string {
+	s := d.Summary
+	if d.Detail != "" {
+		s += ": " + d.Detail
 	}
-	graph, err := plan.Build(p)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	if d.File != "" {
+		s = fmt.Sprintf("%s:%d:%d: %s", d.File, d.Line, d.Column, s)
 	}
-	return p, graph, nil
+	return s
+}
+
+// snippetFiles are the files whose lines a diagnostic may quote: the
+// profile's, with control characters made harmless (same length, so the
+// columns stay right). Variable files are left out: they hold values, and
+// values may be secrets.
+func (inv *invocation) snippetFiles(files map[string]*hcl.File) map[string]*hcl.File {
+	varFiles := map[string]bool{}
+	for _, vf := range inv.g.varFiles {
+		varFiles[filepath.Clean(vf)] = true
+	}
+	out := map[string]*hcl.File{}
+	for name, f := range files {
+		if varFiles[filepath.Clean(name)] || f == nil {
+			continue
+		}
+		c := *f
+		c.Bytes = bytes.Map(func(r rune) rune {
+			if r != '\n' && r != '\t' && r != '\r' && needsEscape(r) {
+				return '?'
+			}
+			return r
+		}, f.Bytes)
+		if len(c.Bytes) != len(f.Bytes) {
+			continue // multi-byte control characters: no snippet rather than a wrong one
+		}
+		out[name] = &c
+	}
+	return out
+}
+
+// loadTimeout bounds the evaluation of a profile: a legitimate one takes
+// milliseconds, and the limits of package plan stop every known way of
+// making it take longer; this is the backstop for the ones nobody found.
+const loadTimeout = time.Minute
+
+// loadBounded is plan.Load within a time bound (loadTimeout when timeout
+// is 0), with a panic while loading turned into an error.
+func loadBounded(path string, opts plan.Options, timeout time.Duration) (*plan.Loaded, hcl.Diagnostics, error) {
+	type result struct {
+		loaded *plan.Loaded
+		diags  hcl.Diagnostics
+		panic  any
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{panic: p}
+			}
+		}()
+		loaded, diags := plan.Load(path, opts)
+		done <- result{loaded: loaded, diags: diags}
+	}()
+	if timeout <= 0 {
+		timeout = loadTimeout
+	}
+	select {
+	case r := <-done:
+		if r.panic != nil {
+			return nil, nil, &panicError{value: r.panic, where: "loading " + path}
+		}
+		return r.loaded, r.diags, nil
+	case <-time.After(timeout):
+		// The evaluation goes on in its goroutine until nodeup exits,
+		// which it does now.
+		return nil, nil, fmt.Errorf("%s: evaluating the profile takes longer than %v; it computes something far too large (a huge number or text). Simplify its expressions", path, timeout)
+	}
 }

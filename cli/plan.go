@@ -2,16 +2,29 @@ package cli
 
 import "github.com/spf13/cobra"
 
-func newPlanCommand(s Streams, g *globalOptions) *cobra.Command {
+func (inv *invocation) planCommand() *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
 		Use:   "plan PROFILE",
 		Short: "Show what apply would change on this host, with diffs",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return runGraph(s, g, args[0], false, o)
-		},
+		Long: `Check every step of the profile against the host and show what apply would change:
+one line per step that changes ("+" create, "~" update), the unified diff of each file,
+and a summary. A file that holds a sensitive value shows "(sensitive content)" instead of
+its diff. plan writes nothing and takes no lock; it runs as any user that can read the node.`,
+		Example: `  nodeup plan node.hcl
+  nodeup plan node.hcl --detailed-exitcode   # 0 no changes, 2 changes, 1 error
+  nodeup plan node.hcl --root /mnt/image --phase bake
+  nodeup plan node.hcl --json | jq '.steps[] | select(.action != "no-op")'`,
+		Args:              onePROFILE,
+		ValidArgsFunction: profileArg,
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			return inv.runGraph(args[0], false, o)
+		}),
 	}
+	inv.profileFlags(cmd)
+	inv.rootFlag(cmd)
+	inv.phaseFlag(cmd)
+	inv.parallelismFlag(cmd)
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
 	return cmd

@@ -3,28 +3,38 @@ package cli
 import (
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/steps"
-	"github.com/spf13/cobra"
 )
 
-func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
+func (inv *invocation) verifyCommand() *cobra.Command {
 	var endpoint string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "verify [PROFILE]",
 		Short: "Check the runtime over CRI (and the CNI plugins)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		Long: `Ask the runtime over the CRI socket whether the node works: Version answers, RuntimeReady,
+every handler of the profile registered, the cgroup driver the profile sets, NetworkReady
+(required with verify.network_ready), and each CNI plugin of the profile answering VERSION.
+One line per check; exit 1 when any fails. Without a profile, the default socket and no
+handler or plugin checks.`,
+		Example: `  nodeup verify node.hcl
+  nodeup verify --endpoint unix:///run/containerd/containerd.sock
+  nodeup verify node.hcl --json`,
+		Args:              optionalPROFILE,
+		ValidArgsFunction: profileArg,
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
 			v := &steps.Verify{Endpoint: "unix://" + paths.ContainerdSocket, Timeout: timeout}
 			if len(args) == 1 {
-				_, graph, err := loadGraph(s, g, args[0])
+				_, g, err := inv.loadGraph(args[0])
 				if err != nil {
 					return err
 				}
-				if st := graph.Step(steps.VerifyID); st != nil {
+				if st := g.Step(steps.VerifyID); st != nil {
 					v = st.Action.(*steps.Verify)
 				}
 			}
@@ -33,7 +43,7 @@ func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			h, err := host.New(g.root)
+			h, err := host.New(inv.g.root)
 			if err != nil {
 				return err
 			}
@@ -41,19 +51,21 @@ func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
-				if err := writeJSON(s.Out, report); err != nil {
+			if inv.g.json {
+				if err := inv.emit(report, report.OK()); err != nil {
 					return err
 				}
 			} else {
-				_ = report.Table(s.Out)
+				inv.table(report.Table)
 			}
 			if !report.OK() {
-				return errReported
+				return report.Err()
 			}
 			return nil
-		},
+		}),
 	}
+	inv.profileFlags(cmd)
+	inv.rootFlag(cmd)
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "CRI endpoint (default: the profile's, or unix:///run/containerd/containerd.sock)")
 	cmd.Flags().DurationVar(&timeout, "timeout", plan.DefaultVerifyWait, "how long to wait for the socket without a profile")
 	return cmd

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path"
 	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/steps"
 )
@@ -18,12 +20,22 @@ import (
 // run left beside what g writes. release gives the lock back.
 func Begin(ctx context.Context, g *graph.Graph, env *steps.Env, wait bool) (release func() error, err error) {
 	h := env.Host
+	// Under --root the lock is not /run/nodeup.lock: name the file an
+	// operator can look at.
+	lock, perr := h.Path(paths.LockFile)
+	if perr != nil {
+		lock = paths.LockFile
+	}
 	release, err = h.Lock(ctx, wait, func(holder int) {
 		if env.Logf != nil {
-			env.Logf("waiting for another nodeup (pid %d) to release %s", holder, paths.LockFile)
+			env.Logf("waiting for another nodeup (pid %d) to release %s", holder, lock)
 		}
 	})
 	if err != nil {
+		var locked *host.LockedError
+		if errors.As(err, &locked) {
+			locked.Path = lock
+		}
 		return nil, err
 	}
 	if env.State, err = state.Load(h); err != nil {

@@ -69,6 +69,10 @@ type Options struct {
 	// node, to persist the state: a run killed later does not forget what
 	// it wrote and take its own files for someone else's.
 	Checkpoint func()
+	// Finished, when set, hears each step's result as soon as the step
+	// has run, so a caller can show progress live. Calls may come from
+	// several goroutines at once.
+	Finished func(Result)
 }
 
 // Run walks the graph, checking every step and, with o.Apply, converging
@@ -92,9 +96,14 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 	errs := g.Walk(ctx, o.Parallelism, func(ctx context.Context, v *graph.Step) error {
 		start := time.Now()
 		ch, err := do(ctx, &runEnv, v, apply)
+		r := &Result{ID: v.ID, Change: ch, Err: err, Duration: time.Since(start)}
+		r.locate(v)
 		w.mu.Lock()
-		w.results[v.ID] = &Result{ID: v.ID, Change: ch, Err: err, Duration: time.Since(start)}
+		w.results[v.ID] = r
 		w.mu.Unlock()
+		if o.Finished != nil {
+			o.Finished(*r)
+		}
 		if apply && err == nil && ch.Changed() {
 			// Recorded before the checkpoint: a run killed before the
 			// restart leaves it due, and the next run does it. (A run that
@@ -116,16 +125,21 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 		if r == nil {
 			r = &Result{ID: v.ID, Err: errs[v.ID]}
 		}
-		r.From = v.Range
-		if v.Range.Filename != "" {
-			r.Source = fmt.Sprintf("%s:%d", v.Range.Filename, v.Range.Start.Line)
-		}
-		if r.Err != nil {
-			r.Error = r.Err.Error()
-		}
+		r.locate(v)
 		out = append(out, *r)
 	}
 	return out
+}
+
+// locate fills in where a result's step came from and its error text.
+func (r *Result) locate(v *graph.Step) {
+	r.From = v.Range
+	if v.Range.Filename != "" {
+		r.Source = fmt.Sprintf("%s:%d", v.Range.Filename, v.Range.Start.Line)
+	}
+	if r.Err != nil {
+		r.Error = r.Err.Error()
+	}
 }
 
 // do checks one vertex's step or, with apply, applies it.

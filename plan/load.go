@@ -39,6 +39,10 @@ type Options struct {
 type Loaded struct {
 	Profile *profile.Profile
 	Files   map[string]*hcl.File
+	// Sensitive holds every value nodeup must never print: what sensitive
+	// variables were given, valid or not, and every string computed from
+	// one. It is filled even when the load fails.
+	Sensitive []string
 }
 
 // Load reads a profile file, or every *.hcl file of a directory merged, and
@@ -75,6 +79,11 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 	// missing, so one run shows every independent problem.
 	p := l.load(bodies)
 	p.Files = files
+	defer func() {
+		l.scrubDiagnostics()
+		out.Sensitive = l.sensitive
+		p.Sensitive = l.sensitive
+	}()
 	l.validate(p)
 	if l.diags.HasErrors() {
 		return out, l.diags
@@ -140,8 +149,12 @@ type loader struct {
 	// failed holds the "block.attribute" paths that were written but could
 	// not be decoded (an error is reported already): rules that would see
 	// them as missing stay silent.
-	failed    map[string]bool
-	sensitive []string
+	failed       map[string]bool
+	sensitive    []string
+	sensitiveSet map[string]bool
+	// taints are where values computed from sensitive variables were
+	// written.
+	taints    []hcl.Range
 	firstFile string // the profile's first file, for errors about the profile as a whole
 	// fileVars are the variables whose default calls file(); fileExprs
 	// the expressions whose value may come from file() (filetaint.go).

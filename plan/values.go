@@ -36,6 +36,7 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	v, diags := attr.Expr.Value(a.l.ctx)
 	a.l.diags = append(a.l.diags, diags...)
+	v = a.l.unmark(v, attr.Expr.Range())
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		// Only a variable without a value is unknown, and that is
 		// reported at the variable already.
@@ -162,6 +163,7 @@ func (a attrs) object(name string, dst *map[string]any, keyRanges map[string]hcl
 			k := hcl.ExprAsKeyword(pair.Key)
 			if k == "" {
 				if kv, d := pair.Key.Value(a.l.ctx); !d.HasErrors() && kv.Type() == cty.String && kv.IsKnown() && !kv.IsNull() {
+					kv, _ = kv.UnmarkDeep()
 					k = kv.AsString()
 				}
 			}

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -78,6 +79,9 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 			}
 			d, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.functions()})
 			l.diags = append(l.diags, diags...)
+			if v.sensitive {
+				l.taints = append(l.taints, attr.Expr.Range())
+			}
 			if !diags.HasErrors() {
 				l.assign(v, d, attr.Expr.Range().Ptr(), "default")
 			}
@@ -105,14 +109,16 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 		l.varFile(path, vars)
 	}
 	for _, kv := range l.opts.Vars {
+		// The value is never repeated here: it may be a secret given to
+		// a misspelt name.
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok {
-			l.errorf(nil, "Invalid --var", "--var %q must be NAME=VALUE.", kv)
+			l.errorf(nil, "Invalid --var", "A --var argument has no \"=\"; write --var NAME=VALUE.")
 			continue
 		}
 		v, found := vars[name]
 		if !found {
-			l.errorf(nil, "Undeclared variable", "--var %s: the profile declares no variable %q. Declared: %s.", kv, name, declared(vars))
+			l.errorf(nil, "Undeclared variable", "--var %s=…: the profile declares no variable %q. Declared: %s.", name, name, declared(vars))
 			continue
 		}
 		l.assignRaw(v, val, "--var "+name)
@@ -127,7 +133,8 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 			v.value = cty.DynamicVal
 		}
 		if v.sensitive {
-			l.sensitive = append(l.sensitive, stringsIn(v.value)...)
+			l.addSensitive(allStrings(v.value)...)
+			v.value = v.value.Mark(sensitiveMark{})
 		}
 		out[name] = v.value
 	}
@@ -148,6 +155,10 @@ func declared(vars map[string]*variable) string {
 
 // assign converts a value to the variable's type and sets it.
 func (l *loader) assign(v *variable, val cty.Value, subject *hcl.Range, from string) {
+	if v.sensitive {
+		// Even a value of the wrong type is a secret someone typed.
+		l.addSensitive(allStrings(val)...)
+	}
 	if err := checkNumbers(val); err != nil {
 		l.errorf(subject, "Invalid value for variable", "%s for variable %q: %v.", from, v.name, err)
 		return
@@ -169,6 +180,11 @@ func (l *loader) assignRaw(v *variable, raw, from string) {
 		l.assign(v, cty.StringVal(raw), nil, from)
 		return
 	}
+	if v.sensitive {
+		l.addSensitive(raw)
+	}
+	// A sensitive value is not quoted back, nor is the parser's message,
+	// which quotes it.
 	if len(raw) > MaxFileSize {
 		l.errorf(nil, "Invalid value for variable", "%s: the value is longer than %d KiB; put it in a --var-file.", from, MaxFileSize>>10)
 		return
@@ -179,11 +195,19 @@ func (l *loader) assignRaw(v *variable, raw, from string) {
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), from, hcl.InitialPos)
 	if diags.HasErrors() {
-		l.errorf(nil, "Invalid value for variable", "%s: %q is not a valid %s value: %s", from, raw, typeexpr.TypeString(v.ty), diags.Error())
+		if v.sensitive {
+			l.errorf(nil, "Invalid value for variable", "%s: the value of sensitive variable %q is not a valid %s value (the value is not shown).", from, v.name, typeexpr.TypeString(v.ty))
+			return
+		}
+		l.errorf(nil, "Invalid value for variable", "%s: %s is not a valid %s value: %s", from, strconv.Quote(raw), typeexpr.TypeString(v.ty), diags.Error())
 		return
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
+		if v.sensitive {
+			l.errorf(nil, "Invalid value for variable", "%s: the value of sensitive variable %q is not a constant %s value (the value is not shown).", from, v.name, typeexpr.TypeString(v.ty))
+			return
+		}
 		l.errorf(nil, "Invalid value for variable", "%s: %s", from, diags.Error())
 		return
 	}
@@ -215,34 +239,13 @@ func (l *loader) varFile(path string, vars map[string]*variable) {
 				"The profile declares no variable %q. Declared: %s.", name, declared(vars))
 			continue
 		}
+		if v.sensitive {
+			l.taints = append(l.taints, attr.Expr.Range())
+		}
 		val, diags := attr.Expr.Value(nil)
 		l.diags = append(l.diags, diags...)
 		if !diags.HasErrors() {
 			l.assign(v, val, attr.Expr.Range().Ptr(), fmt.Sprintf("value in %s", path))
 		}
 	}
-}
-
-// stringsIn lists every string inside a value, for redaction.
-func stringsIn(v cty.Value) []string {
-	if v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	switch {
-	case v.Type() == cty.String:
-		if s := v.AsString(); s != "" {
-			return []string{s}
-		}
-		return nil
-	case v.Type().IsPrimitiveType():
-		return nil
-	case v.CanIterateElements():
-		var out []string
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			out = append(out, stringsIn(e)...)
-		}
-		return out
-	}
-	return nil
 }

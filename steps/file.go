@@ -76,7 +76,13 @@ func (f *File) converge(_ context.Context, env *Env, apply bool) (Change, error)
 			return Change{}, err
 		}
 		if foreign {
-			ch.Reason += "; nodeup did not write it: the old file is backed up under " + paths.BackupDir
+			// Foreign is also a file nodeup wrote and someone edited since:
+			// saying nodeup never wrote it would send the operator hunting.
+			if _, wrote := env.State.Lookup(f.Path); wrote {
+				ch.Reason += "; changed since nodeup wrote it: the edited file is backed up under " + paths.BackupDir
+			} else {
+				ch.Reason += "; nodeup did not write it: the old file is backed up under " + paths.BackupDir
+			}
 		}
 	}
 	if !apply {

@@ -139,6 +139,9 @@ func TestFileStepBacksUpForeignFile(t *testing.T) {
 	// Edited by hand since nodeup wrote it: foreign again, a second backup
 	// that keeps the first.
 	n.Write(f.Path, "edited again\n", 0o644)
+	if ch := n.CheckApply(f, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "changed since nodeup wrote it: the edited file is backed up under /var/lib/nodeup/backup") {
+		t.Errorf("plan after a hand edit: %+v", ch)
+	}
 	if ch := n.CheckApply(f, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "backed up") {
 		t.Errorf("after a hand edit: %+v", ch)
 	}

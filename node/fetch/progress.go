@@ -15,9 +15,25 @@ const (
 	barWidth     = 24
 )
 
+// Bar is the progress of one download as a caller shows it.
+type Bar interface {
+	// Add counts bytes received.
+	Add(n int)
+	// Done ends the download, with the error that ended it or nil.
+	Done(err error)
+}
+
+// Bars is implemented by a Fetcher.Progress writer that shows progress
+// itself (bars that stay readable while several downloads run, or log
+// records): it gets one Bar per download instead of text.
+type Bars interface {
+	Bar(name string, total int64) Bar
+}
+
 // progress shows a download's bytes, total and rate: a redrawn bar on a
-// terminal, plain lines otherwise.
+// terminal, plain lines otherwise, or the caller's Bar.
 type progress struct {
+	bar   Bar
 	w     io.Writer
 	tty   bool
 	name  string
@@ -28,6 +44,9 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty bool, name string, total int64) *progress {
+	if b, ok := w.(Bars); ok {
+		return &progress{bar: b.Bar(name, total)}
+	}
 	now := time.Now()
 	p := &progress{w: w, tty: tty, name: name, total: total, start: now, last: now}
 	if !tty {
@@ -37,6 +56,10 @@ func newProgress(w io.Writer, tty bool, name string, total int64) *progress {
 }
 
 func (p *progress) Write(b []byte) (int, error) {
+	if p.bar != nil {
+		p.bar.Add(len(b))
+		return len(b), nil
+	}
 	p.done += int64(len(b))
 	interval := lineInterval
 	if p.tty {
@@ -69,6 +92,10 @@ func (p *progress) show() {
 
 // finish prints the last state and ends the bar's line.
 func (p *progress) finish(err error) {
+	if p.bar != nil {
+		p.bar.Done(err)
+		return
+	}
 	elapsed := time.Since(p.start).Round(time.Millisecond)
 	if p.tty {
 		p.show()
@@ -90,7 +117,10 @@ func (p *progress) rate() int64 {
 	return int64(float64(p.done) / s)
 }
 
-// size formats a byte count in binary units; negative means unknown.
+// Size formats a byte count in binary units ("3.0 GiB"); negative means
+// unknown.
+func Size(n int64) string { return size(n) }
+
 func size(n int64) string {
 	if n < 0 {
 		return "unknown size"

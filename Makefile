@@ -40,6 +40,7 @@ test: unit fuzz e2e
 
 unit:
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/tests')
 
 # go test -fuzz takes one package at a time.

@@ -137,10 +137,11 @@ func TestBundleRefusesWrongChecksum(t *testing.T) {
 func TestCloudInit(t *testing.T) {
 	_, profile := fakeMirror(t)
 	sum := strings.Repeat("ab", 32)
-	code, out, errs := run(t, "cloud-init", profile, "--nodeup-url", "https://dl.internal/nodeup-{arch}", "--nodeup-sha256", sum, "--arch", "arm64", "--var", "x=1")
+	code, _, errs := run(t, "cloud-init", profile, "--nodeup-url", "https://dl.internal/nodeup-{arch}", "--nodeup-sha256", sum, "--arch", "arm64", "--var", "x=1")
 	if code != 1 || !strings.Contains(errs, `declares no variable "x"`) {
 		t.Errorf("undeclared --var: exit %d %s", code, errs)
 	}
+	var out string
 	code, out, errs = run(t, "cloud-init", profile, "--nodeup-url", "https://dl.internal/nodeup-{arch}", "--nodeup-sha256", sum, "--arch", "arm64")
 	if code != 0 || !strings.HasPrefix(out, "#cloud-config\n") {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)

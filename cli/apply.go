@@ -14,5 +14,6 @@ func newApplyCommand(s Streams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for another nodeup holding the lock instead of failing")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
+	addApplyDay2Flags(cmd, &o)
 	return cmd
 }

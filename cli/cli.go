@@ -100,6 +100,8 @@ func NewRootCommand(s Streams, environ []string) *cobra.Command {
 		newFactsCommand(s, g),
 		newBundleCommand(s, g),
 		newCloudInitCommand(s, g),
+		newResetCommand(s, g),
+		newStateCommand(s, g),
 		newVersionCommand(s),
 	)
 	return root

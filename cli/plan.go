@@ -14,5 +14,6 @@ func newPlanCommand(s Streams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
+	addPlanDay2Flags(cmd, &o)
 	return cmd
 }

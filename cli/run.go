@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nodeup/nodeup/engine"
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
@@ -19,10 +21,17 @@ type planOptions struct {
 	detailedExitcode bool
 	verbose          bool
 	wait             bool
+	allowDowngrade   bool
+	metricsFile      string
+	// planned, when set, hears a plan's results (drift metrics).
+	planned func(ctx context.Context, gr *graph.Graph, env *steps.Env, results []engine.Result)
 }
 
 // runGraph loads a profile, locks the node for an apply, and runs the graph.
 func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOptions) error {
+	if !apply && o.metricsFile != "" {
+		return planWithMetrics(s, g, path, o)
+	}
 	p, files, err := loadProfileFiles(s, g, path)
 	if err != nil {
 		return err
@@ -58,6 +67,9 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		}
 		defer release()
 	}
+	if err := checkVersions(graph, env, apply, o.allowDowngrade); err != nil {
+		return err
+	}
 	var report *cri.Report
 	env.Verified = func(r cri.Report) { report = &r }
 	// A failed save here fails the final save below, which reports it.
@@ -66,6 +78,9 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	start := time.Now()
 	planned := engine.Run(ctx, graph, env, engine.Options{Parallelism: g.parallelism})
 	if !apply {
+		if o.planned != nil {
+			o.planned(ctx, graph, env, planned)
+		}
 		c := count(planned)
 		if g.json {
 			if err := writeJSON(s.Out, map[string]any{"steps": planned, "summary": summary(c)}); err != nil {
@@ -86,7 +101,12 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		printPlan(s.Out, planned, o.verbose)
 		fmt.Fprintln(s.Out)
 	}
+	rb, err := engine.PrepareRollback(ctx, graph, env, planned)
+	if err != nil {
+		return err
+	}
 	results := engine.Run(ctx, graph, env, engine.Options{Apply: true, Parallelism: g.parallelism, Checkpoint: checkpoint})
+	rolled := rb.Finish(ctx, results)
 	saveErr := env.State.Save(h)
 	elapsed := time.Since(start)
 	c := count(results)
@@ -95,14 +115,22 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 		if report != nil {
 			out["verify"] = report
 		}
+		if len(rolled) > 0 {
+			out["rollback"] = rolled
+		}
 		if err := writeJSON(s.Out, out); err != nil {
 			return err
 		}
 	} else {
 		printApply(s.Out, results, report, elapsed)
+		printRollback(s.Out, rolled)
 	}
+	recordApply(env, c, report, rolled)
 	if saveErr != nil {
 		return saveErr
+	}
+	if len(rolled) > 0 {
+		return rollbackError(rolled)
 	}
 	if c.failed > 0 {
 		return errReported

@@ -92,7 +92,14 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 		}
 		env.State.RecordTree(t.To, tree)
 	}
-	env.State.RecordArtifact(a.Name, state.Artifact{Version: a.Version, SHA256: a.SHA256})
+	rec := state.Artifact{Version: a.Version, SHA256: a.SHA256}
+	for _, f := range a.Files {
+		rec.Files = append(rec.Files, f.To)
+	}
+	for _, t := range a.Trees {
+		rec.Trees = append(rec.Trees, t.To)
+	}
+	env.State.RecordArtifact(a.Name, rec)
 	return ch, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // An artifact's tree (kata's /opt/kata) is checked member by member
@@ -74,37 +75,47 @@ func treeDrift(env *Env, dir string, rec state.Tree) (string, error) {
 	}
 	sort.Strings(rels)
 	for _, rel := range rels {
-		want, p := rec[rel], path.Join(dir, rel)
-		fi, err := env.Host.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return p + " is missing", nil
+		why, err := MemberDrift(env.Host, path.Join(dir, rel), rec[rel])
+		if err != nil || why != "" {
+			return why, err
 		}
-		if err != nil {
-			return "", err
+	}
+	return "", nil
+}
+
+// MemberDrift says how the tree member at node path p differs from what
+// nodeup recorded when it installed it, or returns "" when it does not.
+// A regular file whose size and mtime are as recorded is not hashed again.
+func MemberDrift(h *host.Host, p string, want state.TreeEntry) (string, error) {
+	fi, err := h.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p + " is missing", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if want.Link != "" {
+		target, err := h.Readlink(p)
+		if err != nil || target != want.Link {
+			return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
 		}
-		if want.Link != "" {
-			target, err := env.Host.Readlink(p)
-			if err != nil || target != want.Link {
-				return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
-			}
-			continue
-		}
-		if !fi.Mode().IsRegular() {
-			return p + " is no longer a regular file", nil
-		}
-		if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
-			return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
-		}
-		if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
-			continue // untouched since nodeup recorded it
-		}
-		sum, err := env.Host.SHA256(p)
-		if err != nil {
-			return "", err
-		}
-		if sum != want.SHA256 {
-			return p + " was changed since nodeup installed it", nil
-		}
+		return "", nil
+	}
+	if !fi.Mode().IsRegular() {
+		return p + " is no longer a regular file", nil
+	}
+	if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
+		return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
+	}
+	if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
+		return "", nil // untouched since nodeup recorded it
+	}
+	sum, err := h.SHA256(p)
+	if err != nil {
+		return "", err
+	}
+	if sum != want.SHA256 {
+		return p + " was changed since nodeup installed it", nil
 	}
 	return "", nil
 }

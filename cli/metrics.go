@@ -29,12 +29,12 @@ const metricsVerifyWait = 10 * time.Second
 
 // driftMetrics is what a plan tells monitoring.
 type driftMetrics struct {
-	planned           bool // the profile loaded and the plan ran
-	drift, failed     int
+	planned            bool // the profile loaded and the plan ran
+	drift, failed      int
 	verified, verifyOK bool
-	lastApply         state.LastApply
-	applied           bool
-	at                time.Time
+	lastApply          state.LastApply
+	applied            bool
+	at                 time.Time
 }
 
 // planWithMetrics runs the plan and writes its metrics to o.metricsFile,

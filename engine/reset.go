@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -84,6 +85,7 @@ func PlanReset(ctx context.Context, env *steps.Env, o ResetOptions) (*ResetPlan,
 	if err != nil {
 		return nil, err
 	}
+	had = had || !st.Empty()
 	if had {
 		snap := st.Snapshot()
 		unitsChanged, err := p.units(ctx, snap, add)
@@ -116,7 +118,7 @@ func PlanReset(ctx context.Context, env *steps.Env, o ResetOptions) (*ResetPlan,
 		}
 		p.dirs(snap, add)
 		add(ResetRemove, paths.StateDir, "nodeup's state, last apply, rollback copies and the backups put back", func(context.Context) error {
-			return removeOwn(env)
+			return removeOwn(env, snap.Dirs)
 		})
 	}
 	if fi, err := h.Stat(paths.CacheDir); err == nil && fi.IsDir() {
@@ -166,7 +168,11 @@ func (p *ResetPlan) units(ctx context.Context, snap state.Snapshot, add func(str
 					if err := m.Disable(ctx, name); err != nil {
 						return err
 					}
-					env.State.ForgetUnit(name)
+					// Off the record once it is also stopped: a unit that
+					// would not stop is stopped by the next reset.
+					if active, _, err := m.ActiveState(ctx, name); err == nil && (active == "inactive" || active == "failed") {
+						env.State.ForgetUnit(name)
+					}
 					return nil
 				})
 			}
@@ -338,6 +344,9 @@ func (p *ResetPlan) dirs(snap state.Snapshot, add func(string, string, string, f
 		return dirs[i] < dirs[j]
 	})
 	for _, d := range dirs {
+		if strings.HasPrefix(paths.StateDir, d+"/") {
+			continue // removed with nodeup's own files, last
+		}
 		add(ResetRemove, d, "if empty: nodeup created it", func(context.Context) error {
 			if err := removeIfEmpty(env, d); err != nil {
 				return err
@@ -417,8 +426,8 @@ func removeIfEmpty(env *steps.Env, d string) error {
 
 // removeOwn removes nodeup's own files: the state, the last apply, the
 // rollback copies, and the backup directory when every backup in it was
-// put back.
-func removeOwn(env *steps.Env) error {
+// put back; then the directories nodeup created above them, if empty.
+func removeOwn(env *steps.Env, created []string) error {
 	h := env.Host
 	for _, f := range []string{paths.StateFile, paths.LastApplyFile} {
 		if err := h.Remove(f); err != nil {
@@ -431,7 +440,18 @@ func removeOwn(env *steps.Env) error {
 	if err := removeEmptyDirs(env, paths.BackupDir); err != nil {
 		return err
 	}
-	return removeIfEmpty(env, paths.StateDir)
+	if err := removeIfEmpty(env, paths.StateDir); err != nil {
+		return err
+	}
+	for d := path.Dir(paths.StateDir); d != "/"; d = path.Dir(d) {
+		if !slices.Contains(created, d) {
+			break
+		}
+		if err := removeIfEmpty(env, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Run does the plan's steps in order. A step that fails is reported and
@@ -453,6 +473,7 @@ func (p *ResetPlan) Run(ctx context.Context) error {
 		}
 	}
 	if len(errs) == 0 {
+		p.env.State = state.New() // as Load now finds it
 		return nil
 	}
 	// What was undone is off the record; the rest stays for the next reset.

@@ -23,7 +23,7 @@ release:
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o bin/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
 		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system; \
 		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
-		cp packaging/nodeup-boot.service bin/deb-$$arch/lib/systemd/system/; \
+		cp packaging/nodeup-boot.service packaging/nodeup-drift.service packaging/nodeup-drift.timer bin/deb-$$arch/lib/systemd/system/; \
 		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
 		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
 	done

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -183,6 +184,7 @@ func (rb *Rollback) Finish(ctx context.Context, results []Result) []RolledBack {
 				changed = append(changed, id)
 			}
 		}
+		sort.Strings(changed)
 		cause := rb.cause(gd, byID)
 		if len(changed) == 0 || cause == nil {
 			continue

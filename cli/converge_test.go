@@ -16,7 +16,6 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/node/archive"
@@ -477,26 +476,7 @@ func TestSensitiveValueInDiffsAndLogs(t *testing.T) {
 // Serialising and redacting the streams keeps a terminal a terminal, so
 // downloads still show a progress bar.
 func TestWrappedStreamsStayTerminals(t *testing.T) {
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	defer ptmx.Close()
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("ptsname: %v", err)
-	}
-	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open pts: %v", err)
-	}
-	defer pts.Close()
-	if !isTerminal(pts) {
-		t.Skip("the pseudo-terminal is not a terminal here")
-	}
+	_, pts := openPTY(t)
 	s := redacted(serialized(Streams{Out: pts, Err: pts}), []string{secret})
 	if !terminal(s.Err) || !terminal(s.Out) {
 		t.Errorf("a terminal behind the stream wrappers is not seen as one")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nodeup/nodeup/node/paths"
 )
@@ -288,5 +291,61 @@ func TestApplyRefusesASchemaDowngrade(t *testing.T) {
 	}
 	if code, out, _ := nodeup(t, "state", "show", "containerd", "--root", root); code != 0 || !strings.Contains(spaces.ReplaceAllString(out, " "), "version 1.7.30") || !strings.Contains(spaces.ReplaceAllString(out, " "), "replaced 2.3.4 (sha256:") {
 		t.Errorf("state show after the downgrade: exit %d\n%s", code, out)
+	}
+}
+
+// openPTY opens a pseudo-terminal for the test: the controlling side and
+// the terminal a command sees. It skips the test where there is none.
+func openPTY(t *testing.T) (ptmx, pts *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open pts: %v", err)
+	}
+	t.Cleanup(func() { pts.Close() })
+	if !isTerminal(pts) {
+		t.Skip("the pseudo-terminal is not a terminal here")
+	}
+	return ptmx, pts
+}
+
+// On a terminal, reset asks; anything but yes leaves the node alone.
+func TestResetAsksOnATerminal(t *testing.T) {
+	profile := testProfile(t)
+	root := bakedRoot(t, profile)
+	ptmx, pts := openPTY(t)
+	reset := func(answer string) (int, string) {
+		if _, err := ptmx.WriteString(answer + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code := Run([]string{"reset", "--root", root}, Streams{In: pts, Out: &out, Err: &out}, environ)
+		return code, out.String()
+	}
+	code, out := reset("no")
+	if code != 1 || !strings.Contains(out, "Reset this node? Type yes to go on: ") || !strings.Contains(out, "reset cancelled; nothing was changed") {
+		t.Errorf("answered no: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, paths.StateFile)); err != nil {
+		t.Fatalf("the cancelled reset changed the node: %v", err)
+	}
+	code, out = reset("yes")
+	if code != 0 || !strings.Contains(out, "Reset: ") {
+		t.Errorf("answered yes: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, paths.StateFile)); err == nil {
+		t.Errorf("the state is left after the reset")
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -162,19 +162,19 @@ type (
 func (v *stateView) list() stateList {
 	l := stateList{StateFile: paths.StateFile, Recorded: v.exists, LastApply: v.lastApply, Dirs: v.snap.Dirs,
 		Artifacts: []artifactItem{}, Files: []fileItem{}, Trees: []treeItem{}, Units: []unitItem{}, Backups: []backupItem{}}
-	for _, name := range sorted(v.snap.Artifacts) {
+	for _, name := range slices.Sorted(maps.Keys(v.snap.Artifacts)) {
 		l.Artifacts = append(l.Artifacts, artifactItem{name, v.snap.Artifacts[name]})
 	}
-	for _, p := range sorted(v.snap.Files) {
+	for _, p := range slices.Sorted(maps.Keys(v.snap.Files)) {
 		l.Files = append(l.Files, fileItem{Path: p, SHA256: v.snap.Files[p], Artifact: v.snap.ArtifactOf(p)})
 	}
-	for _, p := range sorted(v.snap.Trees) {
+	for _, p := range slices.Sorted(maps.Keys(v.snap.Trees)) {
 		l.Trees = append(l.Trees, treeItem{Path: p, Artifact: v.snap.ArtifactOf(p), Entries: len(v.snap.Trees[p])})
 	}
-	for _, name := range sorted(v.snap.Units) {
+	for _, name := range slices.Sorted(maps.Keys(v.snap.Units)) {
 		l.Units = append(l.Units, v.unit(name))
 	}
-	for _, p := range sorted(v.backups) {
+	for _, p := range slices.Sorted(maps.Keys(v.backups)) {
 		l.Backups = append(l.Backups, backupItem{p, v.backups[p]})
 	}
 	if l.Dirs == nil {
@@ -372,7 +372,7 @@ func (v *stateView) file(p string) fileItem {
 func (v *stateView) tree(dir string) treeItem {
 	t := v.snap.Trees[dir]
 	tr := treeItem{Path: dir, Artifact: v.snap.ArtifactOf(dir), Entries: len(t)}
-	for _, rel := range sorted(t) {
+	for _, rel := range slices.Sorted(maps.Keys(t)) {
 		tr.Members = append(tr.Members, v.member(dir, rel, t[rel]))
 	}
 	return tr
@@ -447,15 +447,6 @@ func printItem(w io.Writer, it stateItem) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Path, what, m.Status)
 		}
 	}
-}
-
-func sorted[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func orDash(s string) string {

@@ -2,16 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/nodeup/nodeup/engine/state"
@@ -24,59 +18,12 @@ import (
 	"github.com/nodeup/nodeup/templates"
 )
 
-// files describes every regular file and symlink under root with its
-// content, mode and owner, and every directory with its mode: what a reset
-// must put back as it was.
-func files(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		st := fi.Sys().(*syscall.Stat_t)
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			out[rel] = "-> " + target
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			out[rel] = fmt.Sprintf("%s %d:%d %s", fi.Mode(), st.Uid, st.Gid, hex.EncodeToString(sum[:8]))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// files describes the files under root (stepstest.Files).
+func files(t *testing.T, root string) map[string]string { return stepstest.Files(t, root) }
 
 func sameFiles(t *testing.T, what string, before, after map[string]string) {
 	t.Helper()
-	var diffs []string
-	for p, b := range before {
-		if a, ok := after[p]; !ok {
-			diffs = append(diffs, "missing "+p)
-		} else if a != b {
-			diffs = append(diffs, fmt.Sprintf("changed %s: %s -> %s", p, b, a))
-		}
-	}
-	for p, a := range after {
-		if _, ok := before[p]; !ok {
-			diffs = append(diffs, "added "+p+" "+a)
-		}
-	}
-	slices.Sort(diffs)
-	if len(diffs) > 0 {
+	if diffs := stepstest.DiffFiles(before, after); len(diffs) > 0 {
 		t.Errorf("%s:\n%s", what, strings.Join(diffs, "\n"))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -208,7 +209,7 @@ func linksTo(env *steps.Env, l, unit string) bool {
 func (p *ResetPlan) files(snap state.Snapshot, backups map[string]string, covered map[string]bool, add func(string, string, string, func(context.Context) error)) (bool, error) {
 	env, h := p.env, p.env.Host
 	unitFiles := false
-	for _, f := range sortedKeys(snap.Files) {
+	for _, f := range slices.Sorted(maps.Keys(snap.Files)) {
 		owner := ""
 		if name := snap.ArtifactOf(f); name != "" {
 			owner = strings.TrimSpace(name + " " + snap.Artifacts[name].Version)
@@ -261,10 +262,10 @@ func (p *ResetPlan) files(snap state.Snapshot, backups map[string]string, covere
 // /opt/kata), member by member: what someone added or changed there stays.
 func (p *ResetPlan) trees(snap state.Snapshot, add func(string, string, string, func(context.Context) error)) error {
 	env, h := p.env, p.env.Host
-	for _, dir := range sortedKeys(snap.Trees) {
+	for _, dir := range slices.Sorted(maps.Keys(snap.Trees)) {
 		tree := snap.Trees[dir]
 		var intact, changed []string
-		for _, rel := range sortedKeys(tree) {
+		for _, rel := range slices.Sorted(maps.Keys(tree)) {
 			why, err := steps.MemberDrift(h, path.Join(dir, rel), tree[rel])
 			if err != nil {
 				return err
@@ -305,7 +306,7 @@ func (p *ResetPlan) trees(snap state.Snapshot, add func(string, string, string, 
 func (p *ResetPlan) restores(snap state.Snapshot, backups map[string]string, covered map[string]bool, add func(string, string, string, func(context.Context) error)) (bool, error) {
 	env, h := p.env, p.env.Host
 	units := false
-	for _, f := range sortedKeys(backups) {
+	for _, f := range slices.Sorted(maps.Keys(backups)) {
 		if covered[f] {
 			continue
 		}
@@ -496,13 +497,4 @@ func (p *ResetPlan) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("reset did not finish; run nodeup reset again once the cause is fixed:\n%w", errors.Join(errs...))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

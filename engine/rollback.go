@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -226,7 +227,7 @@ func (rb *Rollback) rollBack(ctx context.Context, gd *guard, changed []string, c
 	env, h := rb.env, rb.env.Host
 	out := RolledBack{Unit: gd.unit, Cause: cause.Error(), Changed: changed}
 	fail := func(err error) RolledBack {
-		out.Error = fmt.Sprintf("%v; the copies of what ran before are in %s", err, paths.RollbackDir)
+		out.Error = fmt.Sprintf("%v; the copies of what ran before are in %s (by node path): put them back by hand, or apply the previous profile", err, paths.RollbackDir)
 		return out
 	}
 	reload := false
@@ -246,7 +247,7 @@ func (rb *Rollback) rollBack(ctx context.Context, gd *guard, changed []string, c
 		reload = reload || paths.IsUnitFile(sv.path)
 		out.Restored = append(out.Restored, sv.path)
 	}
-	for _, name := range sortedKeys(gd.before) {
+	for _, name := range slices.Sorted(maps.Keys(gd.before)) {
 		was, now := gd.before[name], gd.after[name]
 		if !was.ok {
 			env.State.PutArtifact(name, state.Artifact{}, false)

@@ -14,67 +14,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nodeup/nodeup/steps/stepstest"
 	"github.com/nodeup/nodeup/tests/testbed"
 )
 
 // nodeFiles describes every file and symlink below the node directories
-// dirs, with mode, owner and content hash: what a reset must leave as it
+// dirs (stepstest.Files), by node path: what a reset must leave as it
 // found it.
 func nodeFiles(t *testing.T, n *testbed.Node, dirs ...string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, dir := range dirs {
-		root := n.Path(dir)
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return nil
-			}
-			np := filepath.Join(dir, strings.TrimPrefix(p, root))
-			st := fi.Sys().(*syscall.Stat_t)
-			switch {
-			case fi.Mode()&fs.ModeSymlink != 0:
-				target, _ := os.Readlink(p)
-				out[np] = "-> " + target
-			case fi.Mode().IsRegular():
-				out[np] = fmt.Sprintf("%s %d:%d %s", fi.Mode(), st.Uid, st.Gid, fileSHA256(t, p))
-			}
-			return nil
-		})
+		for rel, desc := range stepstest.Files(t, n.Path(dir)) {
+			out[filepath.Join(dir, rel)] = desc
+		}
 	}
 	return out
-}
-
-func diffFiles(before, after map[string]string) []string {
-	var diffs []string
-	for p, b := range before {
-		if a, ok := after[p]; !ok {
-			diffs = append(diffs, "missing "+p)
-		} else if a != b {
-			diffs = append(diffs, fmt.Sprintf("changed %s: %s -> %s", p, b, a))
-		}
-	}
-	for p, a := range after {
-		if _, ok := before[p]; !ok {
-			diffs = append(diffs, "added "+p+" "+a)
-		}
-	}
-	sort.Strings(diffs)
-	return diffs
 }
 
 // resetDirs are where nodeup writes on a node with profiles/demo.hcl.
@@ -135,7 +98,7 @@ func TestReset(t *testing.T) {
 	if b, err := os.ReadFile(n.Path(cfg)); err != nil || string(b) != distroConfig {
 		t.Errorf("config.toml after reset: %v\n%s", err, b)
 	}
-	for _, d := range diffFiles(before, nodeFiles(t, n, resetDirs...)) {
+	for _, d := range stepstest.DiffFiles(before, nodeFiles(t, n, resetDirs...)) {
 		t.Errorf("after reset: %s", d)
 	}
 	if _, err := os.Stat(n.Path("/var/cache/nodeup/sha256")); err != nil {
@@ -146,7 +109,7 @@ func TestReset(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Nothing to reset") {
 		t.Errorf("second reset: %s", r)
 	}
-	if d := diffFiles(before, nodeFiles(t, n, resetDirs...)); len(d) > 0 {
+	if d := stepstest.DiffFiles(before, nodeFiles(t, n, resetDirs...)); len(d) > 0 {
 		t.Errorf("the second reset changed %v", d)
 	}
 
@@ -403,7 +366,7 @@ func TestRollback(t *testing.T) {
 	if !strings.Contains(r.Stderr, "nodeup: containerd.service failed after this apply changed it") || !strings.Contains(r.Stderr, "the node is back on containerd 1.7.30") {
 		t.Errorf("the error does not say what failed and where the node is")
 	}
-	if d := diffFiles(before, nodeFiles(t, n, "/usr/local/bin", "/etc/containerd", "/etc/systemd/system")); len(d) > 0 {
+	if d := stepstest.DiffFiles(before, nodeFiles(t, n, "/usr/local/bin", "/etc/containerd", "/etc/systemd/system")); len(d) > 0 {
 		t.Errorf("after the rollback: %v", d)
 	}
 	if v := crictlVersion(t, n); v != "v1.7.30" {

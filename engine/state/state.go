@@ -19,7 +19,6 @@ import (
 	"path"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -351,7 +350,7 @@ func (s *State) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Snapshot{Files: maps.Clone(s.files), Artifacts: map[string]Artifact{}, Trees: map[string]Tree{},
-		Units: map[string]Unit{}, Dirs: sortedKeys(s.dirs), Restarts: maps.Clone(s.restarts)}
+		Units: map[string]Unit{}, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: maps.Clone(s.restarts)}
 	for k, a := range s.artifacts {
 		a.Files, a.Trees = slices.Clone(a.Files), slices.Clone(a.Trees)
 		out.Artifacts[k] = a
@@ -374,15 +373,6 @@ func (snap Snapshot) ArtifactOf(p string) string {
 		}
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // RestartDue notes that a unit must restart because step cause changed:
@@ -442,7 +432,7 @@ func (s *State) Save(h *host.Host) error {
 		return nil
 	}
 	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees,
-		Units: s.units, Dirs: sortedKeys(s.dirs), Restarts: s.restarts}, "", "  ")
+		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts}, "", "  ")
 	if err != nil {
 		return err
 	}

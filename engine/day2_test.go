@@ -476,3 +476,39 @@ func TestSchemaDowngrades(t *testing.T) {
 		}
 	}
 }
+
+// A state written before units were recorded still has nodeup's unit
+// files: reset stops and disables their units, and removes their links
+// where systemd is not running.
+func TestResetOfAStateWithoutUnits(t *testing.T) {
+	r := newRelease(t)
+	g := r.graph()
+	for _, online := range []bool{true, false} {
+		n := newGraphNode(t)
+		if !online {
+			n.Env.Systemd, n.Env.Phase = nil, steps.PhaseBake
+		}
+		for id, res := range n.run(g, true) {
+			if res.Err != nil {
+				t.Fatalf("%s: %v", id, res.Err)
+			}
+		}
+		for _, u := range []string{"containerd.service", "kubelet.service"} {
+			n.Env.State.ForgetUnit(u)
+		}
+		p, err := PlanReset(context.Background(), n.Env, ResetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := actions(p)
+		want := []string{"unlink /etc/systemd/system/multi-user.target.wants/containerd.service"}
+		if online {
+			want = []string{"stop containerd.service", "disable containerd.service", "disable kubelet.service"}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("online=%v: the reset plan lacks %q:\n%s", online, w, strings.Join(got, "\n"))
+			}
+		}
+	}
+}

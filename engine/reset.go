@@ -15,6 +15,7 @@ import (
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/steps"
 )
 
@@ -89,6 +90,7 @@ func PlanReset(ctx context.Context, env *steps.Env, o ResetOptions) (*ResetPlan,
 	had = had || !st.Empty()
 	if had {
 		snap := st.Snapshot()
+		inferUnits(env, snap)
 		unitsChanged, err := p.units(ctx, snap, add)
 		if err != nil {
 			return nil, err
@@ -191,6 +193,28 @@ func (p *ResetPlan) units(ctx context.Context, snap state.Snapshot, add func(str
 		}
 	}
 	return changed, nil
+}
+
+// inferUnits adds to snap the units of the unit files nodeup wrote that a
+// state from before units were recorded does not name: enabled and
+// started by nodeup, with the links their [Install] section makes.
+func inferUnits(env *steps.Env, snap state.Snapshot) {
+	for f := range snap.Files {
+		name := path.Base(f)
+		if path.Dir(f) != paths.UnitDir || !strings.Contains(name, ".") {
+			continue
+		}
+		if _, ok := snap.Units[name]; ok {
+			continue
+		}
+		u := state.Unit{File: f, Start: true}
+		if links, err := systemd.InstallLinks(env.Host, f, name); err == nil {
+			for _, l := range links {
+				u.Links = append(u.Links, l.Path)
+			}
+		}
+		snap.Units[name] = u
+	}
 }
 
 // linksTo reports whether node path l is a symlink to a unit file named

@@ -90,9 +90,10 @@ func (h *Host) Copy(src, dst string) error {
 			return h.fail("copy "+src+" to", dst, err)
 		}
 		// Owned as src before it is in place; Commit sets the mode after
-		// this, as chown clears set-id bits.
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			if err := a.f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+		// this, as chown clears set-id bits. Only root can give a file
+		// away: a nodeup that is not root keeps the copy as its own.
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+			if err := a.f.Chown(int(st.Uid), int(st.Gid)); err != nil && !(errors.Is(err, syscall.EPERM) && os.Geteuid() != 0) {
 				return h.fail("copy "+src+" to", dst, err)
 			}
 		}

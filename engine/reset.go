@@ -79,82 +79,96 @@ type ResetOptions struct {
 // env.State must be read with the node's lock held.
 func PlanReset(ctx context.Context, env *steps.Env, o ResetOptions) (*ResetPlan, error) {
 	h, st := env.Host, env.State
-	p := &ResetPlan{env: env}
-	add := func(action, target, detail string, do func(ctx context.Context) error) {
-		p.Steps = append(p.Steps, ResetStep{Action: action, Target: target, Detail: detail, do: do})
-	}
 	had, err := state.Exists(h)
 	if err != nil {
 		return nil, err
 	}
 	had = had || !st.Empty()
+	p := &ResetPlan{env: env}
 	if had {
-		snap := st.Snapshot()
-		inferUnits(env, snap)
-		unitsChanged, err := p.units(ctx, snap, add)
-		if err != nil {
+		r := &resetPlanner{ResetPlan: p, snap: st.Snapshot(), covered: map[string]bool{}, removed: map[string]bool{}}
+		if err := r.plan(ctx); err != nil {
 			return nil, err
 		}
-		backups, later, err := backupsOf(env)
-		if err != nil {
-			return nil, err
-		}
-		covered := map[string]bool{} // paths whose backup a file step restores or keeps
-		filesChanged, err := p.files(snap, backups, covered, add)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.trees(snap, add); err != nil {
-			return nil, err
-		}
-		restoredUnits, err := p.restores(snap, backups, covered, add)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range later {
-			add(ResetKeep, b, "a later file nodeup replaced; the first backup is the one put back", nil)
-		}
-		if env.Systemd != nil && (unitsChanged || filesChanged || restoredUnits) {
-			add(ResetReload, "systemd", "daemon-reload: forget the removed units", func(ctx context.Context) error {
-				return env.Systemd.DaemonReload(ctx)
-			})
-		}
-		p.dirs(snap, add)
-		add(ResetRemove, paths.StateDir, "nodeup's state, last apply, rollback copies and the backups put back", func(context.Context) error {
-			return removeOwn(env, snap.Dirs)
-		})
 	}
 	if fi, err := h.Stat(paths.CacheDir); err == nil && fi.IsDir() {
 		if o.Purge {
-			add(ResetRemove, paths.CacheDir, "the download cache (--purge)", func(context.Context) error {
+			p.add(ResetRemove, paths.CacheDir, "the download cache (--purge)", func(context.Context) error {
 				return h.RemoveAll(paths.CacheDir)
 			})
 		} else if had {
-			add(ResetKeep, paths.CacheDir, "the download cache; --purge removes it", nil)
+			p.add(ResetKeep, paths.CacheDir, "the download cache; --purge removes it", nil)
 		}
 	}
 	return p, nil
 }
 
+func (p *ResetPlan) add(action, target, detail string, do func(ctx context.Context) error) {
+	p.Steps = append(p.Steps, ResetStep{Action: action, Target: target, Detail: detail, do: do})
+}
+
+// resetPlanner is a reset being planned from the state.
+type resetPlanner struct {
+	*ResetPlan
+	snap    state.Snapshot
+	backups map[string]string // node path -> its first backup
+	covered map[string]bool   // paths whose backup a file step restores or keeps
+	removed map[string]bool   // tree members the reset removes
+	reload  bool              // systemd must forget units or re-read unit files
+}
+
+func (r *resetPlanner) plan(ctx context.Context) error {
+	env := r.env
+	inferUnits(env, r.snap)
+	if err := r.units(ctx); err != nil {
+		return err
+	}
+	backups, later, err := backupsOf(env)
+	if err != nil {
+		return err
+	}
+	r.backups = backups
+	if err := r.files(); err != nil {
+		return err
+	}
+	if err := r.trees(); err != nil {
+		return err
+	}
+	if err := r.restores(); err != nil {
+		return err
+	}
+	for _, b := range later {
+		r.add(ResetKeep, b, "a later file nodeup replaced; the first backup is the one put back", nil)
+	}
+	if env.Systemd != nil && r.reload {
+		r.add(ResetReload, "systemd", "daemon-reload: forget the removed units", func(ctx context.Context) error {
+			return env.Systemd.DaemonReload(ctx)
+		})
+	}
+	r.dirs()
+	r.add(ResetRemove, paths.StateDir, "nodeup's state, last apply, rollback copies and the backups put back", func(context.Context) error {
+		return removeOwn(env, r.snap.Dirs)
+	})
+	return nil
+}
+
 // units plans stopping and disabling the units nodeup enabled; kubelet
 // goes before containerd, which it runs on.
-func (p *ResetPlan) units(ctx context.Context, snap state.Snapshot, add func(string, string, string, func(context.Context) error)) (bool, error) {
-	env, h := p.env, p.env.Host
+func (r *resetPlanner) units(ctx context.Context) error {
+	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
 	names := make([]string, 0, len(snap.Units))
 	for name := range snap.Units {
 		names = append(names, name)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	changed := false
 	for _, name := range names {
 		u := snap.Units[name]
 		if m := env.Systemd; m != nil {
 			active, _, err := m.ActiveState(ctx, name)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if active != "inactive" && active != "failed" {
-				changed = true
 				add(ResetStop, name, "is "+active, func(ctx context.Context) error { return m.Stop(ctx, name) })
 			}
 			if u.EnabledBefore {
@@ -163,10 +177,10 @@ func (p *ResetPlan) units(ctx context.Context, snap state.Snapshot, add func(str
 			}
 			enabled, err := m.IsEnabled(ctx, name)
 			if err != nil {
-				return false, err
+				return err
 			}
 			if enabled {
-				changed = true
+				r.reload = true
 				add(ResetDisable, name, "", func(ctx context.Context) error {
 					if err := m.Disable(ctx, name); err != nil {
 						return err
@@ -192,7 +206,7 @@ func (p *ResetPlan) units(ctx context.Context, snap state.Snapshot, add func(str
 			add(ResetUnlink, l, "enables "+name, func(context.Context) error { return h.Remove(l) })
 		}
 	}
-	return changed, nil
+	return nil
 }
 
 // inferUnits adds to snap the units of the unit files nodeup wrote that a
@@ -230,40 +244,39 @@ func linksTo(env *steps.Env, l, unit string) bool {
 
 // files plans removing every file nodeup wrote or installed that is as it
 // wrote it; a file it replaced is put back from its backup instead.
-func (p *ResetPlan) files(snap state.Snapshot, backups map[string]string, covered map[string]bool, add func(string, string, string, func(context.Context) error)) (bool, error) {
-	env, h := p.env, p.env.Host
-	unitFiles := false
+func (r *resetPlanner) files() error {
+	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
 	for _, f := range slices.Sorted(maps.Keys(snap.Files)) {
 		owner := ""
 		if name := snap.ArtifactOf(f); name != "" {
 			owner = strings.TrimSpace(name + " " + snap.Artifacts[name].Version)
 		}
-		backup, hasBackup := backups[f]
+		backup, hasBackup := r.backups[f]
 		if _, err := h.Lstat(f); errors.Is(err, fs.ErrNotExist) {
 			if hasBackup {
-				covered[f] = true
+				r.covered[f] = true
 				add(ResetRestore, f, "from "+backup+" (nodeup's file is gone)", restore(env, backup, f))
 			}
 			continue
 		} else if err != nil {
-			return false, err
+			return err
 		}
 		changed, err := env.State.Foreign(h, f)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if changed {
 			detail := "changed since nodeup wrote it"
 			if hasBackup {
-				covered[f] = true // the backup stays where it is
+				r.covered[f] = true // the backup stays where it is
 				detail += "; the file it replaced stays in " + backup
 			}
 			add(ResetKeep, f, detail, nil)
 			continue
 		}
-		unitFiles = unitFiles || paths.IsUnitFile(f)
+		r.reload = r.reload || paths.IsUnitFile(f)
 		if hasBackup {
-			covered[f] = true
+			r.covered[f] = true
 			add(ResetRestore, f, "from "+backup+", the file nodeup replaced", restore(env, backup, f))
 			continue
 		}
@@ -279,13 +292,13 @@ func (p *ResetPlan) files(snap state.Snapshot, backups map[string]string, covere
 			return nil
 		})
 	}
-	return unitFiles, nil
+	return nil
 }
 
 // trees plans removing what nodeup installed in each tree (kata's
 // /opt/kata), member by member: what someone added or changed there stays.
-func (p *ResetPlan) trees(snap state.Snapshot, add func(string, string, string, func(context.Context) error)) error {
-	env, h := p.env, p.env.Host
+func (r *resetPlanner) trees() error {
+	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
 	for _, dir := range slices.Sorted(maps.Keys(snap.Trees)) {
 		tree := snap.Trees[dir]
 		var intact, changed []string
@@ -300,6 +313,7 @@ func (p *ResetPlan) trees(snap state.Snapshot, add func(string, string, string, 
 				changed = append(changed, path.Join(dir, rel))
 			default:
 				intact = append(intact, path.Join(dir, rel))
+				r.removed[path.Join(dir, rel)] = true
 			}
 		}
 		owner := snap.ArtifactOf(dir)
@@ -326,42 +340,32 @@ func (p *ResetPlan) trees(snap state.Snapshot, add func(string, string, string, 
 }
 
 // restores plans putting back the backups no file step covers: files nodeup
-// replaced in a tree, and files whose record it no longer has.
-func (p *ResetPlan) restores(snap state.Snapshot, backups map[string]string, covered map[string]bool, add func(string, string, string, func(context.Context) error)) (bool, error) {
-	env, h := p.env, p.env.Host
-	units := false
-	for _, f := range slices.Sorted(maps.Keys(backups)) {
-		if covered[f] {
+// replaced in a tree, and files whose record it no longer has. A path that
+// holds something the reset does not remove is not overwritten.
+func (r *resetPlanner) restores() error {
+	h := r.env.Host
+	for _, f := range slices.Sorted(maps.Keys(r.backups)) {
+		if r.covered[f] {
 			continue
 		}
-		b := backups[f]
-		if _, err := h.Lstat(f); err == nil && !inTree(snap, f) {
-			add(ResetKeep, b, f+" exists and nodeup has no record of writing it: not overwritten", nil)
+		b := r.backups[f]
+		if _, err := h.Lstat(f); err == nil && !r.removed[f] {
+			r.add(ResetKeep, b, f+" exists and is not what nodeup installed there: not overwritten", nil)
 			continue
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return false, err
+			return err
 		}
-		units = units || paths.IsUnitFile(f)
-		add(ResetRestore, f, "from "+b+", the file nodeup replaced", restore(env, b, f))
+		r.reload = r.reload || paths.IsUnitFile(f)
+		r.add(ResetRestore, f, "from "+b+", the file nodeup replaced", restore(r.env, b, f))
 	}
-	return units, nil
-}
-
-// inTree reports whether node path f lies in a tree nodeup installed.
-func inTree(snap state.Snapshot, f string) bool {
-	for dir := range snap.Trees {
-		if strings.HasPrefix(f, dir+"/") {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // dirs plans removing the directories nodeup created, deepest first, each
 // only if it is empty by then.
-func (p *ResetPlan) dirs(snap state.Snapshot, add func(string, string, string, func(context.Context) error)) {
-	env := p.env
-	dirs := append([]string(nil), snap.Dirs...)
+func (r *resetPlanner) dirs() {
+	env, add := r.env, r.add
+	dirs := append([]string(nil), r.snap.Dirs...)
 	sort.Slice(dirs, func(i, j int) bool {
 		if a, b := strings.Count(dirs[i], "/"), strings.Count(dirs[j], "/"); a != b {
 			return a > b

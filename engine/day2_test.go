@@ -60,6 +60,10 @@ func TestResetUndoesAnApply(t *testing.T) {
 	n := newGraphNode(t)
 	n.Write("/etc/containerd/config.toml", distroConfig, 0o640)
 	n.Write("/opt/kata/local/notes.txt", "an operator's notes\n", 0o600)
+	// As on any node: nodeup's own directories go below these.
+	for _, d := range []string{"/var/lib", "/var/cache"} {
+		os.MkdirAll(n.Real(d), 0o755)
+	}
 	if os.Geteuid() == 0 {
 		for _, p := range []string{"/etc/containerd/config.toml", "/opt/kata/local/notes.txt"} {
 			if err := os.Chown(n.Real(p), 1234, 2345); err != nil {
@@ -110,7 +114,7 @@ func TestResetUndoesAnApply(t *testing.T) {
 		t.Errorf("containerd after reset: %+v", s)
 	}
 	sameFiles(t, "the reset", before, withoutCache(files(t, n.Root)))
-	for _, gone := range []string{"/var/lib/nodeup", "/usr/local/bin", "/etc/systemd", "/var/lib"} {
+	for _, gone := range []string{"/var/lib/nodeup", "/usr/local/bin", "/etc/systemd", "/var/lib/kubelet"} {
 		if n.Exists(gone) {
 			t.Errorf("%s is left after the reset", gone)
 		}

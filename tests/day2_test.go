@@ -377,6 +377,11 @@ func TestRollback(t *testing.T) {
 	if a["version"] != "1.7.30" || rolled == nil || rolled["version"] != "2.3.4" || rolled["sha256"] != brokenSHA {
 		t.Errorf("state records containerd %v", a)
 	}
+	show := n.Run(t, nodeNodeup, "state", "show", "containerd")
+	t.Logf("nodeup state show containerd after the rollback:\n%s", show)
+	if !regexp.MustCompile(`rolled back\s+2\.3\.4 \(sha256:` + brokenSHA + `\)`).MatchString(show) {
+		t.Errorf("state show does not name the release taken back")
+	}
 	if _, err := os.Stat(n.Path("/var/lib/nodeup/rollback")); err == nil {
 		t.Errorf("the rollback copies are left")
 	}

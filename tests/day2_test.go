@@ -8,13 +8,10 @@ package tests
 //	go test -count=1 -run 'TestReset|TestUpgrade|TestRollback|TestDriftMetrics' -v ./tests/
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/steps/stepstest"
 	"github.com/nodeup/nodeup/tests/testbed"
 )
@@ -277,56 +275,26 @@ func brokenContainerd(t *testing.T, m testbed.Manifest) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
 	replaced := false
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	out := retar(t, src, archive.FormatTarGz, func(name string, body []byte) []byte {
+		if path.Clean(name) != "bin/containerd" {
+			return body
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Name == "bin/containerd" || h.Name == "./bin/containerd" {
-			body = []byte("#!/bin/sh\necho 'containerd: this build cannot start' >&2\nexit 1\n")
-			h.Size = int64(len(body))
-			replaced = true
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
+		replaced = true
+		return []byte("#!/bin/sh\necho 'containerd: this build cannot start' >&2\nexit 1\n")
+	})
 	if !replaced {
 		t.Fatalf("%s has no bin/containerd", a.File)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	dst := filepath.Join(dir, a.Path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(dst, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, sha256Hex(buf.Bytes())
+	return dir, sha256Hex(out)
 }
 
 // TestRollback upgrades a node on containerd 1.7.30 to a 2.3.4 whose

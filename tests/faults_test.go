@@ -386,7 +386,7 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 		case archive.FormatBinary:
 			out = append(src, marker...)
 		default:
-			out = retar(t, src, format, marker)
+			out = retar(t, src, format, func(_ string, body []byte) []byte { return append(body, marker...) })
 		}
 		if err := os.WriteFile(dst, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -408,8 +408,9 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 	return final, varFile
 }
 
-// retar rewrites a tar.gz or tar.zst with marker appended to every regular file.
-func retar(t *testing.T, src []byte, format archive.Format, marker []byte) []byte {
+// retar rewrites a tar.gz or tar.zst with every regular file's content
+// replaced by what edit makes of it.
+func retar(t *testing.T, src []byte, format archive.Format, edit func(name string, body []byte) []byte) []byte {
 	t.Helper()
 	var in io.Reader
 	var buf bytes.Buffer
@@ -448,7 +449,7 @@ func retar(t *testing.T, src []byte, format archive.Format, marker []byte) []byt
 			if body, err = io.ReadAll(tr); err != nil {
 				t.Fatal(err)
 			}
-			body = append(body, marker...)
+			body = edit(h.Name, body)
 			h.Size = int64(len(body))
 		}
 		if err := tw.WriteHeader(h); err != nil {

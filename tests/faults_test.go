@@ -1374,9 +1374,11 @@ func TestCrashRestartDue(t *testing.T) {
 	// before its own restart. The new files are a moment newer than the
 	// process, which still runs the old binary.
 	recorded := func() bool {
-		var st struct{ Files map[string]string }
+		var st struct {
+			Artifacts map[string]struct{ SHA256 string }
+		}
 		b2, _ := os.ReadFile(n.Path("/var/lib/nodeup/state.json"))
-		return json.Unmarshal(b2, &st) == nil && st.Files["artifact:containerd"] == b.sha["containerd"]
+		return json.Unmarshal(b2, &st) == nil && st.Artifacts["containerd"].SHA256 == b.sha["containerd"]
 	}
 	var sockAfter uint64
 	res := applyAndKill(t, n, killPoint{label: "with containerd installed and configured, before its restart", when: func() bool {

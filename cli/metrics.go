@@ -17,8 +17,10 @@ import (
 	"github.com/nodeup/nodeup/steps"
 )
 
-// addPlanDay2Flags adds plan's flag for drift monitoring.
+// addPlanDay2Flags adds plan's flags for upgrades (as apply's) and drift
+// monitoring.
 func addPlanDay2Flags(cmd *cobra.Command, o *planOptions) {
+	addApplyDay2Flags(cmd, o)
 	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the drift, the last apply and a CRI verification to `PATH` (a path on this machine, not under --root) in node_exporter's textfile format, atomically")
 }
 

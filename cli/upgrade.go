@@ -17,9 +17,10 @@ import (
 	"github.com/nodeup/nodeup/templates"
 )
 
-// addApplyDay2Flags adds apply's flags for upgrades.
+// addApplyDay2Flags adds the flags for upgrades, of apply and of the plan
+// that shows what it would do.
 func addApplyDay2Flags(cmd *cobra.Command, o *planOptions) {
-	cmd.Flags().BoolVar(&o.allowDowngrade, "allow-downgrade", false, "apply a containerd older than the node's even when it reads an older config schema")
+	cmd.Flags().BoolVar(&o.allowDowngrade, "allow-downgrade", false, "move containerd to a release older than the node's even when it reads an older config schema")
 }
 
 // configSchema is the config.toml schema a containerd release reads.
@@ -41,10 +42,10 @@ func checkVersions(gr *graph.Graph, env *steps.Env, apply, allow bool) error {
 	var errs []error
 	for _, d := range engine.SchemaDowngrades(gr, env.State, configSchema) {
 		switch {
-		case !apply:
+		case !apply && !allow:
 			env.Warnf("%v; apply will refuse it", d)
 		case allow:
-			env.Warnf("%s: %s %s -> %s goes back across config schemas (version %d -> %d); applying it as --allow-downgrade says", d.Step, d.Name, d.From, d.To, d.FromSchema, d.ToSchema)
+			env.Warnf("%s: %s %s -> %s goes back across config schemas (version %d -> %d), as --allow-downgrade allows", d.Step, d.Name, d.From, d.To, d.FromSchema, d.ToSchema)
 		default:
 			errs = append(errs, d)
 		}

@@ -815,7 +815,10 @@ func TestCrashApplyKilled(t *testing.T) {
 	t.Logf("two mirrors ready in %s", time.Since(start).Round(time.Millisecond))
 
 	n := faultNode(t, bin, testbed.Bind{Host: mirrorB, Node: nodeMirrorB, ReadOnly: true})
-	argsFor := func(v *variant) []string { return []string{demoProfile, "--var-file", v.nodeVarFile} }
+	// The variants move containerd between 2.3.4 and 1.7.30, both ways.
+	argsFor := func(v *variant) []string {
+		return []string{demoProfile, "--var-file", v.nodeVarFile, "--allow-downgrade"}
+	}
 	clearCache := func() {
 		if err := os.RemoveAll(n.Path("/var/cache/nodeup/sha256")); err != nil {
 			t.Fatal(err)
@@ -1361,7 +1364,10 @@ func TestCrashRestartDue(t *testing.T) {
 	a := loadVariant(t, bin, "A", testbed.VarFile(t, "2.3.4"), varFile("2.3.4"), testbed.Mirror(t))
 	b := loadVariant(t, bin, "B", varFileB, nodeMirrorB+"/vars-variant.hcl", mirrorB)
 	n := faultNode(t, bin, testbed.Bind{Host: mirrorB, Node: nodeMirrorB, ReadOnly: true})
-	argsFor := func(v *variant) []string { return []string{demoProfile, "--var-file", v.nodeVarFile} }
+	// The variants move containerd between 2.3.4 and 1.7.30, both ways.
+	argsFor := func(v *variant) []string {
+		return []string{demoProfile, "--var-file", v.nodeVarFile, "--allow-downgrade"}
+	}
 	// Both variants in the cache, the node on A.
 	for _, v := range []*variant{b, a} {
 		if r := runApply(n, argsFor(v)...); r.Code != 0 {

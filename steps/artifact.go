@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
@@ -80,7 +81,8 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	for _, t := range a.Trees {
 		rec, _ := env.State.Tree(t.To)
-		if err := backupForeignTree(env, t.To, rec); err != nil {
+		incoming := sync.OnceValues(func() (state.Tree, error) { return archiveTree(arc, t.From) })
+		if err := backupForeignTree(env, t.To, rec, incoming); err != nil {
 			return Change{}, fmt.Errorf("install %s %s: back up %s first: %w", a.Name, a.Version, t.To, err)
 		}
 		if err := arc.InstallTree(env.Host, t); err != nil {

@@ -1,6 +1,8 @@
 package steps_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -94,5 +96,44 @@ func TestArtifactRecordsItsFilesAndTheReleaseItReplaced(t *testing.T) {
 	rec, _ = n.Env.State.Artifact("containerd")
 	if rec.Version != "2.3.4" || rec.Previous == nil || rec.Previous.Version != "1.7.30" || rec.Previous.SHA256 != a.SHA256 {
 		t.Errorf("upgrade: %+v %+v", rec, rec.Previous)
+	}
+}
+
+// A run killed after it swapped a new tree in, before its state recorded
+// the tree, leaves nodeup's own files there: the next apply does not back
+// them up as someone else's. An operator's file beside them still is.
+func TestArtifactTreeLeftByAKilledRunIsNotBackedUp(t *testing.T) {
+	n, a := kataNode(t)
+	m := stepstest.NewMirror(t)
+	data := stepstest.TarZst(t,
+		stepstest.DirEntry("./opt/"), stepstest.DirEntry("./opt/kata/"), stepstest.DirEntry("./opt/kata/bin/"),
+		stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim 3.33"),
+		stepstest.Reg("./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n# 3.33\n"),
+		stepstest.SymlinkEntry("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
+	)
+	b := *a
+	b.Version, b.Mirrors, b.SHA256 = "3.33.0", []string{m.URL}, m.Put(a.URL, data)
+
+	// The killed run: the new tree is in place, the state still has the old.
+	file := filepath.Join(t.TempDir(), "kata.tar.zst")
+	os.WriteFile(file, data, 0o644)
+	arc, err := archive.Open(file, archive.FormatTarZst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.InstallTree(n.Host, b.Trees[0]); err != nil {
+		t.Fatal(err)
+	}
+	n.Write("/opt/kata/operator.conf", "mine\n", 0o640)
+
+	if ch := n.CheckApply(&b, true); ch.Outcome != steps.Update {
+		t.Fatalf("re-run: %+v", ch)
+	}
+	backups, _ := n.Host.Backups()
+	if len(backups) != 1 || n.Read("/var/lib/nodeup/backup/opt/kata/operator.conf") != "mine\n" {
+		t.Errorf("backups after the re-run: %v", backups)
+	}
+	if rec, _ := n.Env.State.Tree("/opt/kata"); rec["bin/containerd-shim-kata-v2"].SHA256 != stepstest.SHA([]byte("shim 3.33")) {
+		t.Errorf("recorded tree: %+v", rec)
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/host"
 )
 
@@ -122,8 +126,11 @@ func MemberDrift(h *host.Host, p string, want state.TreeEntry) (string, error) {
 
 // backupForeignTree backs up every file and symlink under node directory
 // dir that nodeup did not install there (rec is what it did, nil for a
-// tree it never installed), before the tree is replaced.
-func backupForeignTree(env *Env, dir string, rec state.Tree) error {
+// tree it never installed), before the tree is replaced. A member that is
+// what the new tree installs is nodeup's too: a run killed after swapping
+// the tree in but before recording it left it there. incoming lists the
+// new tree's members; it is read only when a member differs from rec.
+func backupForeignTree(env *Env, dir string, rec state.Tree, incoming func() (state.Tree, error)) error {
 	if _, err := env.Host.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -131,8 +138,16 @@ func backupForeignTree(env *Env, dir string, rec state.Tree) error {
 	if err != nil {
 		return err
 	}
-	for rel, e := range have {
-		if w, ok := rec[rel]; ok && w.SHA256 == e.SHA256 && w.Link == e.Link {
+	for _, rel := range slices.Sorted(maps.Keys(have)) {
+		e := have[rel]
+		if sameMember(rec[rel], e) {
+			continue
+		}
+		next, err := incoming()
+		if err != nil {
+			return err
+		}
+		if sameMember(next[rel], e) {
 			continue
 		}
 		dst, err := env.Host.Backup(path.Join(dir, rel))
@@ -142,4 +157,43 @@ func backupForeignTree(env *Env, dir string, rec state.Tree) error {
 		env.logf("backed up %s to %s", path.Join(dir, rel), dst)
 	}
 	return nil
+}
+
+// sameMember reports whether a tree member on the node, e, has the content
+// or link target recorded in want.
+func sameMember(want, e state.TreeEntry) bool {
+	return (want.SHA256 != "" || want.Link != "") && want.SHA256 == e.SHA256 && want.Link == e.Link
+}
+
+// archiveTree lists the files and symlinks the archive's directory from
+// holds, as a tree relative to it (hard links as the files they name).
+func archiveTree(arc *archive.Archive, from string) (state.Tree, error) {
+	members, err := arc.Members()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]archive.Member{}
+	for _, m := range members {
+		byName[m.Name] = m
+	}
+	prefix := strings.Trim(path.Clean("/"+from), "/")
+	t := state.Tree{}
+	for _, m := range members {
+		rel, ok := strings.CutPrefix(m.Name, prefix+"/")
+		if prefix == "" {
+			rel, ok = m.Name, m.Name != ""
+		}
+		if !ok {
+			continue
+		}
+		switch m.Kind {
+		case archive.File:
+			t[rel] = state.TreeEntry{SHA256: m.SHA256}
+		case archive.Hardlink:
+			t[rel] = state.TreeEntry{SHA256: byName[m.Link].SHA256}
+		case archive.Symlink:
+			t[rel] = state.TreeEntry{Link: m.Link}
+		}
+	}
+	return t, nil
 }

@@ -69,7 +69,8 @@ func checkVersions(gr *graph.Graph, env *steps.Env, apply, allow bool) error {
 func printRollback(w io.Writer, rolled []engine.RolledBack) {
 	for _, r := range rolled {
 		fmt.Fprintf(w, "\nRollback: %s did not come up verified after this apply changed %s:\n", r.Unit, strings.Join(r.Changed, ", "))
-		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(r.Cause, "\n", "\n    "))
+		// The failure itself, with the unit's journal, is shown above.
+		fmt.Fprintf(w, "    %s\n", firstLine(r.Cause))
 		for _, a := range r.Artifacts {
 			fmt.Fprintf(w, "  %s: back from %s to %s\n", a.Step, a.From, a.To)
 		}

@@ -29,7 +29,7 @@ release: man
 		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system bin/deb-$$arch/usr/share/man/man1; \
 		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
 		for page in docs/man/*.1; do gzip -9n < $$page > bin/deb-$$arch/usr/share/man/man1/$$(basename $$page).gz; done; \
-		cp packaging/nodeup-boot.service bin/deb-$$arch/lib/systemd/system/; \
+		cp packaging/nodeup-boot.service packaging/nodeup-drift.service packaging/nodeup-drift.timer bin/deb-$$arch/lib/systemd/system/; \
 		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
 		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
 	done

@@ -33,5 +33,6 @@ enables everything without starting it; --phase boot on the booted node does the
 	inv.parallelismFlag(cmd)
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for another nodeup holding the lock instead of failing")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps in the plan too")
+	addApplyDay2Flags(cmd, &o)
 	return cmd
 }

@@ -164,6 +164,8 @@ plan --detailed-exitcode with changes.`,
 		inv.factsCommand(),
 		inv.bundleCommand(),
 		inv.cloudInitCommand(),
+		inv.resetCommand(),
+		inv.stateCommand(),
 		inv.versionCommand(),
 	)
 	root.InitDefaultCompletionCmd()

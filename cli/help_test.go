@@ -102,6 +102,8 @@ func TestFlagsOnlyWhereUsed(t *testing.T) {
 		"cloud-init": {"var", "var-file", "phase", "nodeup-url", "nodeup-sha256", "arch"},
 		"version":    {},
 		"completion": {},
+		"reset":      {"root", "yes", "purge", "wait"},
+		"state":      {},
 	}
 	shared := []string{"var", "var-file", "root", "phase", "parallelism"}
 	for _, c := range testRoot().Commands() {

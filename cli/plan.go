@@ -27,5 +27,6 @@ its diff. plan writes nothing and takes no lock; it runs as any user that can re
 	inv.parallelismFlag(cmd)
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
+	addPlanDay2Flags(cmd, &o)
 	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/engine"
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
@@ -23,6 +25,10 @@ type planOptions struct {
 	detailedExitcode bool
 	verbose          bool
 	wait             bool
+	allowDowngrade   bool
+	metricsFile      string
+	// planned, when set, hears a plan's results (drift metrics).
+	planned func(ctx context.Context, gr *graph.Graph, env *steps.Env, results []engine.Result)
 }
 
 // runGraph loads a profile and checks every step (plan) or, with apply,
@@ -37,6 +43,9 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 	}
 	if _, err := parsePhase(inv.g.phase); err != nil {
 		return err
+	}
+	if !apply && o.metricsFile != "" {
+		return inv.planWithMetrics(path, o)
 	}
 	loaded, g, err := inv.loadGraph(path)
 	if err != nil {
@@ -70,6 +79,9 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 		}
 		defer release()
 	}
+	if err := checkVersions(g, env, apply, o.allowDowngrade); err != nil {
+		return err
+	}
 	var report *cri.Report
 	env.Verified = func(r cri.Report) { report = &r }
 
@@ -78,6 +90,9 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 	plannedViews := inv.views(planned, nil)
 	out := printer{w: inv.out, color: painter(inv.colorOut), stamp: !terminal(inv.raw.Out)}
 	if !apply {
+		if o.planned != nil {
+			o.planned(ctx, g, env, planned)
+		}
 		c := count(plannedViews)
 		if inv.g.json {
 			if err := inv.emit(map[string]any{"steps": plannedViews, "summary": c.json(), "changes": c.changes() > 0}, c.failed == 0); err != nil {
@@ -119,7 +134,12 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 		}
 		out.line(line)
 	}
+	rb, err := engine.PrepareRollback(ctx, g, env, planned)
+	if err != nil {
+		return err
+	}
 	results := engine.Run(ctx, g, env, engine.Options{Apply: true, Parallelism: inv.stepsAtOnce(), Checkpoint: checkpoint, Finished: finished})
+	rolled := rb.Finish(ctx, results)
 	saveErr := env.State.Save(h)
 	elapsed := time.Since(start)
 	views := inv.views(results, planned)
@@ -129,7 +149,10 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 		if report != nil {
 			doc["verify"] = report
 		}
-		if err := inv.emit(doc, c.failed == 0 && saveErr == nil); err != nil {
+		if len(rolled) > 0 {
+			doc["rollback"] = rolled
+		}
+		if err := inv.emit(doc, c.failed == 0 && saveErr == nil && len(rolled) == 0); err != nil {
 			return err
 		}
 	} else {
@@ -145,9 +168,14 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 		}
 		fmt.Fprintf(inv.out, "Apply: %d created, %d updated, %d unchanged, %d skipped, %d failed in %s.\n",
 			c.create, c.update, c.noop, c.skip, c.failed, elapsed.Round(time.Millisecond))
+		printRollback(inv.out, rolled)
 	}
+	recordApply(env, c, report, rolled)
 	if saveErr != nil {
 		return saveErr
+	}
+	if len(rolled) > 0 {
+		return rollbackError(rolled)
 	}
 	if c.failed > 0 {
 		return fmt.Errorf("apply: %d step(s) failed or did not run: %s; fix the first error above and run nodeup apply again", c.failed, failedIDs(views))

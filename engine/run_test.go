@@ -29,6 +29,7 @@ type release struct {
 	sandbox    string
 	flags      []string
 	containerd string // the containerd binary's content
+	version    string // containerd's version
 	runc       string
 	kubelet    string
 	plugins    string // the cni block's plugins line
@@ -42,6 +43,7 @@ func newRelease(t *testing.T) *release {
 		sandbox:    "registry.k8s.io/pause:3.10",
 		flags:      []string{"--node-labels=role=worker"},
 		containerd: "containerd 2.3.4",
+		version:    "2.3.4",
 		runc:       "runc 1.4.3",
 		kubelet:    "kubelet 1.34.11",
 		plugins:    `plugins = ["loopback", "bridge"]`,
@@ -78,7 +80,7 @@ node {
 }
 
 containerd {
-  version       = "2.3.4"
+  version       = %q
   %s
   sandbox_image = %q
 }
@@ -123,7 +125,7 @@ kubelet {
 verify {
   timeout = "5s"
 }
-`, r.m.URL, r.Put("containerd-2.3.4-linux-amd64.tar.gz", containerd), r.sandbox,
+`, r.m.URL, r.version, r.Put("containerd-"+r.version+"-linux-amd64.tar.gz", containerd), r.sandbox,
 		r.Put("runc.amd64", []byte(r.runc)),
 		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni), r.plugins,
 		r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
@@ -80,7 +81,8 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	for _, t := range a.Trees {
 		rec, _ := env.State.Tree(t.To)
-		if err := backupForeignTree(env, t.To, rec, func() (state.Tree, error) { return treeMembers(arc, t) }); err != nil {
+		incoming := sync.OnceValues(func() (state.Tree, error) { return archiveTree(arc, t.From) })
+		if err := backupForeignTree(env, t.To, rec, incoming); err != nil {
 			return Change{}, fmt.Errorf("install %s %s: back up %s first: %w", a.Name, a.Version, t.To, err)
 		}
 		if err := arc.InstallTree(env.Host, t); err != nil {
@@ -92,7 +94,14 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 		}
 		env.State.RecordTree(t.To, tree)
 	}
-	env.State.RecordArtifact(a.Name, state.Artifact{Version: a.Version, SHA256: a.SHA256})
+	rec := state.Artifact{Version: a.Version, SHA256: a.SHA256}
+	for _, f := range a.Files {
+		rec.Files = append(rec.Files, f.To)
+	}
+	for _, t := range a.Trees {
+		rec.Trees = append(rec.Trees, t.To)
+	}
+	env.State.RecordArtifact(a.Name, rec)
 	return ch, nil
 }
 

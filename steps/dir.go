@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 )
 
 // Dir is a directory on the node.
@@ -38,8 +39,20 @@ func (d *Dir) converge(env *Env, apply bool) (Change, error) {
 	}
 	ch := Change{Outcome: Create, Reason: fmt.Sprintf("new directory %04o", d.Mode)}
 	if apply {
+		// Each directory nodeup creates, parents included, is recorded:
+		// reset removes it again when it is empty.
+		var created []string
+		for p := d.Path; p != "/" && p != "."; p = path.Dir(p) {
+			if _, err := env.Host.Lstat(p); err == nil {
+				break
+			}
+			created = append(created, p)
+		}
 		if err := env.Host.MkdirAll(d.Path, d.Mode); err != nil {
 			return Change{}, err
+		}
+		for _, p := range created {
+			env.State.RecordDir(p)
 		}
 	}
 	return ch, nil

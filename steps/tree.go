@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
+	"github.com/nodeup/nodeup/node/host"
 )
 
 // An artifact's tree (kata's /opt/kata) is checked member by member
@@ -76,47 +79,57 @@ func treeDrift(env *Env, dir string, rec state.Tree) (string, error) {
 	}
 	sort.Strings(rels)
 	for _, rel := range rels {
-		want, p := rec[rel], path.Join(dir, rel)
-		fi, err := env.Host.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return p + " is missing", nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if want.Link != "" {
-			target, err := env.Host.Readlink(p)
-			if err != nil || target != want.Link {
-				return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
-			}
-			continue
-		}
-		if !fi.Mode().IsRegular() {
-			return p + " is no longer a regular file", nil
-		}
-		if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
-			return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
-		}
-		if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
-			continue // untouched since nodeup recorded it
-		}
-		sum, err := env.Host.SHA256(p)
-		if err != nil {
-			return "", err
-		}
-		if sum != want.SHA256 {
-			return p + " was changed since nodeup installed it", nil
+		why, err := MemberDrift(env.Host, path.Join(dir, rel), rec[rel])
+		if err != nil || why != "" {
+			return why, err
 		}
 	}
 	return "", nil
 }
 
+// MemberDrift says how the tree member at node path p differs from what
+// nodeup recorded when it installed it, or returns "" when it does not.
+// A regular file whose size and mtime are as recorded is not hashed again.
+func MemberDrift(h *host.Host, p string, want state.TreeEntry) (string, error) {
+	fi, err := h.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p + " is missing", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if want.Link != "" {
+		target, err := h.Readlink(p)
+		if err != nil || target != want.Link {
+			return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
+		}
+		return "", nil
+	}
+	if !fi.Mode().IsRegular() {
+		return p + " is no longer a regular file", nil
+	}
+	if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
+		return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
+	}
+	if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
+		return "", nil // untouched since nodeup recorded it
+	}
+	sum, err := h.SHA256(p)
+	if err != nil {
+		return "", err
+	}
+	if sum != want.SHA256 {
+		return p + " was changed since nodeup installed it", nil
+	}
+	return "", nil
+}
+
 // backupForeignTree backs up every file and symlink under node directory
-// dir that nodeup did not install there, before the tree is replaced: rec
-// is what it recorded installing (nil for a tree it never installed), and
-// incoming lists what it is about to install, asked for only when a file
-// is not in the record. A file that already holds its incoming content has
-// nothing to lose (a run killed after the swap, before the record).
+// dir that nodeup did not install there (rec is what it did, nil for a
+// tree it never installed), before the tree is replaced. A member that is
+// what the new tree installs is nodeup's too: a run killed after swapping
+// the tree in but before recording it left it there. incoming lists the
+// new tree's members; it is read only when a member differs from rec.
 func backupForeignTree(env *Env, dir string, rec state.Tree, incoming func() (state.Tree, error)) error {
 	if _, err := env.Host.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -125,9 +138,16 @@ func backupForeignTree(env *Env, dir string, rec state.Tree, incoming func() (st
 	if err != nil {
 		return err
 	}
-	var next state.Tree
-	for rel, e := range have {
-		if w, ok := rec[rel]; ok && w.SHA256 == e.SHA256 && w.Link == e.Link {
+	for _, rel := range slices.Sorted(maps.Keys(have)) {
+		e := have[rel]
+		if sameMember(rec[rel], e) {
+			continue
+		}
+		next, err := incoming()
+		if err != nil {
+			return err
+		}
+		if sameMember(next[rel], e) {
 			continue
 		}
 		if next == nil {
@@ -147,33 +167,41 @@ func backupForeignTree(env *Env, dir string, rec state.Tree, incoming func() (st
 	return nil
 }
 
-// treeMembers is what an archive's tree t holds, by path relative to t.To.
-func treeMembers(arc *archive.Archive, t archive.Tree) (state.Tree, error) {
+// sameMember reports whether a tree member on the node, e, has the content
+// or link target recorded in want.
+func sameMember(want, e state.TreeEntry) bool {
+	return (want.SHA256 != "" || want.Link != "") && want.SHA256 == e.SHA256 && want.Link == e.Link
+}
+
+// archiveTree lists the files and symlinks the archive's directory from
+// holds, as a tree relative to it (hard links as the files they name).
+func archiveTree(arc *archive.Archive, from string) (state.Tree, error) {
 	members, err := arc.Members()
 	if err != nil {
 		return nil, err
 	}
-	from := strings.Trim(path.Clean(t.From), "/")
-	sums := map[string]string{} // member name -> content, for hardlinks
+	byName := map[string]archive.Member{}
 	for _, m := range members {
-		if m.Kind == archive.File {
-			sums[m.Name] = m.SHA256
-		}
+		byName[m.Name] = m
 	}
-	out := state.Tree{}
+	prefix := strings.Trim(path.Clean("/"+from), "/")
+	t := state.Tree{}
 	for _, m := range members {
-		rel, ok := strings.CutPrefix(m.Name, from+"/")
+		rel, ok := strings.CutPrefix(m.Name, prefix+"/")
+		if prefix == "" {
+			rel, ok = m.Name, m.Name != ""
+		}
 		if !ok {
 			continue
 		}
 		switch m.Kind {
 		case archive.File:
-			out[rel] = state.TreeEntry{SHA256: m.SHA256}
+			t[rel] = state.TreeEntry{SHA256: m.SHA256}
 		case archive.Hardlink:
-			out[rel] = state.TreeEntry{SHA256: sums[m.Link]}
+			t[rel] = state.TreeEntry{SHA256: byName[m.Link].SHA256}
 		case archive.Symlink:
-			out[rel] = state.TreeEntry{Link: m.Link}
+			t[rel] = state.TreeEntry{Link: m.Link}
 		}
 	}
-	return out, nil
+	return t, nil
 }

@@ -142,6 +142,9 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 		}
 	}
 	if len(todo) == 0 {
+		if apply {
+			u.record(env, enabled)
+		}
 		return Change{Outcome: NoOp, Reason: activeReason(ctx, env, u)}, nil
 	}
 	outcome := Update
@@ -162,6 +165,7 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 			return Change{}, err
 		}
 	}
+	u.record(env, enabled)
 	switch {
 	case start:
 		err = m.Start(ctx, u.Name)
@@ -311,6 +315,9 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 		note = "; systemd is not running here: starts at boot"
 	}
 	if ok {
+		if apply {
+			u.record(env, true)
+		}
 		return Change{Outcome: NoOp, Reason: "enabled" + note}, nil
 	}
 	ch := Change{Outcome: Create, Reason: "enable (write [Install] links)" + note}
@@ -318,6 +325,33 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 		if _, err := systemd.EnableOffline(env.Host, p, u.Name); err != nil {
 			return Change{}, err
 		}
+		u.record(env, false)
 	}
 	return ch, nil
+}
+
+// record notes in the state how nodeup enabled the unit, so reset can stop
+// and disable it without a profile. enabled says whether the unit was
+// enabled when this run found it: for a unit nodeup has no record of, that
+// is an enablement nodeup did not make, unless the unit file is nodeup's
+// own from an earlier run (a state written before units were recorded).
+func (u *Unit) record(env *Env, enabled bool) {
+	rec, ok := env.State.Unit(u.Name)
+	if !ok {
+		earlier := false
+		if u.Path != "" {
+			_, recorded := env.State.Lookup(u.Path)
+			earlier = recorded && !env.changed(FileID(u.Path))
+		}
+		rec.EnabledBefore = enabled && !earlier
+	}
+	rec.File, rec.Start, rec.Links = u.Path, u.Start, nil
+	if p, err := unitPath(env, u); err == nil {
+		if links, err := systemd.InstallLinks(env.Host, p, u.Name); err == nil {
+			for _, l := range links {
+				rec.Links = append(rec.Links, l.Path)
+			}
+		}
+	}
+	env.State.RecordUnit(u.Name, rec)
 }

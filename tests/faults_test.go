@@ -386,7 +386,7 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 		case archive.FormatBinary:
 			out = append(src, marker...)
 		default:
-			out = retar(t, src, format, marker)
+			out = retar(t, src, format, func(_ string, body []byte) []byte { return append(body, marker...) })
 		}
 		if err := os.WriteFile(dst, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -408,8 +408,9 @@ func variantMirror(t *testing.T, m testbed.Manifest) (string, string) {
 	return final, varFile
 }
 
-// retar rewrites a tar.gz or tar.zst with marker appended to every regular file.
-func retar(t *testing.T, src []byte, format archive.Format, marker []byte) []byte {
+// retar rewrites a tar.gz or tar.zst with every regular file's content
+// replaced by what edit makes of it.
+func retar(t *testing.T, src []byte, format archive.Format, edit func(name string, body []byte) []byte) []byte {
 	t.Helper()
 	var in io.Reader
 	var buf bytes.Buffer
@@ -448,7 +449,7 @@ func retar(t *testing.T, src []byte, format archive.Format, marker []byte) []byt
 			if body, err = io.ReadAll(tr); err != nil {
 				t.Fatal(err)
 			}
-			body = append(body, marker...)
+			body = edit(h.Name, body)
 			h.Size = int64(len(body))
 		}
 		if err := tw.WriteHeader(h); err != nil {
@@ -814,7 +815,10 @@ func TestCrashApplyKilled(t *testing.T) {
 	t.Logf("two mirrors ready in %s", time.Since(start).Round(time.Millisecond))
 
 	n := faultNode(t, bin, testbed.Bind{Host: mirrorB, Node: nodeMirrorB, ReadOnly: true})
-	argsFor := func(v *variant) []string { return []string{demoProfile, "--var-file", v.nodeVarFile} }
+	// The variants move containerd between 2.3.4 and 1.7.30, both ways.
+	argsFor := func(v *variant) []string {
+		return []string{demoProfile, "--var-file", v.nodeVarFile, "--allow-downgrade"}
+	}
 	clearCache := func() {
 		if err := os.RemoveAll(n.Path("/var/cache/nodeup/sha256")); err != nil {
 			t.Fatal(err)
@@ -1364,7 +1368,10 @@ func TestCrashRestartDue(t *testing.T) {
 	a := loadVariant(t, bin, "A", testbed.VarFile(t, "2.3.4"), varFile("2.3.4"), testbed.Mirror(t))
 	b := loadVariant(t, bin, "B", varFileB, nodeMirrorB+"/vars-variant.hcl", mirrorB)
 	n := faultNode(t, bin, testbed.Bind{Host: mirrorB, Node: nodeMirrorB, ReadOnly: true})
-	argsFor := func(v *variant) []string { return []string{demoProfile, "--var-file", v.nodeVarFile} }
+	// The variants move containerd between 2.3.4 and 1.7.30, both ways.
+	argsFor := func(v *variant) []string {
+		return []string{demoProfile, "--var-file", v.nodeVarFile, "--allow-downgrade"}
+	}
 	// Both variants in the cache, the node on A.
 	for _, v := range []*variant{b, a} {
 		if r := runApply(n, argsFor(v)...); r.Code != 0 {

@@ -1,9 +1,12 @@
 // Package state is nodeup's record of what it did to a node, kept in
 // /var/lib/nodeup/state.json: the files it wrote with their sha256, the
-// artifacts it installed, and the restarts a change made due that no run
-// has done yet. It answers "did nodeup write this?" on the next run: a
-// file that is not recorded, or whose content changed since, belongs to
-// someone else and is backed up before nodeup replaces it.
+// artifacts it installed (with the release each replaced, and the last one
+// it took back), the trees, units and directories it made, and the restarts
+// a change made due that no run has done yet. It answers "did nodeup write
+// this?" on the next run: a file that is not recorded, or whose content
+// changed since, belongs to someone else and is backed up before nodeup
+// replaces it. It is also all `nodeup reset` and `nodeup state` read: they
+// need no profile.
 package state
 
 import (
@@ -14,9 +17,12 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
@@ -24,13 +30,49 @@ import (
 
 // Version is the state file format nodeup writes. Version 1 kept artifacts
 // and due restarts in the files map as "artifact:NAME" and "restart:UNIT";
-// it is read and rewritten as version 2.
-const Version = 2
+// version 2 had no units and directories. Both are read and rewritten as
+// version 3, which an older nodeup refuses rather than drop what it does
+// not know.
+const Version = 3
 
 // Artifact is an installed release artifact.
 type Artifact struct {
 	Version string `json:"version,omitempty"`
 	SHA256  string `json:"sha256"`
+	// Files and Trees are the node paths it installed.
+	Files []string `json:"files,omitempty"`
+	Trees []string `json:"trees,omitempty"`
+	// Previous is the release this one replaced: an upgrade or downgrade.
+	Previous *Release `json:"previous,omitempty"`
+	// RolledBack is the release an apply installed in place of this one and
+	// took back, because the node did not come up verified on it.
+	RolledBack *Failed `json:"rolledBack,omitempty"`
+}
+
+// Release names one release of an artifact.
+type Release struct {
+	Version string `json:"version,omitempty"`
+	SHA256  string `json:"sha256"`
+}
+
+// Failed is a release nodeup installed and took back, and why.
+type Failed struct {
+	Release
+	Error string    `json:"error"`
+	Time  time.Time `json:"time"`
+}
+
+// Unit is a systemd unit nodeup enabled.
+type Unit struct {
+	// File is the unit file nodeup wrote; "" for a distribution's unit.
+	File string `json:"file,omitempty"`
+	// Links are the [Install] links enabling it makes (node paths).
+	Links []string `json:"links,omitempty"`
+	// Start says nodeup starts it (and reset stops it).
+	Start bool `json:"start,omitempty"`
+	// EnabledBefore says the unit was enabled before nodeup first enabled
+	// it: reset leaves it enabled.
+	EnabledBefore bool `json:"enabledBefore,omitempty"`
 }
 
 // Tree is what nodeup installed in a directory tree (kata's /opt/kata),
@@ -53,6 +95,8 @@ type State struct {
 	files     map[string]string   // node path -> hex sha256
 	artifacts map[string]Artifact // component -> what is installed
 	trees     map[string]Tree     // node directory -> what is installed in it
+	units     map[string]Unit     // unit name -> how nodeup enabled it
+	dirs      map[string]bool     // node directories nodeup created
 	restarts  map[string]string   // unit -> the step whose change made its restart due
 	dirty     bool
 }
@@ -62,12 +106,24 @@ type stateFile struct {
 	Files     map[string]string   `json:"files"`
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 	Trees     map[string]Tree     `json:"trees,omitempty"`
+	Units     map[string]Unit     `json:"units,omitempty"`
+	Dirs      []string            `json:"dirs,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
 }
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
-	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}}
+	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{},
+		units: map[string]Unit{}, dirs: map[string]bool{}, restarts: map[string]string{}}
+}
+
+// Exists reports whether node h has a state file: nodeup has run there.
+func Exists(h *host.Host) (bool, error) {
+	_, err := h.Lstat(paths.StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Load reads the state of the node behind h; a node nodeup never ran on
@@ -88,7 +144,7 @@ func Load(h *host.Host) (*State, error) {
 	switch {
 	case f.Version > Version:
 		return nil, fmt.Errorf("read %s: state version %d was written by a newer nodeup; use that version or newer", paths.StateFile, f.Version)
-	case f.Version < Version:
+	case f.Version < 2:
 		s.upgrade(f.Files)
 		return s, nil
 	}
@@ -96,6 +152,12 @@ func Load(h *host.Host) (*State, error) {
 	maps.Copy(s.artifacts, f.Artifacts)
 	maps.Copy(s.restarts, f.Restarts)
 	maps.Copy(s.trees, f.Trees)
+	maps.Copy(s.units, f.Units)
+	for _, d := range f.Dirs {
+		s.dirs[path.Clean(d)] = true
+	}
+	// Version 2 is version 3 without units and directories.
+	s.dirty = f.Version < Version
 	return s, nil
 }
 
@@ -167,11 +229,41 @@ func (s *State) Under(dir string) []string {
 	return out
 }
 
-// RecordArtifact notes that an artifact is installed.
+// setDeep is set for values == cannot compare; the caller holds s.mu.
+func setDeep[V any](s *State, m map[string]V, k string, v V) {
+	if old, ok := m[k]; !ok || !reflect.DeepEqual(old, v) {
+		m[k] = v
+		s.dirty = true
+	}
+}
+
+// RecordArtifact notes that an artifact is installed. When it replaces
+// another release, that one becomes a.Previous; a reinstall of the same
+// release keeps what was recorded of the one before it and of a release
+// taken back.
 func (s *State) RecordArtifact(name string, a Artifact) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set(s, s.artifacts, name, a)
+	if old, ok := s.artifacts[name]; ok {
+		if old.SHA256 != a.SHA256 {
+			a.Previous = &Release{Version: old.Version, SHA256: old.SHA256}
+		} else {
+			a.Previous, a.RolledBack = old.Previous, old.RolledBack
+		}
+	}
+	setDeep(s, s.artifacts, name, a)
+}
+
+// PutArtifact sets the record of an artifact exactly as given, or with
+// ok false removes it: a rollback puts back what was recorded before.
+func (s *State) PutArtifact(name string, a Artifact, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		drop(s, s.artifacts, name)
+		return
+	}
+	setDeep(s, s.artifacts, name, a)
 }
 
 // Artifact returns what nodeup recorded of an installed artifact.
@@ -199,6 +291,104 @@ func (s *State) Tree(dir string) (Tree, bool) {
 	defer s.mu.Unlock()
 	t, ok := s.trees[path.Clean(dir)]
 	return t, ok
+}
+
+// ForgetTree drops the record of the tree in dir (nodeup removed it).
+func (s *State) ForgetTree(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.trees, path.Clean(dir))
+}
+
+// RecordUnit notes how nodeup enabled a unit.
+func (s *State) RecordUnit(name string, u Unit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	setDeep(s, s.units, name, u)
+}
+
+// Unit returns what nodeup recorded of a unit it enabled.
+func (s *State) Unit(name string) (Unit, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.units[name]
+	return u, ok
+}
+
+// ForgetUnit drops a unit from the record (nodeup disabled it).
+func (s *State) ForgetUnit(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.units, name)
+}
+
+// RecordDir notes that nodeup created node directory dir.
+func (s *State) RecordDir(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set(s, s.dirs, path.Clean(dir), true)
+}
+
+// ForgetDir drops a directory from the record (nodeup removed it).
+func (s *State) ForgetDir(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.dirs, path.Clean(dir))
+}
+
+// ForgetArtifact drops an artifact from the record (nodeup removed it).
+func (s *State) ForgetArtifact(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop(s, s.artifacts, name)
+}
+
+// Empty reports whether the state records nothing nodeup did.
+func (s *State) Empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.files)+len(s.artifacts)+len(s.trees)+len(s.units)+len(s.dirs)+len(s.restarts) == 0
+}
+
+// Snapshot is a copy of everything the state records, for reading it
+// whole (nodeup state, nodeup reset).
+type Snapshot struct {
+	Files     map[string]string   `json:"files"`
+	Artifacts map[string]Artifact `json:"artifacts"`
+	Trees     map[string]Tree     `json:"trees"`
+	Units     map[string]Unit     `json:"units"`
+	Dirs      []string            `json:"dirs"`
+	Restarts  map[string]string   `json:"restarts"`
+}
+
+// Snapshot returns a copy of the record.
+func (s *State) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Snapshot{Files: maps.Clone(s.files), Artifacts: map[string]Artifact{}, Trees: map[string]Tree{},
+		Units: map[string]Unit{}, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: maps.Clone(s.restarts)}
+	for k, a := range s.artifacts {
+		a.Files, a.Trees = slices.Clone(a.Files), slices.Clone(a.Trees)
+		out.Artifacts[k] = a
+	}
+	for k, t := range s.trees {
+		out.Trees[k] = maps.Clone(t)
+	}
+	for k, u := range s.units {
+		u.Links = slices.Clone(u.Links)
+		out.Units[k] = u
+	}
+	return out
+}
+
+// ArtifactOf names the artifact that installed node path p, if any.
+func (snap Snapshot) ArtifactOf(p string) string {
+	for name, a := range snap.Artifacts {
+		if slices.Contains(a.Files, p) || slices.Contains(a.Trees, p) {
+			return name
+		}
+	}
+	return ""
 }
 
 // RestartDue notes that a unit must restart because step cause changed:
@@ -257,7 +447,8 @@ func (s *State) Save(h *host.Host) error {
 	if !s.dirty {
 		return nil
 	}
-	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts}, "", "  ")
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees,
+		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts}, "", "  ")
 	if err != nil {
 		return err
 	}

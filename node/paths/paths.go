@@ -68,13 +68,18 @@ var PackageUnitDirs = []string{"/usr/local/lib/systemd/system", "/lib/systemd/sy
 
 // nodeup's own files.
 const (
-	StateDir   = "/var/lib/nodeup"
-	StateFile  = StateDir + "/state.json"
-	BackupDir  = StateDir + "/backup"
-	CacheDir   = "/var/cache/nodeup"
-	LockFile   = "/run/nodeup.lock"
-	ProfileDir = "/etc/nodeup/profile.d"
-	ConfigDir  = "/etc/nodeup"
+	StateDir  = "/var/lib/nodeup"
+	StateFile = StateDir + "/state.json"
+	BackupDir = StateDir + "/backup"
+	// RollbackDir holds copies of what an apply replaces of a running
+	// unit's inputs, until the unit comes up verified on the new ones.
+	RollbackDir = StateDir + "/rollback"
+	// LastApplyFile says when the last apply ran and how it ended.
+	LastApplyFile = StateDir + "/last-apply.json"
+	CacheDir      = "/var/cache/nodeup"
+	LockFile      = "/run/nodeup.lock"
+	ProfileDir    = "/etc/nodeup/profile.d"
+	ConfigDir     = "/etc/nodeup"
 )
 
 // InUnitDir is the path of a unit file or drop-in directory in UnitDir.

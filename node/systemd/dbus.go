@@ -49,6 +49,16 @@ func (m *dbusManager) Enable(ctx context.Context, units ...string) error {
 	return nil
 }
 
+func (m *dbusManager) Disable(ctx context.Context, units ...string) error {
+	if len(units) == 0 {
+		return nil
+	}
+	if _, err := m.conn.DisableUnitFilesContext(ctx, units, false); err != nil {
+		return fmt.Errorf("disable %s: %w", strings.Join(units, ", "), err)
+	}
+	return nil
+}
+
 func (m *dbusManager) IsEnabled(ctx context.Context, unit string) (bool, error) {
 	s, err := m.UnitFileState(ctx, unit)
 	if err != nil {
@@ -113,7 +123,11 @@ func (m *dbusManager) Restart(ctx context.Context, unit string) error {
 	return m.job(ctx, "restart", unit, m.conn.RestartUnitContext)
 }
 
-// job enqueues a start or restart job and waits for systemd's JobRemoved
+func (m *dbusManager) Stop(ctx context.Context, unit string) error {
+	return m.job(ctx, "stop", unit, m.conn.StopUnitContext)
+}
+
+// job enqueues a start, restart or stop job and waits for systemd's JobRemoved
 // result: "done" is success; failed, timeout, dependency... carry the journal.
 func (m *dbusManager) job(ctx context.Context, op, unit string, enqueue func(context.Context, string, string, chan<- string) (int, error)) error {
 	// Buffered: go-systemd blocks its signal loop until the result is read.

@@ -1,4 +1,4 @@
-// Package systemd starts, restarts and enables units. Online it talks to
+// Package systemd starts, restarts, stops, enables and disables units. Online it talks to
 // systemd over D-Bus (NewDBus) and waits for job results; offline, for
 // image builds and --root, it enables units by writing the [Install]
 // symlinks under the root, as `systemctl enable` would (EnableOffline).
@@ -44,6 +44,10 @@ type Manager interface {
 	Start(ctx context.Context, unit string) error
 	// Restart restarts the unit and waits for the job's result.
 	Restart(ctx context.Context, unit string) error
+	// Stop stops the unit and waits for the job's result.
+	Stop(ctx context.Context, unit string) error
+	// Disable removes the unit's [Install] links (systemctl disable).
+	Disable(ctx context.Context, units ...string) error
 	// Unmask removes persistent and runtime masks of the unit.
 	Unmask(ctx context.Context, unit string) error
 	// JournalTail returns the unit's last n journal lines, or why it cannot.

@@ -36,7 +36,10 @@ type FakeUnit struct {
 	// AfterStart is the ActiveState a start or restart leads to; "" means
 	// "active". Set "failed" to simulate a unit that crashes.
 	AfterStart string
-	Journal    string
+	// StartResult, when set, is asked for that state at each start or
+	// restart instead: a unit that starts or fails by what is on disk.
+	StartResult func() string
+	Journal     string
 }
 
 var _ systemd.Manager = (*Fake)(nil)
@@ -77,8 +80,8 @@ func (f *Fake) SetState(unit, state string) {
 	}
 }
 
-// Fail makes the operation op ("daemon-reload", "enable", "start",
-// "restart", "unmask", "state") fail with err for unit ("" for any unit).
+// Fail makes the operation op ("daemon-reload", "enable", "disable",
+// "start", "restart", "stop", "unmask", "state") fail with err for unit ("" for any unit).
 // A nil err clears it.
 func (f *Fake) Fail(op, unit string, err error) {
 	f.mu.Lock()
@@ -163,6 +166,22 @@ func (f *Fake) Enable(ctx context.Context, units ...string) error {
 	return nil
 }
 
+func (f *Fake) Disable(ctx context.Context, units ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sorted := append([]string(nil), units...)
+	sort.Strings(sorted)
+	for _, u := range sorted {
+		if err := f.record("disable", u); err != nil {
+			return err
+		}
+		if f.unit(u).FileState == "enabled" {
+			f.unit(u).FileState = "disabled"
+		}
+	}
+	return nil
+}
+
 func (f *Fake) IsEnabled(ctx context.Context, unit string) (bool, error) {
 	s, err := f.UnitFileState(ctx, unit)
 	return s == "enabled" || s == "enabled-runtime", err
@@ -217,6 +236,17 @@ func (f *Fake) Restart(ctx context.Context, unit string) error {
 	return f.run("restart", unit)
 }
 
+func (f *Fake) Stop(ctx context.Context, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("stop", unit); err != nil {
+		return &systemd.UnitError{Unit: unit, Op: "stop", Result: "job failed", Err: err}
+	}
+	u := f.unit(unit)
+	u.ActiveState, u.MainPID = "inactive", 0
+	return nil
+}
+
 func (f *Fake) run(op, unit string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -230,13 +260,17 @@ func (f *Fake) run(op, unit string) error {
 	if op == "start" && u.ActiveState == "active" {
 		return nil // starting an active unit is a no-op, as in systemd
 	}
-	switch u.AfterStart {
+	after := u.AfterStart
+	if u.StartResult != nil {
+		after = u.StartResult()
+	}
+	switch after {
 	case "", "active":
 		u.ActiveState, u.MainPID = "active", f.pid()
 		return nil
 	default:
-		u.ActiveState, u.MainPID = u.AfterStart, 0
-		if u.AfterStart == "failed" {
+		u.ActiveState, u.MainPID = after, 0
+		if after == "failed" {
 			return &systemd.UnitError{Unit: unit, Op: op, Result: "job failed", Journal: u.Journal}
 		}
 		return nil

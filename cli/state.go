@@ -1,0 +1,483 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/steps"
+)
+
+func (inv *invocation) stateCommand() *cobra.Command {
+	g := &inv.g
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "Show what nodeup installed and wrote on this node (list | show ITEM)",
+		Long: `State reads ` + paths.StateFile + ` alone, no profile: what nodeup installed and
+wrote on this node, with versions and sha256, the units it enabled, the directories it
+created, the files it backed up, and how the last apply ended.`,
+		Example: `  nodeup state list
+  nodeup state show containerd`,
+		Args: cobra.NoArgs,
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the artifacts, files, trees, units, directories and backups nodeup recorded",
+		Long: `List what ` + paths.StateFile + ` records: each artifact with its version, sha256 and the
+release it replaced, each file with its sha256, the trees, the units with their links, the
+directories nodeup created, the backups it keeps and how the last apply ended.`,
+		Args: cobra.NoArgs,
+		RunE: inv.action(func(*cobra.Command, []string) error {
+			v, err := readStateView(&inv.g)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return inv.emit(v.list(), true)
+			}
+			v.print(inv.out)
+			return nil
+		}),
+		Example: `  nodeup state list
+  nodeup state list --json | jq .artifacts
+  nodeup state list --root /mnt/image`,
+	}
+	show := &cobra.Command{
+		Use: "show ITEM",
+		Long: `Show one record and what the node holds there now: a node path (a file, a tree or one of
+its members, a directory, a backup), an artifact name (containerd) or a unit
+(containerd.service). An item the state does not record is an error.`,
+		Short: "Show one record: a node path (file, tree, directory), an artifact (containerd) or a unit (containerd.service)",
+		Args:  cobra.ExactArgs(1),
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			v, err := readStateView(&inv.g)
+			if err != nil {
+				return err
+			}
+			item, err := v.show(args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return inv.emit(item, true)
+			}
+			printItem(inv.out, item)
+			return nil
+		}),
+		Example: `  nodeup state show containerd
+  nodeup state show /etc/containerd/config.toml
+  nodeup state show containerd.service --json`,
+	}
+	inv.rootFlag(list)
+	inv.rootFlag(show)
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+// stateView is the node's record as nodeup state shows it.
+type stateView struct {
+	h         *host.Host
+	exists    bool
+	snap      state.Snapshot
+	backups   map[string][]string
+	lastApply *state.LastApply
+}
+
+func readStateView(g *globalOptions) (*stateView, error) {
+	h, err := host.New(g.root)
+	if err != nil {
+		return nil, err
+	}
+	v := &stateView{h: h}
+	if v.exists, err = state.Exists(h); err != nil {
+		return nil, err
+	}
+	st, err := state.Load(h)
+	if err != nil {
+		return nil, err
+	}
+	v.snap = st.Snapshot()
+	if v.backups, err = h.Backups(); err != nil {
+		return nil, err
+	}
+	if l, ok, err := state.ReadLastApply(h); err != nil {
+		return nil, err
+	} else if ok {
+		v.lastApply = &l
+	}
+	return v, nil
+}
+
+// The records, as nodeup state --json gives them.
+type (
+	artifactItem struct {
+		Name string `json:"name"`
+		state.Artifact
+	}
+	fileItem struct {
+		Path     string   `json:"path"`
+		SHA256   string   `json:"sha256"`
+		Artifact string   `json:"artifact,omitempty"`
+		Status   string   `json:"status,omitempty"`
+		Backups  []string `json:"backups,omitempty"`
+	}
+	treeItem struct {
+		Path     string       `json:"path"`
+		Artifact string       `json:"artifact,omitempty"`
+		Entries  int          `json:"entries"`
+		Members  []memberItem `json:"members,omitempty"`
+	}
+	memberItem struct {
+		Path string `json:"path"`
+		state.TreeEntry
+		Status string `json:"status,omitempty"`
+	}
+	unitItem struct {
+		Name string `json:"name"`
+		state.Unit
+		RestartDue string `json:"restartDue,omitempty"`
+	}
+	backupItem struct {
+		Path    string   `json:"path"`
+		Backups []string `json:"backups"`
+	}
+	stateList struct {
+		StateFile string           `json:"stateFile"`
+		Recorded  bool             `json:"recorded"`
+		Artifacts []artifactItem   `json:"artifacts"`
+		Files     []fileItem       `json:"files"`
+		Trees     []treeItem       `json:"trees"`
+		Units     []unitItem       `json:"units"`
+		Dirs      []string         `json:"dirs"`
+		Backups   []backupItem     `json:"backups"`
+		LastApply *state.LastApply `json:"lastApply,omitempty"`
+	}
+	// stateItem is one record nodeup state show found; Kind says which
+	// of the other fields is set.
+	stateItem struct {
+		Kind     string        `json:"kind"` // artifact, file, tree, tree member, unit, directory, backup
+		Artifact *artifactItem `json:"artifact,omitempty"`
+		Files    []fileItem    `json:"files,omitempty"`
+		Trees    []treeItem    `json:"trees,omitempty"`
+		Unit     *unitItem     `json:"unit,omitempty"`
+		Dir      string        `json:"dir,omitempty"`
+		Status   string        `json:"status,omitempty"`
+		Backup   *backupItem   `json:"backup,omitempty"`
+	}
+)
+
+func (v *stateView) list() stateList {
+	l := stateList{StateFile: paths.StateFile, Recorded: v.exists, LastApply: v.lastApply, Dirs: v.snap.Dirs,
+		Artifacts: []artifactItem{}, Files: []fileItem{}, Trees: []treeItem{}, Units: []unitItem{}, Backups: []backupItem{}}
+	for _, name := range slices.Sorted(maps.Keys(v.snap.Artifacts)) {
+		l.Artifacts = append(l.Artifacts, artifactItem{name, v.snap.Artifacts[name]})
+	}
+	for _, p := range slices.Sorted(maps.Keys(v.snap.Files)) {
+		l.Files = append(l.Files, fileItem{Path: p, SHA256: v.snap.Files[p], Artifact: v.snap.ArtifactOf(p)})
+	}
+	for _, p := range slices.Sorted(maps.Keys(v.snap.Trees)) {
+		l.Trees = append(l.Trees, treeItem{Path: p, Artifact: v.snap.ArtifactOf(p), Entries: len(v.snap.Trees[p])})
+	}
+	for _, name := range slices.Sorted(maps.Keys(v.snap.Units)) {
+		l.Units = append(l.Units, v.unit(name))
+	}
+	for _, p := range slices.Sorted(maps.Keys(v.backups)) {
+		l.Backups = append(l.Backups, backupItem{p, v.backups[p]})
+	}
+	if l.Dirs == nil {
+		l.Dirs = []string{}
+	}
+	return l
+}
+
+func (v *stateView) unit(name string) unitItem {
+	u := unitItem{Name: name, Unit: v.snap.Units[name]}
+	if cause, ok := v.snap.Restarts[name]; ok {
+		u.RestartDue = cause + " changed"
+	}
+	return u
+}
+
+// print writes the list as aligned text, one section per kind of record.
+func (v *stateView) print(w io.Writer) {
+	if !v.exists {
+		fmt.Fprintf(w, "nodeup has no state on this node (%s): it never applied here, or was reset.\n", paths.StateFile)
+		return
+	}
+	l := v.list()
+	fmt.Fprintf(w, "State: %s\n", paths.StateFile)
+	if a := l.LastApply; a != nil {
+		fmt.Fprintf(w, "Last apply: %s, %s\n", a.Time.Format(time.RFC3339), describeApply(*a))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	section := func(title string, n int) bool {
+		if n > 0 {
+			tw.Flush()
+			fmt.Fprintf(w, "\n%s:\n", title)
+		}
+		return n > 0
+	}
+	if section("Artifacts", len(l.Artifacts)) {
+		for _, a := range l.Artifacts {
+			fmt.Fprintf(tw, "  %s\t%s\tsha256:%s\t%s\n", a.Name, orDash(a.Version), a.SHA256, history(a.Artifact))
+		}
+	}
+	if section("Files", len(l.Files)) {
+		for _, f := range l.Files {
+			fmt.Fprintf(tw, "  %s\tsha256:%s\t%s\n", f.Path, f.SHA256, f.Artifact)
+		}
+	}
+	if section("Trees", len(l.Trees)) {
+		for _, t := range l.Trees {
+			fmt.Fprintf(tw, "  %s\t%d files and links\t%s\n", t.Path, t.Entries, t.Artifact)
+		}
+	}
+	if section("Units", len(l.Units)) {
+		for _, u := range l.Units {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Name, describeUnit(u), strings.Join(u.Links, " "))
+		}
+	}
+	if section("Directories nodeup created", len(l.Dirs)) {
+		for _, d := range l.Dirs {
+			fmt.Fprintf(tw, "  %s\n", d)
+		}
+	}
+	if section("Backups of files nodeup replaced ("+paths.BackupDir+")", len(l.Backups)) {
+		for _, b := range l.Backups {
+			fmt.Fprintf(tw, "  %s\t%s\n", b.Path, strings.Join(b.Backups, " "))
+		}
+	}
+	tw.Flush()
+}
+
+func describeApply(a state.LastApply) string {
+	s := fmt.Sprintf("%d changed, %d failed", a.Changed, a.Failed)
+	switch {
+	case a.RolledBack:
+		s += ", rolled back"
+	case a.Verified:
+		s += ", verified"
+	}
+	if a.OK {
+		return "ok: " + s
+	}
+	return "failed: " + s
+}
+
+// history says which release an artifact replaced and which one nodeup
+// took back.
+func history(a state.Artifact) string {
+	var parts []string
+	if p := a.Previous; p != nil {
+		parts = append(parts, "replaced "+orDash(p.Version)+" (sha256:"+short(p.SHA256)+")")
+	}
+	if r := a.RolledBack; r != nil {
+		parts = append(parts, fmt.Sprintf("rolled back from %s (sha256:%s) at %s", orDash(r.Version), short(r.SHA256), r.Time.Format(time.RFC3339)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeUnit(u unitItem) string {
+	parts := []string{"enabled"}
+	if u.EnabledBefore {
+		parts[0] = "enabled before nodeup"
+	}
+	if u.Start {
+		parts = append(parts, "started")
+	}
+	if u.File != "" {
+		parts = append(parts, "unit file "+u.File)
+	}
+	if u.RestartDue != "" {
+		parts = append(parts, "restart due: "+u.RestartDue)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// show finds ITEM: an artifact or unit by name, or a node path nodeup
+// recorded (a file, a tree or one of its members, a directory it created,
+// a file it backed up).
+func (v *stateView) show(item string) (stateItem, error) {
+	if !path.IsAbs(item) {
+		if a, ok := v.snap.Artifacts[item]; ok {
+			it := stateItem{Kind: "artifact", Artifact: &artifactItem{item, a}}
+			for _, f := range a.Files {
+				it.Files = append(it.Files, v.file(f))
+			}
+			for _, t := range a.Trees {
+				it.Trees = append(it.Trees, v.tree(t))
+			}
+			return it, nil
+		}
+		if _, ok := v.snap.Units[item]; ok {
+			u := v.unit(item)
+			it := stateItem{Kind: "unit", Unit: &u}
+			if u.File != "" {
+				it.Files = append(it.Files, v.file(u.File))
+			}
+			return it, nil
+		}
+		return stateItem{}, v.notFound(item, "nodeup state show takes a node path (absolute), an artifact name or a unit name")
+	}
+	p := path.Clean(item)
+	if _, ok := v.snap.Files[p]; ok {
+		return stateItem{Kind: "file", Files: []fileItem{v.file(p)}}, nil
+	}
+	if _, ok := v.snap.Trees[p]; ok {
+		return stateItem{Kind: "tree", Trees: []treeItem{v.tree(p)}}, nil
+	}
+	for dir, t := range v.snap.Trees {
+		if rel, ok := strings.CutPrefix(p, dir+"/"); ok {
+			if e, ok := t[rel]; ok {
+				tr := treeItem{Path: dir, Artifact: v.snap.ArtifactOf(dir), Entries: len(t), Members: []memberItem{v.member(dir, rel, e)}}
+				return stateItem{Kind: "tree member", Trees: []treeItem{tr}}, nil
+			}
+		}
+	}
+	if slices.Contains(v.snap.Dirs, p) {
+		it := stateItem{Kind: "directory", Dir: p, Status: "exists"}
+		if fi, err := v.h.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			it.Status = "missing"
+		} else if err == nil && !fi.IsDir() {
+			it.Status = "not a directory"
+		}
+		return it, nil
+	}
+	if b, ok := v.backups[p]; ok {
+		return stateItem{Kind: "backup", Backup: &backupItem{p, b}}, nil
+	}
+	return stateItem{}, v.notFound(p, "nodeup state list shows what it has")
+}
+
+func (v *stateView) notFound(item, hint string) error {
+	if !v.exists {
+		return fmt.Errorf("state show %s: nodeup has no state on this node (%s)", item, paths.StateFile)
+	}
+	return fmt.Errorf("state show %s: %s records no such item; %s", item, paths.StateFile, hint)
+}
+
+// file is a recorded file with what the node holds there now.
+func (v *stateView) file(p string) fileItem {
+	f := fileItem{Path: p, SHA256: v.snap.Files[p], Artifact: v.snap.ArtifactOf(p), Backups: v.backups[p]}
+	have, err := v.h.SHA256(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f.Status = "missing"
+	case err != nil:
+		f.Status = err.Error()
+	case f.SHA256 == "":
+		f.Status = "not recorded"
+	case have == f.SHA256:
+		f.Status = "as nodeup wrote it"
+	default:
+		f.Status = "changed since nodeup wrote it (sha256:" + have + ")"
+	}
+	return f
+}
+
+// tree is a recorded tree with each member's status.
+func (v *stateView) tree(dir string) treeItem {
+	t := v.snap.Trees[dir]
+	tr := treeItem{Path: dir, Artifact: v.snap.ArtifactOf(dir), Entries: len(t)}
+	for _, rel := range slices.Sorted(maps.Keys(t)) {
+		tr.Members = append(tr.Members, v.member(dir, rel, t[rel]))
+	}
+	return tr
+}
+
+func (v *stateView) member(dir, rel string, e state.TreeEntry) memberItem {
+	m := memberItem{Path: path.Join(dir, rel), TreeEntry: e, Status: "as nodeup installed it"}
+	why, err := steps.MemberDrift(v.h, m.Path, e)
+	switch {
+	case err != nil:
+		m.Status = err.Error()
+	case why != "":
+		m.Status = strings.TrimPrefix(why, m.Path+" ")
+	}
+	return m
+}
+
+// printItem writes one record as text.
+func printItem(w io.Writer, it stateItem) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch it.Kind {
+	case "artifact":
+		a := it.Artifact
+		fmt.Fprintf(tw, "artifact\t%s\n", a.Name)
+		fmt.Fprintf(tw, "version\t%s\n", orDash(a.Version))
+		fmt.Fprintf(tw, "sha256\t%s\n", a.SHA256)
+		if p := a.Previous; p != nil {
+			fmt.Fprintf(tw, "replaced\t%s (sha256:%s)\n", orDash(p.Version), p.SHA256)
+		}
+		if r := a.RolledBack; r != nil {
+			fmt.Fprintf(tw, "rolled back\t%s (sha256:%s) at %s: %s\n", orDash(r.Version), r.SHA256, r.Time.Format(time.RFC3339), firstLine(r.Error))
+		}
+	case "unit":
+		u := it.Unit
+		fmt.Fprintf(tw, "unit\t%s\n", u.Name)
+		fmt.Fprintf(tw, "state\t%s\n", describeUnit(*u))
+		for _, l := range u.Links {
+			fmt.Fprintf(tw, "link\t%s\n", l)
+		}
+	case "directory":
+		fmt.Fprintf(tw, "directory\t%s\n", it.Dir)
+		fmt.Fprintf(tw, "created by\tnodeup (%s now)\n", it.Status)
+	case "backup":
+		fmt.Fprintf(tw, "backup of\t%s\n", it.Backup.Path)
+		for _, b := range it.Backup.Backups {
+			fmt.Fprintf(tw, "backup\t%s\n", b)
+		}
+	}
+	for _, f := range it.Files {
+		fmt.Fprintf(tw, "file\t%s\n", f.Path)
+		fmt.Fprintf(tw, "  sha256\t%s\n", f.SHA256)
+		if f.Artifact != "" {
+			fmt.Fprintf(tw, "  installed with\t%s\n", f.Artifact)
+		}
+		fmt.Fprintf(tw, "  on the node\t%s\n", f.Status)
+		for _, b := range f.Backups {
+			fmt.Fprintf(tw, "  backup\t%s\n", b)
+		}
+	}
+	for _, t := range it.Trees {
+		fmt.Fprintf(tw, "tree\t%s (%d files and links", t.Path, t.Entries)
+		if t.Artifact != "" {
+			fmt.Fprintf(tw, ", installed with %s", t.Artifact)
+		}
+		fmt.Fprintf(tw, ")\n")
+		for _, m := range t.Members {
+			what := "sha256:" + m.SHA256
+			if m.Link != "" {
+				what = "-> " + m.Link
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Path, what, m.Status)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nodeup/nodeup/node/archive"
+	"github.com/nodeup/nodeup/node/systemd/systemdtest"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 )
@@ -30,7 +31,8 @@ func TestDirStepRecordsWhatItCreated(t *testing.T) {
 
 func TestUnitStepRecordsTheUnit(t *testing.T) {
 	n := stepstest.NewNode(t)
-	fake := n.Online()
+	n.Online()
+	var fake *systemdtest.Fake
 	u := containerdUnit()
 	n.Write(u.Path, containerdUnitFile, 0o644)
 	n.CheckApply(u, false)

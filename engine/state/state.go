@@ -194,16 +194,12 @@ func drop[V any](s *State, m map[string]V, k string) {
 
 // Record notes that nodeup wrote node path p with content hash sha256.
 func (s *State) Record(p, sha256 string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set(s, s.files, path.Clean(p), sha256)
+	s.locked(func() { set(s, s.files, path.Clean(p), sha256) })
 }
 
 // Forget drops node path p from the record (nodeup removed it).
 func (s *State) Forget(p string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.files, path.Clean(p))
+	s.locked(func() { drop(s, s.files, path.Clean(p)) })
 }
 
 // Lookup returns the sha256 nodeup recorded for node path p.
@@ -227,6 +223,13 @@ func (s *State) Under(dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// locked runs fn holding s.mu.
+func (s *State) locked(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
 }
 
 // setDeep is set for values == cannot compare; the caller holds s.mu.
@@ -295,16 +298,12 @@ func (s *State) Tree(dir string) (Tree, bool) {
 
 // ForgetTree drops the record of the tree in dir (nodeup removed it).
 func (s *State) ForgetTree(dir string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.trees, path.Clean(dir))
+	s.locked(func() { drop(s, s.trees, path.Clean(dir)) })
 }
 
 // RecordUnit notes how nodeup enabled a unit.
 func (s *State) RecordUnit(name string, u Unit) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	setDeep(s, s.units, name, u)
+	s.locked(func() { setDeep(s, s.units, name, u) })
 }
 
 // Unit returns what nodeup recorded of a unit it enabled.
@@ -317,30 +316,22 @@ func (s *State) Unit(name string) (Unit, bool) {
 
 // ForgetUnit drops a unit from the record (nodeup disabled it).
 func (s *State) ForgetUnit(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.units, name)
+	s.locked(func() { drop(s, s.units, name) })
 }
 
 // RecordDir notes that nodeup created node directory dir.
 func (s *State) RecordDir(dir string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set(s, s.dirs, path.Clean(dir), true)
+	s.locked(func() { set(s, s.dirs, path.Clean(dir), true) })
 }
 
 // ForgetDir drops a directory from the record (nodeup removed it).
 func (s *State) ForgetDir(dir string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.dirs, path.Clean(dir))
+	s.locked(func() { drop(s, s.dirs, path.Clean(dir)) })
 }
 
 // ForgetArtifact drops an artifact from the record (nodeup removed it).
 func (s *State) ForgetArtifact(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.artifacts, name)
+	s.locked(func() { drop(s, s.artifacts, name) })
 }
 
 // Empty reports whether the state records nothing nodeup did.
@@ -394,16 +385,12 @@ func (snap Snapshot) ArtifactOf(p string) string {
 // RestartDue notes that a unit must restart because step cause changed:
 // a run killed before the restart leaves it due, and the next run does it.
 func (s *State) RestartDue(unit, cause string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set(s, s.restarts, unit, cause)
+	s.locked(func() { set(s, s.restarts, unit, cause) })
 }
 
 // Restarted notes that a unit was (re)started: no restart is due.
 func (s *State) Restarted(unit string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drop(s, s.restarts, unit)
+	s.locked(func() { drop(s, s.restarts, unit) })
 }
 
 // DueRestart returns the step whose change made a unit's restart due.

@@ -331,7 +331,7 @@ func TestRollback(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^ok\s+runtime-ready\b`).MatchString(r.Stdout[strings.Index(r.Stdout, "Rollback:"):]) {
 		t.Errorf("no passing verification after the rollback")
 	}
-	if !strings.Contains(r.Stderr, "nodeup: containerd.service failed after this apply changed it") || !strings.Contains(r.Stderr, "the node is back on containerd 1.7.30") {
+	if !strings.Contains(r.Stderr, "containerd.service failed after this apply changed it") || !strings.Contains(r.Stderr, "the node is back on containerd 1.7.30") {
 		t.Errorf("the error does not say what failed and where the node is")
 	}
 	if d := stepstest.DiffFiles(before, nodeFiles(t, n, "/usr/local/bin", "/etc/containerd", "/etc/systemd/system")); len(d) > 0 {

@@ -1,0 +1,242 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/nodeup/nodeup/plan/pins"
+	"github.com/nodeup/nodeup/profile"
+	"github.com/nodeup/nodeup/templates"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// checkQuantity accepts Kubernetes resource quantities such as 250m or 160Mi.
+func checkQuantity(q string) error {
+	_, err := resource.ParseQuantity(q)
+	return err
+}
+
+func (l *loader) validateRuntimes(p *profile.Profile) {
+	seen := map[string]profile.Runtime{}
+	var defaults []profile.Runtime
+	for _, r := range p.Runtimes {
+		nameAt := l.at("runtime."+r.Name+".name", r.DeclRange)
+		if prev, ok := seen[r.Name]; ok {
+			l.errorf(nameAt, "Duplicate runtime", "runtime %q is declared twice; the first is at %s.", r.Name, prev.DeclRange)
+			continue
+		}
+		seen[r.Name] = r
+		if len(r.Name) > 63 || !handlerPattern.MatchString(r.Name) {
+			l.errorf(nameAt, "Invalid runtime handler name",
+				"%q cannot be a RuntimeClass handler: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit.", r.Name)
+		}
+		l.validateRuntimeType(p, r)
+		for _, k := range sortedKeys(r.Overhead) {
+			if !oneOf(k, "cpu", "memory") {
+				l.errorf(l.at("runtime."+r.Name+".overhead", r.DeclRange), "Invalid overhead", "overhead key %q: use cpu and memory.", k)
+			} else if err := checkQuantity(r.Overhead[k]); err != nil {
+				l.errorf(l.at("runtime."+r.Name+".overhead", r.DeclRange), "Invalid overhead", "overhead %s = %q: %s.", k, r.Overhead[k], err)
+			}
+		}
+		if r.Default {
+			defaults = append(defaults, r)
+		}
+	}
+	switch {
+	case len(defaults) == 0 && len(p.Runtimes) > 0:
+		l.errorf(p.Runtimes[0].DeclRange.Ptr(), "No default runtime",
+			"No runtime has default = true; containerd needs one default handler. Mark one, usually runc.")
+	case len(defaults) > 1:
+		l.errorf(l.at("runtime."+defaults[1].Name+".default", defaults[1].DeclRange), "Two default runtimes",
+			"runtime %q and runtime %q both have default = true; keep one.", defaults[0].Name, defaults[1].Name)
+	}
+	if d := p.DefaultRuntime(); d != nil && d.Type == profile.RuntimeKata {
+		l.warnf(d.DeclRange.Ptr(), "kata is the default runtime", "Every pod without a RuntimeClass will run in a VM.")
+	}
+	if p.Kata != nil {
+		hasKata := false
+		for _, r := range p.Runtimes {
+			hasKata = hasKata || r.Type == profile.RuntimeKata
+		}
+		if !hasKata {
+			l.warnf(p.Kata.DeclRange.Ptr(), "kata without a runtime", "kata is installed but no runtime block has type = \"kata\", so no pod can use it.")
+		}
+	}
+}
+
+// validateRuntimeType checks a runtime against its type: the node's OS runs
+// it, and what it needs is in the profile.
+func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
+	typeAt := l.at("runtime."+r.Name+".type", r.DeclRange)
+	windows := p.Node.OS == profile.OSWindows
+	if r.Type != profile.RuntimeKata && r.Hypervisor != "" {
+		l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "hypervisor on a "+r.Type+" runtime", "hypervisor applies to type = \"kata\" runtimes only.")
+	}
+	switch r.Type {
+	case profile.RuntimeRunc, profile.RuntimeKata:
+		if windows {
+			l.errorf(typeAt, "Linux runtime on a Windows node",
+				"runtime %q has type = %q, which runs on Linux only; a Windows node runs type = \"runhcs\".", r.Name, r.Type)
+			return
+		}
+	case profile.RuntimeRunhcs:
+		if !windows {
+			l.errorf(typeAt, "Windows runtime on a Linux node",
+				"runtime %q has type = \"runhcs\", which runs Windows containers; use \"runc\" or \"kata\", or set node.os = \"windows\".", r.Name)
+		}
+		return
+	default:
+		l.errorf(typeAt, "Invalid runtime type", "runtime %q has type %q; use \"runc\" or \"kata\" (\"runhcs\" on Windows).", r.Name, r.Type)
+		return
+	}
+	if r.Type == profile.RuntimeRunc {
+		// containerd would run whatever "runc" is on its PATH, if any: the
+		// runc comes from a runc block, or with a packaged containerd,
+		// whose package brings its own.
+		if p.Runc == nil && p.Containerd.Source != profile.SourcePackage {
+			at := r.DeclRange.Ptr()
+			implicit := ""
+			if r.DeclRange.Filename == "" {
+				// The runtime every profile without runtime blocks gets.
+				at, implicit = l.at("containerd", p.Containerd.DeclRange), " (a profile without runtime blocks gets it)"
+				if at == nil {
+					at = l.profileStart()
+				}
+			}
+			l.errorf(at, "runc runtime without runc",
+				"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",
+				r.Name, implicit, newest(l.opts.Pins, pins.Runc, p.Node.Arch))
+		}
+		return
+	}
+	if p.Kata == nil {
+		l.errorf(r.DeclRange.Ptr(), "kata runtime without kata",
+			"runtime %q has type = \"kata\" but the profile has no kata block; add kata { version = %q }.", r.Name, newest(l.opts.Pins, pins.Kata, p.Node.Arch))
+	}
+	hvAt := l.at("runtime."+r.Name+".hypervisor", r.DeclRange)
+	hv, ok := profile.LookupKataHypervisor(r.Hypervisor)
+	if !ok {
+		var names []string
+		for _, h := range profile.KataHypervisors() {
+			names = append(names, h.Name)
+		}
+		l.errorf(hvAt, "Unknown hypervisor",
+			"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(names, ", "))
+		return
+	}
+	if p.Kata != nil && p.Kata.Version != "" && !hv.ShippedIn(p.Kata.Version) {
+		var alt []string
+		for _, h := range profile.KataHypervisors() {
+			if h.RuntimeRS == hv.RuntimeRS && h.ShippedIn(p.Kata.Version) && strings.HasPrefix(h.Name, r.Hypervisor[:2]) {
+				alt = append(alt, fmt.Sprintf("%q", h.Name))
+			}
+		}
+		hint := ""
+		if len(alt) > 0 {
+			hint = " Use " + strings.Join(alt, " or ") + "."
+		}
+		l.errorf(hvAt, "Hypervisor not in this kata release",
+			"kata %s ships no configuration-%s.toml.%s", p.Kata.Version, hv.Name, hint)
+	}
+}
+
+func (l *loader) validateKubelet(p *profile.Profile) {
+	k := p.Kubelet
+	if k.Start && k.Version == "" {
+		l.errorf(l.at("kubelet.start", k.DeclRange), "kubelet start without a binary",
+			"kubelet.start = true needs kubelet.version so nodeup installs the kubelet it starts.")
+	}
+	for i, f := range k.Flags {
+		if !strings.HasPrefix(f, "--") {
+			l.errorf(l.flagAt(p, i), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
+		}
+	}
+	for _, err := range templates.KubeletFlagConflicts(p) {
+		var fc *templates.FlagConflictError
+		if errors.As(err, &fc) {
+			l.errorf(l.flagAt(p, fc.Index), "Conflicting kubelet flag",
+				"kubelet.flags has %q, which overrides %s: the kubelet would disagree with the configuration nodeup renders. %s.",
+				k.Flags[fc.Index], fc.Owner, upperFirst(fc.Fix))
+		}
+	}
+	_, err := templates.KubeletConfiguration(p)
+	for _, err := range leafErrors(err) {
+		var unknown *templates.UnknownFieldError
+		var conflict *templates.ConflictError
+		var invalid *templates.InvalidValueError
+		switch {
+		case errors.As(err, &invalid) && invalid.Field != "":
+			l.errorf(l.configKeyAt(p, invalid.Field), "Invalid kubelet config value",
+				"kubelet.config.%s: %s. Check the KubeletConfiguration (v1beta1) type of this field.", invalid.Field, invalid.Msg)
+		case errors.As(err, &unknown):
+			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
+				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
+		case errors.As(err, &conflict) && conflict.Want == "":
+			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
+				"kubelet.config sets %s = %s, which %s does not use. Remove it.", conflict.Field, conflict.Got, conflict.Owner)
+		case errors.As(err, &conflict):
+			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
+				"kubelet.config sets %s = %s, but %s gives %s. Remove it: nodeup derives it so the kubelet and containerd agree.", conflict.Field, conflict.Got, conflict.Owner, conflict.Want)
+		default:
+			l.errorf(l.at("kubelet.config", k.DeclRange), "Invalid kubelet config", "kubelet.config: %s.", err)
+		}
+	}
+}
+
+// flagAt is where kubelet.flags[i] was written, else the attribute.
+func (l *loader) flagAt(p *profile.Profile, i int) *hcl.Range {
+	if i < len(p.Kubelet.FlagRanges) {
+		r := p.Kubelet.FlagRanges[i]
+		return &r
+	}
+	return l.at("kubelet.flags", p.Kubelet.DeclRange)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// leafErrors flattens errors.Join trees, so every problem is reported.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// configKeyAt is where a kubelet.config key was written; a nested field
+// ("evictionHard.memory.available") points at its top-level key.
+func (l *loader) configKeyAt(p *profile.Profile, field string) *hcl.Range {
+	top, _, _ := strings.Cut(field, ".")
+	if r, ok := p.Kubelet.ConfigRanges[top]; ok {
+		return &r
+	}
+	return l.at("kubelet.config", p.Kubelet.DeclRange)
+}
+
+func (l *loader) validateVerify(p *profile.Profile) {
+	names := map[string]bool{}
+	for _, r := range p.Runtimes {
+		names[r.Name] = true
+	}
+	for _, h := range p.Verify.Handlers {
+		if !names[h] {
+			l.errorf(l.at("verify.handlers", hcl.Range{}), "Unknown handler", "verify.handlers names %q, which no runtime block declares.", h)
+		}
+	}
+	if p.Verify.NetworkReady && p.CNI == nil {
+		l.errorf(l.at("verify.network_ready", hcl.Range{}), "network_ready without CNI", "verify.network_ready = true needs a cni block and a network config in its conf_dir.")
+	}
+}

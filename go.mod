@@ -4,6 +4,8 @@ go 1.26.8
 
 require github.com/hashicorp/hcl/v2 v2.25.0
 
+require github.com/google/go-cmp v0.7.0 // indirect
+
 require (
 	github.com/agext/levenshtein v1.2.1
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect

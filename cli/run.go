@@ -44,6 +44,10 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 			return err
 		}
 	}
+	baked, err := bakedProfile(g, apply, p)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	env, cleanup, err := newEnv(ctx, s, g)
@@ -108,7 +112,7 @@ func runGraph(s Streams, g *globalOptions, path string, apply bool, o planOption
 	if c.failed > 0 {
 		return errReported
 	}
-	return nil
+	return keepProfile(s, g, h, baked)
 }
 
 // canVerify refuses an apply that should start and verify the node where

@@ -93,6 +93,9 @@ type globalOptions struct {
 	logFormat   string
 	allowFiles  []string
 	environ     []string
+	// arch is the architecture a profile without node.arch is for; ""
+	// is this machine's (bundle --arch sets it).
+	arch string
 	// loadTimeout overrides the bound on evaluating a profile (tests).
 	loadTimeout time.Duration
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"runtime"
@@ -44,7 +45,7 @@ func loadProfileFiles(s Streams, g *globalOptions, path string) (*profile.Profil
 			Vars:     g.vars,
 			VarFiles: g.varFiles,
 			Environ:  g.environ,
-			HostArch: runtime.GOARCH,
+			HostArch: cmp.Or(g.arch, runtime.GOARCH),
 			FileDirs: g.allowFiles,
 		})
 		done <- result{loaded: loaded, diags: diags}

@@ -133,6 +133,7 @@ func NewRootCommand(s Streams, environ []string) *cobra.Command {
 		newFactsCommand(s, g),
 		newBundleCommand(s, g),
 		newCloudInitCommand(s, g),
+		newCacheCommand(s, g),
 		newVersionCommand(s),
 	)
 	return root

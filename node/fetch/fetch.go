@@ -468,7 +468,7 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 		if pinned >= 0 {
 			return fmt.Errorf("%w: it has %d bytes, the pinned size is %d", ErrTooLarge, n, pinned)
 		}
-		return fmt.Errorf("%w: it has %d bytes, more than the %s a download may have", ErrTooLarge, n, size(limit))
+		return fmt.Errorf("%w: it has %d bytes, more than the %s a download may have", ErrTooLarge, n, Size(limit))
 	}
 	var body io.Reader
 	announced := int64(-1)
@@ -598,7 +598,7 @@ func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc,
 			return
 		case <-t.C:
 			if n := got.Swap(0); n < want {
-				cancel(fmt.Errorf("%w: %d bytes in %v, below %s/s", ErrTooSlow, n, window, size(rate)))
+				cancel(fmt.Errorf("%w: %d bytes in %v, below %s/s", ErrTooSlow, n, window, Size(rate)))
 				return
 			}
 		}

@@ -417,8 +417,8 @@ func TestProgressBar(t *testing.T) {
 	if !strings.Contains(s, "\r") || !strings.Contains(s, "kata.tar.zst [============") || !strings.Contains(s, "2.0 KiB / 4.0 KiB") || !strings.HasSuffix(s, "\n") {
 		t.Errorf("bar: %q", s)
 	}
-	if size(3<<30) != "3.0 GiB" || size(-1) != "unknown size" || size(12) != "12 B" {
-		t.Errorf("size: %s %s %s", size(3<<30), size(-1), size(12))
+	if Size(3<<30) != "3.0 GiB" || Size(-1) != "unknown size" || Size(12) != "12 B" {
+		t.Errorf("size: %s %s %s", Size(3<<30), Size(-1), Size(12))
 	}
 }
 

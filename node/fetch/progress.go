@@ -31,7 +31,7 @@ func newProgress(w io.Writer, tty bool, name string, total int64) *progress {
 	now := time.Now()
 	p := &progress{w: w, tty: tty, name: name, total: total, start: now, last: now}
 	if !tty {
-		fmt.Fprintf(w, "downloading %s (%s)\n", name, size(total))
+		fmt.Fprintf(w, "downloading %s (%s)\n", name, Size(total))
 	}
 	return p
 }
@@ -53,9 +53,9 @@ func (p *progress) show() {
 	rate := p.rate()
 	if !p.tty {
 		if p.total > 0 {
-			fmt.Fprintf(p.w, "downloading %s: %s of %s (%d%%), %s/s\n", p.name, size(p.done), size(p.total), p.done*100/p.total, size(rate))
+			fmt.Fprintf(p.w, "downloading %s: %s of %s (%d%%), %s/s\n", p.name, Size(p.done), Size(p.total), p.done*100/p.total, Size(rate))
 		} else {
-			fmt.Fprintf(p.w, "downloading %s: %s, %s/s\n", p.name, size(p.done), size(rate))
+			fmt.Fprintf(p.w, "downloading %s: %s, %s/s\n", p.name, Size(p.done), Size(rate))
 		}
 		return
 	}
@@ -64,7 +64,7 @@ func (p *progress) show() {
 		n := int(min(p.done, p.total) * barWidth / p.total)
 		bar = "[" + strings.Repeat("=", n) + strings.Repeat(" ", barWidth-n) + "] "
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s %s%s / %s  %s/s", p.name, bar, size(p.done), size(p.total), size(rate))
+	fmt.Fprintf(p.w, "\r\033[K%s %s%s / %s  %s/s", p.name, bar, Size(p.done), Size(p.total), Size(rate))
 }
 
 // finish prints the last state and ends the bar's line.
@@ -76,10 +76,10 @@ func (p *progress) finish(err error) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(p.w, "downloading %s failed after %s of %s: %v\n", p.name, size(p.done), size(p.total), err)
+		fmt.Fprintf(p.w, "downloading %s failed after %s of %s: %v\n", p.name, Size(p.done), Size(p.total), err)
 		return
 	}
-	fmt.Fprintf(p.w, "downloaded %s: %s in %v, %s/s\n", p.name, size(p.done), elapsed, size(p.rate()))
+	fmt.Fprintf(p.w, "downloaded %s: %s in %v, %s/s\n", p.name, Size(p.done), elapsed, Size(p.rate()))
 }
 
 func (p *progress) rate() int64 {
@@ -90,8 +90,8 @@ func (p *progress) rate() int64 {
 	return int64(float64(p.done) / s)
 }
 
-// size formats a byte count in binary units; negative means unknown.
-func size(n int64) string {
+// Size formats a byte count in binary units; negative means unknown.
+func Size(n int64) string {
 	if n < 0 {
 		return "unknown size"
 	}

@@ -90,6 +90,14 @@ func lastBytes(b []byte, n int) []byte {
 	return b
 }
 
+// InstallDeps installs the host packages the test bed and the real tools need
+// (install-deps.sh): a few dpkg lookups when they are there already.
+func InstallDeps(t testing.TB) {
+	t.Helper()
+	requireRoot(t)
+	runScript(t, "install-deps.sh")
+}
+
 // Rootfs returns the cached Debian rootfs every node is copied from, building it first
 // if needed (about two minutes).
 func Rootfs(t testing.TB) string {

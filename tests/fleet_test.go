@@ -121,7 +121,7 @@ func TestBakeThenBootUnit(t *testing.T) {
 	// The boot waits for nodeup-boot.service: it is part of multi-user.target.
 	n.Start()
 	state := n.Run(t, "systemctl", "show", "-p", "ActiveState", "-p", "Result", "nodeup-boot.service")
-	journal := n.Journal("nodeup-boot.service")
+	journal := n.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "nodeup-boot.service")
 	t.Logf("nodeup-boot.service:\n%s\n%s", state, journal)
 	if !strings.Contains(state, "ActiveState=active") || !strings.Contains(state, "Result=success") {
 		t.Fatalf("nodeup-boot.service: %s\n%s", state, journal)

@@ -6,28 +6,47 @@ SHELL       := /bin/bash
 
 GO      ?= go
 BIN     ?= bin/nodeup
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Versions that sort, for binaries and packages alike (see the script).
+VERSION ?= $(shell packaging/version.sh)
+MAINTAINER ?= nodeup maintainers <maintainers@nodeup.invalid>
+ARCHES  ?= amd64 arm64
+# Packages are built with nfpm, run through the Go module proxy.
+NFPM    ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.1
+PKGDIR  ?= bin
 # Real-node tests build containerd from source when it is not cached yet.
 E2E_TIMEOUT ?= 80m
 FUZZTIME    ?= 30s
 
-.PHONY: build release test unit fuzz e2e testbed demo clean
+.PHONY: build release binaries packages test unit fuzz e2e testbed demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
 
-# Static binaries for both architectures, their checksums and .deb packages.
-release:
-	mkdir -p bin
-	for arch in amd64 arm64; do \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o bin/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
-		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system; \
-		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
-		cp packaging/nodeup-boot.service bin/deb-$$arch/lib/systemd/system/; \
-		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
-		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
+# Static binaries for each architecture, their .deb and .rpm packages, and
+# the checksums of all of them.
+release: packages
+	cd $(PKGDIR) && sha256sum $(foreach a,$(ARCHES),nodeup-linux-$(a)) *.deb *.rpm > SHA256SUMS
+
+binaries:
+	mkdir -p $(PKGDIR)
+	for arch in $(ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(PKGDIR)/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
 	done
-	cd bin && sha256sum nodeup-linux-amd64 nodeup-linux-arm64 nodeup_amd64.deb nodeup_arm64.deb > SHA256SUMS
+
+# .deb and .rpm per architecture (packaging/nfpm.yaml): nodeup in /usr/bin,
+# nodeup-boot.service registered by the maintainer scripts, the example
+# profiles, copyright and changelog.
+packages: binaries
+	for arch in $(ARCHES); do \
+		build=$(PKGDIR)/pkg-$$arch && rm -rf $$build && mkdir -p $$build && \
+		cp $(PKGDIR)/nodeup-linux-$$arch $$build/nodeup && \
+		packaging/changelog.sh '$(VERSION)' '$(MAINTAINER)' | gzip -9n > $$build/changelog.gz && \
+		for packager in deb rpm; do \
+			VERSION='$(VERSION)' ARCH=$$arch MAINTAINER='$(MAINTAINER)' PKGBUILD=$$build \
+				$(NFPM) package --config packaging/nfpm.yaml --packager $$packager --target $(PKGDIR)/ || exit 1; \
+		done; \
+		rm -rf $$build; \
+	done
 
 # What CI runs: the unit tests, a bounded fuzz run, then the real-node tests.
 test: unit fuzz e2e

@@ -206,3 +206,73 @@ func readHost(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestCloudInitNoCloud boots a node with Debian's cloud-init and nodeup's
+// user data (multipart, gzipped) in a NoCloud seed. The node is an image
+// baked with the same profile plus a stray file in its profile directory
+// that would break a merge: the user data must replace the directory, and
+// nodeup-boot.service and cloud-init's runcmd, which both apply at first
+// boot, must queue on the lock rather than fail.
+func TestCloudInitNoCloud(t *testing.T) {
+	bin := buildNodeup(t)
+	n := testbed.Create(t, testbed.Options{Rootfs: testbed.CloudInitRootfs(t), BootTimeout: 30 * time.Minute,
+		Binds: []testbed.Bind{testbed.MirrorBind(t)}})
+	if err := n.CopyIn(filepath.Join(bin, "nodeup"), "/usr/local/bin/nodeup"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CopyIn("../packaging/nodeup-boot.service", "/etc/systemd/system/nodeup-boot.service"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := hostCommand(t, "systemctl", "--root="+n.Root(), "enable", "nodeup-boot.service"); err != nil {
+		t.Fatalf("systemctl --root enable: %v\n%s", err, out)
+	}
+	demo := filepath.Join(profilesDir(t), "demo.hcl")
+	if r := hostNodeup(t, bin, append([]string{"apply", demo, "--phase", "bake", "--root", n.Root()}, demoValues(t)...)...); r.Code != 0 {
+		t.Fatalf("bake: %s", r)
+	}
+	if err := n.WriteFile("/etc/nodeup/profile.d/stray.hcl", []byte("node {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The node sees the mirror at /srv/mirror.
+	r := hostNodeup(t, bin, "cloud-init", demo, "--var-file", testbed.VarFile(t, "2.3.4"), "--var", "mirror_url=file:///srv/mirror", "--format", "mime", "--gzip")
+	if r.Code != 0 {
+		t.Fatalf("cloud-init: %s", r)
+	}
+	if err := n.WriteFile("/var/lib/cloud/seed/nocloud/user-data", []byte(r.Stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WriteFile("/var/lib/cloud/seed/nocloud/meta-data", []byte("instance-id: iid-nodeup-test\nlocal-hostname: node\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	n.Start()
+	status := n.Exec("cloud-init", "status", "--wait", "--long")
+	t.Logf("cloud-init status --wait --long: %s", status)
+	output := n.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "cloud-final.service")
+	t.Logf("cloud-final.service (runcmd):\n%s", output)
+	if status.Code != 0 || !strings.Contains(status.Stdout, "status: done") {
+		t.Fatalf("cloud-init did not finish cleanly: %s\n%s", status, n.Journal(""))
+	}
+	requireVerified(t, "cloud-init's runcmd", output)
+	if got := strings.Fields(n.Run(t, "ls", "/etc/nodeup/profile.d")); strings.Join(got, " ") != "demo.hcl nodeup.auto.vars.hcl" {
+		t.Errorf("profile directory after the user data: %v", got)
+	}
+	if vars := n.Run(t, "cat", "/etc/nodeup/profile.d/nodeup.auto.vars.hcl"); !strings.Contains(vars, `"file:///srv/mirror"`) {
+		t.Errorf("the user data's values are not the node's:\n%s", vars)
+	}
+	if mode := strings.TrimSpace(n.Run(t, "stat", "-c", "%a", "/etc/nodeup/profile.d/nodeup.auto.vars.hcl")); mode != "600" {
+		t.Errorf("values file mode %s", mode)
+	}
+	state := n.Run(t, "systemctl", "show", "-p", "ActiveState", "-p", "Result", "nodeup-boot.service")
+	journal := n.Run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "nodeup-boot.service")
+	t.Logf("nodeup-boot.service: %s\n%s", state, journal)
+	if !strings.Contains(state, "Result=success") {
+		t.Errorf("nodeup-boot.service: %s", state)
+	}
+	requireVerified(t, "nodeup-boot.service", journal)
+	out := n.Run(t, "crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock", "version")
+	if !strings.Contains(out, "RuntimeName:  containerd") {
+		t.Errorf("crictl version:\n%s", out)
+	}
+}

@@ -107,6 +107,17 @@ func Rootfs(t testing.TB) string {
 	return filepath.Join(Cache(), "rootfs-bookworm")
 }
 
+// CloudInitRootfs returns a cached rootfs like Rootfs's with Debian's cloud-init installed
+// and only the NoCloud datasource enabled, building it first if needed (a minute or two:
+// apt inside a container on the host's network). Pass it as Options.Rootfs and write the
+// seed to /var/lib/cloud/seed/nocloud/{user-data,meta-data} before Start.
+func CloudInitRootfs(t testing.TB) string {
+	t.Helper()
+	requireRoot(t)
+	runScript(t, "build-rootfs-cloudinit.sh")
+	return filepath.Join(Cache(), "rootfs-bookworm-cloudinit")
+}
+
 // Mirror returns the artifact mirror directory: Mirror(t)+"/github.com/..." is the
 // upstream URL without "https://". It runs build-mirror.sh when the manifest is missing
 // or older than the script (a changed script may add artifacts); a cold build takes

@@ -84,15 +84,10 @@ func TestBundleAirGappedFromTar(t *testing.T) {
 	}
 }
 
-// TestBakeThenBootUnit is an image build end to end: nodeup and its boot
-// unit go into a root, `apply --phase bake --root` installs the demo
-// profile with required values given on the command line, `cache clean`
-// empties the download cache, and the node boots with no mirror and no
-// flags: nodeup-boot.service applies the kept profile with the kept values,
-// starts containerd and verifies it.
-func TestBakeThenBootUnit(t *testing.T) {
-	bin := buildNodeup(t)
-	n := testbed.Create(t, testbed.Options{BootTimeout: 30 * time.Minute})
+// installBootUnit puts nodeup and nodeup-boot.service into a node that has
+// not booted yet, as an image build does, and enables the unit offline.
+func installBootUnit(t *testing.T, n *testbed.Node, bin string) {
+	t.Helper()
 	if err := n.CopyIn(filepath.Join(bin, "nodeup"), "/usr/local/bin/nodeup"); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +97,18 @@ func TestBakeThenBootUnit(t *testing.T) {
 	if out, err := hostCommand(t, "systemctl", "--root="+n.Root(), "enable", "nodeup-boot.service"); err != nil {
 		t.Fatalf("systemctl --root enable: %v\n%s", err, out)
 	}
+}
+
+// TestBakeThenBootUnit is an image build end to end: nodeup and its boot
+// unit go into a root, `apply --phase bake --root` installs the demo
+// profile with required values given on the command line, `cache clean`
+// empties the download cache, and the node boots with no mirror and no
+// flags: nodeup-boot.service applies the kept profile with the kept values,
+// starts containerd and verifies it.
+func TestBakeThenBootUnit(t *testing.T) {
+	bin := buildNodeup(t)
+	n := testbed.Create(t, testbed.Options{BootTimeout: 30 * time.Minute})
+	installBootUnit(t, n, bin)
 
 	bake := append([]string{"apply", filepath.Join(profilesDir(t), "demo.hcl"), "--phase", "bake", "--root", n.Root()}, demoValues(t)...)
 	r := hostNodeup(t, bin, bake...)
@@ -217,15 +224,7 @@ func TestCloudInitNoCloud(t *testing.T) {
 	bin := buildNodeup(t)
 	n := testbed.Create(t, testbed.Options{Rootfs: testbed.CloudInitRootfs(t), BootTimeout: 30 * time.Minute,
 		Binds: []testbed.Bind{testbed.MirrorBind(t)}})
-	if err := n.CopyIn(filepath.Join(bin, "nodeup"), "/usr/local/bin/nodeup"); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.CopyIn("../packaging/nodeup-boot.service", "/etc/systemd/system/nodeup-boot.service"); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := hostCommand(t, "systemctl", "--root="+n.Root(), "enable", "nodeup-boot.service"); err != nil {
-		t.Fatalf("systemctl --root enable: %v\n%s", err, out)
-	}
+	installBootUnit(t, n, bin)
 	demo := filepath.Join(profilesDir(t), "demo.hcl")
 	if r := hostNodeup(t, bin, append([]string{"apply", demo, "--phase", "bake", "--root", n.Root()}, demoValues(t)...)...); r.Code != 0 {
 		t.Fatalf("bake: %s", r)

@@ -132,6 +132,14 @@ func replaceable(out string) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("bundle: %s exists and is not a file; choose another -o", out)
 		}
+		f, err := os.Open(out)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		defer f.Close()
+		if _, _, err := fetch.OpenTarMember(f, ManifestName); err != nil {
+			return fmt.Errorf("bundle: %s exists and is not a bundle (%v), and nodeup replaces only bundles; choose another -o", out, err)
+		}
 		return nil
 	}
 	if !fi.IsDir() {

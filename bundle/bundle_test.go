@@ -84,3 +84,27 @@ func TestVerifyTarRefusesLinks(t *testing.T) {
 		t.Errorf("checks: %+v", checks)
 	}
 }
+
+// Only a bundle is replaced: another tar or a directory with other files
+// at -o is refused.
+func TestWriteReplacesOnlyBundles(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "backup.tar")
+	os.WriteFile(other, make([]byte, 1024), 0o644) // an empty tar
+	files := []File{entry("runc", "r/runc", "runc")}
+	if err := Write(other, Manifest{}, files); err == nil || !strings.Contains(err.Error(), other+" exists and is not a bundle") {
+		t.Errorf("over another tar: %v", err)
+	}
+	b := filepath.Join(dir, "b.tar")
+	for i := 0; i < 2; i++ {
+		if err := Write(b, Manifest{}, files); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	d := filepath.Join(dir, "d")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(d, "notes"), nil, 0o644)
+	if err := Write(d, Manifest{}, files); err == nil || !strings.Contains(err.Error(), "holds no manifest.json") {
+		t.Errorf("over a directory: %v", err)
+	}
+}

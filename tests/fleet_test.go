@@ -222,7 +222,7 @@ func readHost(t *testing.T, p string) string {
 // boot, must queue on the lock rather than fail.
 func TestCloudInitNoCloud(t *testing.T) {
 	bin := buildNodeup(t)
-	n := testbed.Create(t, testbed.Options{Rootfs: testbed.CloudInitRootfs(t), BootTimeout: 30 * time.Minute,
+	n := testbed.Create(t, testbed.Options{Rootfs: testbed.CloudRootfs(t), BootTimeout: 30 * time.Minute,
 		Binds: []testbed.Bind{testbed.MirrorBind(t)}})
 	installBootUnit(t, n, bin)
 	demo := filepath.Join(profilesDir(t), "demo.hcl")

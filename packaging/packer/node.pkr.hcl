@@ -17,6 +17,11 @@ variable "ssh_host" {
   description = "the machine to bake (null builder)"
 }
 
+variable "ssh_port" {
+  type    = number
+  default = 22
+}
+
 variable "ssh_username" {
   type    = string
   default = "debian"
@@ -61,6 +66,7 @@ locals {
 
 source "null" "node" {
   ssh_host             = var.ssh_host
+  ssh_port             = var.ssh_port
   ssh_username         = var.ssh_username
   ssh_private_key_file = var.ssh_private_key_file
   ssh_agent_auth       = var.ssh_private_key_file == ""
@@ -90,6 +96,11 @@ build {
       "if [ -d \"$PROFILE\" ]; then cp -R \"$PROFILE/.\" \"$STAGE/profile/\"; else cp \"$PROFILE\" \"$STAGE/profile/\"; fi",
       "if [ -n \"$VAR_FILE\" ]; then install -m 0600 \"$VAR_FILE\" \"$STAGE/vars.hcl\"; fi",
     ]
+  }
+
+  # The file provisioner uploads a directory's contents into one that exists.
+  provisioner "shell" {
+    inline = ["rm -rf /tmp/nodeup-stage", "mkdir -m 0700 /tmp/nodeup-stage"]
   }
 
   provisioner "file" {

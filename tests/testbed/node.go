@@ -28,7 +28,7 @@ type Options struct {
 	// BootTimeout bounds the wait for systemd to finish booting; default 60s.
 	BootTimeout time.Duration
 	// Rootfs is the tree the node's root overlays; default Rootfs(t). See
-	// CloudInitRootfs.
+	// CloudRootfs.
 	Rootfs string
 }
 

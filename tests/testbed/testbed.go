@@ -107,15 +107,16 @@ func Rootfs(t testing.TB) string {
 	return filepath.Join(Cache(), "rootfs-bookworm")
 }
 
-// CloudInitRootfs returns a cached rootfs like Rootfs's with Debian's cloud-init installed
-// and only the NoCloud datasource enabled, building it first if needed (a minute or two:
-// apt inside a container on the host's network). Pass it as Options.Rootfs and write the
-// seed to /var/lib/cloud/seed/nocloud/{user-data,meta-data} before Start.
-func CloudInitRootfs(t testing.TB) string {
+// CloudRootfs returns a cached rootfs like Rootfs's with what a cloud image has: Debian's
+// cloud-init (only the NoCloud datasource enabled), the OpenSSH server and sudo. It builds
+// it first if needed (a few minutes: apt inside a container on the host's network). Pass
+// it as Options.Rootfs; write a seed to /var/lib/cloud/seed/nocloud/{user-data,meta-data}
+// before Start for cloud-init to run.
+func CloudRootfs(t testing.TB) string {
 	t.Helper()
 	requireRoot(t)
-	runScript(t, "build-rootfs-cloudinit.sh")
-	return filepath.Join(Cache(), "rootfs-bookworm-cloudinit")
+	runScript(t, "build-rootfs-cloud.sh")
+	return filepath.Join(Cache(), "rootfs-bookworm-cloud")
 }
 
 // Mirror returns the artifact mirror directory: Mirror(t)+"/github.com/..." is the

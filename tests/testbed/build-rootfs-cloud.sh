@@ -1,35 +1,36 @@
 #!/usr/bin/env bash
-# Builds $CACHE/rootfs-bookworm-cloudinit: the test bed's rootfs with Debian's cloud-init,
-# for nodes that get user data over the NoCloud datasource (a seed directory). It is made
-# from rootfs-bookworm with apt inside a container on the host's network, in a temp dir
-# renamed into place, so the cache never holds a half-built tree.
+# Builds $CACHE/rootfs-bookworm-cloud: the test bed's rootfs with what a cloud image has,
+# Debian's cloud-init, the OpenSSH server and sudo, for nodes that get user data over the
+# NoCloud datasource (a seed directory) or are baked over SSH. It is made from
+# rootfs-bookworm with apt inside a container on the host's network, in a temp dir renamed
+# into place, so the cache never holds a half-built tree.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${NODEUP_TESTBED_CACHE:-/var/cache/nodeup-testbed}
 BASE=$CACHE/rootfs-bookworm
-OUT=$CACHE/rootfs-bookworm-cloudinit
+OUT=$CACHE/rootfs-bookworm-cloud
 
-log() { printf 'build-rootfs-cloudinit: %s\n' "$*" >&2; }
+log() { printf 'build-rootfs-cloud: %s\n' "$*" >&2; }
 
 if [ -d "$OUT" ]; then
   exit 0
 fi
 "$here/build-rootfs.sh"
 
-exec 9>"$CACHE/.rootfs-cloudinit.lock"
+exec 9>"$CACHE/.rootfs-cloud.lock"
 flock 9
 if [ -d "$OUT" ]; then
   exit 0
 fi
 
-tmp=$(mktemp -d "$CACHE/.rootfs-cloudinit.XXXXXX")
+tmp=$(mktemp -d "$CACHE/.rootfs-cloud.XXXXXX")
 trap 'rm -rf "$tmp" "$tmp.log"' EXIT
 t0=$SECONDS
 cp -a "$BASE/." "$tmp/"
-log "installing cloud-init"
+log "installing cloud-init, openssh-server and sudo"
 systemd-nspawn -q -D "$tmp" --register=no --keep-unit --resolv-conf=copy-host \
-  sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cloud-init' \
+  sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cloud-init openssh-server sudo' \
   >"$tmp.log" 2>&1 || {
   tail -n 30 "$tmp.log" >&2
   exit 1

@@ -6,8 +6,11 @@ SHELL       := /bin/bash
 
 GO      ?= go
 BIN     ?= bin/nodeup
-# Versions that sort, for binaries and packages alike (see the script).
-VERSION ?= $(shell packaging/version.sh)
+# Versions that sort, for binaries and packages alike (see the script);
+# computed once, so every target of one make run gets the same.
+ifeq ($(origin VERSION), undefined)
+VERSION := $(shell packaging/version.sh)
+endif
 MAINTAINER ?= nodeup maintainers <maintainers@nodeup.invalid>
 ARCHES  ?= amd64 arm64
 # Packages are built with nfpm, run through the Go module proxy.

@@ -171,7 +171,7 @@ func ConfigVersionFor(version string) int {
 }
 
 var cniSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "bin_dir", "conf_dir", "plugins")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "bin_dir", "conf_dir", "plugins", "networks")...),
 }
 
 func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
@@ -188,7 +188,25 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 	a.str("bin_dir", &c.BinDir)
 	a.str("conf_dir", &c.ConfDir)
 	a.strList("plugins", &c.Plugins)
+	l.decodeCNINetworks(a, c)
 	p.CNI = c
+}
+
+// decodeCNINetworks decodes cni.networks, file name to network list, in
+// name order; each entry keeps where it was written.
+func (l *loader) decodeCNINetworks(a attrs, c *profile.CNI) {
+	var nets map[string]string
+	if !a.strMap("networks", &nets) {
+		return
+	}
+	ranges := a.keyRanges("networks")
+	for _, name := range sortedKeys(nets) {
+		r, ok := ranges[name]
+		if !ok {
+			r = *a.rangeOf("networks")
+		}
+		c.Networks = append(c.Networks, profile.CNINetwork{Name: name, Config: nets[name], DeclRange: r})
+	}
 }
 
 var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead")}

@@ -94,6 +94,12 @@ func (b *builder) fileRange(p string) hcl.Range {
 		if pr.Kubelet.Declared {
 			return pr.Kubelet.DeclRange
 		}
+	case pr.CNI != nil && path.Dir(p) == pr.CNI.ConfDir:
+		for _, n := range pr.CNI.Networks {
+			if p == templates.CNINetworkPath(pr.CNI, n) {
+				return n.DeclRange
+			}
+		}
 	case p == paths.CrictlConfig && pr.Crictl != nil:
 		return pr.Crictl.DeclRange
 	case p == layout.RuntimeClasses && len(pr.Runtimes) > 0:
@@ -285,5 +291,12 @@ func (b *builder) verify() {
 		}
 	}
 	from := p.Containerd.DeclRange
-	b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	s := b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	if p.CNI != nil {
+		// containerd picks up network lists as they appear; verification
+		// waits for them.
+		for _, n := range p.CNI.Networks {
+			s.After(steps.FileID(templates.CNINetworkPath(p.CNI, n)))
+		}
+	}
 }

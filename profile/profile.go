@@ -120,6 +120,16 @@ type CNI struct {
 	BinDir  string
 	ConfDir string
 	Plugins []string // plugin binaries to install and verify
+	// Networks are the network lists written into ConfDir, by file name.
+	Networks []CNINetwork
+}
+
+// CNINetwork is one entry of cni.networks: a CNI network configuration list
+// (JSON) that nodeup writes into cni.conf_dir under Name.
+type CNINetwork struct {
+	Name      string // file name, e.g. 10-bridge.conflist
+	Config    string
+	DeclRange hcl.Range // where the entry was written
 }
 
 // Runtime is a runtime block: one CRI runtime handler.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
@@ -267,6 +268,22 @@ func defaultRuntime(p *profile.Profile) profile.Runtime {
 		return profile.Runtime{Name: "runhcs-wcow-process", Type: profile.RuntimeRunhcs, Default: true}
 	}
 	return profile.Runtime{Name: "runc", Type: profile.RuntimeRunc, Default: true}
+}
+
+var imageSchema = &hcl.BodySchema{Attributes: attrSchema("sha256", "url")}
+
+func (l *loader) decodeImage(blk *hcl.Block, p *profile.Profile) {
+	im := profile.Image{Name: blk.Labels[0], DeclRange: blk.DefRange}
+	key := joinKey("image", im.Name)
+	a := l.attrs(key, l.blockAttrs(blk, imageSchema))
+	l.ranges[joinKey(key, "name")] = blk.LabelRanges[0]
+	a.str("sha256", &im.SHA256)
+	a.str("url", &im.URL)
+	if ref, err := images.Normalize(im.Name); err == nil {
+		im.Ref = ref
+		im.MirrorPath = images.MirrorPath(ref)
+	}
+	p.Images = append(p.Images, im)
 }
 
 var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready")}

@@ -39,6 +39,7 @@ func Build(p *profile.Profile) (*graph.Graph, error) {
 	if p.Node.OS == profile.OSLinux {
 		b.kernel()
 		b.units()
+		b.images()
 		b.verify()
 	}
 	b.linkDirs()
@@ -270,6 +271,26 @@ func (b *builder) units() {
 	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
 }
 
+// images adds a step per image block: imported once containerd runs;
+// the kubelet starts and verification runs after them.
+func (b *builder) images() {
+	p := b.p
+	ctr := paths.Ctr
+	if p.Containerd.Source == profile.SourcePackage {
+		ctr = paths.PackageCtr
+	}
+	for _, im := range p.Images {
+		id := b.g.Add(&steps.Image{
+			Ref: im.Ref, URL: im.URL, MirrorPath: im.MirrorPath, SHA256: im.SHA256,
+			Mirrors: p.Mirror.URLs, Upstream: p.Mirror.Upstream, Arch: p.Node.Arch,
+			Ctr: ctr, Endpoint: p.RuntimeEndpoint(), Timeout: p.Verify.Timeout,
+		}, im.DeclRange, steps.UnitID(ContainerdUnit)).ID
+		if b.g.Has(steps.UnitID(KubeletUnit)) {
+			b.g.Step(steps.UnitID(KubeletUnit)).After(id)
+		}
+	}
+}
+
 func (b *builder) verify() {
 	p := b.p
 	v := &steps.Verify{
@@ -292,6 +313,9 @@ func (b *builder) verify() {
 	}
 	from := p.Containerd.DeclRange
 	s := b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	for _, im := range p.Images {
+		s.After(steps.ImageID(im.Ref))
+	}
 	if p.CNI != nil {
 		// containerd picks up network lists as they appear; verification
 		// waits for them.

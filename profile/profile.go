@@ -52,6 +52,7 @@ type Profile struct {
 	CNI        *CNI
 	Runtimes   []Runtime // in declaration order
 	Kubelet    Kubelet
+	Images     []Image // in declaration order
 	Verify     Verify
 
 	// Sensitive holds the values of sensitive variables, to be redacted
@@ -157,6 +158,21 @@ type Kubelet struct {
 	// FlagRanges are where each of Flags was written, when the list was
 	// written element by element (else nil).
 	FlagRanges []hcl.Range
+}
+
+// Image is an image block: an image archive (OCI layout or docker-archive
+// tar) imported into containerd's k8s.io namespace, for images a node needs
+// before any registry answers.
+type Image struct {
+	Name string // the reference as written in the block label
+	// Ref is Name normalized as containerd's CRI stores it
+	// (docker.io/library/busybox:1.36 for busybox:1.36).
+	Ref    string
+	URL    string // "" means each mirror's MirrorPath
+	SHA256 string // of the archive
+	// MirrorPath is where a mirror serves the archive: images/<name>/<tag>.tar.
+	MirrorPath string
+	DeclRange  hcl.Range
 }
 
 // Verify is the verify block.

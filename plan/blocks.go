@@ -227,13 +227,14 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	k := &p.Kubelet
 	k.Config = map[string]any{}
 	k.ConfigRanges = map[string]hcl.Range{}
+	k.Mode = profile.KubeletKubeadm
 	if blk == nil {
 		return
 	}
@@ -241,6 +242,10 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	a := l.attrs("kubelet", l.blockAttrs(blk, kubeletSchema))
 	l.componentFields(a, blk, pins.Kubelet, p.Node.Arch, &k.Component)
 	a.boolean("start", &k.Start)
+	a.str("mode", &k.Mode)
+	if !a.str("kubeconfig", &k.Kubeconfig) && k.Mode == profile.KubeletKubeconfig {
+		k.Kubeconfig = paths.KubeletKubeconfig
+	}
 	a.object("config", &k.Config, k.ConfigRanges)
 	if a.strList("flags", &k.Flags) {
 		// Each flag's own place, when the list is written out.

@@ -143,6 +143,19 @@ type Runtime struct {
 	DeclRange  hcl.Range
 }
 
+// Kubelet modes accepted by kubelet.mode: how the kubelet finds (or does
+// without) an API server, which decides the flags its unit passes.
+const (
+	// KubeletKubeadm joins a cluster with kubeadm: the bootstrap kubeconfig
+	// kubeadm join writes, the kubeconfig TLS bootstrap produces, and
+	// kubeadm's flags file.
+	KubeletKubeadm = "kubeadm"
+	// KubeletStandalone runs without an API server: static pods only.
+	KubeletStandalone = "standalone"
+	// KubeletKubeconfig uses a kubeconfig the node is given.
+	KubeletKubeconfig = "kubeconfig"
+)
+
 // Kubelet is the kubelet block. The kubelet config is rendered even when
 // the block is absent (Declared false).
 type Kubelet struct {
@@ -150,6 +163,11 @@ type Kubelet struct {
 	Component
 	// Start says whether nodeup starts the kubelet (kubeadm join usually does).
 	Start bool
+	// Mode is one of KubeletKubeadm (the default), KubeletStandalone and
+	// KubeletKubeconfig.
+	Mode string
+	// Kubeconfig is the node path of the kubeconfig of KubeletKubeconfig.
+	Kubeconfig string
 	// Config holds KubeletConfiguration fields by their JSON names.
 	Config map[string]any
 	// ConfigRanges maps a top-level Config key to where it was written.

@@ -273,7 +273,7 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 	}
 	owners := map[string]owner{
 		// The drop-in passes these; a second one would replace nodeup's.
-		normalFlag("config"):               {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
+		normalFlag("config"): {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
 		// The endpoint and the pause image the runtime serves.
 		normalFlag("image-service-endpoint"):    useSetting("containerd.socket"),
 		normalFlag("pod-infra-container-image"): useSetting("containerd.sandbox_image"),

@@ -13,6 +13,7 @@ import (
 func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
 	var endpoint string
 	var timeout time.Duration
+	var pod bool
 	cmd := &cobra.Command{
 		Use:   "verify [PROFILE]",
 		Short: "Check the runtime over CRI (and the CNI plugins)",
@@ -30,6 +31,9 @@ func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
 			}
 			if endpoint != "" {
 				v.Endpoint = endpoint
+			}
+			if pod {
+				v.Pod = true
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
@@ -55,6 +59,7 @@ func newVerifyCommand(s Streams, g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "CRI endpoint (default: the profile's, or unix:///run/containerd/containerd.sock)")
+	cmd.Flags().BoolVar(&pod, "pod", false, "also run a pod sandbox and a container through each runtime handler, and remove them")
 	cmd.Flags().DurationVar(&timeout, "timeout", plan.DefaultVerifyWait, "how long to wait for the socket without a profile")
 	return cmd
 }

@@ -291,7 +291,7 @@ func (l *loader) decodeImage(blk *hcl.Block, p *profile.Profile) {
 	p.Images = append(p.Images, im)
 }
 
-var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready")}
+var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready", "pod", "pod_image")}
 
 func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	v := &p.Verify
@@ -299,6 +299,7 @@ func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	for _, r := range p.Runtimes {
 		v.Handlers = append(v.Handlers, r.Name)
 	}
+	v.PodImage = p.Containerd.SandboxImage
 	if blk == nil {
 		return
 	}
@@ -314,4 +315,6 @@ func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	}
 	a.strList("handlers", &v.Handlers)
 	a.boolean("network_ready", &v.NetworkReady)
+	a.boolean("pod", &v.Pod)
+	a.str("pod_image", &v.PodImage)
 }

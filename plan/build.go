@@ -301,6 +301,9 @@ func (b *builder) verify() {
 		Timeout:      p.Verify.Timeout,
 		// Where the cgroup driver is read when the runtime does not say.
 		ContainerdConfig: p.Layout().ContainerdConfig,
+		Pod:              p.Verify.Pod,
+		PodImage:         p.Verify.PodImage,
+		PodAddress:       p.CNI != nil && len(p.CNI.Networks) > 0,
 	}
 	if p.CNI != nil {
 		v.CNIBinDir = p.CNI.BinDir

@@ -682,6 +682,9 @@ func (l *loader) validateVerify(p *profile.Profile) {
 			l.errorf(l.at("verify.handlers", hcl.Range{}), "Unknown handler", "verify.handlers names %q, which no runtime block declares.", h)
 		}
 	}
+	if _, err := images.Normalize(p.Verify.PodImage); err != nil && l.written("verify.pod_image") {
+		l.errorf(l.at("verify.pod_image", hcl.Range{}), "Invalid pod image", "verify.pod_image: %s.", err)
+	}
 	if p.Verify.NetworkReady && p.CNI == nil {
 		l.errorf(l.at("verify.network_ready", hcl.Range{}), "network_ready without CNI", "verify.network_ready = true needs a cni block and a network config in its conf_dir.")
 	}

@@ -198,6 +198,11 @@ type Verify struct {
 	Timeout      time.Duration
 	Handlers     []string
 	NetworkReady bool
+	// Pod runs a pod sandbox and a container through each handler.
+	Pod bool
+	// PodImage is the container image of that pod: verify.pod_image, else
+	// the sandbox image.
+	PodImage string
 }
 
 // WindowsEndpoint is containerd's CRI endpoint on a Windows node.

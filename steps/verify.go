@@ -32,12 +32,24 @@ type Verify struct {
 	// ContainerdConfig is the rendered config.toml, read for the cgroup
 	// driver when the runtime does not report it.
 	ContainerdConfig string
+	// Pod runs a pod sandbox and a container through each handler
+	// (verify --pod, verify { pod = true }).
+	Pod bool
+	// PodImage is the pod's container image.
+	PodImage string
+	// PodAddress requires the pod to get an address: a CNI network is
+	// configured.
+	PodAddress bool
 }
 
 func (v *Verify) Kind() string { return "verify" }
 func (v *Verify) Key() string  { return "cri" }
 func (v *Verify) Describe() string {
-	return fmt.Sprintf("CRI at %s: handlers %s, cgroup driver %s; %d CNI plugins", v.Endpoint, strings.Join(v.Handlers, ","), v.CgroupDriver, len(v.CNIPlugins))
+	d := fmt.Sprintf("CRI at %s: handlers %s, cgroup driver %s; %d CNI plugins", v.Endpoint, strings.Join(v.Handlers, ","), v.CgroupDriver, len(v.CNIPlugins))
+	if v.Pod {
+		d += "; a pod from " + v.PodImage + " through each handler"
+	}
+	return d
 }
 
 // Writes is empty: verification changes nothing.
@@ -99,8 +111,34 @@ func (v *Verify) Run(ctx context.Context, env *Env) (cri.Report, error) {
 		ContainerdConfig:    v.ContainerdConfig,
 		ReadFile:            env.Host.ReadFile,
 	})
+	if v.Pod {
+		report.Checks = append(report.Checks, v.pods(ctx, client, report)...)
+	}
 	if env.Verified != nil {
 		env.Verified(report)
 	}
 	return report, nil
 }
+
+// pods runs the pod checks once the runtime passed the others: a runtime
+// that is not ready fails them for reasons already shown.
+func (v *Verify) pods(ctx context.Context, client *cri.Client, before cri.Report) []cri.Result {
+	if !before.OK() {
+		return []cri.Result{{Name: "pod", OK: true, Skipped: true, Detail: "not run: the checks above failed"}}
+	}
+	handlers := v.Handlers
+	if len(handlers) == 0 {
+		handlers = []string{""} // the runtime's default handler
+	}
+	image := v.PodImage
+	if image == "" {
+		image = DefaultPodImage
+	}
+	return cri.CheckPods(ctx, client, cri.PodExpect{
+		Handlers: handlers, CgroupDriver: v.CgroupDriver, Image: image, RequireAddress: v.PodAddress,
+	})
+}
+
+// DefaultPodImage is the pod image of a verification without a profile:
+// containerd's default sandbox image, which every node needs anyway.
+const DefaultPodImage = "registry.k8s.io/pause:3.10"

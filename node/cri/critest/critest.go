@@ -15,7 +15,8 @@ import (
 )
 
 // Runtime answers what nodeup's verification asks: Version, Status with
-// its conditions and handlers, and RuntimeConfig's cgroup driver.
+// its conditions and handlers, RuntimeConfig's cgroup driver, and (with
+// Pods) the pod and container calls of a pod check.
 type Runtime struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	Handlers     []string
@@ -28,6 +29,8 @@ type Runtime struct {
 	VersionErr, StatusErr, RuntimeConfigErr error
 	// Images, when set, is served as the CRI ImageService on the same socket.
 	Images *Images
+	// Pods, when set, answers the pod and container calls.
+	Pods *Pods
 }
 
 // Images is a fake CRI image store: references and their image IDs.

@@ -32,3 +32,7 @@ image "busybox:1.36" {
   sha256 = "2222222222222222222222222222222222222222222222222222222222222222"
   url    = "https://images.example/busybox-1.36.tar"
 }
+verify {
+  pod       = true
+  pod_image = "busybox:1.36"
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
@@ -142,7 +143,8 @@ func checkHost(s Streams, g *globalOptions, p *profile.Profile, files map[string
 		return err
 	}
 	f := facts.Gather(h, true)
-	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
+	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1",
+		Controllers: f.Cgroup.Controllers, Preflight: &f.Preflight, Module: kernel.Local().Module})
 	if len(diags) > 0 {
 		printDiagnostics(s.Err, files, diags, !g.noColor && terminal(s.Err))
 	}

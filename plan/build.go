@@ -267,6 +267,12 @@ func (b *builder) units() {
 	// Otherwise the kubelet is the packaged one: its own unit is enabled,
 	// and the step fails if no package brought it.
 	ks := b.g.Add(k, p.Kubelet.DeclRange, krestart...)
+	// The kubelet watches its static pod directory; it is there when the
+	// kubelet starts.
+	if sp, ok := p.Kubelet.Config["staticPodPath"].(string); ok && path.IsAbs(sp) && !b.dirs[path.Clean(sp)] {
+		b.dirs[path.Clean(sp)] = true
+		ks.After(b.g.Add(&steps.Dir{Path: path.Clean(sp), Mode: 0o755}, p.Kubelet.ConfigRanges["staticPodPath"]).ID)
+	}
 	ks.After(steps.UnitID(ContainerdUnit))
 	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
 }

@@ -146,7 +146,7 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if err := importImage(ctx, ctr, sock, archive); err != nil {
 		return Change{}, fmt.Errorf("import image %s: %w", i.Ref, err)
 	}
-	got, err := imageID(ctx, client, i.Ref)
+	got, err := i.awaitImage(ctx, client, want)
 	if err != nil {
 		return Change{}, err
 	}
@@ -154,6 +154,34 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 		return Change{}, fmt.Errorf("import image %s: containerd reports %q after the import, the archive holds %s; check containerd's log (journalctl -u containerd)", i.Ref, got, want)
 	}
 	return ch, nil
+}
+
+// awaitImage waits, up to the step's timeout, for the CRI to report the
+// image with ID want: the CRI learns of an import from containerd's events,
+// a moment after ctr returns. It returns the ID last reported.
+func (i *Image) awaitImage(ctx context.Context, client *cri.Client, want string) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, i.Timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var got string
+	for {
+		id, err := imageID(wctx, client, i.Ref)
+		switch {
+		case err != nil && wctx.Err() != nil && ctx.Err() == nil:
+			return got, nil // waited long enough: the caller says what it saw
+		case err != nil:
+			return got, err
+		}
+		if got = id; got == want {
+			return got, nil
+		}
+		select {
+		case <-wctx.Done():
+			return got, nil
+		case <-tick.C:
+		}
+	}
 }
 
 // archiveID is the ID the archive gives the image; an archive that does

@@ -83,6 +83,15 @@ func TestImageStep(t *testing.T) {
 		t.Errorf("apply over a replaced image: %+v", ch)
 	}
 
+	// The CRI learns of an image a moment after it is imported: the step
+	// waits for it (here it sees nothing at first, then the import).
+	store.Lag = 3
+	store.Add(im.Ref, "sha256:0000000000000000000000000000000000000000000000000000000000000000")
+	store.Lag = 0
+	if ch := n.CheckApply(im, true); ch.Outcome != steps.Create {
+		t.Errorf("apply while the CRI lags: %+v", ch)
+	}
+
 	// Bake: nothing runs, so the image waits for the boot.
 	n.Env.Phase = steps.PhaseBake
 	if ch := n.CheckApply(im, true); ch.Outcome != steps.Skip {

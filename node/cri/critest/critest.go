@@ -43,6 +43,11 @@ type Images struct {
 	PullErr error
 	// Pulled lists the references pulled, in order.
 	Pulled []string
+	// Lag is how many ImageStatus calls after an Add still answer that the
+	// image is absent, as containerd's CRI does until the event of an
+	// import reaches it.
+	Lag  int
+	lags map[string]int
 }
 
 // Add puts an image in the store, as an import would.
@@ -53,6 +58,12 @@ func (im *Images) Add(ref, id string) {
 		im.refs = map[string]string{}
 	}
 	im.refs[ref] = id
+	if im.Lag > 0 {
+		if im.lags == nil {
+			im.lags = map[string]int{}
+		}
+		im.lags[ref] = im.Lag
+	}
 }
 
 // Has reports whether ref is in the store.
@@ -68,6 +79,10 @@ func (im *Images) ImageStatus(_ context.Context, req *runtimeapi.ImageStatusRequ
 	defer im.mu.Unlock()
 	ref := req.GetImage().GetImage()
 	id, ok := im.refs[ref]
+	if im.lags[ref] > 0 {
+		im.lags[ref]--
+		ok = false
+	}
 	if !ok {
 		return &runtimeapi.ImageStatusResponse{}, nil
 	}

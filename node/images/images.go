@@ -27,12 +27,11 @@ const (
 	annotationRefName   = "org.opencontainers.image.ref.name"
 )
 
-// Media types of indexes and manifests, OCI and Docker's.
+// Media types of indexes, OCI and Docker's: descriptors to follow down to
+// a platform's manifest.
 const (
-	mediaOCIIndex      = "application/vnd.oci.image.index.v1+json"
-	mediaDockerList    = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaOCIManifest   = "application/vnd.oci.image.manifest.v1+json"
-	mediaDockerManfest = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaOCIIndex   = "application/vnd.oci.image.index.v1+json"
+	mediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
 // maxMetadata bounds the JSON documents read from an archive.

@@ -1,8 +1,12 @@
 package images_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +108,53 @@ func TestImportReportsCtrOutput(t *testing.T) {
 	err := images.Import(t.Context(), ctr, "/run/containerd/containerd.sock", "/tmp/x.tar")
 	if err == nil || !strings.Contains(err.Error(), "--namespace k8s.io images import /tmp/x.tar") {
 		t.Errorf("Import error = %v, want ctr's own message with its arguments", err)
+	}
+}
+
+// A multi-platform archive: index.json names an index whose manifests are
+// per platform; the image ID is the config of the node's platform.
+func TestInspectMultiPlatform(t *testing.T) {
+	blobs := map[string][]byte{}
+	put := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		blobs[d] = b
+		return d
+	}
+	manifest := func(arch string) map[string]any {
+		cfg := put([]byte(`{"architecture":"` + arch + `","os":"linux"}`))
+		m, _ := json.Marshal(map[string]any{"schemaVersion": 2, "config": map[string]any{"digest": cfg}})
+		return map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(m),
+			"platform": map[string]string{"os": "linux", "architecture": arch}}
+	}
+	arm, amd := manifest("arm64"), manifest("amd64")
+	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []any{arm, amd}})
+	top, _ := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []any{map[string]any{
+		"mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(idx),
+		"annotations": map[string]string{"io.containerd.image.name": "registry.k8s.io/pause:3.10"}}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	add("index.json", top)
+	for d, b := range blobs {
+		add("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), b)
+	}
+	tw.Close()
+	p := write(t, "multi.tar", buf.Bytes())
+	for arch, want := range map[string]string{"amd64": `{"architecture":"amd64","os":"linux"}`, "arm64": `{"architecture":"arm64","os":"linux"}`} {
+		a, err := images.Inspect(p, arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(want))
+		if got := a.Images["registry.k8s.io/pause:3.10"]; got != "sha256:"+hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: image ID %s", arch, got)
+		}
+	}
+	if _, err := images.Inspect(p, "s390x"); err == nil || !strings.Contains(err.Error(), "no linux/s390x image") {
+		t.Errorf("no such platform: %v", err)
 	}
 }

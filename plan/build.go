@@ -321,6 +321,11 @@ func (b *builder) verify() {
 		}
 	}
 	from := p.Containerd.DeclRange
+	// A running kubelet kills pods it did not start: the verification's
+	// pods run before the kubelet starts, on a runtime that is proven.
+	if p.Verify.Pod && b.g.Has(steps.UnitID(KubeletUnit)) {
+		defer b.g.Step(steps.UnitID(KubeletUnit)).After(steps.VerifyID)
+	}
 	s := b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
 	for _, im := range p.Images {
 		s.After(steps.ImageID(im.Ref))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/facts"
 )
 
 // VerifyError is a verification with failed checks.
@@ -112,7 +113,7 @@ func (v *Verify) Run(ctx context.Context, env *Env) (cri.Report, error) {
 		ReadFile:            env.Host.ReadFile,
 	})
 	if v.Pod {
-		report.Checks = append(report.Checks, v.pods(ctx, client, report)...)
+		report.Checks = append(report.Checks, v.pods(ctx, env, client, report)...)
 	}
 	if env.Verified != nil {
 		env.Verified(report)
@@ -123,11 +124,22 @@ func (v *Verify) Run(ctx context.Context, env *Env) (cri.Report, error) {
 // pods runs the pod checks once the runtime answers and is ready: a pod
 // then shows what a failed check above means for pods (a cgroup driver
 // that disagrees, a handler that is missing).
-func (v *Verify) pods(ctx context.Context, client *cri.Client, before cri.Report) []cri.Result {
+//
+// A running kubelet kills, within seconds, any pod it did not start: the
+// pods are not run then, and the skip says how to check the node.
+func (v *Verify) pods(ctx context.Context, env *Env, client *cri.Client, before cri.Report) []cri.Result {
 	for _, c := range before.Failed() {
 		if c.Name == "version" || c.Name == "runtime-ready" {
 			return []cri.Result{{Name: "pod", OK: true, Skipped: true, Detail: "not run: the runtime is not ready"}}
 		}
+	}
+	running := env.RunningKubelet
+	if running == nil {
+		running = facts.RunningKubelet
+	}
+	if pid := running(); pid != 0 {
+		return []cri.Result{{Name: "pod", OK: true, Skipped: true, Detail: fmt.Sprintf(
+			"not run: a kubelet runs here (pid %d) and removes within seconds any pod it did not start; verify --pod proves a node before its kubelet runs (systemctl stop kubelet, nodeup verify --pod, systemctl start kubelet)", pid)}}
 	}
 	handlers := v.Handlers
 	if len(handlers) == 0 {

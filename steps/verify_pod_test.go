@@ -30,6 +30,7 @@ func TestVerifyPod(t *testing.T) {
 		Pod: true, PodImage: "registry.k8s.io/pause:3.10"}
 	var report *cri.Report
 	n.Env.Verified = func(r cri.Report) { report = &r }
+	n.Env.RunningKubelet = func() int { return 0 }
 	_, err := stepstest.Do(n.Env, v, true)
 	var ve *steps.VerifyError
 	if !errors.As(err, &ve) || report == nil {
@@ -50,6 +51,20 @@ func TestVerifyPod(t *testing.T) {
 	if sb, ctr := rt.Pods.Live(); sb != 0 || ctr != 0 {
 		t.Errorf("%d sandboxes, %d containers left", sb, ctr)
 	}
+
+	// A running kubelet would kill the pod: none runs, and the skip says
+	// how to check the node.
+	n.Env.RunningKubelet = func() int { return 4321 }
+	report = nil
+	if _, err := stepstest.Do(n.Env, v, true); err != nil {
+		t.Fatalf("verify with the pods skipped: %v", err)
+	}
+	for _, c := range report.Checks {
+		if strings.HasPrefix(c.Name, "pod") && !(c.Name == "pod" && c.Skipped && strings.Contains(c.Detail, "a kubelet runs here (pid 4321)")) {
+			t.Errorf("pod check with a kubelet running: %+v", c)
+		}
+	}
+	n.Env.RunningKubelet = func() int { return 0 }
 
 	// A runtime that is not ready runs no pod.
 	rt.NotReady = true

@@ -144,6 +144,9 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 			CgroupParent: parent,
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD},
+				// As the kubelet asks for every sandbox: a runtime that cannot
+				// apply its default seccomp profile fails here, not later.
+				Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault},
 			},
 		},
 	}
@@ -330,6 +333,8 @@ func sandboxHint(err error, driver string) string {
 	switch {
 	case strings.Contains(msg, "slice:prefix:name") && driver == "cgroupfs":
 		return " (containerd's runc uses the systemd cgroup driver, while node.cgroup_driver is cgroupfs: check SystemdCgroup in containerd's config.toml)"
+	case strings.Contains(msg, "seccomp not supported"):
+		return " (the handler's runc was built without seccomp, and the kubelet asks for the runtime's default seccomp profile for every pod sandbox: install a runc release, which has seccomp)"
 	case strings.Contains(msg, "/etc/hosts"):
 		return " (the node has no /etc/hosts; pod sandboxes mount it: see nodeup facts)"
 	}

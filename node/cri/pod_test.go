@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/nodeup/nodeup/node/cri/critest"
 )
@@ -89,6 +90,9 @@ func TestCheckPodsSystemd(t *testing.T) {
 	if len(pods.Parents) != 1 || pods.Parents[0] != "nodeup-verify.slice" {
 		t.Errorf("cgroup parents %v, want the slice nodeup-verify.slice", pods.Parents)
 	}
+	if pods.Seccomp[0] != runtimeapi.SecurityProfile_RuntimeDefault {
+		t.Errorf("sandbox seccomp %v, want RuntimeDefault as the kubelet asks", pods.Seccomp[0])
+	}
 	if sb, ctr := pods.Live(); sb != 0 || ctr != 0 {
 		t.Errorf("%d sandboxes and %d containers left", sb, ctr)
 	}
@@ -143,6 +147,13 @@ func TestCheckPodsRuntimeErrors(t *testing.T) {
 	}
 	if len(rs) != 3 {
 		t.Errorf("results:\n%s", results(rs))
+	}
+
+	// A runc without seccomp cannot run the kubelet's sandboxes.
+	pods.SandboxErr = map[string]error{"runc": status.Error(codes.Unknown, `failed to start sandbox: failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: unable to init seccomp: seccomp: config provided but seccomp not supported`)}
+	rs = CheckPods(t.Context(), c, PodExpect{Handlers: []string{"runc"}, CgroupDriver: "systemd", Image: "registry.k8s.io/pause:3.10", Probe: fakeProbe{}})
+	if r := resultNamed(t, rs, "pod runc sandbox"); r.OK || !strings.Contains(r.Detail, "seccomp not supported (the handler's runc was built without seccomp") {
+		t.Errorf("runc without seccomp: %+v", r)
 	}
 
 	// A container that exits says how.

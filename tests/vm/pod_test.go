@@ -25,6 +25,7 @@ import (
 const (
 	containerdVersion = "2.3.4"
 	kubeletVersion    = "1.37.2"
+	runcVersion       = "1.4.3"
 	// vmTime bounds one boot: TCG is slow, and the guest runs two drivers.
 	vmTime = 50 * time.Minute
 )
@@ -60,6 +61,7 @@ func TestPodsOnVM(t *testing.T) {
 	step(t, "test bed mirror", filepath.Join(repo, "tests/testbed/build-mirror.sh"))
 	step(t, "VM image", filepath.Join(here, "build-image.sh"))
 	step(t, "kubelet "+kubeletVersion, filepath.Join(here, "build-kubelet.sh"), kubeletVersion)
+	step(t, "runc "+runcVersion+" with seccomp", filepath.Join(here, "build-runc.sh"), runcVersion)
 
 	work := t.TempDir()
 	in := filepath.Join(work, "in")
@@ -78,11 +80,17 @@ func TestPodsOnVM(t *testing.T) {
 		vars[a.component+"_version"] = a.version
 		vars[a.component+"_sha256"] = a.sha256
 	}
-	kubelet := filepath.Join(Cache(), "bin", "kubelet-"+kubeletVersion, "kubelet")
-	kubeletPath := mirrorPath(t, pins.Builtin().UpstreamURL(pins.Kubelet, kubeletVersion, "amd64"))
-	copyFile(t, kubelet, filepath.Join(mirror, kubeletPath), 0o644)
-	vars["kubelet_version"] = kubeletVersion
-	vars["kubelet_sha256"] = fileSHA(t, kubelet)
+	// The kubelet, and a runc with seccomp (the kubelet asks for the
+	// runtime's default seccomp profile for every pod sandbox), published
+	// where their upstream releases would be.
+	for _, b := range []struct{ component, version, bin string }{
+		{pins.Kubelet, kubeletVersion, filepath.Join(Cache(), "bin", "kubelet-"+kubeletVersion, "kubelet")},
+		{pins.Runc, runcVersion, filepath.Join(Cache(), "bin", "runc-seccomp-"+runcVersion, "runc")},
+	} {
+		copyFile(t, b.bin, filepath.Join(mirror, mirrorPath(t, pins.Builtin().UpstreamURL(b.component, b.version, "amd64"))), 0o644)
+		vars[b.component+"_version"] = b.version
+		vars[b.component+"_sha256"] = fileSHA(t, b.bin)
+	}
 
 	for _, im := range testImages {
 		ref, err := images.Normalize(im.name)
@@ -130,8 +138,8 @@ func TestPodsOnVM(t *testing.T) {
 func expectedChecks() []string {
 	var out []string
 	for _, d := range []string{"systemd", "cgroupfs"} {
-		for _, c := range []string{"apply", "verify-pod", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup",
-			"static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed"} {
+		for _, c := range []string{"apply", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup", "verify-pod-nothing-left",
+			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed"} {
 			out = append(out, c+"-"+d)
 		}
 	}
@@ -158,8 +166,8 @@ func parseChecks(log string) map[string]string {
 
 type artifact struct{ component, version, path, sha256 string }
 
-// testbedArtifacts reads the test bed mirror's manifest for the components
-// the profile installs.
+// testbedArtifacts reads the test bed mirror's manifest for containerd and
+// the CNI plugins and crictl the profile installs.
 func testbedArtifacts(t *testing.T) []artifact {
 	data, err := os.ReadFile(filepath.Join(Cache(), "mirror", "manifest.tsv"))
 	if err != nil {
@@ -173,7 +181,7 @@ func testbedArtifacts(t *testing.T) []artifact {
 		}
 		a := artifact{component: f[0], version: f[1], path: f[3], sha256: f[4]}
 		switch a.component {
-		case "runc", "cni", "crictl":
+		case "cni", "crictl":
 			out = append(out, a)
 		case "containerd":
 			if a.version == containerdVersion {
@@ -181,7 +189,7 @@ func testbedArtifacts(t *testing.T) []artifact {
 			}
 		}
 	}
-	if len(out) != 4 {
+	if len(out) != 3 {
 		t.Fatalf("the test bed mirror lacks artifacts: found %+v", out)
 	}
 	return out

@@ -35,6 +35,8 @@ type Pods struct {
 	containers map[string]string // container -> sandbox
 	// Parents lists the cgroup parent of each sandbox run, in order.
 	Parents []string
+	// Seccomp lists the seccomp profile type asked for each sandbox run.
+	Seccomp []runtimeapi.SecurityProfile_ProfileType
 }
 
 // Live counts the sandboxes and containers not removed yet.
@@ -87,6 +89,7 @@ func (r *Runtime) RunPodSandbox(_ context.Context, req *runtimeapi.RunPodSandbox
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.Parents = append(p.Parents, req.GetConfig().GetLinux().GetCgroupParent())
+	p.Seccomp = append(p.Seccomp, req.GetConfig().GetLinux().GetSecurityContext().GetSeccomp().GetProfileType())
 	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: p.addSandbox(req.GetConfig())}, nil
 }
 

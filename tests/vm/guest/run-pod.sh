@@ -36,25 +36,34 @@ wait_for() {
 running_hello() { [ -n "$(crictl ps --name '^hello$' --state running -q 2>/dev/null)" ]; }
 no_hello_pod() { [ -z "$(crictl pods --name '^hello' -q 2>/dev/null)" ]; }
 
-# phase DRIVER VERIFY_CGROUP POD_CGROUP: apply, verify --pod (its pod's cgroup matching
-# VERIFY_CGROUP), then a static pod whose /proc/PID/cgroup matches POD_CGROUP.
+# phase DRIVER VERIFY_CGROUP POD_CGROUP: apply, whose verification runs a pod (its cgroup
+# matching VERIFY_CGROUP) before the kubelet starts; verify --pod with the kubelet running,
+# which must not run a pod the kubelet would kill; then a static pod whose /proc/PID/cgroup
+# matches POD_CGROUP.
 phase() {
   local driver=$1 vpattern=$2 pattern=$3 out rc cid pid cg addr
   section "nodeup apply ($driver)"
+  # A running kubelet kills pods it did not start: the operator stops it to have the
+  # verification's pod run, and apply starts it again once the node is verified.
+  systemctl stop kubelet 2>/dev/null
   # shellcheck disable=SC2046
-  nodeup apply $(profile "$driver")
+  out=$(nodeup apply $(profile "$driver") 2>&1)
   rc=$?
+  echo "$out"
   check "apply-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-cgroup-$driver" "$(okif grep -Eq "^ok +pod runc cgroup +$vpattern" <<<"$out")"
+  check "verify-pod-network-$driver" "$(okif grep -Eq '^ok +pod runc network +lo up, pod IP 10\.244\.' <<<"$out")"
+  check "verify-pod-cleanup-$driver" "$(okif grep -Eq '^ok +pod runc cleanup ' <<<"$out")"
+  check "verify-pod-nothing-left-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
+  check "kubelet-active-$driver" "$(okif systemctl is-active -q kubelet)"
 
-  section "nodeup verify --pod ($driver)"
+  section "nodeup verify --pod with the kubelet running ($driver)"
   # shellcheck disable=SC2046
   out=$(nodeup verify $(profile "$driver") --pod 2>&1)
   rc=$?
   echo "$out"
-  check "verify-pod-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
-  check "verify-pod-cgroup-$driver" "$(okif grep -Eq "^ok +pod runc cgroup +$vpattern" <<<"$out")"
-  check "verify-pod-network-$driver" "$(okif grep -Eq '^ok +pod runc network +lo up, pod IP 10\.244\.' <<<"$out")"
-  check "verify-pod-cleanup-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
+  check "verify-pod-kubelet-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-kubelet-skips-$driver" "$(okif grep -Eq '^skip +pod +not run: a kubelet runs here' <<<"$out")"
 
   section "static pod ($driver)"
   cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
@@ -105,6 +114,7 @@ phase cgroupfs '/nodeup-verify/[0-9a-f]{64}' '^0::/kubepods/besteffort/pod'
 section "drift: SystemdCgroup edited by hand"
 sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
 grep -n SystemdCgroup /etc/containerd/config.toml
+systemctl stop kubelet
 systemctl restart containerd
 # shellcheck disable=SC2046
 out=$(nodeup verify $(profile cgroupfs) --pod 2>&1)

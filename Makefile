@@ -62,7 +62,7 @@ bench: testbed
 	mkdir -p bin
 	NODEUP_BENCH_RUNS=$(BENCH_RUNS) NODEUP_BENCH_OUT=$(CURDIR)/bin/bench.txt \
 		$(GO) test -tags bench -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./tests/bench/ 2>&1 | \
-		grep --line-buffered -v -E '^(=== (RUN|PAUSE|CONT)|--- PASS|PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
+		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
 
 clean:
 	rm -rf bin

@@ -191,23 +191,11 @@ func writeJSON(t *testing.T, path string, v any) {
 // run boots a fresh node, starts the mirror in it and lets contender c do the job
 // twice: cold, then on the node it converged.
 func (b *bed) run(t *testing.T, c string) Sample {
-	n := testbed.Boot(t, testbed.Options{Rootfs: b.image, Binds: []testbed.Bind{
-		testbed.MirrorBind(t),
-		{Host: b.bench, Node: nodeBenchDir, ReadOnly: true},
-		{Host: b.bin, Node: nodeBinDir, ReadOnly: true},
-		{Host: b.rendered, Node: nodeRenderedDir, ReadOnly: true},
-		{Host: b.profiles, Node: nodeProfilesDir, ReadOnly: true},
-	}})
-	n.Run(t, "systemd-run", "--quiet", "--unit=bench-mirror", "python3", "-m", "http.server",
-		"--bind", "127.0.0.1", "--directory", testbed.NodeMirrorDir, strings.TrimPrefix(mirrorURL, "http://127.0.0.1:"))
-	waitMirror(t, n)
-
+	n := b.boot(t)
 	var s Sample
 	switch c {
 	case nodeup:
-		args := []string{nodeBinDir + "/nodeup", "apply", nodeProfilesDir + "/" + profileName,
-			"--var-file", testbed.NodeMirrorDir + "/vars-containerd-" + containerdVersion + ".hcl",
-			"--var", "mirror_url=" + mirrorURL}
+		args := b.nodeupArgs(nodeBinDir + "/nodeup")
 		r := timed(t, n, nil, args...)
 		s.Cold, s.RSSKiB = r.took, r.maxRSS
 		checkApply(t, r, false)
@@ -252,6 +240,29 @@ func (b *bed) run(t *testing.T, c string) Sample {
 		s.Note = fmt.Sprintf("(unpack %.2fs + containerd start %.2fs)", s.Unpack.Seconds(), s.Start.Seconds())
 	}
 	return s
+}
+
+// boot boots a fresh node from the image with everything bound in, and starts the
+// HTTP mirror in it.
+func (b *bed) boot(t *testing.T, more ...testbed.Bind) *testbed.Node {
+	n := testbed.Boot(t, testbed.Options{Rootfs: b.image, Binds: append([]testbed.Bind{
+		testbed.MirrorBind(t),
+		{Host: b.bench, Node: nodeBenchDir, ReadOnly: true},
+		{Host: b.bin, Node: nodeBinDir, ReadOnly: true},
+		{Host: b.rendered, Node: nodeRenderedDir, ReadOnly: true},
+		{Host: b.profiles, Node: nodeProfilesDir, ReadOnly: true},
+	}, more...)})
+	n.Run(t, "systemd-run", "--quiet", "--unit=bench-mirror", "python3", "-m", "http.server",
+		"--bind", "127.0.0.1", "--directory", testbed.NodeMirrorDir, strings.TrimPrefix(mirrorURL, "http://127.0.0.1:"))
+	waitMirror(t, n)
+	return n
+}
+
+// nodeupArgs is the apply of the benchmark's profile from the node's mirror.
+func (b *bed) nodeupArgs(bin string) []string {
+	return []string{bin, "apply", nodeProfilesDir + "/" + profileName,
+		"--var-file", testbed.NodeMirrorDir + "/vars-containerd-" + containerdVersion + ".hcl",
+		"--var", "mirror_url=" + mirrorURL}
 }
 
 // waitMirror waits for the node's HTTP mirror to answer.

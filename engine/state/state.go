@@ -1,5 +1,6 @@
 // Package state is nodeup's record of what it did to a node, kept in
-// /var/lib/nodeup/state.json: the files it wrote with their sha256, the
+// /var/lib/nodeup/state.json: the files it wrote with their sha256 (and,
+// for installed binaries, a stamp that spares re-hashing them), the
 // artifacts it installed, and the restarts a change made due that no run
 // has done yet. It answers "did nodeup write this?" on the next run: a
 // file that is not recorded, or whose content changed since, belongs to
@@ -16,6 +17,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
@@ -46,10 +48,35 @@ type TreeEntry struct {
 	MTime  int64  `json:"mtime,omitempty"` // Unix nanoseconds
 }
 
+// Stamp is how a file nodeup vouches for looked on disk when nodeup last
+// knew its content (having written or hashed it): size, mtime, ctime and
+// inode. A write, a rename over it, a chmod, a link or a touch changes at
+// least the ctime, which no one can set back, so a file with the same stamp
+// still has its recorded sha256 and a check need not read it again. The
+// limit is the filesystem's timestamp granularity (a clock tick on older
+// kernels): a same-size rewrite within the tick in which nodeup took the
+// stamp keeps it. Git's index trusts the same fields.
+type Stamp struct {
+	Size  int64  `json:"size"`
+	MTime int64  `json:"mtime"` // Unix nanoseconds
+	CTime int64  `json:"ctime"` // Unix nanoseconds
+	Inode uint64 `json:"inode"`
+}
+
+// StampOf is fi's stamp; ok is false where the platform does not say.
+func StampOf(fi fs.FileInfo) (st Stamp, ok bool) {
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Stamp{}, false
+	}
+	return Stamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), CTime: sys.Ctim.Nano(), Inode: sys.Ino}, true
+}
+
 // State is safe for concurrent use.
 type State struct {
 	mu        sync.Mutex
 	files     map[string]string   // node path -> hex sha256
+	stamps    map[string]Stamp    // node path -> how it looked when its sha256 was known
 	artifacts map[string]Artifact // component -> what is installed
 	trees     map[string]Tree     // node directory -> what is installed in it
 	restarts  map[string]string   // unit -> the step whose change made its restart due
@@ -59,6 +86,7 @@ type State struct {
 type stateFile struct {
 	Version   int                 `json:"version"`
 	Files     map[string]string   `json:"files"`
+	Stamps    map[string]Stamp    `json:"stamps,omitempty"`
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 	Trees     map[string]Tree     `json:"trees,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
@@ -66,7 +94,7 @@ type stateFile struct {
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
-	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}}
+	return &State{files: map[string]string{}, stamps: map[string]Stamp{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}}
 }
 
 // Load reads the state of the node behind h; a node nodeup never ran on
@@ -92,6 +120,7 @@ func Load(h *host.Host) (*State, error) {
 		return s, nil
 	}
 	maps.Copy(s.files, f.Files)
+	maps.Copy(s.stamps, f.Stamps)
 	maps.Copy(s.artifacts, f.Artifacts)
 	maps.Copy(s.restarts, f.Restarts)
 	maps.Copy(s.trees, f.Trees)
@@ -129,11 +158,16 @@ func drop[V any](s *State, m map[string]V, k string) {
 	}
 }
 
-// Record notes that nodeup wrote node path p with content hash sha256.
+// Record notes that nodeup wrote node path p with content hash sha256. A
+// stamp recorded for other content no longer vouches for p.
 func (s *State) Record(p, sha256 string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set(s, s.files, path.Clean(p), sha256)
+	p = path.Clean(p)
+	if old, ok := s.files[p]; ok && old != sha256 {
+		drop(s, s.stamps, p)
+	}
+	set(s, s.files, p, sha256)
 }
 
 // Forget drops node path p from the record (nodeup removed it).
@@ -141,6 +175,29 @@ func (s *State) Forget(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	drop(s, s.files, path.Clean(p))
+	drop(s, s.stamps, path.Clean(p))
+}
+
+// RecordStamp notes how node file p looks while it holds the content
+// recorded for it: call it only right after writing p or hashing it and
+// finding that content.
+func (s *State) RecordStamp(p string, st Stamp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p = path.Clean(p)
+	if _, ok := s.files[p]; ok {
+		set(s, s.stamps, p, st)
+	}
+}
+
+// Unchanged reports whether node file p, which looks like st now, still
+// holds the content recorded for it, as its recorded stamp vouches. false
+// means only that the stamp cannot tell: hash the file.
+func (s *State) Unchanged(p string, st Stamp) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.stamps[path.Clean(p)]
+	return ok && rec == st
 }
 
 // Lookup returns the sha256 nodeup recorded for node path p.
@@ -241,7 +298,7 @@ func (s *State) Save(h *host.Host) error {
 	if !s.dirty {
 		return nil
 	}
-	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts}, "", "  ")
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package state is nodeup's record of what it did to a node, kept in
 // /var/lib/nodeup/state.json: the files it wrote with their sha256 (and,
 // for installed binaries, a stamp that spares re-hashing them), the
-// artifacts it installed, and the restarts a change made due that no run
-// has done yet. It answers "did nodeup write this?" on the next run: a
+// artifacts it installed, the restarts a change made due that no run has
+// done yet, and what last passed a verification that need not be repeated
+// while it is unchanged. It answers "did nodeup write this?" on the next run: a
 // file that is not recorded, or whose content changed since, belongs to
 // someone else and is backed up before nodeup replaces it.
 package state
@@ -80,6 +81,7 @@ type State struct {
 	artifacts map[string]Artifact // component -> what is installed
 	trees     map[string]Tree     // node directory -> what is installed in it
 	restarts  map[string]string   // unit -> the step whose change made its restart due
+	verified  map[string]string   // check -> fingerprint of what last passed it
 	dirty     bool
 }
 
@@ -90,11 +92,12 @@ type stateFile struct {
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 	Trees     map[string]Tree     `json:"trees,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
+	Verified  map[string]string   `json:"verified,omitempty"`
 }
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
-	return &State{files: map[string]string{}, stamps: map[string]Stamp{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}}
+	return &State{files: map[string]string{}, stamps: map[string]Stamp{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{}, restarts: map[string]string{}, verified: map[string]string{}}
 }
 
 // Load reads the state of the node behind h; a node nodeup never ran on
@@ -124,6 +127,7 @@ func Load(h *host.Host) (*State, error) {
 	maps.Copy(s.artifacts, f.Artifacts)
 	maps.Copy(s.restarts, f.Restarts)
 	maps.Copy(s.trees, f.Trees)
+	maps.Copy(s.verified, f.Verified)
 	return s, nil
 }
 
@@ -265,6 +269,25 @@ func (s *State) DueRestart(unit string) (cause string, ok bool) {
 	return cause, ok
 }
 
+// RecordVerified notes that a verification check passed against what
+// fingerprint describes (the files it ran, as they were); "" forgets it.
+func (s *State) RecordVerified(check, fingerprint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fingerprint == "" {
+		drop(s, s.verified, check)
+		return
+	}
+	set(s, s.verified, check, fingerprint)
+}
+
+// Verified returns the fingerprint of what last passed a check, or "".
+func (s *State) Verified(check string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.verified[check]
+}
+
 // Foreign reports whether node file p exists with content nodeup did not
 // write: it is not recorded, or it changed since nodeup wrote it. Such a file
 // is backed up (Host.Backup) before nodeup replaces it.
@@ -298,7 +321,7 @@ func (s *State) Save(h *host.Host) error {
 	if !s.dirty {
 		return nil
 	}
-	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts}, "", "  ")
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts, Verified: s.verified}, "", "  ")
 	if err != nil {
 		return err
 	}

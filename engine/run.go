@@ -30,9 +30,10 @@ type Result struct {
 
 // walk is the Run the steps of one walk see.
 type walk struct {
-	g       *graph.Graph
-	mu      sync.Mutex
-	results map[string]*Result
+	g        *graph.Graph
+	mu       sync.Mutex
+	results  map[string]*Result
+	finished map[string]time.Time
 }
 
 func (w *walk) Changed(id string) bool {
@@ -40,6 +41,13 @@ func (w *walk) Changed(id string) bool {
 	defer w.mu.Unlock()
 	r := w.results[id]
 	return r != nil && r.Err == nil && r.Changed()
+}
+
+func (w *walk) Finished(id string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.finished[id]
+	return at, ok
 }
 
 func (w *walk) Writes(id string) []string {
@@ -77,7 +85,7 @@ type Options struct {
 // order. env is not changed: the steps get a copy that knows this walk.
 func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Result {
 	apply := o.Apply
-	w := &walk{g: g, results: map[string]*Result{}}
+	w := &walk{g: g, results: map[string]*Result{}, finished: map[string]time.Time{}}
 	runEnv := *env
 	runEnv.Run = w
 	// The units a step's change makes stale, to mark them in the state.
@@ -92,8 +100,10 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 	errs := g.Walk(ctx, o.Parallelism, func(ctx context.Context, v *graph.Step) error {
 		start := time.Now()
 		ch, err := do(ctx, &runEnv, v, apply)
+		end := time.Now()
 		w.mu.Lock()
-		w.results[v.ID] = &Result{ID: v.ID, Change: ch, Err: err, Duration: time.Since(start)}
+		w.results[v.ID] = &Result{ID: v.ID, Change: ch, Err: err, Duration: end.Sub(start)}
+		w.finished[v.ID] = end
 		w.mu.Unlock()
 		if apply && err == nil && ch.Changed() {
 			// Recorded before the checkpoint: a run killed before the

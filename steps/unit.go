@@ -87,8 +87,9 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 	var todo []string
 	reload := false
 	for _, id := range u.RestartOn {
-		// A unit file or drop-in changed: systemd must re-read it.
-		if !env.changed(id) {
+		// A unit file or drop-in changed: systemd must re-read it, unless
+		// a daemon-reload of this run (another unit's) came after it.
+		if !env.changed(id) || reloadedSince(env, id) {
 			continue
 		}
 		for _, p := range env.writes(id) {
@@ -178,6 +179,15 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 		env.State.Restarted(u.Name)
 	}
 	return ch, nil
+}
+
+// reloadedSince reports whether systemd re-read its unit files after step
+// id of this run finished writing. Each reload costs systemd a pass over
+// every unit (a second or more on a loaded node); the units of one profile
+// share one when their files are written before it.
+func reloadedSince(env *Env, id string) bool {
+	done, ok := env.finished(id)
+	return ok && env.Systemd.ReloadedAt().After(done)
 }
 
 func activeReason(ctx context.Context, env *Env, u *Unit) string {

@@ -27,6 +27,9 @@ type Root interface {
 type Manager interface {
 	// DaemonReload makes systemd re-read unit files (systemctl daemon-reload).
 	DaemonReload(ctx context.Context) error
+	// ReloadedAt is when the last DaemonReload that succeeded was asked
+	// for (zero if none): systemd has read every unit file written before.
+	ReloadedAt() time.Time
 	// Enable enables units persistently (systemctl enable).
 	Enable(ctx context.Context, units ...string) error
 	// IsEnabled reports whether the unit file state is enabled or enabled-runtime.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nodeup/nodeup/node/systemd"
 )
@@ -22,6 +23,8 @@ type Fake struct {
 	units   map[string]*FakeUnit
 	fail    map[string]error
 	nextPID uint32
+	// reloadedAt is when the last DaemonReload that succeeded was asked for.
+	reloadedAt time.Time
 }
 
 // FakeUnit is the state Fake keeps for one unit.
@@ -135,6 +138,7 @@ func (f *Fake) record(op, unit string) error {
 }
 
 func (f *Fake) DaemonReload(ctx context.Context) error {
+	asked := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("daemon-reload", ""); err != nil {
@@ -143,7 +147,14 @@ func (f *Fake) DaemonReload(ctx context.Context) error {
 	for _, u := range f.units {
 		u.NeedReload = false
 	}
+	f.reloadedAt = asked
 	return nil
+}
+
+func (f *Fake) ReloadedAt() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reloadedAt
 }
 
 func (f *Fake) Enable(ctx context.Context, units ...string) error {

@@ -94,6 +94,22 @@ func (m *dbusManager) NeedReload(ctx context.Context, unit string) (bool, error)
 	return b, nil
 }
 
+func (m *dbusManager) UnitFiles(ctx context.Context, unit string) (string, []string, error) {
+	fragment, err := m.stringProperty(ctx, unit, "FragmentPath")
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := m.conn.GetUnitPropertyContext(ctx, unit, "DropInPaths")
+	if err != nil {
+		return "", nil, fmt.Errorf("DropInPaths of %s: %w", unit, err)
+	}
+	dropIns, ok := p.Value.Value().([]string)
+	if !ok {
+		return "", nil, fmt.Errorf("DropInPaths of %s: unexpected type %s", unit, p.Value.Signature())
+	}
+	return fragment, dropIns, nil
+}
+
 func (m *dbusManager) stringProperty(ctx context.Context, unit, name string) (string, error) {
 	p, err := m.conn.GetUnitPropertyContext(ctx, unit, name)
 	if err != nil {

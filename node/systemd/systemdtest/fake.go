@@ -35,7 +35,11 @@ type FakeUnit struct {
 	// NeedReload is NeedDaemonReload: set it to simulate a unit file changed
 	// on disk; DaemonReload clears it.
 	NeedReload bool
-	MainPID    uint32
+	// Fragment and DropIns are the files systemd loaded the unit from; set
+	// them to simulate a unit loaded from the files nodeup wrote.
+	Fragment string
+	DropIns  []string
+	MainPID  uint32
 	// AfterStart is the ActiveState a start or restart leads to; "" means
 	// "active". Set "failed" to simulate a unit that crashes.
 	AfterStart string
@@ -208,6 +212,16 @@ func (f *Fake) NeedReload(ctx context.Context, unit string) (bool, error) {
 		return false, err
 	}
 	return f.unit(unit).NeedReload, nil
+}
+
+func (f *Fake) UnitFiles(ctx context.Context, unit string) (string, []string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return "", nil, err
+	}
+	u := f.unit(unit)
+	return u.Fragment, append([]string(nil), u.DropIns...), nil
 }
 
 func (f *Fake) ActiveState(ctx context.Context, unit string) (string, uint32, error) {

@@ -73,10 +73,74 @@ type Options struct {
 	Apply bool
 	// Parallelism bounds the steps that run at once.
 	Parallelism int
-	// Checkpoint, when set, is called after each step that changed the
-	// node, to persist the state: a run killed later does not forget what
-	// it wrote and take its own files for someone else's.
+	// Checkpoint, when set, is called after steps that changed the node,
+	// to persist the state: a run killed later does not forget what it
+	// wrote and take its own files for someone else's. Calls run one at a
+	// time in the background, and one that comes while another runs is
+	// folded into a single call after it: a step does not wait for the
+	// disk, except one that made a restart due, which waits until a call
+	// that started after it has returned. Run returns once every change
+	// has been followed by a call.
 	Checkpoint func()
+}
+
+// checkpointer makes the Checkpoint calls of one walk.
+type checkpointer struct {
+	save      func()
+	mu        sync.Mutex
+	saved     *sync.Cond
+	running   bool
+	requested uint64 // requests so far
+	covered   uint64 // requests a finished call started after
+}
+
+func newCheckpointer(save func()) *checkpointer {
+	c := &checkpointer{save: save}
+	c.saved = sync.NewCond(&c.mu)
+	return c
+}
+
+// request asks for a call that starts from now on and returns its number.
+func (c *checkpointer) request() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requested++
+	if !c.running {
+		c.running = true
+		go c.loop()
+	}
+	return c.requested
+}
+
+func (c *checkpointer) loop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.covered < c.requested {
+		n := c.requested
+		c.mu.Unlock()
+		c.save()
+		c.mu.Lock()
+		c.covered = n
+		c.saved.Broadcast()
+	}
+	c.running = false
+}
+
+// wait returns once request n is covered.
+func (c *checkpointer) wait(n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.covered < n {
+		c.saved.Wait()
+	}
+}
+
+// drain returns once every request so far is covered.
+func (c *checkpointer) drain() {
+	c.mu.Lock()
+	n := c.requested
+	c.mu.Unlock()
+	c.wait(n)
 }
 
 // Run walks the graph, checking every step and, with o.Apply, converging
@@ -97,6 +161,11 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 			}
 		}
 	}
+	var ckpt *checkpointer
+	if o.Checkpoint != nil {
+		ckpt = newCheckpointer(o.Checkpoint)
+		defer ckpt.drain()
+	}
 	errs := g.Walk(ctx, o.Parallelism, func(ctx context.Context, v *graph.Step) error {
 		start := time.Now()
 		ch, err := do(ctx, &runEnv, v, apply)
@@ -106,16 +175,22 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 		w.finished[v.ID] = end
 		w.mu.Unlock()
 		if apply && err == nil && ch.Changed() {
-			// Recorded before the checkpoint: a run killed before the
-			// restart leaves it due, and the next run does it. (A run that
-			// starts nothing leaves the start to the boot.)
+			// Recorded, and saved, before the unit's step can restart it:
+			// a run killed before the restart leaves it due, and the next
+			// run does it. (A run that starts nothing leaves the start to
+			// the boot.)
+			due := false
 			if runEnv.StartsThings() {
 				for _, unit := range restarts[v.ID] {
 					runEnv.State.RestartDue(unit, v.ID)
+					due = true
 				}
 			}
-			if o.Checkpoint != nil {
-				o.Checkpoint()
+			if ckpt != nil {
+				n := ckpt.request()
+				if due {
+					ckpt.wait(n)
+				}
 			}
 		}
 		return err

@@ -75,7 +75,8 @@ func StampOf(fi fs.FileInfo) (st Stamp, ok bool) {
 
 // State is safe for concurrent use.
 type State struct {
-	mu        sync.Mutex
+	saving    sync.Mutex          // one Save at a time, so saves land in order
+	mu        sync.Mutex          // the maps; never held across disk I/O
 	files     map[string]string   // node path -> hex sha256
 	stamps    map[string]Stamp    // node path -> how it looked when its sha256 was known
 	artifacts map[string]Artifact // component -> what is installed
@@ -315,19 +316,30 @@ func (s *State) Foreign(h *host.Host, p string) (bool, error) {
 
 // Save writes the state atomically (Host.WriteFile) if it changed since it
 // was loaded or last saved, so an apply that changes nothing writes nothing.
+//
+// The record is copied under the lock and written without it: steps that
+// record what they did while a save syncs the disk do not wait for it.
 func (s *State) Save(h *host.Host) error {
+	s.saving.Lock()
+	defer s.saving.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.dirty {
+		s.mu.Unlock()
 		return nil
 	}
 	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees, Restarts: s.restarts, Verified: s.verified}, "", "  ")
+	if err == nil {
+		s.dirty = false
+	}
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if err := h.WriteFile(paths.StateFile, append(b, '\n'), 0o644); err != nil {
+		s.mu.Lock()
+		s.dirty = true
+		s.mu.Unlock()
 		return err
 	}
-	s.dirty = false
 	return nil
 }

@@ -7,10 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +22,12 @@ import (
 	"github.com/nodeup/nodeup/plan/pins"
 )
 
-// Versions the VM test installs: the containerd of the test bed's mirror, and
-// the kubelet built from the Go module proxy (build-kubelet.sh).
+// Versions the VM test installs beside the test bed's: the kubelet built
+// from the Go module proxy (build-kubelet.sh), and runc with seccomp
+// (build-runc.sh).
 const (
-	containerdVersion = "2.3.4"
-	kubeletVersion    = "1.37.2"
-	runcVersion       = "1.4.3"
+	kubeletVersion = "1.37.2"
+	runcVersion    = "1.4.3"
 	// vmTime bounds one boot: TCG is slow, and the guest runs two drivers.
 	vmTime = 50 * time.Minute
 )
@@ -40,12 +42,25 @@ var testImages = []struct {
 	{"nodeup.test/busybox:1", "busybox_sha256", []string{"/bin/sh", "-c", "echo hello from the verify pod; while :; do sleep 3600 & wait $!; done"}},
 }
 
+// The runs of the VM test: one boot each. containerd 2.x (config schema 4)
+// under both cgroup drivers and with a hand-edited SystemdCgroup; containerd
+// 1.7 (schema 2) under the systemd driver.
+var variants = []struct {
+	containerd string
+	phases     []string // cgroup drivers, in order
+	drift      bool
+}{
+	{"2.3.4", []string{"systemd", "cgroupfs"}, true},
+	{"1.7.30", []string{"systemd"}, false},
+}
+
 // TestPodsOnVM is the test of a node that runs pods: on a fresh VM, nodeup
 // applies a profile with containerd, runc, the CNI plugins and a bridge
-// network, crictl, a standalone kubelet and preloaded images; verify --pod
-// passes; the kubelet runs a static pod in the driver's cgroup with loopback
-// up and a bridge address, and removes it with its manifest; all of it under
-// the systemd and then the cgroupfs driver; and an edited SystemdCgroup makes
+// network, crictl, a standalone kubelet and preloaded images; its
+// verification runs a pod before the kubelet starts; the kubelet runs a
+// static pod in the driver's cgroup with loopback up and a bridge address,
+// and removes it with its manifest; a plan then changes nothing. Under the
+// systemd and then the cgroupfs driver; and an edited SystemdCgroup makes
 // verify --pod fail saying so and plan show the drift. The guest's part is
 // guest/run-pod.sh; every check it makes is a "CHECK" line here.
 func TestPodsOnVM(t *testing.T) {
@@ -63,19 +78,17 @@ func TestPodsOnVM(t *testing.T) {
 	step(t, "kubelet "+kubeletVersion, filepath.Join(here, "build-kubelet.sh"), kubeletVersion)
 	step(t, "runc "+runcVersion+" with seccomp", filepath.Join(here, "build-runc.sh"), runcVersion)
 
-	work := t.TempDir()
-	in := filepath.Join(work, "in")
-	mirror := filepath.Join(in, "mirror")
+	// What every run's input disk holds besides containerd: nodeup, the
+	// test, the profile, and a mirror of the rest.
+	common := t.TempDir()
+	mirror := filepath.Join(common, "mirror")
 	vars := map[string]string{}
-
-	step(t, "nodeup", "env", "CGO_ENABLED=0", "go", "build", "-C", repo, "-trimpath", "-o", filepath.Join(in, "nodeup"), "./cmd/nodeup")
-	copyFile(t, filepath.Join(here, "guest/run-pod.sh"), filepath.Join(in, "run.sh"), 0o755)
-	copyFile(t, filepath.Join(here, "testdata/pod.hcl"), filepath.Join(in, "profile.hcl"), 0o644)
-	copyFile(t, filepath.Join(here, "testdata/bridge.conflist"), filepath.Join(in, "bridge.conflist"), 0o644)
-	copyFile(t, filepath.Join(here, "testdata/hello.yaml"), filepath.Join(in, "hello.yaml"), 0o644)
-
-	// The test bed's artifacts, in the mirror layout.
-	for _, a := range testbedArtifacts(t) {
+	step(t, "nodeup", "env", "CGO_ENABLED=0", "go", "build", "-C", repo, "-trimpath", "-o", filepath.Join(common, "nodeup"), "./cmd/nodeup")
+	copyFile(t, filepath.Join(here, "guest/run-pod.sh"), filepath.Join(common, "run.sh"), 0o755)
+	copyFile(t, filepath.Join(here, "testdata/pod.hcl"), filepath.Join(common, "profile.hcl"), 0o644)
+	copyFile(t, filepath.Join(here, "testdata/bridge.conflist"), filepath.Join(common, "bridge.conflist"), 0o644)
+	copyFile(t, filepath.Join(here, "testdata/hello.yaml"), filepath.Join(common, "hello.yaml"), 0o644)
+	for _, a := range testbedArtifacts(t, "cni", "crictl") {
 		copyFile(t, filepath.Join(Cache(), "mirror", a.path), filepath.Join(mirror, a.path), 0o644)
 		vars[a.component+"_version"] = a.version
 		vars[a.component+"_sha256"] = a.sha256
@@ -91,7 +104,6 @@ func TestPodsOnVM(t *testing.T) {
 		vars[b.component+"_version"] = b.version
 		vars[b.component+"_sha256"] = fileSHA(t, b.bin)
 	}
-
 	for _, im := range testImages {
 		ref, err := images.Normalize(im.name)
 		if err != nil {
@@ -105,39 +117,60 @@ func TestPodsOnVM(t *testing.T) {
 		step(t, "image "+im.name, "go", args...)
 		vars[im.shaVar] = fileSHA(t, dst)
 	}
-	writeVars(t, filepath.Join(in, "vars.hcl"), vars)
 
-	ctx, cancel := context.WithTimeout(context.Background(), vmTime)
-	defer cancel()
-	t.Logf("booting the VM (TCG; about a minute to boot, then the test; its console follows)")
-	res, err := Boot{Image: CachedImage(), Input: in, Work: work, Console: prefixed(os.Stdout, "vm| ")}.Run(ctx)
-	t.Logf("the VM ran %s", res.Elapsed.Round(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checks := parseChecks(res.Log)
-	for _, name := range expectedChecks() {
-		c, ok := checks[name]
-		switch {
-		case !ok:
-			t.Errorf("check %s did not run", name)
-		case c != "ok":
-			t.Errorf("check %s: %s", name, c)
-		}
-	}
-	if res.Status != 0 {
-		t.Errorf("run.sh exited %d", res.Status)
-	}
-	if t.Failed() {
-		os.WriteFile(filepath.Join(os.TempDir(), "nodeup-vm-journal.txt"), []byte(res.Journal), 0o644)
-		t.Logf("the guest's journal is in %s", filepath.Join(os.TempDir(), "nodeup-vm-journal.txt"))
+	for _, v := range variants {
+		t.Run("containerd-"+v.containerd, func(t *testing.T) {
+			work := t.TempDir()
+			in := filepath.Join(work, "in")
+			copyTree(t, common, in)
+			runVars := maps.Clone(vars)
+			c := testbedArtifacts(t, "containerd "+v.containerd)[0]
+			copyFile(t, filepath.Join(Cache(), "mirror", c.path), filepath.Join(in, "mirror", c.path), 0o644)
+			runVars["containerd_version"], runVars["containerd_sha256"] = c.version, c.sha256
+			writeVars(t, filepath.Join(in, "vars.hcl"), runVars)
+			drift := "0"
+			if v.drift {
+				drift = "1"
+			}
+			env := fmt.Sprintf("PHASES=%q\nDRIFT=%s\n", strings.Join(v.phases, " "), drift)
+			if err := os.WriteFile(filepath.Join(in, "env"), []byte(env), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), vmTime)
+			defer cancel()
+			t.Logf("booting the VM (TCG; about a minute to boot, then the test; its console follows)")
+			res, err := Boot{Image: CachedImage(), Input: in, Work: work, Console: prefixed(os.Stdout, "vm| ")}.Run(ctx)
+			t.Logf("the VM ran %s", res.Elapsed.Round(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checks := parseChecks(res.Log)
+			for _, name := range expectedChecks(v.phases, v.drift) {
+				c, ok := checks[name]
+				switch {
+				case !ok:
+					t.Errorf("check %s did not run", name)
+				case c != "ok":
+					t.Errorf("check %s: %s", name, c)
+				}
+			}
+			if res.Status != 0 {
+				t.Errorf("run.sh exited %d", res.Status)
+			}
+			if t.Failed() {
+				journal := filepath.Join(os.TempDir(), "nodeup-vm-journal-"+v.containerd+".txt")
+				os.WriteFile(journal, []byte(res.Journal), 0o644)
+				t.Logf("the guest's journal is in %s", journal)
+			}
+		})
 	}
 }
 
 // expectedChecks are the CHECK lines run-pod.sh must print, all ok.
-func expectedChecks() []string {
+func expectedChecks(phases []string, drift bool) []string {
 	var out []string
-	for _, d := range []string{"systemd", "cgroupfs"} {
+	for _, d := range phases {
 		for _, c := range []string{"apply", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup", "verify-pod-nothing-left",
 			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed"} {
 			out = append(out, c+"-"+d)
@@ -166,9 +199,9 @@ func parseChecks(log string) map[string]string {
 
 type artifact struct{ component, version, path, sha256 string }
 
-// testbedArtifacts reads the test bed mirror's manifest for containerd and
-// the CNI plugins and crictl the profile installs.
-func testbedArtifacts(t *testing.T) []artifact {
+// testbedArtifacts reads the test bed mirror's manifest for the artifacts
+// named "component" (the only version it has) or "component version".
+func testbedArtifacts(t *testing.T, names ...string) []artifact {
 	data, err := os.ReadFile(filepath.Join(Cache(), "mirror", "manifest.tsv"))
 	if err != nil {
 		t.Fatal(err)
@@ -180,19 +213,30 @@ func testbedArtifacts(t *testing.T) []artifact {
 			continue
 		}
 		a := artifact{component: f[0], version: f[1], path: f[3], sha256: f[4]}
-		switch a.component {
-		case "cni", "crictl":
+		if slices.Contains(names, a.component) || slices.Contains(names, a.component+" "+a.version) {
 			out = append(out, a)
-		case "containerd":
-			if a.version == containerdVersion {
-				out = append(out, a)
-			}
 		}
 	}
-	if len(out) != 3 {
-		t.Fatalf("the test bed mirror lacks artifacts: found %+v", out)
+	if len(out) != len(names) {
+		t.Fatalf("the test bed mirror lacks some of %v: found %+v", names, out)
 	}
 	return out
+}
+
+// copyTree copies a directory of regular files.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		copyFile(t, p, filepath.Join(to, rel), fi.Mode().Perm())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func mirrorPath(t *testing.T, upstream string) string {

@@ -172,11 +172,14 @@ func expectedChecks(phases []string, drift bool) []string {
 	var out []string
 	for _, d := range phases {
 		for _, c := range []string{"apply", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup", "verify-pod-nothing-left",
-			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed"} {
+			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed", "plan-no-changes"} {
 			out = append(out, c+"-"+d)
 		}
 	}
-	return append(out, "drift-verify-fails", "drift-verify-says-which", "drift-plan-changes", "drift-plan-shows-config")
+	if drift {
+		out = append(out, "drift-verify-fails", "drift-verify-says-which", "drift-plan-changes", "drift-plan-shows-config")
+	}
+	return out
 }
 
 var checkLine = regexp.MustCompile(`^CHECK ([a-z0-9-]+): (ok|FAIL)(.*)$`)

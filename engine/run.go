@@ -166,7 +166,12 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 		ckpt = newCheckpointer(o.Checkpoint)
 		defer ckpt.drain()
 	}
-	errs := g.Walk(ctx, o.Parallelism, func(ctx context.Context, v *graph.Step) error {
+	// The walk starts every step whose dependencies are done; the slots
+	// bound how many run and pick which runs first.
+	prio, run := priorities(g), newSlots(o.Parallelism)
+	errs := g.Walk(ctx, g.Len(), func(ctx context.Context, v *graph.Step) error {
+		run.acquire(prio[v.ID])
+		defer run.release()
 		start := time.Now()
 		ch, err := do(ctx, &runEnv, v, apply)
 		end := time.Now()

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nodeup/nodeup/engine/state"
@@ -84,6 +85,25 @@ const cniCheck = "cni"
 // are reported without being run again: a converged node should not pay
 // for executing every plugin on each apply.
 func (v *Verify) run(ctx context.Context, env *Env, reuse bool) (cri.Report, error) {
+	binDir := v.CNIBinDir
+	if binDir != "" {
+		real, err := env.Host.Path(binDir)
+		if err != nil {
+			return cri.Report{}, err
+		}
+		binDir = real
+	}
+	fingerprint := ""
+	if reuse && env.State != nil {
+		fingerprint = cniFingerprint(env, v.CNIBinDir, v.CNIPlugins)
+	}
+	known := fingerprint != "" && env.State.Verified(cniCheck) == fingerprint
+	// The plugins need no runtime: they run while it is dialled and asked.
+	plugins := make(chan []cri.Result, 1)
+	if !known {
+		go func() { plugins <- checkCNI(ctx, binDir, v.CNIPlugins) }()
+	}
+
 	dial := env.Dial
 	if dial == nil {
 		dial = cri.Dial
@@ -95,30 +115,18 @@ func (v *Verify) run(ctx context.Context, env *Env, reuse bool) (cri.Report, err
 		return cri.Report{}, err
 	}
 	defer client.Close()
-	binDir := v.CNIBinDir
-	if binDir != "" {
-		real, err := env.Host.Path(binDir)
-		if err != nil {
-			return cri.Report{}, err
-		}
-		binDir = real
-	}
 	report := cri.Check(ctx, client, cri.Expect{
 		Handlers:            v.Handlers,
 		CgroupDriver:        v.CgroupDriver,
 		RequireNetworkReady: v.NetworkReady,
 	})
-	fingerprint := ""
-	if reuse && env.State != nil {
-		fingerprint = cniFingerprint(env, v.CNIBinDir, v.CNIPlugins)
-	}
-	if fingerprint != "" && env.State.Verified(cniCheck) == fingerprint {
+	if known {
 		for _, p := range v.CNIPlugins {
 			report.Checks = append(report.Checks, cri.Result{Name: "cni " + p, OK: true,
 				Detail: path.Join(v.CNIBinDir, p) + " answered VERSION before and is unchanged since"})
 		}
 	} else {
-		cni := cri.CheckCNI(ctx, binDir, v.CNIPlugins)
+		cni := <-plugins
 		report.Checks = append(report.Checks, cni...)
 		if fingerprint != "" {
 			if (cri.Report{Checks: cni}).OK() {
@@ -132,6 +140,18 @@ func (v *Verify) run(ctx context.Context, env *Env, reuse bool) (cri.Report, err
 		env.Verified(report)
 	}
 	return report, nil
+}
+
+// checkCNI asks every plugin for its VERSION at once, and returns the
+// results in the order of plugins.
+func checkCNI(ctx context.Context, binDir string, plugins []string) []cri.Result {
+	results := make([][]cri.Result, len(plugins))
+	var wg sync.WaitGroup
+	for i, p := range plugins {
+		wg.Go(func() { results[i] = cri.CheckCNI(ctx, binDir, []string{p}) })
+	}
+	wg.Wait()
+	return slices.Concat(results...)
 }
 
 // cniFingerprint describes the CNI plugin files as they are now: the

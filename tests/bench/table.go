@@ -111,7 +111,7 @@ func (r Report) Table() string {
 				verdict += "MISSED"
 			}
 		}
-		fmt.Fprintf(tw, "%s %sx\t(%sx)\t%s\t\n", label, num(ofMedians), num(p), verdict)
+		fmt.Fprintf(tw, "%s %.3fx\t(%.3fx)\t%s\t\n", label, ofMedians, p, verdict)
 	}
 	none := func() { fmt.Fprint(tw, "\t\t\t\n") }
 	section := func(title string) { fmt.Fprintf(tw, "%s\t\t\t\t\t\t\n", title) }

@@ -208,18 +208,7 @@ func TestArtifactStepTarGzFiles(t *testing.T) {
 
 func TestArtifactStepTarZstTree(t *testing.T) {
 	n := stepstest.NewNode(t)
-	m := stepstest.NewMirror(t)
-	url := "https://github.com/kata-containers/kata-containers/releases/download/3.32.0/kata-static-3.32.0-amd64.tar.zst"
-	data := stepstest.TarZst(t,
-		stepstest.DirEntry("./opt/"), stepstest.DirEntry("./opt/kata/"), stepstest.DirEntry("./opt/kata/bin/"),
-		stepstest.Reg("./opt/kata/bin/containerd-shim-kata-v2", "shim"),
-		stepstest.Reg("./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\n"),
-		stepstest.SymlinkEntry("./opt/kata/share/defaults/kata-containers/configuration.toml", "configuration-qemu.toml"),
-	)
-	a := &steps.Artifact{
-		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
-		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
-	}
+	a := kataArtifact(t)
 	converges(t, n, a, steps.Create)
 	if got := n.Read("/opt/kata/bin/containerd-shim-kata-v2"); got != "shim" {
 		t.Errorf("shim %q", got)
@@ -283,9 +272,9 @@ func TestArtifactTreeDrift(t *testing.T) {
 	}
 }
 
-// kataNode is a node with a kata-like tree installed by an artifact step.
-func kataNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
-	n := stepstest.NewNode(t)
+// kataArtifact serves a kata-like release (a shim, a configuration and a
+// link to it under opt/kata) and returns the step that installs its tree.
+func kataArtifact(t *testing.T) *steps.Artifact {
 	m := stepstest.NewMirror(t)
 	url := "https://github.com/kata-containers/kata-containers/releases/download/3.32.0/kata-static-3.32.0-amd64.tar.zst"
 	data := stepstest.TarZst(t,
@@ -298,6 +287,13 @@ func kataNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
 		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
 		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
 	}
+	return a
+}
+
+// kataNode is a node with a kata-like tree installed by an artifact step.
+func kataNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
+	n := stepstest.NewNode(t)
+	a := kataArtifact(t)
 	if ch := n.CheckApply(a, true); ch.Outcome != steps.Create {
 		t.Fatalf("first apply: %+v", ch)
 	}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -73,6 +74,12 @@ func (l *loader) decodeMirror(blk *hcl.Block, p *profile.Profile) {
 	p.Mirror.DeclRange = blk.DefRange
 	a := l.attrs("mirror", l.blockAttrs(blk, mirrorSchema))
 	a.strList("urls", &p.Mirror.URLs)
+	for i, u := range p.Mirror.URLs {
+		// A path is a file mirror: a directory, or a bundle tar.
+		if strings.HasPrefix(u, "/") {
+			p.Mirror.URLs[i] = "file://" + u
+		}
+	}
 	a.boolean("upstream", &p.Mirror.Upstream)
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodeup/nodeup/profile"
 )
 
 // maxValueSize bounds what one function call may return (bytes of text,
@@ -68,7 +70,7 @@ func (l *loader) functions() map[string]function.Function {
 	for name, f := range fns {
 		fns[name] = bounded(f, expansions[name])
 	}
-	fns["file"] = fileFunc(l.baseDir, l.opts.FileDirs)
+	fns["file"] = fileFunc(l.baseDir, l.opts.FileDirs, l.recordRead)
 	return fns
 }
 
@@ -165,7 +167,7 @@ func valueSize(v cty.Value, limit int) int {
 // only regular files of at most MaxFileSize bytes, opened without blocking;
 // a symlink may not lead out of the directory it is in. Errors name the
 // file and never show what it holds.
-func fileFunc(baseDir string, dirs []string) function.Function {
+func fileFunc(baseDir string, dirs []string, read func(profile.FileRead)) function.Function {
 	return function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
@@ -192,6 +194,7 @@ func fileFunc(baseDir string, dirs []string) function.Function {
 				if err != nil {
 					return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
 				}
+				read(profile.FileRead{Arg: p, Path: abs})
 				return cty.StringVal(string(b)), nil
 			}
 			base, _ := filepath.Abs(baseDir)
@@ -200,6 +203,16 @@ func fileFunc(baseDir string, dirs []string) function.Function {
 				abs, base, filepath.Dir(abs))
 		},
 	})
+}
+
+// recordRead notes a file file() read, once, for Snapshot.
+func (l *loader) recordRead(r profile.FileRead) {
+	for _, seen := range l.reads {
+		if seen == r {
+			return
+		}
+	}
+	l.reads = append(l.reads, r)
 }
 
 // readBelow reads the regular file rel below dir, following symlinks only

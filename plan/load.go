@@ -53,15 +53,16 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		opts.Pins = pins.Builtin()
 	}
 	parser := hclparse.NewParser()
-	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}, fileVars: map[string]bool{}}
+	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}, fileVars: map[string]bool{}, given: map[string]bool{}}
 	defer l.hideFileContents()
 	out := &Loaded{Files: parser.Files()}
 
-	files, baseDir, err := profileFiles(path)
+	files, autoVars, baseDir, err := profileFiles(path)
 	if err != nil {
 		return out, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read profile", Detail: err.Error()}}
 	}
 	l.baseDir = baseDir
+	l.autoVarFiles = autoVars
 	l.firstFile = files[0]
 	var bodies []namedBody
 	for _, f := range files {
@@ -114,25 +115,39 @@ type namedBody struct {
 	body hcl.Body
 }
 
+// AutoVarsSuffix ends the names of the variables files a profile directory
+// holds beside its *.hcl files: Load reads them as --var-file files, in name
+// order, before the --var-file files given, like Terraform's *.auto.tfvars.
+// They keep the values a profile was baked or shipped with.
+const AutoVarsSuffix = ".auto.vars.hcl"
+
 // profileFiles lists the files of a profile: the file itself, or a
-// directory's *.hcl files in name order.
-func profileFiles(path string) (files []string, baseDir string, err error) {
+// directory's *.hcl files in name order, and apart from them the
+// directory's *.auto.vars.hcl files.
+func profileFiles(path string) (files, autoVars []string, baseDir string, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("%v; pass a profile file or a directory of *.hcl files", err)
+		return nil, nil, "", fmt.Errorf("%v; pass a profile file or a directory of *.hcl files", err)
 	}
 	if !st.IsDir() {
-		return []string{path}, filepath.Dir(path), nil
+		return []string{path}, nil, filepath.Dir(path), nil
 	}
 	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
 	if err != nil {
-		return nil, "", err
-	}
-	if len(matches) == 0 {
-		return nil, "", fmt.Errorf("directory %s holds no *.hcl files", path)
+		return nil, nil, "", err
 	}
 	sort.Strings(matches)
-	return matches, path, nil
+	for _, m := range matches {
+		if strings.HasSuffix(m, AutoVarsSuffix) {
+			autoVars = append(autoVars, m)
+		} else {
+			files = append(files, m)
+		}
+	}
+	if len(files) == 0 {
+		return nil, nil, "", fmt.Errorf("directory %s holds no *.hcl profile files (*%s files hold variables only)", path, AutoVarsSuffix)
+	}
+	return files, autoVars, path, nil
 }
 
 // loader carries the state of one load: diagnostics are appended, never
@@ -160,6 +175,13 @@ type loader struct {
 	// the expressions whose value may come from file() (filetaint.go).
 	fileVars  map[string]bool
 	fileExprs []fileExpr
+	// autoVarFiles are the profile directory's *.auto.vars.hcl files.
+	autoVarFiles []string
+	// given are the variables set from outside the profile; reads the
+	// files file() read.
+	given     map[string]bool
+	givenVars []profile.GivenVar
+	reads     []profile.FileRead
 }
 
 // profileStart is the first line of the profile: where an error about the
@@ -285,6 +307,8 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 	l.decodeKubelet(one["kubelet"], p)
 	l.decodeVerify(one["verify"], p)
 	p.Sensitive = l.sensitive
+	p.Given = l.givenVars
+	p.Read = l.reads
 	return p
 }
 

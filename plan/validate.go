@@ -95,6 +95,10 @@ func (l *loader) validateMirror(p *profile.Profile) {
 	m := p.Mirror
 	for _, u := range m.URLs {
 		l.checkURL(u, l.at("mirror.urls", m.DeclRange), "mirror.urls")
+		if pu, err := url.Parse(u); err == nil && pu.Scheme != "file" && strings.HasSuffix(pu.Path, ".tar") {
+			l.errorf(l.at("mirror.urls", m.DeclRange), "Invalid mirror",
+				"mirror.urls: %q: nodeup reads a bundle tar from a file only (file:///path/bundle.tar); over %s, serve the unpacked bundle (tar -xf) and give the URL of its directory.", u, pu.Scheme)
+		}
 	}
 	if !m.Upstream && len(m.URLs) == 0 {
 		l.errorf(l.at("mirror.upstream", m.DeclRange), "No artifact source",

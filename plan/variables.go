@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/nodeup/nodeup/profile"
 )
 
 // EnvPrefix is the prefix of environment variables that set profile
@@ -103,7 +105,11 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 		// profile does not declare is ignored: the environment is shared.
 		if v, ok := vars[name]; ok {
 			l.assignRaw(v, val, EnvPrefix+name)
+			l.given[name] = true
 		}
+	}
+	for _, path := range l.autoVarFiles {
+		l.varFile(path, vars)
 	}
 	for _, path := range l.opts.VarFiles {
 		l.varFile(path, vars)
@@ -122,6 +128,7 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 			continue
 		}
 		l.assignRaw(v, val, "--var "+name)
+		l.given[name] = true
 	}
 
 	out := map[string]cty.Value{}
@@ -135,6 +142,9 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 		if v.sensitive {
 			l.addSensitive(allStrings(v.value)...)
 			v.value = v.value.Mark(sensitiveMark{})
+		}
+		if l.given[name] && v.value.IsWhollyKnown() {
+			l.givenVars = append(l.givenVars, profile.GivenVar{Name: name, Value: v.value, Sensitive: v.sensitive})
 		}
 		out[name] = v.value
 	}
@@ -246,6 +256,7 @@ func (l *loader) varFile(path string, vars map[string]*variable) {
 		l.diags = append(l.diags, diags...)
 		if !diags.HasErrors() {
 			l.assign(v, val, attr.Expr.Range().Ptr(), fmt.Sprintf("value in %s", path))
+			l.given[name] = true
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/nodeup/nodeup/node/paths"
 )
 
@@ -57,6 +59,28 @@ type Profile struct {
 	// Sensitive holds the values of sensitive variables, to be redacted
 	// from every plan, log and JSON output.
 	Sensitive []string
+
+	// Given are the variables whose values came from outside the profile
+	// (NODEUP_VAR_*, *.auto.vars.hcl, --var-file, --var), sorted by name,
+	// with their final values: what another node needs, beside the
+	// profile's files, to load the same profile.
+	Given []GivenVar
+	// Read are the files the profile read with file(), in the order read.
+	Read []FileRead
+}
+
+// GivenVar is a variable set from outside the profile.
+type GivenVar struct {
+	Name      string
+	Value     cty.Value
+	Sensitive bool
+}
+
+// FileRead is one file read by file(): the path as the profile wrote it,
+// and the absolute path it was read from.
+type FileRead struct {
+	Arg  string
+	Path string
 }
 
 // Node is the node block.

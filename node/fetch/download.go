@@ -77,6 +77,15 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 	announced := int64(-1)
 	switch pu.Scheme {
 	case "file":
+		if tarPath, member, ok := splitTar(pu.Path); ok {
+			r, size, closer, err := openTarSource(tarPath, member)
+			if err != nil {
+				return "", err
+			}
+			defer closer.Close()
+			announced, body = size, r
+			break
+		}
 		src, err := openSource(pu.Path)
 		if err != nil {
 			return "", err

@@ -1,0 +1,271 @@
+// Package bundle writes and checks nodeup bundles: every artifact a profile
+// needs laid out as a mirror (HOST/PATH, SPEC section 6), the nodeup
+// binaries, the profile, and manifest.json, which lists each file with its
+// sha256 and size. A bundle is a directory or one tar file, and either
+// serves as a file:// mirror.
+//
+// Its promise: Write never leaves a partial bundle at the output (it builds
+// beside it and renames), and Verify accepts a bundle only when its files
+// are exactly those of its manifest, byte for byte.
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nodeup/nodeup/node/fetch"
+)
+
+// FormatVersion is the version of the bundle layout and manifest this
+// nodeup writes and reads. A newer nodeup that changes either raises it.
+const FormatVersion = 1
+
+// ManifestName is the manifest's path in a bundle.
+const ManifestName = "manifest.json"
+
+// Components of the files that are not release artifacts.
+const (
+	ComponentNodeup  = "nodeup"
+	ComponentProfile = "profile"
+)
+
+// ProfileDir is where a bundle holds the profile (a profile directory).
+const ProfileDir = "profile"
+
+// NodeupPath is where a bundle holds the nodeup binary for arch.
+func NodeupPath(arch string) string { return "nodeup/nodeup-linux-" + arch }
+
+// Manifest is a bundle's manifest.json.
+type Manifest struct {
+	FormatVersion int      `json:"format_version"`
+	NodeupVersion string   `json:"nodeup_version"`
+	Arches        []string `json:"arches"`
+	Files         []Entry  `json:"files"`
+}
+
+// Entry is one file of a bundle.
+type Entry struct {
+	// Component is the artifact's component (containerd, runc, cni,
+	// crictl, kata, kubelet), ComponentNodeup or ComponentProfile.
+	Component string `json:"component"`
+	Version   string `json:"version,omitempty"`
+	Arch      string `json:"arch,omitempty"`
+	// URL is the upstream URL of a release artifact; Path is then its
+	// mirror layout path, HOST/PATH.
+	URL    string `json:"url,omitempty"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// File is an Entry with where its bytes come from: a file (From) or Data.
+type File struct {
+	Entry
+	From string
+	Data []byte
+	Mode os.FileMode
+}
+
+func (f File) open() (io.ReadCloser, error) {
+	if f.From != "" {
+		return os.Open(f.From)
+	}
+	return io.NopCloser(bytes.NewReader(f.Data)), nil
+}
+
+// IsTar reports whether out names a tar bundle rather than a directory.
+func IsTar(out string) bool { return strings.HasSuffix(out, ".tar") }
+
+// Write writes a bundle of files to out: a directory, or a tar file when
+// out ends in ".tar". The manifest lists the files sorted by path. An
+// existing bundle at out is replaced whole; any other existing directory
+// or file is refused.
+func Write(out string, m Manifest, files []File) error {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	m.FormatVersion = FormatVersion
+	m.Files = nil
+	seen := map[string]bool{ManifestName: true}
+	for _, f := range files {
+		if _, err := fetch.Within(out, f.Path); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		if seen[f.Path] {
+			return fmt.Errorf("bundle: two files at %s", f.Path)
+		}
+		seen[f.Path] = true
+		m.Files = append(m.Files, f.Entry)
+	}
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	manifest = append(manifest, '\n')
+	files = append(files, File{Entry: Entry{Path: ManifestName, Size: int64(len(manifest))}, Data: manifest, Mode: 0o644})
+	if err := replaceable(out); err != nil {
+		return err
+	}
+	if IsTar(out) {
+		return writeTar(out, files)
+	}
+	return writeDir(out, files)
+}
+
+// replaceable refuses to overwrite what is not a bundle.
+func replaceable(out string) error {
+	fi, err := os.Stat(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if IsTar(out) {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("bundle: %s exists and is not a file; choose another -o", out)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		defer f.Close()
+		if _, _, err := fetch.OpenTarMember(f, ManifestName); err != nil {
+			return fmt.Errorf("bundle: %s exists and is not a bundle (%v), and nodeup replaces only bundles; choose another -o", out, err)
+		}
+		return nil
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("bundle: %s exists and is not a directory; choose another -o (a name ending in .tar writes a tar)", out)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(out, ManifestName)); err != nil {
+		return fmt.Errorf("bundle: %s exists, is not empty and holds no %s: it is not a bundle, and nodeup replaces only bundles; choose another -o", out, ManifestName)
+	}
+	return nil
+}
+
+// writeDir lays the files out in a staging directory beside dir and then
+// puts it in dir's place.
+func writeDir(dir string, files []File) error {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("bundle: %w; check that %s is writable", err, parent)
+	}
+	stage, err := os.MkdirTemp(parent, ".nodeup-stage-bundle-*")
+	if err != nil {
+		return fmt.Errorf("bundle: %w; check that %s is writable", err, parent)
+	}
+	defer os.RemoveAll(stage)
+	for _, f := range files {
+		dst, _ := fetch.Within(stage, f.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		if err := copyFile(dst, f); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return err
+	}
+	old := stage + "-old"
+	if err := os.Rename(dir, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer os.RemoveAll(old)
+	if err := os.Rename(stage, dir); err != nil {
+		_ = os.Rename(old, dir)
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}
+
+func copyFile(dst string, f File) error {
+	src, err := f.open()
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer src.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		out.Close()
+		return fmt.Errorf("bundle: write %s: %w", dst, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// writeTar writes the files as one tar, directories first, to a temporary
+// file beside file, then renames it.
+func writeTar(file string, files []File) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".nodeup-tmp-bundle-*")
+	if err != nil {
+		return fmt.Errorf("bundle: %w; check that %s is writable", err, filepath.Dir(file))
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	tw := tar.NewWriter(tmp)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names) // a parent before its children
+	for _, d := range names {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		src, err := f.open()
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: f.Path, Mode: int64(f.Mode.Perm()), Size: f.Size, Format: tar.FormatPAX})
+		if err == nil {
+			_, err = io.Copy(tw, src)
+		}
+		src.Close()
+		if err != nil {
+			return fmt.Errorf("bundle: write %s into %s: %w", f.Path, file, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}

@@ -15,7 +15,9 @@ download has its own progress bar. One apply runs at a time per root: a second f
 once, or with --wait queues behind the first.
 
 apply on this machine's / must run as root. In an image build, --phase bake installs and
-enables everything without starting it; --phase boot on the booted node does the rest.`,
+enables everything without starting it, and keeps the profile with the values it was given
+in /etc/nodeup/profile.d (nodeup.auto.vars.hcl); --phase boot on the booted node applies
+that directory with no flags and does the rest.`,
 		Example: `  sudo nodeup apply node.hcl
   sudo nodeup apply node.hcl --wait
   nodeup apply node.hcl --root /mnt/image --phase bake

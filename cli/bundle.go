@@ -1,215 +1,360 @@
 package cli
 
 import (
-	"archive/tar"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nodeup/nodeup/bundle"
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
 )
 
-// ManifestEntry is one artifact of a bundle's manifest.json.
-type ManifestEntry struct {
-	URL    string `json:"url"`
-	Path   string `json:"path"` // relative to the bundle: HOST/PATH of the URL
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
+type bundleOptions struct {
+	out, cacheDir string
+	arches        []string
+	binaries      []string // ARCH=FILE
 }
 
 func (inv *invocation) bundleCommand() *cobra.Command {
-	var out, cacheDir string
+	var o bundleOptions
 	cmd := &cobra.Command{
 		Use:   "bundle PROFILE -o DIR|FILE.tar",
-		Short: "Write every artifact the profile needs as a mirror (a directory or a tar)",
+		Short: "Write every artifact the profile needs as a mirror (a directory or a tar), with nodeup and the profile",
 		Long: "bundle downloads (or takes from the cache) every artifact of the profile, checks its sha256,\n" +
-			"and writes them in the mirror layout M/HOST/PATH with a manifest.json, so the result can be\n" +
-			"used as mirror { urls = [\"file:///path/to/bundle\"] } or served by any static web server.",
+			"and writes them in the mirror layout HOST/PATH, beside nodeup/nodeup-linux-ARCH, the profile\n" +
+			"in profile/ (its files and the values given now, as nodeup cloud-init carries it) and\n" +
+			"manifest.json (component, version, arch, sha256 and size of every file). The result is a\n" +
+			"mirror: mirror { urls = [\"file:///srv/bundle\"] }, or file:///srv/bundle.tar for the tar,\n" +
+			"or any static web server for the directory. Check one with nodeup bundle verify.\n\n" +
+			"The profile's values may be secrets: the bundle holds them in profile/nodeup.auto.vars.hcl.",
 		Example: `  nodeup bundle node.hcl -o /srv/nodeup
-  nodeup bundle node.hcl -o bundle.tar --cache /var/tmp/nodeup-cache
-  nodeup bundle node.hcl -o bundle.tar --json`,
+  nodeup bundle node.hcl -o nodeup-bundle.tar --arch amd64 --arch arm64 --nodeup-binary arm64=bin/nodeup-linux-arm64
+  nodeup bundle node.hcl -o nodeup-bundle.tar --cache /var/tmp/nodeup-cache --json
+  nodeup bundle verify nodeup-bundle.tar`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			_, graph, err := inv.loadGraph(args[0])
-			if err != nil {
-				return err
-			}
-			if cacheDir == "" {
-				base, err := os.UserCacheDir()
-				if err != nil {
-					return fmt.Errorf("bundle: %w; pass --cache DIR", err)
-				}
-				cacheDir = filepath.Join(base, "nodeup")
-			}
-			if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-				return fmt.Errorf("bundle: %w; pass a writable --cache DIR", err)
-			}
-			f := inv.fetcher(cacheDir)
-			ctx, cancel := signalContext()
-			defer cancel()
-
-			var entries []ManifestEntry
-			files := map[string]string{} // bundle path -> cached file
-			for _, id := range graph.IDs() {
-				a, ok := graph.Step(id).Action.(*steps.Artifact)
-				if !ok {
-					continue
-				}
-				cached, err := f.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
-				if err != nil {
-					return fmt.Errorf("bundle %s %s: %w", a.Name, a.Version, err)
-				}
-				// The layout of SPEC section 6: mirror M serves URL https://HOST/PATH as M/HOST/PATH.
-				rel, err := fetch.LayoutPath(a.URL)
-				if err != nil {
-					return fmt.Errorf("bundle %s: %w", a.Name, err)
-				}
-				fi, err := os.Stat(cached)
-				if err != nil {
-					return err
-				}
-				entries = append(entries, ManifestEntry{URL: a.URL, Path: rel, SHA256: a.SHA256, Size: fi.Size()})
-				files[rel] = cached
-			}
-			sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
-			manifest, err := json.MarshalIndent(map[string]any{"artifacts": entries}, "", "  ")
-			if err != nil {
-				return err
-			}
-			manifest = append(manifest, '\n')
-			if strings.HasSuffix(out, ".tar") {
-				err = writeBundleTar(out, entries, files, manifest)
-			} else {
-				err = writeBundleDir(out, entries, files, manifest)
-			}
-			if err != nil {
-				return err
-			}
-			if inv.g.json {
-				return inv.emit(map[string]any{"output": out, "artifacts": entries}, true)
-			}
-			for _, e := range entries {
-				fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", e.SHA256, printable(e.Path), e.Size)
-			}
-			fmt.Fprintf(inv.out, "bundle %s: %d artifacts and manifest.json\n", printable(out), len(entries))
-			return nil
+			return inv.runBundle(o, args[0])
 		}),
 	}
 	inv.profileFlags(cmd)
-	cmd.Flags().StringVarP(&out, "output", "o", "", "directory, or FILE.tar, to write (required)")
-	cmd.Flags().StringVar(&cacheDir, "cache", "", "download cache (default: the user cache directory)")
+	f := cmd.Flags()
+	f.StringVarP(&o.out, "output", "o", "", "directory, or FILE.tar, to write (required)")
+	f.StringVar(&o.cacheDir, "cache", "", "download cache (default: the user cache directory)")
+	f.StringArrayVar(&o.arches, "arch", nil, "bundle the artifacts for `ARCH` (amd64, arm64; repeatable; default: the profile's)")
+	f.StringArrayVar(&o.binaries, "nodeup-binary", nil, "put `ARCH=FILE` in the bundle as nodeup for ARCH (repeatable; default: this nodeup, for its own architecture)")
+	f.IntVar(&inv.g.parallelism, "parallelism", 0, "downloads run at once (0: twice the number of CPUs)")
 	_ = cmd.MarkFlagRequired("output")
 	_ = cmd.RegisterFlagCompletionFunc("cache", dirs)
+	_ = cmd.RegisterFlagCompletionFunc("arch", fixedCompletion("amd64", "arm64"))
+	_ = cmd.RegisterFlagCompletionFunc("parallelism", cobra.NoFileCompletions)
+	cmd.AddCommand(inv.bundleVerifyCommand())
 	return cmd
 }
 
-// writeBundleDir lays the artifacts out under dir; each file is written to
-// a temp name and renamed, so a bundle never holds a partial artifact.
-func writeBundleDir(dir string, entries []ManifestEntry, files map[string]string, manifest []byte) error {
-	put := func(rel string, r io.Reader) error {
-		dst, err := fetch.Within(dir, rel)
-		if err != nil {
-			return fmt.Errorf("bundle: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("bundle: %w; check that %s is writable", err, dir)
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), ".nodeup-tmp-*")
-		if err != nil {
-			return fmt.Errorf("bundle: %w; check that %s is writable", err, dir)
-		}
-		defer os.Remove(tmp.Name())
-		if _, err := io.Copy(tmp, r); err != nil {
-			tmp.Close()
-			return fmt.Errorf("bundle: write %s: %w", dst, err)
-		}
-		if err := tmp.Chmod(0o644); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), dst)
-	}
-	for _, e := range entries {
-		src, err := os.Open(files[e.Path])
-		if err != nil {
-			return err
-		}
-		err = put(e.Path, src)
-		src.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return put("manifest.json", strings.NewReader(string(manifest)))
+// bundleArtifact is a release artifact a profile needs, for one arch.
+type bundleArtifact struct {
+	step *steps.Artifact
+	arch string
 }
 
-// writeBundleTar writes the same layout as one tar file.
-func writeBundleTar(file string, entries []ManifestEntry, files map[string]string, manifest []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".nodeup-tmp-*")
+func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
+	binaries, err := parseBinaries(o.binaries)
 	if err != nil {
-		return fmt.Errorf("bundle: %w; check that %s is writable", err, filepath.Dir(file))
+		return err
 	}
-	defer os.Remove(tmp.Name())
-	tw := tar.NewWriter(tmp)
-	// Directories first; sorted, a parent comes before its children.
-	dirs := map[string]bool{}
-	for _, e := range entries {
-		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
-			dirs[d] = true
+	for _, a := range o.arches {
+		if a != "amd64" && a != "arm64" {
+			return fmt.Errorf("--arch %q: use amd64 or arm64", a)
 		}
 	}
-	for _, d := range sortedKeys(dirs) {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755}); err != nil {
-			return err
+	p, artifacts, arches, err := inv.bundleArtifacts(profilePath, o.arches)
+	if err != nil {
+		return err
+	}
+	for arch := range binaries {
+		if !slices.Contains(arches, arch) {
+			return fmt.Errorf("--nodeup-binary %s=...: the bundle is for %s; add --arch %s", arch, strings.Join(arches, ", "), arch)
 		}
 	}
-	for _, e := range entries {
-		src, err := os.Open(files[e.Path])
+	snapshot, err := plan.Snapshot(p)
+	if err != nil {
+		return fmt.Errorf("the bundle carries the profile: %w", err)
+	}
+	if o.cacheDir == "" {
+		base, err := os.UserCacheDir()
 		if err != nil {
-			return err
+			return fmt.Errorf("bundle: %w; pass --cache DIR", err)
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e.Path, Mode: 0o644, Size: e.Size}); err != nil {
-			src.Close()
-			return err
+		o.cacheDir = filepath.Join(base, "nodeup")
+	}
+	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
+		return fmt.Errorf("bundle: %w; pass a writable --cache DIR", err)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	files, err := inv.fetchArtifacts(ctx, o.cacheDir, artifacts)
+	if err != nil {
+		return err
+	}
+	for _, f := range snapshot {
+		files = append(files, bundle.File{
+			Entry: bundle.Entry{Component: bundle.ComponentProfile, Path: path.Join(bundle.ProfileDir, f.Rel), SHA256: digest.Bytes(f.Data), Size: int64(len(f.Data))},
+			Data:  f.Data, Mode: f.Mode,
+		})
+	}
+	if self, err := os.Executable(); err == nil && runtime.GOOS == "linux" && binaries[runtime.GOARCH] == "" && slices.Contains(arches, runtime.GOARCH) {
+		binaries[runtime.GOARCH] = self
+	}
+	var missing []string
+	for _, arch := range arches {
+		file := binaries[arch]
+		if file == "" {
+			missing = append(missing, arch)
+			continue
 		}
-		_, err = io.Copy(tw, src)
-		src.Close()
+		e, err := fileEntry(file)
 		if err != nil {
-			return err
+			return fmt.Errorf("--nodeup-binary %s=%s: %w", arch, file, err)
 		}
+		e.Component, e.Arch, e.Version, e.Path = bundle.ComponentNodeup, arch, nodeupVersion(), bundle.NodeupPath(arch)
+		files = append(files, bundle.File{Entry: e, From: file, Mode: 0o755})
 	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "manifest.json", Mode: 0o644, Size: int64(len(manifest))}); err != nil {
+	if err := bundle.Write(o.out, bundle.Manifest{NodeupVersion: nodeupVersion(), Arches: arches}, files); err != nil {
 		return err
 	}
-	if _, err := tw.Write(manifest); err != nil {
-		return err
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	for _, arch := range missing {
+		inv.log.Warn(fmt.Sprintf("the bundle holds no nodeup for linux/%s: add --nodeup-binary %s=FILE", arch, arch))
 	}
-	if err := tw.Close(); err != nil {
-		return err
+	if inv.g.json {
+		var arts, all []bundle.Entry
+		for _, f := range files {
+			all = append(all, f.Entry)
+			if f.URL != "" {
+				arts = append(arts, f.Entry)
+			}
+		}
+		return inv.emit(map[string]any{"output": o.out, "arches": arches, "nodeup_missing": append([]string{}, missing...),
+			"artifacts": arts, "files": all, "manifest": bundle.ManifestName}, true)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	for _, f := range files {
+		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.SHA256, printable(f.Path), f.Size)
 	}
-	return os.Rename(tmp.Name(), file)
+	fmt.Fprintf(inv.out, "bundle %s: %d artifacts for %s, the profile (%d files), nodeup for %d of %d architectures, and %s\n",
+		printable(o.out), len(artifacts), strings.Join(arches, ", "), len(snapshot), len(arches)-len(missing), len(arches), bundle.ManifestName)
+	return nil
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// bundleArtifacts loads the profile once per architecture and lists the
+// release artifacts of each, without duplicates. It returns the profile as
+// loaded for the first architecture.
+func (inv *invocation) bundleArtifacts(profilePath string, arches []string) (*profile.Profile, []bundleArtifact, []string, error) {
+	var first *profile.Profile
+	if len(arches) == 0 {
+		loaded, err := inv.loadProfile(profilePath)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		first, arches = loaded.Profile, []string{loaded.Profile.Node.Arch}
 	}
-	sort.Strings(out)
-	return out
+	defer func(arch string) { inv.g.arch = arch }(inv.g.arch)
+	var out []bundleArtifact
+	seen := map[string]bool{}
+	for _, arch := range slices.Compact(slices.Sorted(slices.Values(arches))) {
+		inv.g.arch = arch
+		loaded, graph, err := inv.loadGraph(profilePath)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		p := loaded.Profile
+		if p.Node.Arch != arch {
+			return nil, nil, nil, fmt.Errorf("%s: node.arch is %q, so the profile is for %s only; remove node.arch to bundle it for --arch %s", profilePath, p.Node.Arch, p.Node.Arch, arch)
+		}
+		if first == nil {
+			first = p
+		}
+		for _, id := range graph.IDs() {
+			a, ok := graph.Step(id).Action.(*steps.Artifact)
+			if ok && !seen[a.URL] {
+				seen[a.URL] = true
+				out = append(out, bundleArtifact{step: a, arch: arch})
+			}
+		}
+	}
+	return first, out, slices.Compact(slices.Sorted(slices.Values(arches))), nil
+}
+
+// fetchArtifacts downloads the artifacts into the cache, up to
+// --parallelism at once, and returns them as bundle files. The first
+// failure stops the others.
+func (inv *invocation) fetchArtifacts(ctx context.Context, cacheDir string, artifacts []bundleArtifact) ([]bundle.File, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := inv.fetcher(cacheDir)
+	files := make([]bundle.File, len(artifacts))
+	errs := make([]error, len(artifacts))
+	sem := make(chan struct{}, inv.stepsAtOnce())
+	var wg sync.WaitGroup
+	for i, ba := range artifacts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			a := ba.step
+			cached, err := f.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
+			if err == nil {
+				files[i], err = artifactFile(a, ba.arch, cached)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("bundle %s %s (%s): %w", a.Name, a.Version, ba.arch, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		// The first real failure, not a download it cancelled.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// artifactFile is a cached artifact as a file of the bundle, at its mirror
+// layout path (SPEC section 6: mirror M serves https://HOST/PATH as
+// M/HOST/PATH).
+func artifactFile(a *steps.Artifact, arch, cached string) (bundle.File, error) {
+	rel, err := fetch.LayoutPath(a.URL)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	fi, err := os.Stat(cached)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	return bundle.File{
+		Entry: bundle.Entry{Component: a.Name, Version: a.Version, Arch: arch, URL: a.URL, Path: rel, SHA256: a.SHA256, Size: fi.Size()},
+		From:  cached, Mode: 0o644,
+	}, nil
+}
+
+// parseBinaries reads --nodeup-binary ARCH=FILE flags.
+func parseBinaries(flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range flags {
+		arch, file, ok := strings.Cut(f, "=")
+		if !ok || (arch != "amd64" && arch != "arm64") || file == "" {
+			return nil, fmt.Errorf("--nodeup-binary %q: want ARCH=FILE with ARCH amd64 or arm64, e.g. --nodeup-binary arm64=bin/nodeup-linux-arm64", f)
+		}
+		out[arch] = file
+	}
+	return out, nil
+}
+
+// fileEntry hashes a file for the manifest.
+func fileEntry(file string) (bundle.Entry, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return bundle.Entry{}, fmt.Errorf("%s is not a regular file", file)
+	}
+	sum, err := digest.Reader(f)
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	return bundle.Entry{SHA256: sum, Size: fi.Size()}, nil
+}
+
+func (inv *invocation) bundleVerifyCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify DIR|FILE.tar",
+		Short: "Check a bundle against its manifest: every file there, with its size and sha256, and nothing else",
+		Long: "verify reads the bundle's " + bundle.ManifestName + " and checks that the bundle holds exactly the\n" +
+			"files it lists, each with its size and sha256, and that nodeup can read its format. One\n" +
+			"line per file; exit 1 when any does not match. Run it on the machine the bundle was\n" +
+			"carried to, before using it as a mirror.",
+		Example: `  nodeup bundle verify /srv/nodeup
+  nodeup bundle verify nodeup-bundle.tar
+  ./nodeup/nodeup-linux-amd64 bundle verify nodeup-bundle.tar --json`,
+		Args: oneBUNDLE,
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return []string{"tar"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+			m, checks, err := bundle.Verify(args[0])
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, c := range checks {
+				if !c.OK {
+					failed++
+				}
+			}
+			if inv.g.json {
+				if err := inv.emit(map[string]any{"manifest": m, "checks": checks, "failed": failed}, failed == 0); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range checks {
+					if c.OK {
+						fmt.Fprintf(inv.out, "ok    %s\n", printable(c.Path))
+					} else {
+						fmt.Fprintf(inv.out, "FAIL  %s: %s\n", printable(c.Path), printable(c.Problem))
+					}
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("bundle %s: %d of %d files do not match %s; write the bundle again with nodeup bundle, or copy it again", args[0], failed, len(checks), bundle.ManifestName)
+			}
+			if !inv.g.json {
+				fmt.Fprintf(inv.out, "bundle %s: %d files match %s (format %d, written by nodeup %s, for %s)\n",
+					printable(args[0]), len(checks), bundle.ManifestName, m.FormatVersion, printable(m.NodeupVersion), printable(strings.Join(m.Arches, ", ")))
+			}
+			return nil
+		}),
+	}
+}
+
+// oneBUNDLE takes the one bundle argument.
+func oneBUNDLE(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageError{cmd: cmd.CommandPath(), msg: fmt.Sprintf("want one bundle argument (a directory, or a .tar file), got %d", len(args))}
+	}
+	return nil
 }

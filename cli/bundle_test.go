@@ -2,17 +2,27 @@ package cli
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/nodeup/nodeup/bundle"
 )
 
 // fakeMirror lays out two artifacts in the upstream layout and returns the
@@ -55,6 +65,19 @@ runc {
 	return mirror, profile
 }
 
+func readManifest(t *testing.T, dir string) bundle.Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m bundle.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("manifest: %v\n%s", err, raw)
+	}
+	return m
+}
+
 func TestBundleDirectoryIsAMirror(t *testing.T) {
 	mirror, profile := fakeMirror(t)
 	out := filepath.Join(t.TempDir(), "bundle")
@@ -62,22 +85,41 @@ func TestBundleDirectoryIsAMirror(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	if !strings.Contains(stdout, "2 artifacts and manifest.json") {
+	if !strings.Contains(stdout, "2 artifacts for amd64, the profile (1 files), nodeup for 1 of 1 architectures, and manifest.json") {
 		t.Errorf("stdout: %s", stdout)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"))
 	if err != nil || string(b) != "runc binary bytes" {
 		t.Fatalf("runc in bundle: %q %v", b, err)
 	}
-	var m struct{ Artifacts []ManifestEntry }
-	raw, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
-	if err := json.Unmarshal(raw, &m); err != nil || len(m.Artifacts) != 2 {
-		t.Fatalf("manifest: %v\n%s", err, raw)
+	m := readManifest(t, out)
+	if m.FormatVersion != bundle.FormatVersion || m.NodeupVersion == "" || fmt.Sprint(m.Arches) != "[amd64]" || len(m.Files) != 4 {
+		t.Fatalf("manifest: %+v", m)
 	}
-	for _, a := range m.Artifacts {
-		if !strings.HasPrefix(a.URL, "https://github.com/") || a.Path != strings.TrimPrefix(a.URL, "https://") || a.Size == 0 || len(a.SHA256) != 64 {
-			t.Errorf("manifest entry %+v", a)
+	components := map[string]bundle.Entry{}
+	for _, e := range m.Files {
+		components[e.Component] = e
+		if e.Size == 0 || len(e.SHA256) != 64 {
+			t.Errorf("manifest entry %+v", e)
 		}
+		if e.URL != "" && (!strings.HasPrefix(e.URL, "https://github.com/") || e.Path != strings.TrimPrefix(e.URL, "https://") || e.Arch != "amd64" || e.Version == "") {
+			t.Errorf("artifact entry %+v", e)
+		}
+	}
+	if c := components["containerd"]; c.Version != "2.3.4" {
+		t.Errorf("containerd entry %+v", c)
+	}
+	if n := components["nodeup"]; n.Path != "nodeup/nodeup-linux-"+runtime.GOARCH || n.Arch != runtime.GOARCH {
+		t.Errorf("nodeup entry %+v", n)
+	}
+	if p := components["profile"]; p.Path != "profile/p.hcl" {
+		t.Errorf("profile entry %+v", p)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "nodeup/nodeup-linux-"+runtime.GOARCH)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("nodeup in the bundle: %v %v", fi, err)
+	}
+	if code, stdout, errs := run(t, "bundle", "verify", out); code != 0 || !strings.Contains(stdout, "4 files match manifest.json (format 1") {
+		t.Errorf("verify: exit %d\n%s%s", code, stdout, errs)
 	}
 
 	// The bundle serves as the mirror of the same profile.
@@ -88,6 +130,20 @@ func TestBundleDirectoryIsAMirror(t *testing.T) {
 	}
 	if code, _, errs := run(t, "bundle", p2, "-o", filepath.Join(t.TempDir(), "again"), "--cache", t.TempDir()); code != 0 {
 		t.Errorf("bundle from a bundle: exit %d: %s", code, errs)
+	}
+	// Written again, the bundle replaces the old one whole.
+	os.WriteFile(filepath.Join(out, "stray"), []byte("x"), 0o644)
+	if code, _, errs := run(t, "bundle", profile, "-o", out, "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("second bundle: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(out, "stray")); err == nil {
+		t.Error("a second bundle into the same directory kept a stray file")
+	}
+	// A directory that is not a bundle is not replaced.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "precious"), []byte("x"), 0o644)
+	if code, _, errs := run(t, "bundle", profile, "-o", other, "--cache", t.TempDir()); code != 1 || !strings.Contains(errs, other+" exists, is not empty and holds no manifest.json") {
+		t.Errorf("bundle into a non-bundle directory: exit %d: %s", code, errs)
 	}
 }
 
@@ -114,10 +170,146 @@ func TestBundleTar(t *testing.T) {
 		}
 		names[h.Name] = true
 	}
-	for _, want := range []string{"manifest.json", "github.com/", "github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"} {
+	for _, want := range []string{"manifest.json", "github.com/", "github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64", "profile/p.hcl", "nodeup/nodeup-linux-" + runtime.GOARCH} {
 		if !names[want] {
 			t.Errorf("tar lacks %s: %v", want, names)
 		}
+	}
+	code, stdout, errs := run(t, "bundle", "verify", out)
+	if code != 0 || !strings.Contains(stdout, "ok    github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64") {
+		t.Errorf("verify: exit %d\n%s%s", code, stdout, errs)
+	}
+
+	// The tar is a mirror: file:///x.tar, or its path.
+	for _, m := range []string{"file://" + out, out} {
+		p2 := filepath.Join(t.TempDir(), "p.hcl")
+		src, _ := os.ReadFile(profile)
+		text := regexp.MustCompile(`urls *= \[".*"\]`).ReplaceAllString(string(src), fmt.Sprintf("urls = [%q]", m))
+		os.WriteFile(p2, []byte(text), 0o644)
+		if code, _, errs := run(t, "bundle", p2, "-o", filepath.Join(t.TempDir(), "again"), "--cache", t.TempDir()); code != 0 {
+			t.Errorf("bundle from the tar %s: exit %d: %s", m, code, errs)
+		}
+	}
+}
+
+// bundle verify names each file that differs from the manifest and says
+// what to do; a manifest it cannot read is an error of its own.
+func TestBundleVerifyFindsTampering(t *testing.T) {
+	_, profile := fakeMirror(t)
+	out := filepath.Join(t.TempDir(), "bundle")
+	if code, _, errs := run(t, "bundle", profile, "-o", out, "--cache", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	runc := "github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
+	os.WriteFile(filepath.Join(out, runc), []byte("runc binary byteZ"), 0o644)
+	os.Remove(filepath.Join(out, "profile/p.hcl"))
+	os.WriteFile(filepath.Join(out, "extra"), []byte("x"), 0o644)
+	code, stdout, errs := run(t, "bundle", "verify", out)
+	for _, want := range []string{
+		"FAIL  " + runc + ": " + runc + " has sha256 ",
+		"the file is damaged or replaced; write the bundle again",
+		"FAIL  profile/p.hcl: profile/p.hcl is listed in the manifest but missing from " + out,
+		"FAIL  extra: " + out + " holds extra, which the manifest does not list",
+		"ok    github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code != 1 || !strings.Contains(errs, "3 of 5 files do not match manifest.json") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+
+	m := readManifest(t, out)
+	m.FormatVersion = 99
+	raw, _ := json.Marshal(m)
+	os.WriteFile(filepath.Join(out, "manifest.json"), raw, 0o644)
+	if code, _, errs := run(t, "bundle", "verify", out); code != 1 || !strings.Contains(errs, "has format_version 99, and this nodeup reads format 1") {
+		t.Errorf("newer format: exit %d: %s", code, errs)
+	}
+	if code, _, errs := run(t, "bundle", "verify", t.TempDir()); code != 1 || !strings.Contains(errs, "is not a bundle") {
+		t.Errorf("not a bundle: exit %d: %s", code, errs)
+	}
+}
+
+// --arch lists each architecture's artifacts from the pin table; a profile
+// that fixes node.arch is for that one only.
+func TestBundleArches(t *testing.T) {
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "p.hcl")
+	os.WriteFile(profile, []byte("containerd { version = \"2.3.4\" }\nrunc { version = \"1.4.3\" }\n"), 0o644)
+	var out, errb bytes.Buffer
+	inv := newInvocation(Streams{Out: &out, Err: &errb}, nil, system{})
+	if err := inv.setup(inv.rootCommand()); err != nil {
+		t.Fatal(err)
+	}
+	_, artifacts, arches, err := inv.bundleArtifacts(profile, []string{"arm64", "amd64", "arm64"})
+	if err != nil {
+		t.Fatal(err, errb.String())
+	}
+	var got []string
+	for _, a := range artifacts {
+		got = append(got, a.arch+" "+path.Base(a.step.URL))
+		if len(a.step.SHA256) != 64 {
+			t.Errorf("%s: no pinned sha256", a.step.URL)
+		}
+	}
+	sort.Strings(got)
+	if fmt.Sprint(arches) != "[amd64 arm64]" || strings.Join(got, ", ") != "amd64 containerd-2.3.4-linux-amd64.tar.gz, amd64 runc.amd64, arm64 containerd-2.3.4-linux-arm64.tar.gz, arm64 runc.arm64" {
+		t.Errorf("arches %v, artifacts %s", arches, strings.Join(got, ", "))
+	}
+
+	_, fixed := fakeMirror(t)
+	code, _, errs := run(t, "bundle", fixed, "-o", filepath.Join(t.TempDir(), "b"), "--arch", "arm64")
+	if code != 1 || !strings.Contains(errs, `node.arch is "amd64", so the profile is for amd64 only; remove node.arch to bundle it for --arch arm64`) {
+		t.Errorf("--arch against node.arch: exit %d: %s", code, errs)
+	}
+	for _, c := range []struct{ args, want string }{
+		{"--arch=riscv", `--arch "riscv": use amd64 or arm64`},
+		{"--nodeup-binary=arm64", `--nodeup-binary "arm64": want ARCH=FILE`},
+		{"--nodeup-binary=arm64=/bin/sh", "--nodeup-binary arm64=...: the bundle is for amd64; add --arch arm64"},
+	} {
+		code, _, errs := run(t, "bundle", fixed, "-o", filepath.Join(t.TempDir(), "b"), "--cache", t.TempDir(), c.args)
+		if code != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d: %s", c.args, code, errs)
+		}
+	}
+}
+
+// Downloads run at once: the server answers only when both requests are
+// in, so a bundle that fetched one at a time would never finish.
+func TestBundleDownloadsInParallel(t *testing.T) {
+	bodies := map[string]string{"/c.tar.gz": "containerd bytes", "/runc": "runc bytes"}
+	var mu sync.Mutex
+	arrived := 0
+	both := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if arrived++; arrived == len(bodies) {
+			close(both)
+		}
+		mu.Unlock()
+		<-both
+		w.Write([]byte(bodies[r.URL.Path]))
+	}))
+	defer srv.Close()
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	profile := filepath.Join(t.TempDir(), "p.hcl")
+	os.WriteFile(profile, []byte(fmt.Sprintf(`node { arch = "amd64" }
+containerd {
+  version = "2.3.4"
+  url     = "%s/c.tar.gz"
+  sha256  = "%s"
+}
+runc {
+  version = "1.4.3"
+  url     = "%s/runc"
+  sha256  = "%s"
+}
+`, srv.URL, sum(bodies["/c.tar.gz"]), srv.URL, sum(bodies["/runc"]))), 0o644)
+	code, _, errs := run(t, "bundle", profile, "-o", filepath.Join(t.TempDir(), "b"), "--cache", t.TempDir(), "--parallelism", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
 

@@ -164,6 +164,7 @@ plan --detailed-exitcode with changes.`,
 		inv.factsCommand(),
 		inv.bundleCommand(),
 		inv.cloudInitCommand(),
+		inv.cacheCommand(),
 		inv.resetCommand(),
 		inv.stateCommand(),
 		inv.versionCommand(),
@@ -245,16 +246,22 @@ func (inv *invocation) versionCommand() *cobra.Command {
 }
 
 func (inv *invocation) printVersion() error {
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		v = info.Main.Version
-	}
+	v := nodeupVersion()
 	platform := runtime.GOOS + "/" + runtime.GOARCH
 	if inv.g.json {
 		return inv.emit(map[string]any{"version": v, "go": runtime.Version(), "platform": platform}, true)
 	}
 	fmt.Fprintf(inv.out, "nodeup %s (%s, %s)\n", v, runtime.Version(), platform)
 	return nil
+}
+
+// nodeupVersion is the version this nodeup was built as: the release's,
+// or the module's when built with go install.
+func nodeupVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
 }
 
 // panicError is a panic turned into an error: a bug in nodeup, said as one.

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // docFiles are the documents that ship with nodeup.
@@ -20,6 +23,23 @@ func docFiles(t *testing.T) []string {
 
 var hclBlock = regexp.MustCompile("(?s)```hcl\n(.*?)```")
 
+// requiredVars gives each variable of src without a default a value, as
+// the reader of a documented profile would.
+func requiredVars(t *testing.T, src string) []string {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "doc.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil // validate reports it
+	}
+	var env []string
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type == "variable" && len(b.Labels) == 1 && b.Body.Attributes["default"] == nil {
+			env = append(env, "NODEUP_VAR_"+b.Labels[0]+"=example")
+		}
+	}
+	return env
+}
+
 // Every profile in the documentation is valid, so the docs cannot drift
 // from the language.
 func TestDocumentedProfilesValidate(t *testing.T) {
@@ -33,7 +53,7 @@ func TestDocumentedProfilesValidate(t *testing.T) {
 			n++
 			p := filepath.Join(t.TempDir(), "profile.hcl")
 			os.WriteFile(p, []byte(m[1]), 0o644)
-			if code, out, errs := run(t, "validate", p); code != 0 {
+			if code, out, errs := runEnv(t, requiredVars(t, m[1]), "validate", p); code != 0 {
 				t.Errorf("%s, profile %d: exit %d\n%s%s\n%s", doc, i+1, code, out, errs, m[1])
 			}
 			if code, out, _ := run(t, "fmt", "-check", p); code != 0 {

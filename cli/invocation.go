@@ -34,6 +34,9 @@ type globalOptions struct {
 	// allowFiles are the directories outside the profile's own that
 	// file() may read (--allow-file-outside).
 	allowFiles []string
+	// arch is the architecture a profile without node.arch is loaded
+	// for; "" is this machine's (bundle --arch sets it for each load).
+	arch string
 	// loadTimeout overrides the bound on evaluating a profile (tests).
 	loadTimeout time.Duration
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -63,7 +65,7 @@ func (inv *invocation) loadProfile(path string) (*plan.Loaded, error) {
 		Vars:     inv.g.vars,
 		VarFiles: inv.g.varFiles,
 		Environ:  inv.environ,
-		HostArch: runtime.GOARCH,
+		HostArch: cmp.Or(inv.g.arch, runtime.GOARCH),
 		FileDirs: inv.g.allowFiles,
 	}, inv.g.loadTimeout)
 	if err != nil {
@@ -105,7 +107,8 @@ func countDiags(diags hcl.Diagnostics) string {
 }
 
 // report shows diagnostics on stderr, errors first and then in file
-// order, and keeps them for the JSON document.
+// order, and keeps them for the JSON document. One already reported (a
+// profile loaded once per architecture) is not repeated.
 func (inv *invocation) report(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
@@ -122,6 +125,9 @@ func (inv *invocation) report(files map[string]*hcl.File, diags hcl.Diagnostics)
 			return a.Subject.Filename < b.Subject.Filename
 		}
 		return a.Subject.Start.Byte < b.Subject.Start.Byte
+	})
+	diags = slices.DeleteFunc(slices.Clone(diags), func(d *hcl.Diagnostic) bool {
+		return slices.ContainsFunc(inv.diags, func(seen diagnostic) bool { return sameDiagnostic(seen, toDiagnostic(d)) })
 	})
 	for _, d := range diags {
 		inv.diags = append(inv.diags, toDiagnostic(d))
@@ -156,6 +162,11 @@ func (inv *invocation) report(files map[string]*hcl.File, diags hcl.Diagnostics)
 		_ = wr.WriteDiagnostic(&safe)
 	}
 	_, _ = inv.err.Write(buf.Bytes())
+}
+
+func sameDiagnostic(a, b diagnostic) bool {
+	return a.Severity == b.Severity && a.Summary == b.Summary && a.Detail == b.Detail &&
+		a.File == b.File && a.Line == b.Line && a.Column == b.Column
 }
 
 // diagLine is a diagnostic in one line: "file:line:col: summary: detail".

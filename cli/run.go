@@ -64,6 +64,10 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 			return err
 		}
 	}
+	baked, err := inv.bakedProfile(apply, p)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	env, cleanup, err := inv.newEnv(ctx)
@@ -180,7 +184,7 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 	if c.failed > 0 {
 		return fmt.Errorf("apply: %d step(s) failed or did not run: %s; fix the first error above and run nodeup apply again", c.failed, failedIDs(views))
 	}
-	return nil
+	return inv.keepProfile(h, baked)
 }
 
 // failedIDs names the steps that failed, those that did not run after

@@ -6,12 +6,21 @@ SHELL       := /bin/bash
 
 GO      ?= go
 BIN     ?= bin/nodeup
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Versions that sort, for binaries and packages alike (see the script);
+# computed once, so every target of one make run gets the same.
+ifeq ($(origin VERSION), undefined)
+VERSION := $(shell packaging/version.sh)
+endif
+MAINTAINER ?= nodeup maintainers <maintainers@nodeup.invalid>
+ARCHES  ?= amd64 arm64
+# Packages are built with nfpm, run through the Go module proxy.
+NFPM    ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.1
+PKGDIR  ?= bin
 # Real-node tests build containerd from source when it is not cached yet.
 E2E_TIMEOUT ?= 80m
 FUZZTIME    ?= 30s
 
-.PHONY: build release man test unit fuzz e2e testbed demo clean
+.PHONY: build release binaries packages man test unit fuzz e2e testbed demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
@@ -20,20 +29,32 @@ build:
 man:
 	$(GO) run ./internal/mangen docs/man
 
-# Static binaries for both architectures, their checksums and .deb packages
-# (with the man pages).
-release: man
-	mkdir -p bin
-	for arch in amd64 arm64; do \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o bin/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
-		rm -rf bin/deb-$$arch && mkdir -p bin/deb-$$arch/DEBIAN bin/deb-$$arch/usr/local/bin bin/deb-$$arch/lib/systemd/system bin/deb-$$arch/usr/share/man/man1; \
-		cp bin/nodeup-linux-$$arch bin/deb-$$arch/usr/local/bin/nodeup; \
-		for page in docs/man/*.1; do gzip -9n < $$page > bin/deb-$$arch/usr/share/man/man1/$$(basename $$page).gz; done; \
-		cp packaging/nodeup-boot.service packaging/nodeup-drift.service packaging/nodeup-drift.timer bin/deb-$$arch/lib/systemd/system/; \
-		printf 'Package: nodeup\nVersion: %s\nArchitecture: %s\nMaintainer: nodeup\nDescription: declarative Kubernetes node bootstrap\n' "$$(echo $(VERSION) | sed 's/^v//; s/^[^0-9]/0~&/')" $$arch > bin/deb-$$arch/DEBIAN/control; \
-		dpkg-deb --root-owner-group --build bin/deb-$$arch bin/nodeup_$$arch.deb >/dev/null || exit 1; \
+# Static binaries for each architecture, their .deb and .rpm packages, and
+# the checksums of all of them.
+release: packages
+	cd $(PKGDIR) && sha256sum $(foreach a,$(ARCHES),nodeup-linux-$(a)) *.deb *.rpm > SHA256SUMS
+
+binaries:
+	mkdir -p $(PKGDIR)
+	for arch in $(ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(PKGDIR)/nodeup-linux-$$arch ./cmd/nodeup || exit 1; \
 	done
-	cd bin && sha256sum nodeup-linux-amd64 nodeup-linux-arm64 nodeup_amd64.deb nodeup_arm64.deb > SHA256SUMS
+
+# .deb and .rpm per architecture (packaging/nfpm.yaml): nodeup in /usr/bin,
+# nodeup-boot.service registered by the maintainer scripts, the drift timer,
+# the man pages, the example profiles, copyright and changelog.
+packages: binaries man
+	for arch in $(ARCHES); do \
+		build=$(PKGDIR)/pkg-$$arch && rm -rf $$build && mkdir -p $$build && \
+		cp $(PKGDIR)/nodeup-linux-$$arch $$build/nodeup && \
+		packaging/changelog.sh '$(VERSION)' '$(MAINTAINER)' | gzip -9n > $$build/changelog.gz && \
+		mkdir -p $$build/man && for page in docs/man/*.1; do gzip -9n < $$page > $$build/man/$$(basename $$page).gz || exit 1; done && \
+		for packager in deb rpm; do \
+			VERSION='$(VERSION)' ARCH=$$arch MAINTAINER='$(MAINTAINER)' PKGBUILD=$$build \
+				$(NFPM) package --config packaging/nfpm.yaml --packager $$packager --target $(PKGDIR)/ || exit 1; \
+		done; \
+		rm -rf $$build; \
+	done
 
 # What CI runs: the unit tests, a bounded fuzz run, then the real-node tests.
 test: unit fuzz e2e
@@ -51,10 +72,12 @@ fuzz:
 testbed:
 	tests/testbed/install-deps.sh
 	tests/testbed/build-rootfs.sh
+	tests/testbed/build-rootfs-cloud.sh
 	tests/testbed/build-mirror.sh
 
 # Real-node tests only: systemd nodes in containers, real containerd, runc,
-# CNI plugins and crictl.
+# CNI plugins and crictl; cloud-init, packer, lintian and rpm check what
+# nodeup emits for fleets.
 e2e: testbed
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./tests/... 2>&1 | tests/summarize.sh
 

@@ -41,6 +41,15 @@ func (n *Node) Command(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// InNetwork prepares args to run on the host in the node's network namespace only: a host
+// tool (packer, ssh) reaches the node's services at 127.0.0.1 and sees the host's files.
+func (n *Node) InNetwork(args ...string) *exec.Cmd {
+	n.mu.Lock()
+	pid := n.pid
+	n.mu.Unlock()
+	return exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", "--"}, args...)...)
+}
+
 // Exec runs args inside the node and returns what happened; a non-zero exit is not an error.
 func (n *Node) Exec(args ...string) Result {
 	return run(n.Command(args...))

@@ -90,6 +90,14 @@ func lastBytes(b []byte, n int) []byte {
 	return b
 }
 
+// InstallDeps installs the host packages the test bed and the real tools need
+// (install-deps.sh): a few dpkg lookups when they are there already.
+func InstallDeps(t testing.TB) {
+	t.Helper()
+	requireRoot(t)
+	runScript(t, "install-deps.sh")
+}
+
 // Rootfs returns the cached Debian rootfs every node is copied from, building it first
 // if needed (about two minutes).
 func Rootfs(t testing.TB) string {
@@ -97,6 +105,18 @@ func Rootfs(t testing.TB) string {
 	requireRoot(t)
 	runScript(t, "build-rootfs.sh")
 	return filepath.Join(Cache(), "rootfs-bookworm")
+}
+
+// CloudRootfs returns a cached rootfs like Rootfs's with what a cloud image has: Debian's
+// cloud-init (only the NoCloud datasource enabled), the OpenSSH server and sudo. It builds
+// it first if needed (a few minutes: apt inside a container on the host's network). Pass
+// it as Options.Rootfs; write a seed to /var/lib/cloud/seed/nocloud/{user-data,meta-data}
+// before Start for cloud-init to run.
+func CloudRootfs(t testing.TB) string {
+	t.Helper()
+	requireRoot(t)
+	runScript(t, "build-rootfs-cloud.sh")
+	return filepath.Join(Cache(), "rootfs-bookworm-cloud")
 }
 
 // Mirror returns the artifact mirror directory: Mirror(t)+"/github.com/..." is the

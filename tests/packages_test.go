@@ -57,7 +57,9 @@ func TestPackages(t *testing.T) {
 		t.Fatalf("rpm -qpl: %v", err)
 	}
 	for _, want := range []string{"/usr/bin/nodeup", "/usr/lib/systemd/system/nodeup-boot.service", "/usr/share/doc/nodeup/copyright",
-		"/usr/share/doc/nodeup/changelog.gz", "/usr/share/doc/nodeup/examples/default.hcl"} {
+		"/usr/share/doc/nodeup/changelog.gz", "/usr/share/doc/nodeup/examples/default.hcl",
+		"/usr/lib/systemd/system/nodeup-drift.service", "/usr/lib/systemd/system/nodeup-drift.timer",
+		"/usr/share/man/man1/nodeup.1.gz", "/usr/share/man/man1/nodeup-apply.1.gz", "/usr/share/man/man1/nodeup-bundle-verify.1.gz"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("the rpm lacks %s", want)
 		}
@@ -85,6 +87,13 @@ func TestPackages(t *testing.T) {
 	}
 	if out := n.Run(t, "systemctl", "show", "-p", "FragmentPath", "nodeup-boot.service"); !strings.Contains(out, "/lib/systemd/system/nodeup-boot.service") {
 		t.Errorf("systemd does not know the unit: %s", out)
+	}
+	// The drift timer ships, for the operator to enable.
+	if out := n.Exec("systemctl", "is-enabled", "nodeup-drift.timer"); strings.TrimSpace(out.Stdout) != "disabled" {
+		t.Errorf("nodeup-drift.timer after install: %s", out)
+	}
+	if r := n.Exec("test", "-s", "/usr/share/man/man1/nodeup-apply.1.gz"); r.Code != 0 {
+		t.Errorf("no man page for nodeup apply: %s", r)
 	}
 	if r := n.Exec("dpkg", "-r", "nodeup"); r.Code != 0 {
 		t.Errorf("dpkg -r: %s", r)

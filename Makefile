@@ -25,8 +25,10 @@ FUZZTIME    ?= 30s
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
 
-# Man pages, one per command, generated from the command tree.
+# Man pages, one per command, generated from the command tree (none left
+# from a command that is gone).
 man:
+	rm -f docs/man/*.1
 	$(GO) run ./internal/mangen docs/man
 
 # Static binaries for each architecture, their .deb and .rpm packages, and

@@ -28,18 +28,7 @@ func TestPackerValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// packer reads the key when it validates: a throwaway one.
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := filepath.Join(t.TempDir(), "id_ecdsa")
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, key := sshKey(t, t.TempDir())
 	version, _ := exec.Command("packer", "version").CombinedOutput()
 	t.Logf("packer version: %s", version)
 	for _, c := range []struct {
@@ -69,6 +58,25 @@ func TestPackerValidate(t *testing.T) {
 	}
 }
 
+// sshKey makes a throwaway ECDSA key and writes it, PEM-encoded, to
+// dir/id_ecdsa.
+func sshKey(t *testing.T, dir string) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "id_ecdsa")
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return priv, key
+}
+
 // authorizedKey is the OpenSSH authorized_keys line of an ECDSA P-256 key:
 // the key type, then the base64 of its wire form (type, curve, point).
 func authorizedKey(t *testing.T, priv *ecdsa.PrivateKey) string {
@@ -96,19 +104,8 @@ func TestPackerBuildThenBoot(t *testing.T) {
 	bin := buildNodeup(t)
 	n := testbed.Create(t, testbed.Options{Rootfs: testbed.CloudRootfs(t), BootTimeout: 30 * time.Minute,
 		Binds: []testbed.Bind{testbed.MirrorBind(t)}})
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	work := t.TempDir()
-	key := filepath.Join(work, "id_ecdsa")
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	priv, key := sshKey(t, work)
 	if err := os.MkdirAll(n.Path("/root/.ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
+
+	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/digest"
 
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
@@ -32,11 +36,18 @@ func (inv *invocation) bakedProfile(apply bool, p *profile.Profile) ([]plan.Snap
 // keepProfile makes the node's profile directory hold exactly files: it
 // writes them into a staging directory beside it, then swaps the two, so
 // the directory is never half written and never a merge of two profiles.
-func (inv *invocation) keepProfile(h *host.Host, files []plan.SnapshotFile) error {
+// The state records the directory and its files as nodeup's, so that
+// nodeup reset takes them off the node.
+func (inv *invocation) keepProfile(env *steps.Env, files []plan.SnapshotFile) error {
 	if files == nil {
 		return nil
 	}
+	h := env.Host
 	if err := writeProfileDir(h, paths.ProfileDir, files); err != nil {
+		return fmt.Errorf("keeping the profile for the boot: %w", err)
+	}
+	recordProfileDir(env.State, paths.ProfileDir, files)
+	if err := env.State.Save(h); err != nil {
 		return fmt.Errorf("keeping the profile for the boot: %w", err)
 	}
 	given := ""
@@ -53,6 +64,25 @@ func (inv *invocation) keepProfile(h *host.Host, files []plan.SnapshotFile) erro
 		fmt.Fprintln(inv.out, msg)
 	}
 	return nil
+}
+
+// recordProfileDir makes the state's record of node directory dir what
+// writeProfileDir left there: files from an earlier profile are forgotten.
+func recordProfileDir(st *state.State, dir string, files []plan.SnapshotFile) {
+	kept := map[string]bool{}
+	for _, f := range files {
+		kept[path.Join(dir, f.Rel)] = true
+		st.Record(path.Join(dir, f.Rel), digest.Bytes(f.Data))
+	}
+	for p := range st.Snapshot().Files {
+		if strings.HasPrefix(p, dir+"/") && !kept[p] {
+			st.Forget(p)
+		}
+	}
+	st.RecordDir(dir)
+	for _, d := range plan.SnapshotDirs(files) {
+		st.RecordDir(path.Join(dir, d))
+	}
 }
 
 // writeProfileDir replaces node directory dir with one holding files.

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/plan"
 )
 
 func dirNames(t *testing.T, dir string) string {
@@ -92,5 +96,37 @@ func TestBakeKeepsProfileAndValues(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(other, paths.ProfileDir)); err == nil {
 		t.Error("plan kept the profile")
+	}
+}
+
+// A kept profile is recorded as nodeup's, and a second bake's record holds
+// only its own files.
+func TestRecordProfileDir(t *testing.T) {
+	st := state.New()
+	st.Record("/etc/containerd/config.toml", "c0ffee")
+	recordProfileDir(st, "/etc/nodeup/profile.d", []plan.SnapshotFile{
+		{Rel: "node.hcl", Data: []byte("a")},
+		{Rel: "files/x.conf", Data: []byte("b")},
+	})
+	recordProfileDir(st, "/etc/nodeup/profile.d", []plan.SnapshotFile{
+		{Rel: "node.hcl", Data: []byte("c")},
+		{Rel: "nodeup.auto.vars.hcl", Data: []byte("d")},
+	})
+	snap := st.Snapshot()
+	want := map[string]string{
+		"/etc/containerd/config.toml":                "c0ffee",
+		"/etc/nodeup/profile.d/node.hcl":             digest.Bytes([]byte("c")),
+		"/etc/nodeup/profile.d/nodeup.auto.vars.hcl": digest.Bytes([]byte("d")),
+	}
+	if len(snap.Files) != len(want) {
+		t.Errorf("files recorded: %v, want %v", snap.Files, want)
+	}
+	for p, sum := range want {
+		if snap.Files[p] != sum {
+			t.Errorf("%s recorded as %q, want %q", p, snap.Files[p], sum)
+		}
+	}
+	if !slices.Contains(snap.Dirs, "/etc/nodeup/profile.d") {
+		t.Errorf("directories recorded: %v", snap.Dirs)
 	}
 }

@@ -184,7 +184,7 @@ func (inv *invocation) runGraph(path string, apply bool, o planOptions) error {
 	if c.failed > 0 {
 		return fmt.Errorf("apply: %d step(s) failed or did not run: %s; fix the first error above and run nodeup apply again", c.failed, failedIDs(views))
 	}
-	return inv.keepProfile(h, baked)
+	return inv.keepProfile(env, baked)
 }
 
 // failedIDs names the steps that failed, those that did not run after

@@ -146,6 +146,15 @@ func TestBakeThenBootUnit(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Apply: 0 created, 0 updated") {
 		t.Errorf("apply of the kept profile after boot: %s", r)
 	}
+	// The kept profile is nodeup's: a reset takes it off with the rest.
+	r = n.Exec("nodeup", "reset", "--yes")
+	t.Logf("nodeup reset --yes:\n%s", r.Stdout)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "/etc/nodeup/profile.d/nodeup.auto.vars.hcl") {
+		t.Errorf("reset: %s", r)
+	}
+	if r := n.Exec("test", "-e", "/etc/nodeup/profile.d"); r.Code == 0 {
+		t.Errorf("the kept profile is still there after a reset:\n%s", n.Run(t, "ls", "-lR", "/etc/nodeup"))
+	}
 }
 
 // TestCloudInitSchema hands nodeup's user data to the real cloud-init: its

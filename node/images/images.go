@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -233,13 +234,29 @@ func dockerImages(members map[string][]byte, sums map[string]string) (*Archive, 
 	return a, nil
 }
 
+// The grammar of an image reference (the distribution project's): a
+// registry host with an optional port, path components of lowercase
+// letters and digits joined by separators, and a tag. Nothing else can be
+// named, so a reference maps to a mirror path that stays below the mirror.
+var (
+	hostPattern      = regexp.MustCompile(`^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(\.([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(:[0-9]+)?$`)
+	componentPattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+	tagPattern       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// maxNameLength bounds an image's name (without its tag), as registries do.
+const maxNameLength = 255
+
 // Normalize spells an image reference the way containerd's CRI stores it:
 // a registry host first (docker.io when the reference has none, with
 // library/ for its official images) and a tag (latest when none is given).
 // Digest references are refused: an archive is imported by name.
 func Normalize(ref string) (string, error) {
-	if ref == "" || strings.ContainsAny(ref, " \t\n") {
-		return "", fmt.Errorf("%q is not an image reference such as registry.k8s.io/pause:3.10", ref)
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%q is not an image reference such as registry.k8s.io/pause:3.10: %s", ref, why)
+	}
+	if ref == "" {
+		return bad("it is empty")
 	}
 	if strings.Contains(ref, "@") {
 		return "", fmt.Errorf("%q names a digest; name the image by tag, as the archive does", ref)
@@ -248,12 +265,22 @@ func Normalize(ref string) (string, error) {
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 		name, tag = ref[:i], ref[i+1:]
 	}
-	if name == "" || tag == "" || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
-		return "", fmt.Errorf("%q is not an image reference such as registry.k8s.io/pause:3.10", ref)
+	if !tagPattern.MatchString(tag) {
+		return bad("a tag is at most 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'")
 	}
-	for _, part := range strings.Split(name, "/") {
-		if part == "." || part == ".." {
-			return "", fmt.Errorf("%q is not an image reference such as registry.k8s.io/pause:3.10", ref)
+	if len(name) > maxNameLength {
+		return bad(fmt.Sprintf("its name is longer than %d characters", maxNameLength))
+	}
+	parts := strings.Split(name, "/")
+	if hasHost(name) {
+		if !hostPattern.MatchString(parts[0]) {
+			return bad("its registry is not a host name with an optional :port")
+		}
+		parts = parts[1:]
+	}
+	for _, part := range parts {
+		if !componentPattern.MatchString(part) {
+			return bad("each part of its path is lowercase letters and digits, joined by '.', '_', '__' or '-'")
 		}
 	}
 	if !hasHost(name) {

@@ -92,7 +92,9 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("Normalize(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "a b", "busybox@sha256:abc", "busybox:", "/busybox", "a//b:1", "x/../y:1"} {
+	for _, bad := range []string{"", "a b", "busybox@sha256:abc", "busybox:", "/busybox", "a//b:1", "x/../y:1",
+		"x/%2e%2e/y:1", "x/y:%2e", "x/y:../1", "Busybox:1", "x/y?z:1", "x/y#z:1", "x\\y:1", "x/y:1\x1b[2J",
+		"bad_host.example/y:1", "x/-y:1", "x/y:" + strings.Repeat("t", 129), strings.Repeat("a", 256) + ":1"} {
 		if got, err := images.Normalize(bad); err == nil {
 			t.Errorf("Normalize(%q) = %q, want an error", bad, got)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/plan/pins"
+	"github.com/nodeup/nodeup/tests/testbed"
 )
 
 // Versions the VM test installs beside the test bed's: the kubelet built
@@ -59,7 +60,8 @@ var variants = []struct {
 // network, crictl, a standalone kubelet and preloaded images; its
 // verification runs a pod before the kubelet starts; the kubelet runs a
 // static pod in the driver's cgroup with loopback up and a bridge address,
-// and removes it with its manifest; a plan then changes nothing. Under the
+// and removes it with its manifest; with the kubelet stopped, verify --pod
+// passes on its own; a plan then changes nothing. Under the
 // systemd and then the cgroupfs driver; and an edited SystemdCgroup makes
 // verify --pod fail saying so and plan show the drift. The guest's part is
 // guest/run-pod.sh; every check it makes is a "CHECK" line here.
@@ -89,7 +91,7 @@ func TestPodsOnVM(t *testing.T) {
 	copyFile(t, filepath.Join(here, "testdata/bridge.conflist"), filepath.Join(common, "bridge.conflist"), 0o644)
 	copyFile(t, filepath.Join(here, "testdata/hello.yaml"), filepath.Join(common, "hello.yaml"), 0o644)
 	for _, a := range testbedArtifacts(t, "cni", "crictl") {
-		copyFile(t, filepath.Join(Cache(), "mirror", a.path), filepath.Join(mirror, a.path), 0o644)
+		copyFile(t, filepath.Join(testbed.Cache(), "mirror", a.path), filepath.Join(mirror, a.path), 0o644)
 		vars[a.component+"_version"] = a.version
 		vars[a.component+"_sha256"] = a.sha256
 	}
@@ -97,8 +99,8 @@ func TestPodsOnVM(t *testing.T) {
 	// runtime's default seccomp profile for every pod sandbox), published
 	// where their upstream releases would be.
 	for _, b := range []struct{ component, version, bin string }{
-		{pins.Kubelet, kubeletVersion, filepath.Join(Cache(), "bin", "kubelet-"+kubeletVersion, "kubelet")},
-		{pins.Runc, runcVersion, filepath.Join(Cache(), "bin", "runc-seccomp-"+runcVersion, "runc")},
+		{pins.Kubelet, kubeletVersion, filepath.Join(testbed.Cache(), "bin", "kubelet-"+kubeletVersion, "kubelet")},
+		{pins.Runc, runcVersion, filepath.Join(testbed.Cache(), "bin", "runc-seccomp-"+runcVersion, "runc")},
 	} {
 		copyFile(t, b.bin, filepath.Join(mirror, mirrorPath(t, pins.Builtin().UpstreamURL(b.component, b.version, "amd64"))), 0o644)
 		vars[b.component+"_version"] = b.version
@@ -125,7 +127,7 @@ func TestPodsOnVM(t *testing.T) {
 			copyTree(t, common, in)
 			runVars := maps.Clone(vars)
 			c := testbedArtifacts(t, "containerd "+v.containerd)[0]
-			copyFile(t, filepath.Join(Cache(), "mirror", c.path), filepath.Join(in, "mirror", c.path), 0o644)
+			copyFile(t, filepath.Join(testbed.Cache(), "mirror", c.path), filepath.Join(in, "mirror", c.path), 0o644)
 			runVars["containerd_version"], runVars["containerd_sha256"] = c.version, c.sha256
 			writeVars(t, filepath.Join(in, "vars.hcl"), runVars)
 			drift := "0"
@@ -172,7 +174,9 @@ func expectedChecks(phases []string, drift bool) []string {
 	var out []string
 	for _, d := range phases {
 		for _, c := range []string{"apply", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup", "verify-pod-nothing-left",
-			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed", "plan-no-changes"} {
+			"kubelet-active", "verify-pod-kubelet", "verify-pod-kubelet-skips", "static-pod-running", "static-pod-cgroup", "static-pod-log", "static-pod-lo", "static-pod-address", "static-pod-removed",
+			"verify-pod-alone", "verify-pod-alone-cgroup", "verify-pod-alone-network", "verify-pod-alone-nothing-left", "kubelet-restarted",
+			"plan-no-changes"} {
 			out = append(out, c+"-"+d)
 		}
 	}
@@ -205,7 +209,7 @@ type artifact struct{ component, version, path, sha256 string }
 // testbedArtifacts reads the test bed mirror's manifest for the artifacts
 // named "component" (the only version it has) or "component version".
 func testbedArtifacts(t *testing.T, names ...string) []artifact {
-	data, err := os.ReadFile(filepath.Join(Cache(), "mirror", "manifest.tsv"))
+	data, err := os.ReadFile(filepath.Join(testbed.Cache(), "mirror", "manifest.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,15 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Cache is where the test bed keeps what takes minutes to build.
-func Cache() string {
-	if c := os.Getenv("NODEUP_TESTBED_CACHE"); c != "" {
-		return c
-	}
-	return "/var/cache/nodeup-testbed"
-}
+	"github.com/nodeup/nodeup/tests/testbed"
+)
 
 // Image is the cached VM image: a raw ext4 root disk and its kernel.
 type Image struct {
@@ -35,7 +29,7 @@ type Image struct {
 
 // CachedImage is the image build-image.sh leaves in the cache.
 func CachedImage() Image {
-	d := filepath.Join(Cache(), "vm", "bookworm")
+	d := filepath.Join(testbed.Cache(), "vm", "bookworm")
 	return Image{Disk: filepath.Join(d, "disk.img"), Kernel: filepath.Join(d, "vmlinuz"), Initrd: filepath.Join(d, "initrd.img")}
 }
 

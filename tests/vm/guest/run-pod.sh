@@ -2,7 +2,8 @@
 # The pod test, run inside the VM from the input disk (as run.sh): nodeup applies the
 # profile, `nodeup verify --pod` runs a pod through the CRI, then the kubelet runs a static
 # pod that must be running in the driver's cgroup with loopback up and a bridge address,
-# and go away with its manifest. First with the systemd cgroup driver, then with cgroupfs;
+# and go away with its manifest; with the kubelet stopped, `nodeup verify --pod` passes on
+# its own. First with the systemd cgroup driver, then with cgroupfs;
 # then containerd's SystemdCgroup is edited by hand and verify and plan must say so.
 #
 # The input disk's env file may narrow the run: PHASES (the drivers, in order) and DRIFT
@@ -107,6 +108,21 @@ phase() {
     check "static-pod-removed-$driver" FAIL "the hello pod is still there 300s after its manifest was removed"
     crictl pods
   fi
+
+  section "nodeup verify --pod with the kubelet stopped ($driver)"
+  # What an operator runs to prove the node: the pod runs through the CRI, in the driver's
+  # cgroup, with its network, and is removed.
+  systemctl stop kubelet
+  # shellcheck disable=SC2046
+  out=$(nodeup verify $(profile "$driver") --pod 2>&1)
+  rc=$?
+  echo "$out"
+  check "verify-pod-alone-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-alone-cgroup-$driver" "$(okif grep -Eq "^ok +pod runc cgroup +$vpattern" <<<"$out")"
+  check "verify-pod-alone-network-$driver" "$(okif grep -Eq '^ok +pod runc network +lo up, pod IP 10\.244\.' <<<"$out")"
+  check "verify-pod-alone-nothing-left-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
+  systemctl start kubelet
+  check "kubelet-restarted-$driver" "$(okif systemctl is-active -q kubelet)"
 
   section "nodeup plan after the apply ($driver)"
   # shellcheck disable=SC2046

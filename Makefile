@@ -20,7 +20,10 @@ PKGDIR  ?= bin
 E2E_TIMEOUT ?= 80m
 FUZZTIME    ?= 30s
 
-.PHONY: build release binaries packages man test unit fuzz e2e testbed demo clean
+# The VM test boots Debian under qemu (TCG) and runs pods: see README.
+VM_TIMEOUT  ?= 120m
+
+.PHONY: build release binaries packages man test unit fuzz e2e e2e-vm testbed demo clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
@@ -82,6 +85,12 @@ testbed:
 # nodeup emits for fleets.
 e2e: testbed
 	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./tests/... 2>&1 | tests/summarize.sh
+
+# Pods on a real kernel: a VM (qemu, TCG) where nodeup installs containerd, runc, CNI,
+# crictl, a standalone kubelet and preloaded images; verify --pod; static pods under both
+# cgroup drivers; drift. Not part of `make test` (see README for how and when it runs).
+e2e-vm: testbed
+	$(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -v ./tests/vm/ 2>&1 | tests/summarize.sh
 
 # Boots a throwaway node and shows nodeup's plan, apply and verification.
 demo: build testbed

@@ -13,7 +13,9 @@ func (inv *invocation) factsCommand() *cobra.Command {
 		Short: "Show what nodeup detects about the host",
 		Long: `Show what nodeup detects about the node behind --root: architecture, kernel, distribution,
 package manager, whether systemd runs it, the cgroup version and controllers, /dev/kvm, and
-the containerd and runc binaries already there with their versions.`,
+the containerd and runc binaries already there with their versions. Then the preflight that
+plan and apply check before they start: /etc/hosts and /etc/resolv.conf, the hostname and
+its addresses, active swap, and the overlay and br_netfilter kernel modules.`,
 		Example: `  nodeup facts
   nodeup facts --root /mnt/image
   nodeup facts --json | jq .cgroup`,

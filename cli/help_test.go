@@ -96,7 +96,7 @@ func TestFlagsOnlyWhereUsed(t *testing.T) {
 		"graph":      {"var", "var-file", "format"},
 		"plan":       {"var", "var-file", "root", "phase", "parallelism", "detailed-exitcode", "verbose"},
 		"apply":      {"var", "var-file", "root", "phase", "parallelism", "wait", "verbose"},
-		"verify":     {"var", "var-file", "root", "endpoint", "timeout"},
+		"verify":     {"var", "var-file", "root", "endpoint", "timeout", "pod"},
 		"facts":      {"root"},
 		"bundle":     {"var", "var-file", "parallelism", "output", "cache", "arch", "nodeup-binary"},
 		"cloud-init": {"var", "var-file", "phase", "nodeup-url", "nodeup-sha256", "arch", "format", "gzip", "part"},

@@ -15,6 +15,7 @@ import (
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
@@ -245,7 +246,8 @@ func (inv *invocation) checkHost(p *profile.Profile, files map[string]*hcl.File)
 		return err
 	}
 	f := facts.Gather(h, true)
-	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1"})
+	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1",
+		Controllers: f.Cgroup.Controllers, Preflight: &f.Preflight, Module: kernel.Local().Module})
 	inv.report(files, diags)
 	if diags.HasErrors() {
 		return fmt.Errorf("the profile does not fit this host: %s", countDiags(diags))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
@@ -178,7 +179,7 @@ func ConfigVersionFor(version string) int {
 }
 
 var cniSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "bin_dir", "conf_dir", "plugins")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "bin_dir", "conf_dir", "plugins", "networks")...),
 }
 
 func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
@@ -195,7 +196,25 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 	a.str("bin_dir", &c.BinDir)
 	a.str("conf_dir", &c.ConfDir)
 	a.strList("plugins", &c.Plugins)
+	l.decodeCNINetworks(a, c)
 	p.CNI = c
+}
+
+// decodeCNINetworks decodes cni.networks, file name to network list, in
+// name order; each entry keeps where it was written.
+func (l *loader) decodeCNINetworks(a attrs, c *profile.CNI) {
+	var nets map[string]string
+	if !a.strMap("networks", &nets) {
+		return
+	}
+	ranges := a.keyRanges("networks")
+	for _, name := range sortedKeys(nets) {
+		r, ok := ranges[name]
+		if !ok {
+			r = *a.rangeOf("networks")
+		}
+		c.Networks = append(c.Networks, profile.CNINetwork{Name: name, Config: nets[name], DeclRange: r})
+	}
 }
 
 var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead")}
@@ -215,13 +234,14 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	k := &p.Kubelet
 	k.Config = map[string]any{}
 	k.ConfigRanges = map[string]hcl.Range{}
+	k.Mode = profile.KubeletKubeadm
 	if blk == nil {
 		return
 	}
@@ -229,6 +249,10 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	a := l.attrs("kubelet", l.blockAttrs(blk, kubeletSchema))
 	l.componentFields(a, blk, pins.Kubelet, p.Node.Arch, &k.Component)
 	a.boolean("start", &k.Start)
+	a.str("mode", &k.Mode)
+	if !a.str("kubeconfig", &k.Kubeconfig) && k.Mode == profile.KubeletKubeconfig {
+		k.Kubeconfig = paths.KubeletKubeconfig
+	}
 	a.object("config", &k.Config, k.ConfigRanges)
 	if a.strList("flags", &k.Flags) {
 		// Each flag's own place, when the list is written out.
@@ -258,7 +282,23 @@ func defaultRuntime(p *profile.Profile) profile.Runtime {
 	return profile.Runtime{Name: "runc", Type: profile.RuntimeRunc, Default: true}
 }
 
-var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready")}
+var imageSchema = &hcl.BodySchema{Attributes: attrSchema("sha256", "url")}
+
+func (l *loader) decodeImage(blk *hcl.Block, p *profile.Profile) {
+	im := profile.Image{Name: blk.Labels[0], DeclRange: blk.DefRange}
+	key := joinKey("image", im.Name)
+	a := l.attrs(key, l.blockAttrs(blk, imageSchema))
+	l.ranges[joinKey(key, "name")] = blk.LabelRanges[0]
+	a.str("sha256", &im.SHA256)
+	a.str("url", &im.URL)
+	if ref, err := images.Normalize(im.Name); err == nil {
+		im.Ref = ref
+		im.MirrorPath = images.MirrorPath(ref)
+	}
+	p.Images = append(p.Images, im)
+}
+
+var verifySchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "handlers", "network_ready", "pod", "pod_image")}
 
 func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	v := &p.Verify
@@ -266,6 +306,7 @@ func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	for _, r := range p.Runtimes {
 		v.Handlers = append(v.Handlers, r.Name)
 	}
+	v.PodImage = p.Containerd.SandboxImage
 	if blk == nil {
 		return
 	}
@@ -281,4 +322,6 @@ func (l *loader) decodeVerify(blk *hcl.Block, p *profile.Profile) {
 	}
 	a.strList("handlers", &v.Handlers)
 	a.boolean("network_ready", &v.NetworkReady)
+	a.boolean("pod", &v.Pod)
+	a.str("pod_image", &v.PodImage)
 }

@@ -39,6 +39,7 @@ func Build(p *profile.Profile) (*graph.Graph, error) {
 	if p.Node.OS == profile.OSLinux {
 		b.kernel()
 		b.units()
+		b.images()
 		b.verify()
 	}
 	b.linkDirs()
@@ -93,6 +94,12 @@ func (b *builder) fileRange(p string) hcl.Range {
 	case strings.Contains(p, "kubelet"):
 		if pr.Kubelet.Declared {
 			return pr.Kubelet.DeclRange
+		}
+	case pr.CNI != nil && path.Dir(p) == pr.CNI.ConfDir:
+		for _, n := range pr.CNI.Networks {
+			if p == templates.CNINetworkPath(pr.CNI, n) {
+				return n.DeclRange
+			}
 		}
 	case p == paths.CrictlConfig && pr.Crictl != nil:
 		return pr.Crictl.DeclRange
@@ -260,8 +267,34 @@ func (b *builder) units() {
 	// Otherwise the kubelet is the packaged one: its own unit is enabled,
 	// and the step fails if no package brought it.
 	ks := b.g.Add(k, p.Kubelet.DeclRange, krestart...)
+	// The kubelet watches its static pod directory; it is there when the
+	// kubelet starts.
+	if sp, ok := p.Kubelet.Config["staticPodPath"].(string); ok && path.IsAbs(sp) && !b.dirs[path.Clean(sp)] {
+		b.dirs[path.Clean(sp)] = true
+		ks.After(b.g.Add(&steps.Dir{Path: path.Clean(sp), Mode: 0o755}, p.Kubelet.ConfigRanges["staticPodPath"]).ID)
+	}
 	ks.After(steps.UnitID(ContainerdUnit))
 	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
+}
+
+// images adds a step per image block: imported once containerd runs;
+// the kubelet starts and verification runs after them.
+func (b *builder) images() {
+	p := b.p
+	ctr := paths.Ctr
+	if p.Containerd.Source == profile.SourcePackage {
+		ctr = paths.PackageCtr
+	}
+	for _, im := range p.Images {
+		id := b.g.Add(&steps.Image{
+			Ref: im.Ref, URL: im.URL, MirrorPath: im.MirrorPath, SHA256: im.SHA256,
+			Mirrors: p.Mirror.URLs, Upstream: p.Mirror.Upstream, Arch: p.Node.Arch,
+			Ctr: ctr, Endpoint: p.RuntimeEndpoint(), Timeout: p.Verify.Timeout,
+		}, im.DeclRange, steps.UnitID(ContainerdUnit)).ID
+		if b.g.Has(steps.UnitID(KubeletUnit)) {
+			b.g.Step(steps.UnitID(KubeletUnit)).After(id)
+		}
+	}
 }
 
 func (b *builder) verify() {
@@ -274,6 +307,9 @@ func (b *builder) verify() {
 		Timeout:      p.Verify.Timeout,
 		// Where the cgroup driver is read when the runtime does not say.
 		ContainerdConfig: p.Layout().ContainerdConfig,
+		Pod:              p.Verify.Pod,
+		PodImage:         p.Verify.PodImage,
+		PodAddress:       p.CNI != nil && len(p.CNI.Networks) > 0,
 	}
 	if p.CNI != nil {
 		v.CNIBinDir = p.CNI.BinDir
@@ -285,5 +321,20 @@ func (b *builder) verify() {
 		}
 	}
 	from := p.Containerd.DeclRange
-	b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	// A running kubelet kills pods it did not start: the verification's
+	// pods run before the kubelet starts, on a runtime that is proven.
+	if p.Verify.Pod && b.g.Has(steps.UnitID(KubeletUnit)) {
+		defer b.g.Step(steps.UnitID(KubeletUnit)).After(steps.VerifyID)
+	}
+	s := b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	for _, im := range p.Images {
+		s.After(steps.ImageID(im.Ref))
+	}
+	if p.CNI != nil {
+		// containerd picks up network lists as they appear; verification
+		// waits for them.
+		for _, n := range p.CNI.Networks {
+			s.After(steps.FileID(templates.CNINetworkPath(p.CNI, n)))
+		}
+	}
 }

@@ -3,6 +3,9 @@ package plan
 import (
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/nodeup/nodeup/node/facts"
+	"github.com/nodeup/nodeup/node/kernel"
+
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -11,6 +14,14 @@ import (
 type HostFacts struct {
 	KVM      bool // /dev/kvm is there
 	CgroupV1 bool // the host mounts cgroup v1
+	// Controllers are the cgroup v2 controllers of the root cgroup; nil
+	// when unknown.
+	Controllers []string
+	// Preflight is what the node offers pods; nil when not checked.
+	Preflight *facts.Preflight
+	// Module says what the running kernel offers of a module; nil when
+	// not checked.
+	Module func(name string) kernel.ModuleState
 }
 
 // firstKubeletRefusingCgroupV1 is the first kubelet release whose
@@ -21,7 +32,7 @@ const firstKubeletRefusingCgroupV1 = "1.35.0"
 // kata without /dev/kvm and for cgroup v1, and an error when the kubelet
 // to be installed refuses cgroup v1 and the profile does not let it.
 func CheckHost(p *profile.Profile, h HostFacts) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := checkPreflight(p, h)
 	if p.Kata != nil && !h.KVM {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,

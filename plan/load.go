@@ -239,6 +239,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "cni"},
 		{Type: "runtime", LabelNames: []string{"name"}},
 		{Type: "kubelet"},
+		{Type: "image", LabelNames: []string{"name"}},
 		{Type: "verify"},
 	},
 }
@@ -305,6 +306,9 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		p.Runtimes = []profile.Runtime{defaultRuntime(p)}
 	}
 	l.decodeKubelet(one["kubelet"], p)
+	for _, blk := range byType["image"] {
+		l.decodeImage(blk, p)
+	}
 	l.decodeVerify(one["verify"], p)
 	p.Sensitive = l.sensitive
 	p.Given = l.givenVars

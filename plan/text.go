@@ -11,11 +11,11 @@ import (
 )
 
 // validateText refuses control characters where they make no sense: in
-// paths, the socket, the sandbox image, sysctl values and kubelet flags
-// (URLs, versions, module names and sysctl keys have stricter checks of
-// their own). An escape sequence there would reach a unit file or a
-// config as it is, and could make a plan printed on a terminal look
-// harmless. The value is not repeated in the message: it may be secret,
+// paths, the socket, the sandbox image, sysctl values, kubelet flags and
+// the kubelet's kubeconfig (URLs, versions, image names, module names and
+// sysctl keys have stricter checks of their own). An escape sequence there
+// would reach a unit file or a config as it is, and could make a plan
+// printed on a terminal look harmless. The value is not repeated in the message: it may be secret,
 // and it does not print.
 func (l *loader) validateText(p *profile.Profile) {
 	check := func(what, path, s string, decl hcl.Range) {
@@ -40,6 +40,9 @@ func (l *loader) validateText(p *profile.Profile) {
 	}
 	for _, f := range p.Kubelet.Flags {
 		check("kubelet.flags", "kubelet.flags", f, p.Kubelet.DeclRange)
+	}
+	if p.Kubelet.Mode == profile.KubeletKubeconfig {
+		check("kubelet.kubeconfig", "kubelet.kubeconfig", p.Kubelet.Kubeconfig, p.Kubelet.DeclRange)
 	}
 }
 

@@ -40,6 +40,7 @@ func (l *loader) validate(p *profile.Profile) {
 		l.validateCNI(p)
 	}
 	l.validateKubelet(p)
+	l.validateImages(p)
 	l.validateVerify(p)
 	l.validateDestinations(p)
 	l.validateText(p)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
+	"github.com/containernetworking/cni/libcni"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
@@ -136,6 +138,53 @@ func (l *loader) validateCNI(p *profile.Profile) {
 	for _, pl := range cni.Plugins {
 		if !modulePattern.MatchString(pl) {
 			l.errorf(l.at("cni.plugins", cni.DeclRange), "Invalid CNI plugin name", "%q is not a plugin binary name.", pl)
+		}
+	}
+	l.validateCNINetworks(p)
+}
+
+// cniNetworkNamePattern is a file name containerd loads from the CNI
+// configuration directory as a network list.
+var cniNetworkNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*\.conflist$`)
+
+// validateCNINetworks checks each cni.networks entry the way containerd
+// will read it: a file name ending in .conflist, and a CNI network list
+// (libcni) with a cniVersion and at least one plugin, each of them a
+// plugin the cni block installs.
+func (l *loader) validateCNINetworks(p *profile.Profile) {
+	cni := p.CNI
+	if len(cni.Networks) > 0 && p.Node.OS == profile.OSWindows {
+		l.errorf(l.at("cni.networks", cni.DeclRange), "cni.networks on Windows",
+			"nodeup writes CNI network lists on Linux nodes only; remove cni.networks or set node.os = \"linux\".")
+		return
+	}
+	installed := map[string]bool{}
+	for _, pl := range cni.Plugins {
+		installed[pl] = true
+	}
+	for _, n := range cni.Networks {
+		at := n.DeclRange.Ptr()
+		key := fmt.Sprintf("cni.networks[%q]", n.Name)
+		if !cniNetworkNamePattern.MatchString(n.Name) {
+			l.errorf(at, "Invalid CNI network file name",
+				"%s: %q must be a file name ending in .conflist, such as \"10-bridge.conflist\"; containerd loads the first one in name order.", key, n.Name)
+		}
+		list, err := libcni.ConfListFromBytes([]byte(n.Config))
+		if err != nil {
+			l.errorf(at, "Invalid CNI network list", "%s: %s. Give a JSON network list: {\"cniVersion\": \"1.0.0\", \"name\": ..., \"plugins\": [{\"type\": \"bridge\", ...}]}.", key, err)
+			continue
+		}
+		switch {
+		case list.CNIVersion == "":
+			l.errorf(at, "Invalid CNI network list", "%s has no cniVersion; add \"cniVersion\": \"1.0.0\".", key)
+		case len(list.Plugins) == 0:
+			l.errorf(at, "Invalid CNI network list", "%s has no plugins; add \"plugins\": [{\"type\": \"bridge\", ...}].", key)
+		}
+		for _, pl := range list.Plugins {
+			if t := pl.Network.Type; cni.Plugins != nil && !installed[t] {
+				l.errorf(at, "CNI plugin not installed",
+					"%s uses the %q plugin, which cni.plugins does not install; add %q to cni.plugins.", key, t, t)
+			}
 		}
 	}
 }

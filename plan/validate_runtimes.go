@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
@@ -148,6 +149,7 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		l.errorf(l.at("kubelet.start", k.DeclRange), "kubelet start without a binary",
 			"kubelet.start = true needs kubelet.version so nodeup installs the kubelet it starts.")
 	}
+	l.validateKubeletMode(p)
 	for i, f := range k.Flags {
 		if !strings.HasPrefix(f, "--") {
 			l.errorf(l.flagAt(p, i), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
@@ -183,6 +185,65 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 			l.errorf(l.at("kubelet.config", k.DeclRange), "Invalid kubelet config", "kubelet.config: %s.", err)
 		}
 	}
+}
+
+// validateKubeletMode checks kubelet.mode and what each mode needs: a
+// standalone kubelet has no API server to authenticate and authorize
+// requests with, and the kubeconfig of mode "kubeconfig" is a node path.
+func (l *loader) validateKubeletMode(p *profile.Profile) {
+	k := p.Kubelet
+	modeAt := l.at("kubelet.mode", k.DeclRange)
+	if l.written("kubelet.kubeconfig") && k.Mode != profile.KubeletKubeconfig {
+		l.errorf(l.at("kubelet.kubeconfig", k.DeclRange), "kubeconfig without mode = \"kubeconfig\"",
+			"kubelet.kubeconfig is used by kubelet.mode = \"kubeconfig\" only; the %s mode does not read it. Set mode = \"kubeconfig\" or remove kubeconfig.", k.Mode)
+	}
+	if !oneOf(k.Mode, profile.KubeletKubeadm, profile.KubeletStandalone, profile.KubeletKubeconfig) {
+		l.errorf(modeAt, "Invalid kubelet mode",
+			"kubelet.mode is %q; use \"kubeadm\" (join a cluster with kubeadm, the default), \"standalone\" (static pods, no API server) or \"kubeconfig\" (a kubeconfig the node is given).", k.Mode)
+		return
+	}
+	if k.Mode == profile.KubeletKubeconfig {
+		l.absPath(k.Kubeconfig, "kubelet.kubeconfig", k.DeclRange)
+	}
+	if k.Mode != profile.KubeletStandalone {
+		return
+	}
+	webhookAuthn, set := nested(k.Config, "authentication", "webhook", "enabled").(bool)
+	at := func(key string) *hcl.Range {
+		if r, ok := k.ConfigRanges[key]; ok {
+			return &r
+		}
+		return modeAt
+	}
+	if !set || webhookAuthn {
+		l.errorf(at("authentication"), "Standalone kubelet with webhook authentication",
+			"A standalone kubelet has no API server to check tokens with, and will not start with webhook authentication (the default). Add authentication = { webhook = { enabled = false } } to kubelet.config (and anonymous = { enabled = true } to let local clients in).")
+	}
+	if mode, _ := nested(k.Config, "authorization", "mode").(string); mode != "AlwaysAllow" {
+		l.errorf(at("authorization"), "Standalone kubelet with webhook authorization",
+			"A standalone kubelet has no API server to authorize requests with, and will not start with authorization mode Webhook (the default). Add authorization = { mode = \"AlwaysAllow\" } to kubelet.config.")
+	}
+	if _, ok := k.Config["staticPodPath"]; !ok {
+		l.warnf(modeAt, "Standalone kubelet without staticPodPath",
+			"A standalone kubelet runs static pods only; set kubelet.config staticPodPath = \"/etc/kubernetes/manifests\" to give it some.")
+	}
+	if !k.Start {
+		l.warnf(modeAt, "Standalone kubelet not started",
+			"No kubeadm join will start a standalone kubelet; set kubelet.start = true to have nodeup start it.")
+	}
+}
+
+// nested is m[keys[0]][keys[1]]..., or nil.
+func nested(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
 }
 
 // flagAt is where kubelet.flags[i] was written, else the attribute.
@@ -235,6 +296,9 @@ func (l *loader) validateVerify(p *profile.Profile) {
 		if !names[h] {
 			l.errorf(l.at("verify.handlers", hcl.Range{}), "Unknown handler", "verify.handlers names %q, which no runtime block declares.", h)
 		}
+	}
+	if _, err := images.Normalize(p.Verify.PodImage); err != nil && l.written("verify.pod_image") {
+		l.errorf(l.at("verify.pod_image", hcl.Range{}), "Invalid pod image", "verify.pod_image: %s.", err)
 	}
 	if p.Verify.NetworkReady && p.CNI == nil {
 		l.errorf(l.at("verify.network_ready", hcl.Range{}), "network_ready without CNI", "verify.network_ready = true needs a cni block and a network config in its conf_dir.")

@@ -158,21 +158,37 @@ func (a attrs) object(name string, dst *map[string]any, keyRanges map[string]hcl
 		return false
 	}
 	*dst = out
-	if pairs, diags := hcl.ExprMap(a.m[name].Expr); !diags.HasErrors() {
-		for _, pair := range pairs {
-			k := hcl.ExprAsKeyword(pair.Key)
-			if k == "" {
-				if kv, d := pair.Key.Value(a.l.ctx); !d.HasErrors() && kv.Type() == cty.String && kv.IsKnown() && !kv.IsNull() {
-					kv, _ = kv.UnmarkDeep()
-					k = kv.AsString()
-				}
-			}
-			if k != "" {
-				keyRanges[k] = hcl.RangeBetween(pair.Key.Range(), pair.Value.Range())
-			}
-		}
+	for k, r := range a.keyRanges(name) {
+		keyRanges[k] = r
 	}
 	return true
+}
+
+// keyRanges maps each key of a map or object attribute written as a
+// literal ({ k = v, ... }) to where its pair was written; nil otherwise.
+func (a attrs) keyRanges(name string) map[string]hcl.Range {
+	attr, ok := a.m[name]
+	if !ok {
+		return nil
+	}
+	pairs, diags := hcl.ExprMap(attr.Expr)
+	if diags.HasErrors() {
+		return nil
+	}
+	out := map[string]hcl.Range{}
+	for _, pair := range pairs {
+		k := hcl.ExprAsKeyword(pair.Key)
+		if k == "" {
+			if kv, d := pair.Key.Value(a.l.ctx); !d.HasErrors() && kv.Type() == cty.String && kv.IsKnown() && !kv.IsNull() {
+				kv, _ = kv.UnmarkDeep()
+				k = kv.AsString()
+			}
+		}
+		if k != "" {
+			out[k] = hcl.RangeBetween(pair.Key.Range(), pair.Value.Range())
+		}
+	}
+	return out
 }
 
 // rangeOf is where an attribute was written; nil when it was not.

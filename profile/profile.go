@@ -54,6 +54,7 @@ type Profile struct {
 	CNI        *CNI
 	Runtimes   []Runtime // in declaration order
 	Kubelet    Kubelet
+	Images     []Image // in declaration order
 	Verify     Verify
 
 	// Sensitive holds the values of sensitive variables, to be redacted
@@ -144,6 +145,16 @@ type CNI struct {
 	BinDir  string
 	ConfDir string
 	Plugins []string // plugin binaries to install and verify
+	// Networks are the network lists written into ConfDir, by file name.
+	Networks []CNINetwork
+}
+
+// CNINetwork is one entry of cni.networks: a CNI network configuration list
+// (JSON) that nodeup writes into cni.conf_dir under Name.
+type CNINetwork struct {
+	Name      string // file name, e.g. 10-bridge.conflist
+	Config    string
+	DeclRange hcl.Range // where the entry was written
 }
 
 // Runtime is a runtime block: one CRI runtime handler.
@@ -156,6 +167,19 @@ type Runtime struct {
 	DeclRange  hcl.Range
 }
 
+// Kubelet modes accepted by kubelet.mode: how the kubelet finds (or does
+// without) an API server, which decides the flags its unit passes.
+const (
+	// KubeletKubeadm joins a cluster with kubeadm: the bootstrap kubeconfig
+	// kubeadm join writes, the kubeconfig TLS bootstrap produces, and
+	// kubeadm's flags file.
+	KubeletKubeadm = "kubeadm"
+	// KubeletStandalone runs without an API server: static pods only.
+	KubeletStandalone = "standalone"
+	// KubeletKubeconfig uses a kubeconfig the node is given.
+	KubeletKubeconfig = "kubeconfig"
+)
+
 // Kubelet is the kubelet block. The kubelet config is rendered even when
 // the block is absent (Declared false).
 type Kubelet struct {
@@ -163,6 +187,11 @@ type Kubelet struct {
 	Component
 	// Start says whether nodeup starts the kubelet (kubeadm join usually does).
 	Start bool
+	// Mode is one of KubeletKubeadm (the default), KubeletStandalone and
+	// KubeletKubeconfig.
+	Mode string
+	// Kubeconfig is the node path of the kubeconfig of KubeletKubeconfig.
+	Kubeconfig string
 	// Config holds KubeletConfiguration fields by their JSON names.
 	Config map[string]any
 	// ConfigRanges maps a top-level Config key to where it was written.
@@ -173,11 +202,31 @@ type Kubelet struct {
 	FlagRanges []hcl.Range
 }
 
+// Image is an image block: an image archive (OCI layout or docker-archive
+// tar) imported into containerd's k8s.io namespace, for images a node needs
+// before any registry answers.
+type Image struct {
+	Name string // the reference as written in the block label
+	// Ref is Name normalized as containerd's CRI stores it
+	// (docker.io/library/busybox:1.36 for busybox:1.36).
+	Ref    string
+	URL    string // "" means each mirror's MirrorPath
+	SHA256 string // of the archive
+	// MirrorPath is where a mirror serves the archive: images/<name>/<tag>.tar.
+	MirrorPath string
+	DeclRange  hcl.Range
+}
+
 // Verify is the verify block.
 type Verify struct {
 	Timeout      time.Duration
 	Handlers     []string
 	NetworkReady bool
+	// Pod runs a pod sandbox and a container through each handler.
+	Pod bool
+	// PodImage is the container image of that pod: verify.pod_image, else
+	// the sandbox image.
+	PodImage string
 }
 
 // WindowsEndpoint is containerd's CRI endpoint on a Windows node.

@@ -26,6 +26,12 @@ type Env struct {
 	Kernel   *kernel.Kernel
 	// Dial connects to the CRI endpoint; nil means cri.Dial.
 	Dial func(ctx context.Context, endpoint string) (*cri.Client, error)
+	// ImportImage imports an image archive into containerd's k8s.io
+	// namespace with ctr; nil means images.Import.
+	ImportImage func(ctx context.Context, ctr, socket, archive string) error
+	// RunningKubelet is the pid of the node's running kubelet, or 0; nil
+	// means facts.RunningKubelet.
+	RunningKubelet func() int
 
 	// Run is the walk the step is part of; nil for a step checked or
 	// applied on its own, which then sees no other step's change.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/facts"
 )
 
 // VerifyError is a verification with failed checks.
@@ -32,12 +33,24 @@ type Verify struct {
 	// ContainerdConfig is the rendered config.toml, read for the cgroup
 	// driver when the runtime does not report it.
 	ContainerdConfig string
+	// Pod runs a pod sandbox and a container through each handler
+	// (verify --pod, verify { pod = true }).
+	Pod bool
+	// PodImage is the pod's container image.
+	PodImage string
+	// PodAddress requires the pod to get an address: a CNI network is
+	// configured.
+	PodAddress bool
 }
 
 func (v *Verify) Kind() string { return "verify" }
 func (v *Verify) Key() string  { return "cri" }
 func (v *Verify) Describe() string {
-	return fmt.Sprintf("CRI at %s: handlers %s, cgroup driver %s; %d CNI plugins", v.Endpoint, strings.Join(v.Handlers, ","), v.CgroupDriver, len(v.CNIPlugins))
+	d := fmt.Sprintf("CRI at %s: handlers %s, cgroup driver %s; %d CNI plugins", v.Endpoint, strings.Join(v.Handlers, ","), v.CgroupDriver, len(v.CNIPlugins))
+	if v.Pod {
+		d += "; a pod from " + v.PodImage + " through each handler"
+	}
+	return d
 }
 
 // Writes is empty: verification changes nothing.
@@ -99,8 +112,48 @@ func (v *Verify) Run(ctx context.Context, env *Env) (cri.Report, error) {
 		ContainerdConfig:    v.ContainerdConfig,
 		ReadFile:            env.Host.ReadFile,
 	})
+	if v.Pod {
+		report.Checks = append(report.Checks, v.pods(ctx, env, client, report)...)
+	}
 	if env.Verified != nil {
 		env.Verified(report)
 	}
 	return report, nil
 }
+
+// pods runs the pod checks once the runtime answers and is ready: a pod
+// then shows what a failed check above means for pods (a cgroup driver
+// that disagrees, a handler that is missing).
+//
+// A running kubelet kills, within seconds, any pod it did not start: the
+// pods are not run then, and the skip says how to check the node.
+func (v *Verify) pods(ctx context.Context, env *Env, client *cri.Client, before cri.Report) []cri.Result {
+	for _, c := range before.Failed() {
+		if c.Name == "version" || c.Name == "runtime-ready" {
+			return []cri.Result{{Name: "pod", OK: true, Skipped: true, Detail: "not run: the runtime is not ready"}}
+		}
+	}
+	running := env.RunningKubelet
+	if running == nil {
+		running = facts.RunningKubelet
+	}
+	if pid := running(); pid != 0 {
+		return []cri.Result{{Name: "pod", OK: true, Skipped: true, Detail: fmt.Sprintf(
+			"not run: a kubelet runs here (pid %d) and removes within seconds any pod it did not start; verify --pod proves a node before its kubelet runs (systemctl stop kubelet, nodeup verify --pod, systemctl start kubelet)", pid)}}
+	}
+	handlers := v.Handlers
+	if len(handlers) == 0 {
+		handlers = []string{""} // the runtime's default handler
+	}
+	image := v.PodImage
+	if image == "" {
+		image = DefaultPodImage
+	}
+	return cri.CheckPods(ctx, client, cri.PodExpect{
+		Handlers: handlers, CgroupDriver: v.CgroupDriver, Image: image, RequireAddress: v.PodAddress,
+	})
+}
+
+// DefaultPodImage is the pod image of a verification without a profile:
+// containerd's default sandbox image, which every node needs anyway.
+const DefaultPodImage = "registry.k8s.io/pause:3.10"

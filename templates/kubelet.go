@@ -273,12 +273,22 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 	}
 	owners := map[string]owner{
 		// The drop-in passes these; a second one would replace nodeup's.
-		normalFlag("config"):               {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
-		normalFlag("kubeconfig"):           dropIn("kubeconfig", kubeletKubeconfig),
-		normalFlag("bootstrap-kubeconfig"): dropIn("bootstrap kubeconfig", kubeletBootstrapConfig),
+		normalFlag("config"): {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
 		// The endpoint and the pause image the runtime serves.
 		normalFlag("image-service-endpoint"):    useSetting("containerd.socket"),
 		normalFlag("pod-infra-container-image"): useSetting("containerd.sandbox_image"),
+	}
+	// The kubeconfigs follow kubelet.mode.
+	switch p.Kubelet.Mode {
+	case profile.KubeletStandalone:
+		standalone := owner{`kubelet.mode = "standalone"`, `a standalone kubelet talks to no API server; to give it a kubeconfig set kubelet.mode = "kubeconfig" and kubelet.kubeconfig`}
+		owners[normalFlag("kubeconfig")] = standalone
+		owners[normalFlag("bootstrap-kubeconfig")] = standalone
+	case profile.KubeletKubeconfig:
+		owners[normalFlag("kubeconfig")] = useSetting("kubelet.kubeconfig")
+	default:
+		owners[normalFlag("kubeconfig")] = dropIn("kubeconfig", kubeletKubeconfig)
+		owners[normalFlag("bootstrap-kubeconfig")] = dropIn("bootstrap kubeconfig", kubeletBootstrapConfig)
 	}
 	for _, d := range derivedFields(p) {
 		owners[flagName(d.field)] = useSetting(d.owner)

@@ -72,6 +72,11 @@ func Render(p *profile.Profile) ([]File, error) {
 			}
 			r.add(kubeletDropInPath)(KubeletDropIn(p))
 		}
+		if p.CNI != nil {
+			for _, n := range p.CNI.Networks {
+				r.add(CNINetworkPath(p.CNI, n))([]byte(n.Config), nil)
+			}
+		}
 		r.add(paths.ModulesLoad)(ModulesLoad(p), nil)
 		r.add(paths.Sysctl)(SysctlConf(p), nil)
 	}
@@ -86,6 +91,12 @@ func Render(p *profile.Profile) ([]File, error) {
 // HostsTOMLPath is where containerd reads the hosts.toml of a registry host.
 func HostsTOMLPath(layout profile.Layout, host string) string {
 	return path.Join(layout.ContainerdCertsDir, host, hostsFileName)
+}
+
+// CNINetworkPath is where a cni.networks entry is written: in cni.conf_dir,
+// where containerd loads network lists from.
+func CNINetworkPath(c *profile.CNI, n profile.CNINetwork) string {
+	return path.Join(c.ConfDir, n.Name)
 }
 
 // renderer collects files and errors so Render reports every failure at once.

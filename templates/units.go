@@ -72,19 +72,25 @@ func KubeletUnit(p *profile.Profile) ([]byte, error) {
 }
 
 // KubeletDropIn renders kubelet.service.d/10-nodeup.conf: an ExecStart
-// reset, then the kubelet with kubeadm's kubeconfig flags (the bootstrap
-// kubeconfig that kubeadm join writes, and the kubeconfig the TLS bootstrap
-// produces), --config pointing at the rendered KubeletConfiguration, and
-// kubelet.flags in order. `kubeadm join` writes node-specific flags
-// (--node-ip, ...) to kubeadm-flags.env; its variable is appended last, as
-// kubeadm's own drop-in does, so they still reach the kubelet.
+// reset, then the kubelet with the flags of its mode, --config pointing at
+// the rendered KubeletConfiguration, and kubelet.flags in order.
+//
+// Joining with kubeadm (the default), the kubelet gets kubeadm's kubeconfig
+// flags (the bootstrap kubeconfig that kubeadm join writes, and the
+// kubeconfig the TLS bootstrap produces); `kubeadm join` writes node-specific
+// flags (--node-ip, ...) to kubeadm-flags.env, whose variable is appended
+// last, as kubeadm's own drop-in does. A standalone kubelet gets --config
+// alone; a kubelet given a kubeconfig gets --kubeconfig with its path.
 func KubeletDropIn(p *profile.Profile) ([]byte, error) {
-	args := []string{
-		kubeletBin(p),
-		"--bootstrap-kubeconfig=" + kubeletBootstrapConfig,
-		"--kubeconfig=" + kubeletKubeconfig,
-		"--config=" + paths.KubeletConfig,
+	args := []string{kubeletBin(p)}
+	switch p.Kubelet.Mode {
+	case profile.KubeletStandalone:
+	case profile.KubeletKubeconfig:
+		args = append(args, "--kubeconfig="+p.Kubelet.Kubeconfig)
+	default:
+		args = append(args, "--bootstrap-kubeconfig="+kubeletBootstrapConfig, "--kubeconfig="+kubeletKubeconfig)
 	}
+	args = append(args, "--config="+paths.KubeletConfig)
 	args = append(args, p.Kubelet.Flags...)
 	quoted := make([]string, len(args))
 	for i, a := range args {
@@ -94,12 +100,17 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		}
 		quoted[i] = q
 	}
-	return serializeUnit([]*unit.UnitOption{
-		// An empty ExecStart= clears the unit's own before the drop-in sets one.
-		unit.NewUnitOption("Service", "EnvironmentFile", "-"+kubeadmFlagsEnv),
+	exec := strings.Join(quoted, " ")
+	var opts []*unit.UnitOption
+	if p.Kubelet.Mode == profile.KubeletKubeadm || p.Kubelet.Mode == "" {
+		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+kubeadmFlagsEnv))
+		exec += " $KUBELET_KUBEADM_ARGS"
+	}
+	// An empty ExecStart= clears the unit's own before the drop-in sets one.
+	opts = append(opts,
 		unit.NewUnitOption("Service", "ExecStart", ""),
-		unit.NewUnitOption("Service", "ExecStart", strings.Join(quoted, " ")+" $KUBELET_KUBEADM_ARGS"),
-	})
+		unit.NewUnitOption("Service", "ExecStart", exec))
+	return serializeUnit(opts)
 }
 
 // kubeadmFlagsEnv is where kubeadm init/join write KUBELET_KUBEADM_ARGS.

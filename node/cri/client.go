@@ -26,10 +26,14 @@ type Client struct {
 	Socket   string // the socket's path
 	conn     *grpc.ClientConn
 	runtime  runtimeapi.RuntimeServiceClient
+	images   runtimeapi.ImageServiceClient
 }
 
 // Runtime is the CRI RuntimeService client.
 func (c *Client) Runtime() runtimeapi.RuntimeServiceClient { return c.runtime }
+
+// Images is the CRI ImageService client (containerd serves both on one socket).
+func (c *Client) Images() runtimeapi.ImageServiceClient { return c.images }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
@@ -71,7 +75,7 @@ func Dial(ctx context.Context, endpoint string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CRI endpoint %s: %w", endpoint, err)
 	}
-	c := &Client{Endpoint: endpoint, Socket: sock, conn: conn, runtime: runtimeapi.NewRuntimeServiceClient(conn)}
+	c := &Client{Endpoint: endpoint, Socket: sock, conn: conn, runtime: runtimeapi.NewRuntimeServiceClient(conn), images: runtimeapi.NewImageServiceClient(conn)}
 
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

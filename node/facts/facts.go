@@ -29,16 +29,17 @@ type Root interface {
 
 // Facts is what Gather found.
 type Facts struct {
-	Arch           string  `json:"arch"`           // GOARCH nodeup runs as
-	Machine        string  `json:"machine"`        // uname machine: x86_64, aarch64
-	Kernel         string  `json:"kernel"`         // uname release
-	Distro         Distro  `json:"distro"`         // from os-release
-	PackageManager string  `json:"packageManager"` // apt, dnf or ""
-	Systemd        bool    `json:"systemd"`        // systemd runs this root (only when it is "/")
-	Cgroup         Cgroup  `json:"cgroup"`
-	KVM            bool    `json:"kvm"` // /dev/kvm is a character device
-	Containerd     *Binary `json:"containerd"`
-	Runc           *Binary `json:"runc"`
+	Arch           string    `json:"arch"`           // GOARCH nodeup runs as
+	Machine        string    `json:"machine"`        // uname machine: x86_64, aarch64
+	Kernel         string    `json:"kernel"`         // uname release
+	Distro         Distro    `json:"distro"`         // from os-release
+	PackageManager string    `json:"packageManager"` // apt, dnf or ""
+	Systemd        bool      `json:"systemd"`        // systemd runs this root (only when it is "/")
+	Cgroup         Cgroup    `json:"cgroup"`
+	KVM            bool      `json:"kvm"` // /dev/kvm is a character device
+	Containerd     *Binary   `json:"containerd"`
+	Runc           *Binary   `json:"runc"`
+	Preflight      Preflight `json:"preflight"`
 }
 
 // Distro is the node's os-release identity.
@@ -88,6 +89,7 @@ func Gather(r Root, rootIsSlash bool) Facts {
 	}
 	f.Containerd = findBinary(r, "containerd")
 	f.Runc = findBinary(r, "runc")
+	f.Preflight = gatherPreflight(r, rootIsSlash)
 	return f
 }
 
@@ -263,6 +265,7 @@ func (f Facts) Table(w io.Writer) error {
 	row("kvm", "%s", map[bool]string{true: "/dev/kvm present", false: "absent"}[f.KVM])
 	row("containerd", "%s", f.Containerd.String())
 	row("runc", "%s", f.Runc.String())
+	f.Preflight.rows(row)
 	return tw.Flush()
 }
 

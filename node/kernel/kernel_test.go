@@ -210,3 +210,19 @@ func TestLocalReadsThisKernel(t *testing.T) {
 		t.Errorf("kernel.ostype: %v", err)
 	}
 }
+
+func TestModuleState(t *testing.T) {
+	dir := t.TempDir()
+	k := &Kernel{ProcSys: dir + "/sys", ProcModules: dir + "/modules", SysModule: dir + "/sysmodule", LibModules: dir + "/lib", Release: "6.1.0-test"}
+	os.WriteFile(k.ProcModules, []byte("overlay 151552 0 - Live 0x0\n"), 0o644)
+	if got := k.Module("br_netfilter"); got != ModuleUnknown {
+		t.Errorf("without a module directory: %s", got)
+	}
+	os.MkdirAll(dir+"/lib/6.1.0-test", 0o755)
+	os.WriteFile(dir+"/lib/6.1.0-test/modules.dep", []byte("kernel/net/bridge/br_netfilter.ko.xz: kernel/net/bridge/bridge.ko.xz\nkernel/net/bridge/bridge.ko.xz:\n"), 0o644)
+	for name, want := range map[string]ModuleState{"overlay": ModuleLoaded, "br_netfilter": ModuleAvailable, "br-netfilter": ModuleAvailable, "ip_vs": ModuleMissing} {
+		if got := k.Module(name); got != want {
+			t.Errorf("Module(%s) = %s, want %s", name, got, want)
+		}
+	}
+}

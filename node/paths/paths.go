@@ -12,6 +12,7 @@ const (
 	SbinDir = "/usr/local/sbin"
 
 	Containerd = BinDir + "/containerd"
+	Ctr        = BinDir + "/ctr"
 	Runc       = SbinDir + "/runc"
 	Kubelet    = BinDir + "/kubelet"
 	Nodeup     = BinDir + "/nodeup"
@@ -20,6 +21,7 @@ const (
 // Where distribution packages put the same binaries.
 const (
 	PackageContainerd = "/usr/bin/containerd"
+	PackageCtr        = "/usr/bin/ctr"
 	PackageRunc       = "/usr/sbin/runc"
 	PackageKubelet    = "/usr/bin/kubelet"
 )

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -14,7 +15,8 @@ import (
 )
 
 // Runtime answers what nodeup's verification asks: Version, Status with
-// its conditions and handlers, and RuntimeConfig's cgroup driver.
+// its conditions and handlers, RuntimeConfig's cgroup driver, and (with
+// Pods) the pod and container calls of a pod check.
 type Runtime struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	Handlers     []string
@@ -25,6 +27,79 @@ type Runtime struct {
 	// Errors answered instead of a response, to make checks fail. A
 	// RuntimeConfigErr of codes.Unimplemented is an older runtime's answer.
 	VersionErr, StatusErr, RuntimeConfigErr error
+	// Images, when set, is served as the CRI ImageService on the same socket.
+	Images *Images
+	// Pods, when set, answers the pod and container calls.
+	Pods *Pods
+}
+
+// Images is a fake CRI image store: references and their image IDs.
+type Images struct {
+	runtimeapi.UnimplementedImageServiceServer
+	mu   sync.Mutex
+	refs map[string]string // reference -> image ID
+	// PullErr is answered to every PullImage; nil pulls succeed and give
+	// the image the ID "sha256:pulled-<ref>".
+	PullErr error
+	// Pulled lists the references pulled, in order.
+	Pulled []string
+	// Lag is how many ImageStatus calls after an Add still answer that the
+	// image is absent, as containerd's CRI does until the event of an
+	// import reaches it.
+	Lag  int
+	lags map[string]int
+}
+
+// Add puts an image in the store, as an import would.
+func (im *Images) Add(ref, id string) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.refs == nil {
+		im.refs = map[string]string{}
+	}
+	im.refs[ref] = id
+	if im.Lag > 0 {
+		if im.lags == nil {
+			im.lags = map[string]int{}
+		}
+		im.lags[ref] = im.Lag
+	}
+}
+
+// Has reports whether ref is in the store.
+func (im *Images) Has(ref string) bool {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	_, ok := im.refs[ref]
+	return ok
+}
+
+func (im *Images) ImageStatus(_ context.Context, req *runtimeapi.ImageStatusRequest) (*runtimeapi.ImageStatusResponse, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	ref := req.GetImage().GetImage()
+	id, ok := im.refs[ref]
+	if im.lags[ref] > 0 {
+		im.lags[ref]--
+		ok = false
+	}
+	if !ok {
+		return &runtimeapi.ImageStatusResponse{}, nil
+	}
+	return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: id, RepoTags: []string{ref}}}, nil
+}
+
+func (im *Images) PullImage(_ context.Context, req *runtimeapi.PullImageRequest) (*runtimeapi.PullImageResponse, error) {
+	ref := req.GetImage().GetImage()
+	im.mu.Lock()
+	im.Pulled = append(im.Pulled, ref)
+	err := im.PullErr
+	im.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	im.Add(ref, "sha256:pulled-"+ref)
+	return &runtimeapi.PullImageResponse{ImageRef: "sha256:pulled-" + ref}, nil
 }
 
 func (r *Runtime) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
@@ -77,6 +152,9 @@ func Serve(t testing.TB, r *Runtime) string {
 	}
 	s := grpc.NewServer()
 	runtimeapi.RegisterRuntimeServiceServer(s, r)
+	if r.Images != nil {
+		runtimeapi.RegisterImageServiceServer(s, r.Images)
+	}
 	go s.Serve(l)
 	t.Cleanup(s.Stop)
 	return sock

@@ -1,0 +1,159 @@
+// Package imagestest writes small container image archives — an OCI image
+// layout or a docker-archive, as a tar — for tests and test beds.
+package imagestest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"sort"
+)
+
+// File is one member of an image's single layer.
+type File struct {
+	Mode     int64 // permission bits; 0 means 0o755
+	Content  []byte
+	Linkname string // a symlink to Linkname when set
+	Dir      bool
+}
+
+// Image is an image of one layer.
+type Image struct {
+	Name       string // reference the archive names it by
+	Arch       string // amd64 unless set
+	Entrypoint []string
+	Cmd        []string
+	Files      map[string]File // path in the layer (no leading slash) -> file
+}
+
+// Layer returns the image's layer as a gzip-compressed tar, and the sha256
+// of the uncompressed tar (the config's diff ID).
+func (im Image) Layer() (gz []byte, diffID string) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	names := make([]string, 0, len(im.Files))
+	for n := range im.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f := im.Files[n]
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o755
+		}
+		h := &tar.Header{Name: n, Mode: mode, Size: int64(len(f.Content)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		switch {
+		case f.Dir:
+			h.Typeflag, h.Size, h.Name = tar.TypeDir, 0, n+"/"
+		case f.Linkname != "":
+			h.Typeflag, h.Size, h.Linkname = tar.TypeSymlink, 0, f.Linkname
+		}
+		must(tw.WriteHeader(h))
+		if h.Typeflag == tar.TypeReg {
+			_, err := tw.Write(f.Content)
+			must(err)
+		}
+	}
+	must(tw.Close())
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	_, err := zw.Write(raw.Bytes())
+	must(err)
+	must(zw.Close())
+	return out.Bytes(), digest(raw.Bytes())
+}
+
+// config is the image's OCI config.
+func (im Image) config(diffID string) []byte {
+	arch := im.Arch
+	if arch == "" {
+		arch = "amd64"
+	}
+	b, err := json.Marshal(map[string]any{
+		"architecture": arch,
+		"os":           "linux",
+		"config":       map[string]any{"Entrypoint": im.Entrypoint, "Cmd": im.Cmd, "Env": []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}},
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{diffID}},
+	})
+	must(err)
+	return b
+}
+
+// OCI writes the image as an OCI image layout tar named by the
+// io.containerd.image.name annotation (what ctr images import reads), and
+// returns its image ID (the config digest).
+func (im Image) OCI(w io.Writer) (id string) {
+	layer, diffID := im.Layer()
+	cfg := im.config(diffID)
+	manifest, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
+		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
+	})
+	must(err)
+	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+	md["annotations"] = map[string]string{"io.containerd.image.name": im.Name, "org.opencontainers.image.ref.name": tagOf(im.Name)}
+	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
+	must(err)
+	tw := tar.NewWriter(w)
+	put(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	put(tw, "index.json", index)
+	for _, b := range [][]byte{cfg, manifest, layer} {
+		put(tw, "blobs/sha256/"+digest(b)[len("sha256:"):], b)
+	}
+	must(tw.Close())
+	return digest(cfg)
+}
+
+// Docker writes the image as a docker-archive (docker save) and returns its
+// image ID.
+func (im Image) Docker(w io.Writer) (id string) {
+	layer, diffID := im.Layer()
+	cfg := im.config(diffID)
+	cfgName := digest(cfg)[len("sha256:"):] + ".json"
+	manifest, err := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{im.Name}, "Layers": []string{"layer.tar.gz"}}})
+	must(err)
+	tw := tar.NewWriter(w)
+	put(tw, cfgName, cfg)
+	put(tw, "layer.tar.gz", layer)
+	put(tw, "manifest.json", manifest)
+	must(tw.Close())
+	return digest(cfg)
+}
+
+func tagOf(name string) string {
+	for i := len(name) - 1; i >= 0 && name[i] != '/'; i-- {
+		if name[i] == ':' {
+			return name[i+1:]
+		}
+	}
+	return "latest"
+}
+
+func desc(mediaType string, b []byte) map[string]any {
+	return map[string]any{"mediaType": mediaType, "digest": digest(b), "size": len(b)}
+}
+
+func put(tw *tar.Writer, name string, b []byte) {
+	must(tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}))
+	_, err := tw.Write(b)
+	must(err)
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// must panics: the writers here write to memory or to a file a test owns.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

@@ -1,0 +1,249 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/nodeup/nodeup/node/cri"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/images"
+)
+
+// ImageID is the ID of the step that preloads an image.
+func ImageID(ref string) string { return "image:" + ref }
+
+// Image preloads an image into containerd's k8s.io namespace from an image
+// archive (OCI layout or docker-archive tar), fetched like any artifact:
+// from the mirrors, checked against its sha256, cached. The image is there
+// when the CRI reports it under Ref with the image ID the archive gives it.
+type Image struct {
+	Ref        string   // normalized reference: registry.k8s.io/pause:3.10
+	URL        string   // "" means MirrorPath on each mirror
+	MirrorPath string   // images/<name>/<tag>.tar
+	Mirrors    []string // mirror base URLs
+	Upstream   bool     // whether URL itself may be tried
+	SHA256     string   // of the archive
+	Arch       string   // the platform chosen from a multi-platform archive
+	Ctr        string   // node path of the ctr that imports
+	Endpoint   string   // containerd's CRI endpoint: unix:///run/containerd/containerd.sock
+	// Timeout bounds the wait for containerd's socket in an apply (it was
+	// just started).
+	Timeout time.Duration
+}
+
+func (i *Image) Kind() string { return "image" }
+func (i *Image) Key() string  { return i.Ref }
+func (i *Image) Describe() string {
+	return fmt.Sprintf("image %s from archive sha256:%.12s into containerd (namespace %s)", i.Ref, i.SHA256, images.Namespace)
+}
+
+// Writes is empty: the image goes into containerd's store, through containerd.
+func (i *Image) Writes() []string { return nil }
+
+// Candidates lists where the archive is fetched from, in order.
+func (i *Image) Candidates() []string {
+	if i.URL != "" {
+		return fetch.Candidates(i.Mirrors, i.URL, i.Upstream || strings.HasPrefix(i.URL, "file://"))
+	}
+	var out []string
+	for _, m := range i.Mirrors {
+		out = append(out, strings.TrimRight(m, "/")+"/"+i.MirrorPath)
+	}
+	return out
+}
+
+// checkDial bounds a plan's wait for containerd: a plan asks the runtime
+// that is running, and says so when none answers.
+const checkDial = 5 * time.Second
+
+// Check asks containerd over CRI whether the image is there with the ID
+// the archive gives it. Where the archive is not in the download cache yet,
+// an image present under the reference is taken as the one.
+func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
+	if !env.StartsThings() {
+		return Change{Outcome: Skip, Reason: "imported at boot, once containerd runs"}, nil
+	}
+	sock, err := i.socket(env)
+	if err != nil {
+		return Change{}, err
+	}
+	if _, err := os.Stat(sock); err != nil {
+		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s once containerd runs", i.Ref)}, nil
+	}
+	client, err := i.dial(ctx, env, checkDial)
+	if err != nil {
+		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s once containerd answers (%v)", i.Ref, err)}, nil
+	}
+	defer client.Close()
+	have, err := imageID(ctx, client, i.Ref)
+	if err != nil {
+		return Change{}, err
+	}
+	return i.compare(have, i.cachedID(env))
+}
+
+// compare says what an import would change, given the image ID containerd
+// reports (have, "" if absent) and the archive's (want, "" if unknown).
+func (i *Image) compare(have, want string) (Change, error) {
+	switch {
+	case have == "":
+		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s from its archive (sha256 %.12s)", i.Ref, i.SHA256)}, nil
+	case want == "":
+		return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s present (%.19s)", i.Ref, have)}, nil
+	case have != want:
+		return Change{Outcome: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, the archive %.19s", i.Ref, have, want)}, nil
+	}
+	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s present (%.19s, as in its archive)", i.Ref, have)}, nil
+}
+
+// Apply fetches the archive and imports it unless containerd has the
+// image with the archive's ID; it then checks that containerd reports it.
+func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
+	if !env.StartsThings() {
+		return Change{Outcome: Skip, Reason: "imported at boot, once containerd runs"}, nil
+	}
+	client, err := i.dial(ctx, env, i.Timeout)
+	if err != nil {
+		return Change{}, fmt.Errorf("image %s: %w", i.Ref, err)
+	}
+	defer client.Close()
+	have, err := imageID(ctx, client, i.Ref)
+	if err != nil {
+		return Change{}, err
+	}
+	if ch, err := i.compare(have, i.cachedID(env)); err != nil || !ch.Changed() {
+		return ch, err
+	}
+	archive, err := env.Fetcher.Fetch(ctx, i.Candidates(), i.SHA256)
+	if err != nil {
+		return Change{}, fmt.Errorf("download image %s: %w", i.Ref, err)
+	}
+	want, err := i.archiveID(archive)
+	if err != nil {
+		return Change{}, err
+	}
+	ch, _ := i.compare(have, want)
+	if !ch.Changed() {
+		return ch, nil
+	}
+	sock, err := i.socket(env)
+	if err != nil {
+		return Change{}, err
+	}
+	ctr, err := env.Host.Path(i.Ctr)
+	if err != nil {
+		return Change{}, err
+	}
+	importImage := env.ImportImage
+	if importImage == nil {
+		importImage = images.Import
+	}
+	if err := importImage(ctx, ctr, sock, archive); err != nil {
+		return Change{}, fmt.Errorf("import image %s: %w", i.Ref, err)
+	}
+	got, err := i.awaitImage(ctx, client, want)
+	if err != nil {
+		return Change{}, err
+	}
+	if got != want {
+		return Change{}, fmt.Errorf("import image %s: containerd reports %q after the import, the archive holds %s; check containerd's log (journalctl -u containerd)", i.Ref, got, want)
+	}
+	return ch, nil
+}
+
+// awaitImage waits, up to the step's timeout, for the CRI to report the
+// image with ID want: the CRI learns of an import from containerd's events,
+// a moment after ctr returns. It returns the ID last reported.
+func (i *Image) awaitImage(ctx context.Context, client *cri.Client, want string) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, i.Timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var got string
+	for {
+		id, err := imageID(wctx, client, i.Ref)
+		switch {
+		case err != nil && wctx.Err() != nil && ctx.Err() == nil:
+			return got, nil // waited long enough: the caller says what it saw
+		case err != nil:
+			return got, err
+		}
+		if got = id; got == want {
+			return got, nil
+		}
+		select {
+		case <-wctx.Done():
+			return got, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// archiveID is the ID the archive gives the image; an archive that does
+// not hold it is the profile's mistake.
+func (i *Image) archiveID(path string) (string, error) {
+	a, err := images.Inspect(path, i.Arch)
+	if err != nil {
+		return "", fmt.Errorf("image %s (sha256 %s): %w", i.Ref, i.SHA256, err)
+	}
+	id, ok := a.Images[i.Ref]
+	if !ok {
+		held := strings.Join(a.Names(), ", ")
+		if held == "" {
+			held = "no named image"
+		}
+		return "", fmt.Errorf("image %s: its archive (sha256 %s) holds %s; name the image block as the archive does, or fix its url", i.Ref, i.SHA256, held)
+	}
+	return id, nil
+}
+
+// cachedID is the archive's image ID when the archive is in the download
+// cache, else "".
+func (i *Image) cachedID(env *Env) string {
+	if env.Fetcher == nil {
+		return ""
+	}
+	p := env.Fetcher.CachePath(i.SHA256)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	id, err := i.archiveID(p)
+	if err != nil {
+		return ""
+	}
+	return id
+}
+
+func (i *Image) socket(env *Env) (string, error) {
+	sock, err := cri.SocketPath(i.Endpoint)
+	if err != nil {
+		return "", err
+	}
+	return env.Host.Path(sock)
+}
+
+func (i *Image) dial(ctx context.Context, env *Env, wait time.Duration) (*cri.Client, error) {
+	dial := env.Dial
+	if dial == nil {
+		dial = cri.Dial
+	}
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return dial(dctx, i.Endpoint)
+}
+
+// imageID is the ID the CRI reports for ref, "" when it has no such image.
+func imageID(ctx context.Context, c *cri.Client, ref string) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := c.Images().ImageStatus(cctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	if err != nil {
+		return "", fmt.Errorf("image %s: CRI ImageStatus at %s: %w", ref, c.Endpoint, err)
+	}
+	return resp.GetImage().GetId(), nil
+}

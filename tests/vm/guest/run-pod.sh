@@ -1,0 +1,174 @@
+#!/bin/bash
+# The pod test, run inside the VM from the input disk (as run.sh): nodeup applies the
+# profile, `nodeup verify --pod` runs a pod through the CRI, then the kubelet runs a static
+# pod that must be running in the driver's cgroup with loopback up and a bridge address,
+# and go away with its manifest; with the kubelet stopped, `nodeup verify --pod` passes on
+# its own. First with the systemd cgroup driver, then with cgroupfs;
+# then containerd's SystemdCgroup is edited by hand and verify and plan must say so.
+#
+# The input disk's env file may narrow the run: PHASES (the drivers, in order) and DRIFT
+# (0 leaves the drift out).
+#
+# Every check prints one "CHECK <name>: ok|FAIL <detail>" line; the harness reads them.
+set -u
+export PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
+IN=$(cd "$(dirname "$0")" && pwd)
+MANIFESTS=/etc/kubernetes/manifests
+fails=0
+PHASES="systemd cgroupfs"
+DRIFT=1
+# shellcheck disable=SC1091
+[ -f "$IN/env" ] && . "$IN/env"
+
+section() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+check() { # NAME ok|FAIL DETAIL...
+  local name=$1 st=$2
+  shift 2
+  echo "CHECK $name: $st $*"
+  [ "$st" = ok ] || fails=$((fails + 1))
+}
+okif() { if "$@"; then echo ok; else echo FAIL; fi; }
+nodeup() { "$IN/nodeup" "$@"; }
+profile() { echo "$IN/profile.hcl" --var-file "$IN/vars.hcl" --var "cgroup_driver=$1"; }
+
+# wait_for SECONDS INTERVAL CMD...: runs CMD until it succeeds or SECONDS pass.
+wait_for() {
+  local limit=$1 every=$2 start=$SECONDS
+  shift 2
+  until "$@"; do
+    [ $((SECONDS - start)) -ge "$limit" ] && return 1
+    sleep "$every"
+  done
+}
+
+running_hello() { [ -n "$(crictl ps --name '^hello$' --state running -q 2>/dev/null)" ]; }
+no_hello_pod() { [ -z "$(crictl pods --name '^hello' -q 2>/dev/null)" ]; }
+
+# phase DRIVER VERIFY_CGROUP POD_CGROUP: apply, whose verification runs a pod (its cgroup
+# matching VERIFY_CGROUP) before the kubelet starts; verify --pod with the kubelet running,
+# which must not run a pod the kubelet would kill; then a static pod whose /proc/PID/cgroup
+# matches POD_CGROUP.
+phase() {
+  local driver=$1 vpattern=$2 pattern=$3 out rc cid pid cg addr
+  section "nodeup apply ($driver)"
+  # A running kubelet kills pods it did not start: the operator stops it to have the
+  # verification's pod run, and apply starts it again once the node is verified.
+  systemctl stop kubelet 2>/dev/null
+  # shellcheck disable=SC2046
+  out=$(nodeup apply $(profile "$driver") 2>&1)
+  rc=$?
+  echo "$out"
+  check "apply-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-cgroup-$driver" "$(okif grep -Eq "^ok +pod runc cgroup +$vpattern" <<<"$out")"
+  check "verify-pod-network-$driver" "$(okif grep -Eq '^ok +pod runc network +lo up, pod IP 10\.244\.' <<<"$out")"
+  check "verify-pod-cleanup-$driver" "$(okif grep -Eq '^ok +pod runc cleanup ' <<<"$out")"
+  check "verify-pod-nothing-left-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
+  check "kubelet-active-$driver" "$(okif systemctl is-active -q kubelet)"
+
+  section "nodeup verify --pod with the kubelet running ($driver)"
+  # shellcheck disable=SC2046
+  out=$(nodeup verify $(profile "$driver") --pod 2>&1)
+  rc=$?
+  echo "$out"
+  check "verify-pod-kubelet-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-kubelet-skips-$driver" "$(okif grep -Eq '^skip +pod +not run: a kubelet runs here' <<<"$out")"
+
+  section "static pod ($driver)"
+  cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
+  if ! wait_for 420 10 running_hello; then
+    check "static-pod-running-$driver" FAIL "no running hello container after 420s"
+    crictl pods; crictl ps -a; journalctl -u kubelet --no-pager -n 60
+    rm -f "$MANIFESTS/hello.yaml"
+    return
+  fi
+  check "static-pod-running-$driver" ok "after ${SECONDS}s"
+  echo "+ crictl pods"
+  crictl pods
+  echo "+ crictl ps"
+  crictl ps
+  cid=$(crictl ps --name '^hello$' --state running -q | head -n 1)
+  pid=$(crictl inspect -o go-template --template '{{.info.pid}}' "$cid")
+  cg=$(cat "/proc/$pid/cgroup")
+  echo "+ cat /proc/$pid/cgroup"
+  echo "$cg"
+  check "static-pod-cgroup-$driver" "$(okif grep -Eq "$pattern" <<<"$cg")" "$cg"
+  echo "+ crictl logs $cid"
+  crictl logs "$cid" 2>&1
+  check "static-pod-log-$driver" "$(okif grep -q 'hello from a static pod' < <(crictl logs "$cid" 2>&1))"
+  echo "+ nsenter -t $pid -n ip addr"
+  addr=$(nsenter -t "$pid" -n ip addr)
+  echo "$addr"
+  check "static-pod-lo-$driver" "$(okif grep -Eq '^1: lo: <LOOPBACK,UP,LOWER_UP>' <<<"$addr")"
+  check "static-pod-address-$driver" "$(okif grep -Eq 'inet 10\.244\.0\.[0-9]+/24' <<<"$addr")"
+
+  rm -f "$MANIFESTS/hello.yaml"
+  if wait_for 300 10 no_hello_pod; then
+    check "static-pod-removed-$driver" ok "after ${SECONDS}s"
+  else
+    check "static-pod-removed-$driver" FAIL "the hello pod is still there 300s after its manifest was removed"
+    crictl pods
+  fi
+
+  section "nodeup verify --pod with the kubelet stopped ($driver)"
+  # What an operator runs to prove the node: the pod runs through the CRI, in the driver's
+  # cgroup, with its network, and is removed.
+  systemctl stop kubelet
+  # shellcheck disable=SC2046
+  out=$(nodeup verify $(profile "$driver") --pod 2>&1)
+  rc=$?
+  echo "$out"
+  check "verify-pod-alone-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "verify-pod-alone-cgroup-$driver" "$(okif grep -Eq "^ok +pod runc cgroup +$vpattern" <<<"$out")"
+  check "verify-pod-alone-network-$driver" "$(okif grep -Eq '^ok +pod runc network +lo up, pod IP 10\.244\.' <<<"$out")"
+  check "verify-pod-alone-nothing-left-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
+  systemctl start kubelet
+  check "kubelet-restarted-$driver" "$(okif systemctl is-active -q kubelet)"
+
+  section "nodeup plan after the apply ($driver)"
+  # shellcheck disable=SC2046
+  out=$(nodeup plan $(profile "$driver") --detailed-exitcode 2>&1)
+  rc=$?
+  echo "$out"
+  check "plan-no-changes-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
+}
+
+section "nodeup facts"
+nodeup facts
+
+for driver in $PHASES; do
+  case $driver in
+  systemd)
+    phase systemd '/nodeup\.slice/nodeup-verify\.slice/cri-containerd-' \
+      '^0::/kubepods\.slice/kubepods-besteffort\.slice/kubepods-besteffort-pod[^/]*\.slice/cri-containerd-'
+    ;;
+  cgroupfs)
+    # Both sides follow the profile (containerd's SystemdCgroup, the kubelet's
+    # cgroupDriver) and the paths show it.
+    phase cgroupfs '/nodeup-verify/[0-9a-f]{64}' '^0::/kubepods/besteffort/pod'
+    ;;
+  esac
+done
+
+if [ "$DRIFT" = 1 ]; then
+  section "drift: SystemdCgroup edited by hand"
+  sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
+  grep -n SystemdCgroup /etc/containerd/config.toml
+  systemctl stop kubelet
+  systemctl restart containerd
+  # shellcheck disable=SC2046
+  out=$(nodeup verify $(profile cgroupfs) --pod 2>&1)
+  rc=$?
+  echo "$out"
+  check "drift-verify-fails" "$(okif [ $rc = 1 ])" "exit $rc"
+  check "drift-verify-says-which" "$(okif grep -q "containerd's runc uses the systemd cgroup driver, while node.cgroup_driver is cgroupfs" <<<"$out")"
+  # shellcheck disable=SC2046
+  out=$(nodeup plan $(profile cgroupfs) --detailed-exitcode 2>&1)
+  rc=$?
+  echo "$out"
+  check "drift-plan-changes" "$(okif [ $rc = 2 ])" "exit $rc"
+  check "drift-plan-shows-config" "$(okif grep -q 'SystemdCgroup' <<<"$out")"
+fi
+
+section "result"
+echo "RESULT: $fails failed checks"
+[ "$fails" = 0 ]

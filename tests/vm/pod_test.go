@@ -50,9 +50,10 @@ var variants = []struct {
 	containerd string
 	phases     []string // cgroup drivers, in order
 	drift      bool
+	upgradeTo  string // a containerd the node moves to in place with a pod running
 }{
-	{"2.3.4", []string{"systemd", "cgroupfs"}, true},
-	{"1.7.30", []string{"systemd"}, false},
+	{"2.3.4", []string{"systemd", "cgroupfs"}, true, ""},
+	{"1.7.30", []string{"systemd"}, false, "2.3.4"},
 }
 
 // TestPodsOnVM is the test of a node that runs pods: on a fresh VM, nodeup
@@ -63,7 +64,10 @@ var variants = []struct {
 // and removes it with its manifest; with the kubelet stopped, verify --pod
 // passes on its own; a plan then changes nothing. Under the
 // systemd and then the cgroupfs driver; and an edited SystemdCgroup makes
-// verify --pod fail saying so and plan show the drift. The guest's part is
+// verify --pod fail saying so and plan show the drift. Then a node on
+// containerd 1.7 with a static pod running is upgraded in place to 2.3: one
+// restart, the pod's process survives it, and the kubelet still manages the
+// pod (it removes it with its manifest). The guest's part is
 // guest/run-pod.sh; every check it makes is a "CHECK" line here.
 func TestPodsOnVM(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -135,6 +139,11 @@ func TestPodsOnVM(t *testing.T) {
 				drift = "1"
 			}
 			env := fmt.Sprintf("PHASES=%q\nDRIFT=%s\n", strings.Join(v.phases, " "), drift)
+			if v.upgradeTo != "" {
+				u := testbedArtifacts(t, "containerd "+v.upgradeTo)[0]
+				copyFile(t, filepath.Join(testbed.Cache(), "mirror", u.path), filepath.Join(in, "mirror", u.path), 0o644)
+				env += fmt.Sprintf("UPGRADE_TO=%s\nUPGRADE_SHA256=%s\n", u.version, u.sha256)
+			}
 			if err := os.WriteFile(filepath.Join(in, "env"), []byte(env), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +157,7 @@ func TestPodsOnVM(t *testing.T) {
 				t.Fatal(err)
 			}
 			checks := parseChecks(res.Log)
-			for _, name := range expectedChecks(v.phases, v.drift) {
+			for _, name := range expectedChecks(v.phases, v.drift, v.upgradeTo != "") {
 				c, ok := checks[name]
 				switch {
 				case !ok:
@@ -170,7 +179,7 @@ func TestPodsOnVM(t *testing.T) {
 }
 
 // expectedChecks are the CHECK lines run-pod.sh must print, all ok.
-func expectedChecks(phases []string, drift bool) []string {
+func expectedChecks(phases []string, drift, upgrade bool) []string {
 	var out []string
 	for _, d := range phases {
 		for _, c := range []string{"apply", "verify-pod-cgroup", "verify-pod-network", "verify-pod-cleanup", "verify-pod-nothing-left",
@@ -179,6 +188,11 @@ func expectedChecks(phases []string, drift bool) []string {
 			"plan-no-changes"} {
 			out = append(out, c+"-"+d)
 		}
+	}
+	if upgrade {
+		out = append(out, "upgrade-pod-before", "upgrade-apply", "upgrade-version", "upgrade-config-schema", "upgrade-one-restart",
+			"upgrade-pod-process-survives", "upgrade-pod-same-container", "upgrade-pod-running", "upgrade-sandbox-ready",
+			"upgrade-pod-not-restarted", "upgrade-kubelet-removes-pod")
 	}
 	if drift {
 		out = append(out, "drift-verify-fails", "drift-verify-says-which", "drift-plan-changes", "drift-plan-shows-config")

@@ -7,7 +7,9 @@
 # then containerd's SystemdCgroup is edited by hand and verify and plan must say so.
 #
 # The input disk's env file may narrow the run: PHASES (the drivers, in order) and DRIFT
-# (0 leaves the drift out).
+# (0 leaves the drift out). With UPGRADE_TO (a containerd version, its archive's sha256 in
+# UPGRADE_SHA256), a static pod started under the first containerd must survive an apply
+# that upgrades containerd in place, and the kubelet must still manage it afterwards.
 #
 # Every check prints one "CHECK <name>: ok|FAIL <detail>" line; the harness reads them.
 set -u
@@ -148,6 +150,63 @@ for driver in $PHASES; do
     ;;
   esac
 done
+
+# upgrade FROM_DRIVER: a static pod runs; an apply moves containerd to $UPGRADE_TO with
+# one restart; the pod's container is the same process afterwards, containerd serves it
+# over the CRI, and the kubelet removes it with its manifest.
+upgrade() {
+  local driver=$1 out rc cid pid sandbox since lines stops starts after
+  section "upgrade: a running pod across containerd $(containerd --version | awk '{print $3}') -> $UPGRADE_TO"
+  systemctl start kubelet
+  cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
+  if ! wait_for 420 10 running_hello; then
+    check "upgrade-pod-before" FAIL "no running hello container after 420s"
+    crictl pods; crictl ps -a; journalctl -u kubelet --no-pager -n 60
+    rm -f "$MANIFESTS/hello.yaml"
+    return
+  fi
+  check "upgrade-pod-before" ok
+  cid=$(crictl ps --name '^hello$' --state running -q | head -n 1)
+  pid=$(crictl inspect -o go-template --template '{{.info.pid}}' "$cid")
+  sandbox=$(crictl pods --name '^hello' --state ready -q | head -n 1)
+  echo "+ crictl ps (before the upgrade)"
+  crictl ps
+  since=$(date +%s)
+  # shellcheck disable=SC2046
+  out=$(nodeup apply $(profile "$driver") --var "containerd_version=$UPGRADE_TO" --var "containerd_sha256=$UPGRADE_SHA256" 2>&1)
+  rc=$?
+  echo "$out"
+  check "upgrade-apply" "$(okif [ $rc = 0 ])" "exit $rc"
+  check "upgrade-version" "$(okif grep -q " v$UPGRADE_TO " < <(containerd --version))" "$(containerd --version)"
+  check "upgrade-config-schema" "$(okif grep -Eq '^version = [34]$' /etc/containerd/config.toml)" "$(grep -E '^version' /etc/containerd/config.toml)"
+  lines=$(journalctl -u containerd --since "@$since" --no-pager -o short-monotonic | grep -E '(Stopping|Started) containerd')
+  echo "+ containerd's journal during the upgrade"
+  echo "$lines"
+  stops=$(grep -c 'Stopping containerd' <<<"$lines")
+  starts=$(grep -c 'Started containerd' <<<"$lines")
+  check "upgrade-one-restart" "$(okif [ "$stops" = 1 ] && [ "$starts" = 1 ])" "stopped $stops, started $starts times"
+  echo "+ crictl ps (after the upgrade)"
+  crictl ps
+  check "upgrade-pod-process-survives" "$(okif kill -0 "$pid")" "pid $pid"
+  after=$(crictl inspect -o go-template --template '{{.info.pid}}' "$cid" 2>&1)
+  check "upgrade-pod-same-container" "$(okif [ "$after" = "$pid" ])" "container $cid: pid $pid before, $after after"
+  check "upgrade-pod-running" "$(okif [ -n "$(crictl ps --id "$cid" --state running -q)" ])"
+  check "upgrade-sandbox-ready" "$(okif [ -n "$(crictl pods --id "$sandbox" --state ready -q)" ])" "sandbox $sandbox"
+  # The kubelet still manages it: no second container, and the manifest's removal
+  # removes the pod.
+  check "upgrade-pod-not-restarted" "$(okif [ "$(crictl ps -a --name '^hello$' -q | wc -l)" = 1 ])" "$(crictl ps -a --name '^hello$' -q | wc -l) hello containers"
+  rm -f "$MANIFESTS/hello.yaml"
+  if wait_for 300 10 no_hello_pod; then
+    check "upgrade-kubelet-removes-pod" ok "after ${SECONDS}s"
+  else
+    check "upgrade-kubelet-removes-pod" FAIL "the hello pod is still there 300s after its manifest was removed"
+    crictl pods
+  fi
+}
+
+if [ -n "${UPGRADE_TO:-}" ]; then
+  upgrade "${PHASES%% *}"
+fi
 
 if [ "$DRIFT" = 1 ]; then
   section "drift: SystemdCgroup edited by hand"

@@ -1,8 +1,9 @@
 // Package bundle writes and checks nodeup bundles: every artifact a profile
-// needs laid out as a mirror (HOST/PATH, SPEC section 6), the nodeup
-// binaries, the profile, and manifest.json, which lists each file with its
-// sha256 and size. A bundle is a directory or one tar file, and either
-// serves as a file:// mirror.
+// needs laid out as a mirror (HOST/PATH, SPEC section 6), the image
+// archives it preloads where a mirror serves them (images/NAME/TAG.tar),
+// the nodeup binaries, the profile, and manifest.json, which lists each
+// file with its sha256 and size. A bundle is a directory or one tar file,
+// and either serves as a file:// mirror.
 //
 // Its promise: Write never leaves a partial bundle at the output (it builds
 // beside it and renames), and Verify accepts a bundle only when its files
@@ -26,7 +27,9 @@ import (
 )
 
 // FormatVersion is the version of the bundle layout and manifest this
-// nodeup writes and reads. A newer nodeup that changes either raises it.
+// nodeup writes and reads. A reader skips fields and components it does
+// not know, so adding them leaves the version; it goes up when a field, a
+// component or the layout changes meaning or goes away.
 const FormatVersion = 1
 
 // ManifestName is the manifest's path in a bundle.
@@ -36,6 +39,9 @@ const ManifestName = "manifest.json"
 const (
 	ComponentNodeup  = "nodeup"
 	ComponentProfile = "profile"
+	// ComponentImage is an image archive a profile preloads (an image
+	// block); Entry.Image names the image.
+	ComponentImage = "image"
 )
 
 // ProfileDir is where a bundle holds the profile (a profile directory).
@@ -55,12 +61,18 @@ type Manifest struct {
 // Entry is one file of a bundle.
 type Entry struct {
 	// Component is the artifact's component (containerd, runc, cni,
-	// crictl, kata, kubelet), ComponentNodeup or ComponentProfile.
+	// crictl, kata, kubelet), ComponentNodeup, ComponentProfile or
+	// ComponentImage.
 	Component string `json:"component"`
 	Version   string `json:"version,omitempty"`
-	Arch      string `json:"arch,omitempty"`
-	// URL is the upstream URL of a release artifact; Path is then its
-	// mirror layout path, HOST/PATH.
+	// Arch is empty for a file of every architecture: the profile, and an
+	// image archive (a multi-platform one holds each).
+	Arch string `json:"arch,omitempty"`
+	// Image is the reference an image archive is imported as, spelled as
+	// containerd's CRI stores it: registry.k8s.io/pause:3.10.
+	Image string `json:"image,omitempty"`
+	// URL is the upstream URL of a release artifact, or of an image
+	// archive with a url; Path is then its mirror layout path, HOST/PATH.
 	URL    string `json:"url,omitempty"`
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`

@@ -34,10 +34,12 @@ func (inv *invocation) bundleCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle PROFILE -o DIR|FILE.tar",
 		Short: "Write every artifact the profile needs as a mirror (a directory or a tar), with nodeup and the profile",
-		Long: "bundle downloads (or takes from the cache) every artifact of the profile, checks its sha256,\n" +
-			"and writes them in the mirror layout HOST/PATH, beside nodeup/nodeup-linux-ARCH, the profile\n" +
-			"in profile/ (its files and the values given now, as nodeup cloud-init carries it) and\n" +
-			"manifest.json (component, version, arch, sha256 and size of every file). The result is a\n" +
+		Long: "bundle downloads (or takes from the cache) every artifact of the profile and the archive of\n" +
+			"each image block, checks its sha256, and writes them in the mirror layout HOST/PATH (an image\n" +
+			"archive at images/NAME/TAG.tar, or at its url's HOST/PATH), beside nodeup/nodeup-linux-ARCH,\n" +
+			"the profile in profile/ (its files and the values given now, as nodeup cloud-init carries\n" +
+			"it) and manifest.json (component, version, arch, image, sha256 and size of every file). An\n" +
+			"image archive serves every architecture: it must hold the image for each. The result is a\n" +
 			"mirror: mirror { urls = [\"file:///srv/bundle\"] }, or file:///srv/bundle.tar for the tar,\n" +
 			"or any static web server for the directory. Check one with nodeup bundle verify.\n\n" +
 			"The profile's values may be secrets: the bundle holds them in profile/nodeup.auto.vars.hcl.",
@@ -72,6 +74,24 @@ type bundleArtifact struct {
 	arch string
 }
 
+// bundleImage is an image archive a profile preloads: one file for every
+// architecture, at the path a node asks its mirrors for.
+type bundleImage struct {
+	step *steps.Image
+	path string
+	// arches are the platforms the archive must hold the image for.
+	arches []string
+}
+
+// bundleContents is what a bundle holds for a profile beside nodeup and
+// the profile's own files.
+type bundleContents struct {
+	profile   *profile.Profile // as loaded for the first architecture
+	arches    []string
+	artifacts []bundleArtifact
+	images    []bundleImage
+}
+
 func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	binaries, err := parseBinaries(o.binaries)
 	if err != nil {
@@ -82,16 +102,17 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 			return fmt.Errorf("--arch %q: use amd64 or arm64", a)
 		}
 	}
-	p, artifacts, arches, err := inv.bundleArtifacts(profilePath, o.arches)
+	c, err := inv.bundleContents(profilePath, o.arches)
 	if err != nil {
 		return err
 	}
+	arches := c.arches
 	for arch := range binaries {
 		if !slices.Contains(arches, arch) {
 			return fmt.Errorf("--nodeup-binary %s=...: the bundle is for %s; add --arch %s", arch, strings.Join(arches, ", "), arch)
 		}
 	}
-	snapshot, err := plan.Snapshot(p)
+	snapshot, err := plan.Snapshot(c.profile)
 	if err != nil {
 		return fmt.Errorf("the bundle carries the profile: %w", err)
 	}
@@ -107,7 +128,7 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	files, err := inv.fetchArtifacts(ctx, o.cacheDir, artifacts)
+	files, err := inv.fetchAll(ctx, o.cacheDir, c.downloads())
 	if err != nil {
 		return err
 	}
@@ -143,74 +164,143 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	}
 	if inv.g.json {
 		var arts, all []bundle.Entry
+		imgs := []bundle.Entry{}
 		for _, f := range files {
 			all = append(all, f.Entry)
-			if f.URL != "" {
+			switch {
+			case f.Component == bundle.ComponentImage:
+				imgs = append(imgs, f.Entry)
+			case f.URL != "":
 				arts = append(arts, f.Entry)
 			}
 		}
 		return inv.emit(map[string]any{"output": o.out, "arches": arches, "nodeup_missing": append([]string{}, missing...),
-			"artifacts": arts, "files": all, "manifest": bundle.ManifestName}, true)
+			"artifacts": arts, "images": imgs, "files": all, "manifest": bundle.ManifestName}, true)
 	}
 	for _, f := range files {
 		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.SHA256, printable(f.Path), f.Size)
 	}
-	fmt.Fprintf(inv.out, "bundle %s: %d artifacts for %s, the profile (%d files), nodeup for %d of %d architectures, and %s\n",
-		printable(o.out), len(artifacts), strings.Join(arches, ", "), len(snapshot), len(arches)-len(missing), len(arches), bundle.ManifestName)
+	images := ""
+	switch n := len(c.images); n {
+	case 0:
+	case 1:
+		images = ", 1 image archive"
+	default:
+		images = fmt.Sprintf(", %d image archives", n)
+	}
+	fmt.Fprintf(inv.out, "bundle %s: %d artifacts for %s%s, the profile (%d files), nodeup for %d of %d architectures, and %s\n",
+		printable(o.out), len(c.artifacts), strings.Join(arches, ", "), images, len(snapshot), len(arches)-len(missing), len(arches), bundle.ManifestName)
 	return nil
 }
 
-// bundleArtifacts loads the profile once per architecture and lists the
-// release artifacts of each, without duplicates. It returns the profile as
-// loaded for the first architecture.
-func (inv *invocation) bundleArtifacts(profilePath string, arches []string) (*profile.Profile, []bundleArtifact, []string, error) {
-	var first *profile.Profile
+// bundleContents loads the profile once per architecture and lists the
+// release artifacts of each and the image archives of all, without
+// duplicates.
+func (inv *invocation) bundleContents(profilePath string, arches []string) (*bundleContents, error) {
+	c := &bundleContents{}
 	if len(arches) == 0 {
 		loaded, err := inv.loadProfile(profilePath)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		first, arches = loaded.Profile, []string{loaded.Profile.Node.Arch}
+		c.profile, arches = loaded.Profile, []string{loaded.Profile.Node.Arch}
 	}
+	c.arches = slices.Compact(slices.Sorted(slices.Values(arches)))
 	defer func(arch string) { inv.g.arch = arch }(inv.g.arch)
-	var out []bundleArtifact
 	seen := map[string]bool{}
-	for _, arch := range slices.Compact(slices.Sorted(slices.Values(arches))) {
+	imageAt := map[string]int{} // bundle path and sha256 -> index in c.images
+	for _, arch := range c.arches {
 		inv.g.arch = arch
 		loaded, graph, err := inv.loadGraph(profilePath)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		p := loaded.Profile
 		if p.Node.Arch != arch {
-			return nil, nil, nil, fmt.Errorf("%s: node.arch is %q, so the profile is for %s only; remove node.arch to bundle it for --arch %s", profilePath, p.Node.Arch, p.Node.Arch, arch)
+			return nil, fmt.Errorf("%s: node.arch is %q, so the profile is for %s only; remove node.arch to bundle it for --arch %s", profilePath, p.Node.Arch, p.Node.Arch, arch)
 		}
-		if first == nil {
-			first = p
+		if c.profile == nil {
+			c.profile = p
 		}
 		for _, id := range graph.IDs() {
-			a, ok := graph.Step(id).Action.(*steps.Artifact)
-			if ok && !seen[a.URL] {
-				seen[a.URL] = true
-				out = append(out, bundleArtifact{step: a, arch: arch})
+			switch s := graph.Step(id).Action.(type) {
+			case *steps.Artifact:
+				if !seen[s.URL] {
+					seen[s.URL] = true
+					c.artifacts = append(c.artifacts, bundleArtifact{step: s, arch: arch})
+				}
+			case *steps.Image:
+				rel, err := s.LayoutPath()
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", profilePath, err)
+				}
+				// node.arch picks the platform inside the archive, so
+				// each architecture names the same file; were it another,
+				// bundle.Write would refuse two files at one path.
+				key := rel + " " + s.SHA256
+				if i, ok := imageAt[key]; ok {
+					c.images[i].arches = append(c.images[i].arches, arch)
+					continue
+				}
+				imageAt[key] = len(c.images)
+				c.images = append(c.images, bundleImage{step: s, path: rel, arches: []string{arch}})
 			}
 		}
 	}
-	return first, out, slices.Compact(slices.Sorted(slices.Values(arches))), nil
+	return c, nil
 }
 
-// fetchArtifacts downloads the artifacts into the cache, up to
-// --parallelism at once, and returns them as bundle files. The first
-// failure stops the others.
-func (inv *invocation) fetchArtifacts(ctx context.Context, cacheDir string, artifacts []bundleArtifact) ([]bundle.File, error) {
+// bundleDownload is one file a bundle downloads: where from, its sha256,
+// and what it is in the bundle once it is in the cache.
+type bundleDownload struct {
+	what       string // for download errors: "containerd 2.3.4 (amd64)"
+	candidates []string
+	sha256     string
+	// file's errors say which artifact or image they are about.
+	file func(cached string) (bundle.File, error)
+}
+
+// downloads lists the artifacts and then the image archives.
+func (c *bundleContents) downloads() []bundleDownload {
+	var out []bundleDownload
+	for _, ba := range c.artifacts {
+		a, what := ba.step, fmt.Sprintf("%s %s (%s)", ba.step.Name, ba.step.Version, ba.arch)
+		out = append(out, bundleDownload{
+			what:       what,
+			candidates: fetch.Candidates(a.Mirrors, a.URL, a.Upstream),
+			sha256:     a.SHA256,
+			file: func(cached string) (bundle.File, error) {
+				f, err := artifactFile(a, ba.arch, cached)
+				if err != nil {
+					err = fmt.Errorf("bundle %s: %w", what, err)
+				}
+				return f, err
+			},
+		})
+	}
+	for _, bi := range c.images {
+		out = append(out, bundleDownload{
+			what:       "image " + bi.step.Ref,
+			candidates: bi.step.Candidates(),
+			sha256:     bi.step.SHA256,
+			file:       func(cached string) (bundle.File, error) { return imageFile(bi, cached) },
+		})
+	}
+	return out
+}
+
+// fetchAll downloads into the cache, up to --parallelism at once, and
+// returns the downloads as bundle files. The first failure stops the
+// others.
+func (inv *invocation) fetchAll(ctx context.Context, cacheDir string, downloads []bundleDownload) ([]bundle.File, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := inv.fetcher(cacheDir)
-	files := make([]bundle.File, len(artifacts))
-	errs := make([]error, len(artifacts))
+	files := make([]bundle.File, len(downloads))
+	errs := make([]error, len(downloads))
 	sem := make(chan struct{}, inv.stepsAtOnce())
 	var wg sync.WaitGroup
-	for i, ba := range artifacts {
+	for i, d := range downloads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -219,13 +309,14 @@ func (inv *invocation) fetchArtifacts(ctx context.Context, cacheDir string, arti
 			if ctx.Err() != nil {
 				return
 			}
-			a := ba.step
-			cached, err := f.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
-			if err == nil {
-				files[i], err = artifactFile(a, ba.arch, cached)
+			cached, err := f.Fetch(ctx, d.candidates, d.sha256)
+			if err != nil {
+				err = fmt.Errorf("bundle %s: %w", d.what, err)
+			} else {
+				files[i], err = d.file(cached)
 			}
 			if err != nil {
-				errs[i] = fmt.Errorf("bundle %s %s (%s): %w", a.Name, a.Version, ba.arch, err)
+				errs[i] = err
 				cancel()
 			}
 		}()
@@ -259,6 +350,31 @@ func artifactFile(a *steps.Artifact, arch, cached string) (bundle.File, error) {
 	}
 	return bundle.File{
 		Entry: bundle.Entry{Component: a.Name, Version: a.Version, Arch: arch, URL: a.URL, Path: rel, SHA256: a.SHA256, Size: fi.Size()},
+		From:  cached, Mode: 0o644,
+	}, nil
+}
+
+// imageFile is a cached image archive as a file of the bundle, once it is
+// known to hold the image for each architecture: an archive the node could
+// not import is refused here rather than on the node.
+func imageFile(bi bundleImage, cached string) (bundle.File, error) {
+	for _, arch := range bi.arches {
+		s := *bi.step
+		s.Arch = arch
+		if _, err := s.ArchiveID(cached); err != nil {
+			if len(bi.arches) > 1 {
+				err = fmt.Errorf("%w (for %s)", err, arch)
+			}
+			return bundle.File{}, err
+		}
+	}
+	fi, err := os.Stat(cached)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	im := bi.step
+	return bundle.File{
+		Entry: bundle.Entry{Component: bundle.ComponentImage, Image: im.Ref, URL: im.URL, Path: bi.path, SHA256: im.SHA256, Size: fi.Size()},
 		From:  cached, Mode: 0o644,
 	}, nil
 }

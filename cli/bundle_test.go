@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodeup/nodeup/bundle"
+	"github.com/nodeup/nodeup/node/images/imagestest"
 )
 
 // fakeMirror lays out two artifacts in the upstream layout and returns the
@@ -153,26 +152,10 @@ func TestBundleTar(t *testing.T) {
 	if code, _, errs := run(t, "bundle", profile, "-o", out, "--cache", t.TempDir()); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names[h.Name] = true
-	}
+	members := tarMembers(t, out)
 	for _, want := range []string{"manifest.json", "github.com/", "github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64", "profile/p.hcl", "nodeup/nodeup-linux-" + runtime.GOARCH} {
-		if !names[want] {
-			t.Errorf("tar lacks %s: %v", want, names)
+		if _, ok := members[want]; !ok {
+			t.Errorf("tar lacks %s", want)
 		}
 	}
 	code, stdout, errs := run(t, "bundle", "verify", out)
@@ -237,15 +220,26 @@ func TestBundleVerifyFindsTampering(t *testing.T) {
 func TestBundleArches(t *testing.T) {
 	dir := t.TempDir()
 	profile := filepath.Join(dir, "p.hcl")
-	os.WriteFile(profile, []byte("containerd { version = \"2.3.4\" }\nrunc { version = \"1.4.3\" }\n"), 0o644)
+	os.WriteFile(profile, []byte(`containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+image "registry.k8s.io/pause:3.10" {
+  sha256 = "`+strings.Repeat("ab", 32)+`"
+  url    = "https://images.example/pause-3.10.tar"
+}
+`), 0o644)
 	var out, errb bytes.Buffer
 	inv := newInvocation(Streams{Out: &out, Err: &errb}, nil, system{})
 	if err := inv.setup(inv.rootCommand()); err != nil {
 		t.Fatal(err)
 	}
-	_, artifacts, arches, err := inv.bundleArtifacts(profile, []string{"arm64", "amd64", "arm64"})
+	c, err := inv.bundleContents(profile, []string{"arm64", "amd64", "arm64"})
 	if err != nil {
 		t.Fatal(err, errb.String())
+	}
+	artifacts, arches := c.artifacts, c.arches
+	// An image archive is one file for every architecture.
+	if len(c.images) != 1 || c.images[0].path != "images.example/pause-3.10.tar" || fmt.Sprint(c.images[0].arches) != "[amd64 arm64]" {
+		t.Errorf("images %+v", c.images)
 	}
 	var got []string
 	for _, a := range artifacts {
@@ -276,10 +270,13 @@ func TestBundleArches(t *testing.T) {
 	}
 }
 
-// Downloads run at once: the server answers only when both requests are
-// in, so a bundle that fetched one at a time would never finish.
+// Downloads, image archives among them, run at once: the server answers
+// only when all requests are in, so a bundle that fetched one at a time
+// would never finish.
 func TestBundleDownloadsInParallel(t *testing.T) {
-	bodies := map[string]string{"/c.tar.gz": "containerd bytes", "/runc": "runc bytes"}
+	var pause bytes.Buffer
+	imagestest.Image{Name: "registry.k8s.io/pause:3.10", Files: map[string]imagestest.File{"pause": {}}}.OCI(&pause)
+	bodies := map[string]string{"/c.tar.gz": "containerd bytes", "/runc": "runc bytes", "/pause.tar": pause.String()}
 	var mu sync.Mutex
 	arrived := 0
 	both := make(chan struct{})
@@ -306,8 +303,12 @@ runc {
   url     = "%s/runc"
   sha256  = "%s"
 }
-`, srv.URL, sum(bodies["/c.tar.gz"]), srv.URL, sum(bodies["/runc"]))), 0o644)
-	code, _, errs := run(t, "bundle", profile, "-o", filepath.Join(t.TempDir(), "b"), "--cache", t.TempDir(), "--parallelism", "2")
+image "registry.k8s.io/pause:3.10" {
+  url    = "%s/pause.tar"
+  sha256 = "%s"
+}
+`, srv.URL, sum(bodies["/c.tar.gz"]), srv.URL, sum(bodies["/runc"]), srv.URL, sum(bodies["/pause.tar"]))), 0o644)
+	code, _, errs := run(t, "bundle", profile, "-o", filepath.Join(t.TempDir(), "b"), "--cache", t.TempDir(), "--parallelism", "3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

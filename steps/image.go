@@ -57,6 +57,23 @@ func (i *Image) Candidates() []string {
 	return out
 }
 
+// LayoutPath is where a mirror, and so a bundle, serves the archive:
+// MirrorPath, or the HOST/PATH of an http(s) URL (as Candidates asks each
+// mirror). A file:// URL is a file on the node, which no mirror serves.
+func (i *Image) LayoutPath() (string, error) {
+	if i.URL == "" {
+		return i.MirrorPath, nil
+	}
+	if strings.HasPrefix(i.URL, "file:") {
+		return "", fmt.Errorf("image %s: url %s is a file on the node, which no mirror serves; remove url so that mirrors serve the archive at %s, or give an http(s) URL", i.Ref, i.URL, i.MirrorPath)
+	}
+	rel, err := fetch.LayoutPath(i.URL)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", i.Ref, err)
+	}
+	return rel, nil
+}
+
 // checkDial bounds a plan's wait for containerd: a plan asks the runtime
 // that is running, and says so when none answers.
 const checkDial = 5 * time.Second
@@ -123,7 +140,7 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("download image %s: %w", i.Ref, err)
 	}
-	want, err := i.archiveID(archive)
+	want, err := i.ArchiveID(archive)
 	if err != nil {
 		return Change{}, err
 	}
@@ -184,9 +201,9 @@ func (i *Image) awaitImage(ctx context.Context, client *cri.Client, want string)
 	}
 }
 
-// archiveID is the ID the archive gives the image; an archive that does
-// not hold it is the profile's mistake.
-func (i *Image) archiveID(path string) (string, error) {
+// ArchiveID is the ID the archive at path gives the image, for the
+// step's Arch; an archive that does not hold it is the profile's mistake.
+func (i *Image) ArchiveID(path string) (string, error) {
 	a, err := images.Inspect(path, i.Arch)
 	if err != nil {
 		return "", fmt.Errorf("image %s (sha256 %s): %w", i.Ref, i.SHA256, err)
@@ -212,7 +229,7 @@ func (i *Image) cachedID(env *Env) string {
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}
-	id, err := i.archiveID(p)
+	id, err := i.ArchiveID(p)
 	if err != nil {
 		return ""
 	}

@@ -208,7 +208,7 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 	if k.Mode != profile.KubeletStandalone {
 		return
 	}
-	webhookAuthn, set := nested(k.Config, "authentication", "webhook", "enabled").(bool)
+	webhookAuthn, set := templates.Lookup(k.Config, "authentication", "webhook", "enabled").(bool)
 	at := func(key string) *hcl.Range {
 		if r, ok := k.ConfigRanges[key]; ok {
 			return &r
@@ -219,7 +219,7 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 		l.errorf(at("authentication"), "Standalone kubelet with webhook authentication",
 			"A standalone kubelet has no API server to check tokens with, and will not start with webhook authentication (the default). Add authentication = { webhook = { enabled = false } } to kubelet.config (and anonymous = { enabled = true } to let local clients in).")
 	}
-	if mode, _ := nested(k.Config, "authorization", "mode").(string); mode != "AlwaysAllow" {
+	if mode, _ := templates.Lookup(k.Config, "authorization", "mode").(string); mode != "AlwaysAllow" {
 		l.errorf(at("authorization"), "Standalone kubelet with webhook authorization",
 			"A standalone kubelet has no API server to authorize requests with, and will not start with authorization mode Webhook (the default). Add authorization = { mode = \"AlwaysAllow\" } to kubelet.config.")
 	}
@@ -231,19 +231,6 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 		l.warnf(modeAt, "Standalone kubelet not started",
 			"No kubeadm join will start a standalone kubelet; set kubelet.start = true to have nodeup start it.")
 	}
-}
-
-// nested is m[keys[0]][keys[1]]..., or nil.
-func nested(m map[string]any, keys ...string) any {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
-	}
-	return v
 }
 
 // flagAt is where kubelet.flags[i] was written, else the attribute.

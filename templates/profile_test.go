@@ -98,7 +98,7 @@ func containerdTOML(t *testing.T, p *profile.Profile) map[string]any {
 }
 
 // at walks a parsed TOML tree along keys; nil when a key is missing.
-func at(tree map[string]any, keys ...string) any { return lookup(tree, keys) }
+func at(tree map[string]any, keys ...string) any { return Lookup(tree, keys...) }
 
 // windowsProfile is the example profile for a Windows node: its runtime is
 // runhcs, its CNI directories are containerd's Windows defaults, and it has

@@ -126,7 +126,7 @@ func (e rawEntry) overrides(owned []ownedKey, rendered, raw map[string]any) *Own
 		var conflict bool
 		switch e.kind {
 		case rawValue:
-			conflict = below || above || (same && !sameValue(lookup(rendered, o.path), lookup(raw, e.path)))
+			conflict = below || above || (same && !sameValue(Lookup(rendered, o.path...), Lookup(raw, e.path...)))
 		case rawTable:
 			conflict = same || above
 		case rawArrayTable:
@@ -136,11 +136,11 @@ func (e rawEntry) overrides(owned []ownedKey, rendered, raw map[string]any) *Own
 			continue
 		}
 		err := &OwnedKeyError{Line: e.line, Col: e.col, Key: dottedKey(e.path), Owned: dottedKey(o.path), Owner: o.owner}
-		if v := lookup(rendered, o.path); v != nil {
+		if v := Lookup(rendered, o.path...); v != nil {
 			err.Want = tomlValue(v)
 		}
 		if e.kind == rawValue {
-			err.Got = tomlValue(lookup(raw, e.path))
+			err.Got = tomlValue(Lookup(raw, e.path...))
 		}
 		return err
 	}
@@ -151,9 +151,9 @@ func hasPrefix(path, prefix []string) bool {
 	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
 }
 
-// lookup walks a TOML tree along path; nil when a key is missing. An array
-// of tables on the way ends the walk.
-func lookup(tree map[string]any, path []string) any {
+// Lookup walks a decoded TOML, YAML or HCL tree along path; nil when a key
+// is missing. An array on the way ends the walk.
+func Lookup(tree map[string]any, path ...string) any {
 	var v any = tree
 	for _, k := range path {
 		m, ok := v.(map[string]any)

@@ -27,6 +27,10 @@ type Options struct {
 	HostNetwork bool
 	// BootTimeout bounds the wait for systemd to finish booting; default 60s.
 	BootTimeout time.Duration
+	// Rootfs is the image the node's root overlays; default Rootfs(t). A test that
+	// needs more software (another tool to compare nodeup with) boots a copy of it
+	// with that software installed.
+	Rootfs string
 }
 
 // Bind mounts Host at Node inside the node.
@@ -75,7 +79,10 @@ func Boot(t testing.TB, opts Options) *Node {
 // is torn down and its files removed when the test ends.
 func Create(t testing.TB, opts Options) *Node {
 	t.Helper()
-	rootfs := Rootfs(t)
+	rootfs := opts.Rootfs
+	if rootfs == "" {
+		rootfs = Rootfs(t)
+	}
 	nodes := filepath.Join(Cache(), "nodes")
 	if err := reapStale(nodes); err != nil {
 		t.Logf("testbed: reaping stale nodes: %v", err)

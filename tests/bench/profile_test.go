@@ -36,7 +36,7 @@ func TestProfile(t *testing.T) {
 		{"noop", args},
 		{"plan", append([]string{args[0], "plan"}, args[2:]...)},
 	} {
-		env := []string{"NODEUP_TIMINGS=1", "NODEUP_CPUPROFILE=/srv/out/" + run.name + ".cpu.pprof", "NODEUP_TRACE=/srv/out/" + run.name + ".trace"}
+		env := []string{"NODEUP_CPUPROFILE=/srv/out/" + run.name + ".cpu.pprof", "NODEUP_TRACE=/srv/out/" + run.name + ".trace"}
 		r := timed(t, n, env, run.args...)
 		r.mustSucceed(t)
 		progress("%s", r.stderr)

@@ -101,9 +101,10 @@ type TreeEntry struct {
 // read it; any other stamp means hashing it.
 //
 // The mtime alone would not do: `touch -d` or a copy that keeps times puts
-// it back after an edit. The ctime cannot be set back: every write, chmod,
-// chown, link, rename or time change moves it to the current time, and a
-// file renamed over this one is another inode. What is left is the clock's
+// it back after an edit. The ctime cannot be set (short of setting the
+// system clock back): every write, chmod, chown, link, rename or time
+// change moves it to the current time, and a file renamed over this one is
+// another inode. What is left is the clock's
 // granularity: where ctimes are coarse (kernels before 6.13, or filesystems
 // without multigrain timestamps), a same-size rewrite that puts the mtime
 // back within the same tick (a few milliseconds) as nodeup's own write or

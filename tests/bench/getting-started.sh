@@ -37,14 +37,13 @@ tar Cxzf /usr/local/bin "crictl-v$CRICTL_VERSION-linux-amd64.tar.gz"
 fetch "$gh/kata-containers/kata-containers/releases/download/$KATA_VERSION/kata-static-$KATA_VERSION-amd64.tar.zst" "$KATA_SHA256"
 tar -C / --zstd -xf "kata-static-$KATA_VERSION-amd64.tar.zst"
 
-# The config, the units, the kubelet's config and the kernel settings.
+# The config, the unit, the kubelet's config and the kernel settings.
 (cd "$RENDERED" && find . -type f) | while read -r f; do
   install -D -m 644 "$RENDERED/$f" "/${f#./}"
 done
 
 systemctl daemon-reload
 systemctl enable --now containerd
-systemctl enable kubelet
 
 until crictl --runtime-endpoint unix:///run/containerd/containerd.sock version >/dev/null 2>&1; do
   sleep 0.05

@@ -7,24 +7,11 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/engine/state"
-	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 )
 
-// stampedRunc is a runc artifact installed on a fresh node.
-func stampedRunc(t *testing.T) (*stepstest.Node, *steps.Artifact) {
-	n := stepstest.NewNode(t)
-	m := stepstest.NewMirror(t)
-	url := "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
-	a := &steps.Artifact{
-		Name: "runc", Version: "1.4.3", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, []byte("\x7fELF runc 1.4.3")), Format: archive.FormatBinary,
-		Files: []archive.Placement{{To: "/usr/local/sbin/runc", Mode: 0o755}},
-	}
-	converges(t, n, a, steps.Create)
-	return n, a
-}
-
+// stampOf is node file p's stamp as it is now.
 func stampOf(t *testing.T, n *stepstest.Node, p string) state.Stamp {
 	t.Helper()
 	fi, err := os.Stat(n.Real(p))
@@ -42,7 +29,7 @@ func stampOf(t *testing.T, n *stepstest.Node, p string) state.Stamp {
 // recorded sha256 that its content does not have, only a hash could tell,
 // and the check says no-op.
 func TestArtifactCheckTrustsAnUnchangedStamp(t *testing.T) {
-	n, a := stampedRunc(t)
+	n, a := runcNode(t)
 	const p = "/usr/local/sbin/runc"
 	n.Env.State.Record(p, strings.Repeat("0", 64)) // drops the stamp: other content
 	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update {
@@ -57,7 +44,7 @@ func TestArtifactCheckTrustsAnUnchangedStamp(t *testing.T) {
 // A state without stamps (an older nodeup's) costs one hash per file: a
 // match records the stamp, so the next check reads nothing.
 func TestArtifactCheckRecordsTheStampOfAMatch(t *testing.T) {
-	n, a := stampedRunc(t)
+	n, a := runcNode(t)
 	const p = "/usr/local/sbin/runc"
 	st := stampOf(t, n, p)
 	if !n.Env.State.Unchanged(p, st) {
@@ -141,7 +128,7 @@ func TestArtifactCheckSeesChangesBehindTheStamp(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			n, a := stampedRunc(t)
+			n, a := runcNode(t)
 			change(t, n, a)
 			ch := n.CheckApply(a, false)
 			if ch.Outcome != steps.Update || !strings.Contains(ch.Reason, p+" was changed since nodeup installed it") {

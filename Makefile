@@ -23,7 +23,7 @@ FUZZTIME    ?= 30s
 # The VM test boots Debian under qemu (TCG) and runs pods: see README.
 VM_TIMEOUT  ?= 120m
 
-.PHONY: build release binaries packages man test unit fuzz e2e e2e-vm testbed demo clean
+.PHONY: build release binaries packages man test unit fuzz e2e e2e-vm testbed demo bench bench-profile clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
@@ -95,6 +95,25 @@ e2e-vm: testbed
 # Boots a throwaway node and shows nodeup's plan, apply and verification.
 demo: build testbed
 	$(GO) test -tags demo -count=1 -timeout 30m -run '^TestDemo$$' ./tests/ -v 2>&1 | grep -v '^=== RUN\|^--- PASS\|^PASS$$\|^ok[[:space:]]'
+
+# nodeup against containerd's getting-started steps as a script and an Ansible
+# playbook, on real nodes, and against the floor; prints one table (also written to
+# bin/bench.txt). Not part of test: it measures, it asserts no timings.
+BENCH_RUNS    ?= 5
+BENCH_TIMEOUT ?= 90m
+bench: testbed
+	mkdir -p bin
+	NODEUP_BENCH_RUNS=$(BENCH_RUNS) NODEUP_BENCH_OUT=$(CURDIR)/bin/bench.txt \
+		$(GO) test -tags bench -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./tests/bench/ 2>&1 | \
+		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
+
+# One cold apply, no-op re-apply and plan of nodeup on a fresh node, each with a
+# CPU profile and an execution trace, summarised; the files stay in bin/profiles.
+bench-profile: testbed
+	mkdir -p bin/profiles
+	NODEUP_BENCH_PROFILES=$(CURDIR)/bin/profiles \
+		$(GO) test -tags bench -count=1 -timeout 30m -run '^TestProfile$$' -v ./tests/bench/ 2>&1 | \
+		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
 
 clean:
 	rm -rf bin docs/man/*.1

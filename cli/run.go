@@ -236,7 +236,9 @@ func (inv *invocation) canVerify(path string) error {
 
 // checkHost reports what the profile meets on this host (CheckHost). Only
 // when the root is "/" is the running kernel the node's; under --root it is
-// the image builder's, so nothing is checked.
+// the image builder's, so nothing is checked. It reads only the facts it
+// checks: running containerd and runc for their versions (nodeup facts)
+// would cost every plan and apply a tenth of a second.
 func (inv *invocation) checkHost(p *profile.Profile, files map[string]*hcl.File) error {
 	if inv.g.root != "/" {
 		return nil
@@ -245,9 +247,10 @@ func (inv *invocation) checkHost(p *profile.Profile, files map[string]*hcl.File)
 	if err != nil {
 		return err
 	}
-	f := facts.Gather(h, true)
-	diags := plan.CheckHost(p, plan.HostFacts{KVM: f.KVM, CgroupV1: f.Cgroup.Version == "v1",
-		Controllers: f.Cgroup.Controllers, Preflight: &f.Preflight, Module: kernel.Local().Module})
+	cg := facts.ReadCgroup(h)
+	pre := facts.GatherPreflight(h, true)
+	diags := plan.CheckHost(p, plan.HostFacts{KVM: facts.HasKVM(h), CgroupV1: cg.Version == "v1",
+		Controllers: cg.Controllers, Preflight: &pre, Module: kernel.Local().Module})
 	inv.report(files, diags)
 	if diags.HasErrors() {
 		return fmt.Errorf("the profile does not fit this host: %s", countDiags(diags))

@@ -78,6 +78,7 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	for _, in := range installed {
 		env.State.Record(in.Path, in.SHA256)
+		stamp(env, in.Path)
 	}
 	for _, t := range a.Trees {
 		rec, _ := env.State.Tree(t.To)
@@ -116,25 +117,22 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		return Change{Outcome: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
 	}
 	for _, f := range archive.Recorded(a.Files, env.State.Under) {
-		want, _ := env.State.Lookup(f.To)
-		have, err := env.Host.SHA256(f.To)
+		fi, err := env.Host.Stat(f.To)
 		if errors.Is(err, fs.ErrNotExist) {
 			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, f.To)}, nil
 		}
 		if err != nil {
 			return Change{}, err
 		}
-		if have != want {
+		same, err := sameContent(env, f.To, fi)
+		if err != nil {
+			return Change{}, err
+		}
+		if !same {
 			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s was changed since nodeup installed it", a.Name, a.Version, f.To)}, nil
 		}
-		if f.Mode != 0 {
-			fi, err := env.Host.Stat(f.To)
-			if err != nil {
-				return Change{}, err
-			}
-			if fi.Mode().Perm() != f.Mode.Perm() {
-				return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
-			}
+		if f.Mode != 0 && fi.Mode().Perm() != f.Mode.Perm() {
+			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
 		}
 	}
 	for _, t := range a.Trees {
@@ -159,6 +157,40 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		}
 	}
 	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s %s installed", a.Name, a.Version)}, nil
+}
+
+// sameContent reports whether the file at node path p, which Stat says is
+// fi, still holds what nodeup recorded installing there. A file whose stamp
+// is the one recorded is not read: hashing every installed binary on every
+// run is most of what a converged node would cost. Otherwise it is hashed,
+// and a match records its stamp for the next run.
+func sameContent(env *Env, p string, fi fs.FileInfo) (bool, error) {
+	want, ok := env.State.Lookup(p)
+	if !ok {
+		return false, nil
+	}
+	st, stamped := state.StampOf(fi)
+	if stamped && env.State.Unchanged(p, st) {
+		return true, nil
+	}
+	have, err := env.Host.SHA256(p)
+	if err != nil || have != want {
+		return false, err
+	}
+	if stamped {
+		env.State.RecordStamp(p, st)
+	}
+	return true, nil
+}
+
+// stamp records how node file p looks now that its recorded content was
+// written; a file that cannot be stat'ed is simply hashed next time.
+func stamp(env *Env, p string) {
+	if fi, err := env.Host.Stat(p); err == nil {
+		if st, ok := state.StampOf(fi); ok {
+			env.State.RecordStamp(p, st)
+		}
+	}
 }
 
 // backupForeign backs up a file nodeup did not write before replacing it.

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"time"
 
 	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/cri"
@@ -52,9 +53,19 @@ type Run interface {
 	Changed(id string) bool
 	// Writes lists the node paths another step of the graph writes.
 	Writes(id string) []string
+	// Finished is when a step of this walk finished (its writes are on the
+	// node from then on); ok is false for one that has not.
+	Finished(id string) (at time.Time, ok bool)
 }
 
 func (e *Env) changed(id string) bool { return e.Run != nil && e.Run.Changed(id) }
+
+func (e *Env) finished(id string) (time.Time, bool) {
+	if e.Run == nil {
+		return time.Time{}, false
+	}
+	return e.Run.Finished(id)
+}
 
 func (e *Env) writes(id string) []string {
 	if e.Run == nil {

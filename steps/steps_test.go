@@ -359,8 +359,8 @@ func TestArtifactTreeKilledBeforeItsRecord(t *testing.T) {
 	}
 }
 
-// An installed binary whose mode changed is drift, repaired by the apply.
-func TestArtifactBinaryModeDrift(t *testing.T) {
+// runcNode is a node with a runc binary installed by an artifact step.
+func runcNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
 	n := stepstest.NewNode(t)
 	m := stepstest.NewMirror(t)
 	url := "https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
@@ -369,6 +369,12 @@ func TestArtifactBinaryModeDrift(t *testing.T) {
 		Files: []archive.Placement{{To: "/usr/local/sbin/runc", Mode: 0o755}},
 	}
 	converges(t, n, a, steps.Create)
+	return n, a
+}
+
+// An installed binary whose mode changed is drift, repaired by the apply.
+func TestArtifactBinaryModeDrift(t *testing.T) {
+	n, a := runcNode(t)
 	os.Chmod(n.Real("/usr/local/sbin/runc"), 0o644)
 	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/usr/local/sbin/runc has mode 0644, the profile installs it 0755") {
 		t.Fatalf("plan after chmod 644: %+v", ch)

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
@@ -38,7 +37,10 @@ func readTree(env *Env, dir string) (state.Tree, error) {
 			if err != nil {
 				return err
 			}
-			t[rel] = state.TreeEntry{SHA256: sum, Mode: uint32(fi.Mode().Perm()), Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+			// The stamp is taken before the hash: a change while hashing
+			// moves the file's stamp away from the recorded one.
+			st, _ := state.StampOf(fi)
+			t[rel] = state.TreeEntry{SHA256: sum, Mode: uint32(fi.Mode().Perm()), Stamp: st}
 		}
 		return nil
 	})
@@ -71,57 +73,74 @@ func walkTree(env *Env, dir, rel string, fn func(rel string, fi fs.FileInfo) err
 }
 
 // treeDrift names the first member of the recorded tree under dir that is
-// not as nodeup installed it, or returns "".
+// not as nodeup installed it, or returns "". rec is the state's copy:
+// members it had to hash and found unchanged get their stamps recorded in
+// it and in the state, so the next check reads none of them.
 func treeDrift(env *Env, dir string, rec state.Tree) (string, error) {
-	rels := make([]string, 0, len(rec))
-	for rel := range rec {
-		rels = append(rels, rel)
-	}
-	sort.Strings(rels)
-	for _, rel := range rels {
-		why, err := MemberDrift(env.Host, path.Join(dir, rel), rec[rel])
+	restamped := false
+	for _, rel := range slices.Sorted(maps.Keys(rec)) {
+		why, st, err := memberDrift(env.Host, path.Join(dir, rel), rec[rel])
 		if err != nil || why != "" {
 			return why, err
 		}
+		if st != nil {
+			e := rec[rel]
+			e.Stamp, restamped = *st, true
+			rec[rel] = e
+		}
+	}
+	if restamped {
+		env.State.RecordTree(dir, rec)
 	}
 	return "", nil
 }
 
 // MemberDrift says how the tree member at node path p differs from what
 // nodeup recorded when it installed it, or returns "" when it does not.
-// A regular file whose size and mtime are as recorded is not hashed again.
+// A regular file whose stamp vouches for it (state.Stamp) is not hashed.
 func MemberDrift(h *host.Host, p string, want state.TreeEntry) (string, error) {
+	why, _, err := memberDrift(h, p, want)
+	return why, err
+}
+
+// memberDrift is MemberDrift; a regular file it hashed and found as
+// recorded comes with its stamp (taken before the hash).
+func memberDrift(h *host.Host, p string, want state.TreeEntry) (string, *state.Stamp, error) {
 	fi, err := h.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return p + " is missing", nil
+		return p + " is missing", nil, nil
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if want.Link != "" {
 		target, err := h.Readlink(p)
 		if err != nil || target != want.Link {
-			return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil
+			return fmt.Sprintf("%s no longer links to %s", p, want.Link), nil, nil
 		}
-		return "", nil
+		return "", nil, nil
 	}
 	if !fi.Mode().IsRegular() {
-		return p + " is no longer a regular file", nil
+		return p + " is no longer a regular file", nil, nil
 	}
 	if perm := uint32(fi.Mode().Perm()); perm != want.Mode {
-		return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil
+		return fmt.Sprintf("%s has mode %04o, nodeup installed it %04o", p, perm, want.Mode), nil, nil
 	}
-	if fi.Size() == want.Size && fi.ModTime().UnixNano() == want.MTime {
-		return "", nil // untouched since nodeup recorded it
+	st, stamped := state.StampOf(fi)
+	if stamped && want.Vouches(st) {
+		return "", nil, nil // untouched since nodeup recorded it
 	}
 	sum, err := h.SHA256(p)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if sum != want.SHA256 {
-		return p + " was changed since nodeup installed it", nil
+		return p + " was changed since nodeup installed it", nil, nil
 	}
-	return "", nil
+	if !stamped {
+		return "", nil, nil
+	}
+	return "", &st, nil
 }
 
 // backupForeignTree backs up every file and symlink under node directory

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,14 +87,16 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 	m := env.Systemd
 	var todo []string
 	reload := false
+	// The unit files and drop-ins this run wrote that no daemon-reload of
+	// the run (another unit's) came after.
+	var written []string
 	for _, id := range u.RestartOn {
-		// A unit file or drop-in changed: systemd must re-read it.
-		if !env.changed(id) {
+		if !env.changed(id) || reloadedSince(env, id) {
 			continue
 		}
 		for _, p := range env.writes(id) {
 			if paths.IsUnitFile(p) {
-				reload = true
+				written = append(written, p)
 			}
 		}
 	}
@@ -112,6 +115,16 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 		// Also written by an earlier run, killed before its daemon-reload:
 		// the file on disk is right, systemd still has the old one loaded.
 		if reload, err = m.NeedReload(ctx, u.Name); err != nil {
+			return Change{}, err
+		}
+	}
+	if !reload && len(written) > 0 {
+		// systemd must re-read what this run wrote, unless it loaded the
+		// unit from exactly these files after they were written (it loads
+		// a unit it holds no reference to when asked about it, as
+		// LoadState just did): then the reload would cost a pass over
+		// every unit for nothing.
+		if reload, err = stale(ctx, m, u.Name, written); err != nil {
 			return Change{}, err
 		}
 	}
@@ -182,6 +195,32 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 		env.State.Restarted(u.Name)
 	}
 	return ch, nil
+}
+
+// stale reports whether systemd's loaded unit may predate the files in
+// written: it was not loaded from each of them (a unit file that shadows
+// another, a new drop-in). NeedReload has said the files it loaded did
+// not change since.
+func stale(ctx context.Context, m systemd.Manager, unit string, written []string) (bool, error) {
+	fragment, dropIns, err := m.UnitFiles(ctx, unit)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range written {
+		if p != fragment && !slices.Contains(dropIns, p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// reloadedSince reports whether systemd re-read its unit files after step
+// id of this run finished writing. Each reload costs systemd a pass over
+// every unit (a second or more on a loaded node); the units of one profile
+// share one when their files are written before it.
+func reloadedSince(env *Env, id string) bool {
+	done, ok := env.finished(id)
+	return ok && env.Systemd.ReloadedAt().After(done)
 }
 
 func activeReason(ctx context.Context, env *Env, u *Unit) string {

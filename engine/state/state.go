@@ -7,6 +7,11 @@
 // changed since, belongs to someone else and is backed up before nodeup
 // replaces it. It is also all `nodeup reset` and `nodeup state` read: they
 // need no profile.
+//
+// Beside the record it keeps what spares a converged node work: a stamp per
+// installed file (see Stamp), so a check hashes only a file that moved, and
+// what last passed a verification that need not be repeated while it is
+// unchanged. Both are caches: without them nodeup hashes and runs again.
 package state
 
 import (
@@ -22,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nodeup/nodeup/node/host"
@@ -32,7 +38,8 @@ import (
 // and due restarts in the files map as "artifact:NAME" and "restart:UNIT";
 // version 2 had no units and directories. Both are read and rewritten as
 // version 3, which an older nodeup refuses rather than drop what it does
-// not know.
+// not know. File stamps and what passed verification are caches, not
+// record: a nodeup that drops them costs the next run a hash and a check.
 const Version = 3
 
 // Artifact is an installed release artifact.
@@ -79,42 +86,84 @@ type Unit struct {
 // by path relative to the tree.
 type Tree map[string]TreeEntry
 
-// TreeEntry is one file or symlink of an installed tree. Size and MTime let
-// a check skip hashing a file that was not touched since.
+// TreeEntry is one file or symlink of an installed tree. A regular file's
+// Stamp lets a check skip hashing it while it was not touched since.
 type TreeEntry struct {
 	SHA256 string `json:"sha256,omitempty"` // regular files
 	Link   string `json:"link,omitempty"`   // symlinks: the target
 	Mode   uint32 `json:"mode,omitempty"`   // permission bits of regular files
-	Size   int64  `json:"size,omitempty"`
-	MTime  int64  `json:"mtime,omitempty"` // Unix nanoseconds
+	Stamp
+}
+
+// Stamp is how a file looked when nodeup last knew its content, having
+// written it or hashed it: size, mtime, ctime and inode. A check that finds
+// the file with the stamp recorded trusts the recorded sha256 and does not
+// read it; any other stamp means hashing it.
+//
+// The mtime alone would not do: `touch -d` or a copy that keeps times puts
+// it back after an edit. The ctime cannot be set (short of setting the
+// system clock back): every write, chmod, chown, link, rename or time
+// change moves it to the current time, and a file renamed over this one is
+// another inode. What is left is the clock's
+// granularity: where ctimes are coarse (kernels before 6.13, or filesystems
+// without multigrain timestamps), a same-size rewrite that puts the mtime
+// back within the same tick (a few milliseconds) as nodeup's own write or
+// stat keeps the stamp. That is a race with nodeup while it holds its lock,
+// not drift, and whoever can run it as root can as well edit state.json.
+type Stamp struct {
+	Size  int64  `json:"size,omitempty"`
+	MTime int64  `json:"mtime,omitempty"` // Unix nanoseconds
+	CTime int64  `json:"ctime,omitempty"` // Unix nanoseconds
+	Inode uint64 `json:"inode,omitempty"`
+}
+
+// StampOf is fi's stamp; ok is false where the platform does not say.
+func StampOf(fi fs.FileInfo) (st Stamp, ok bool) {
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Stamp{}, false
+	}
+	return Stamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), CTime: sys.Ctim.Nano(), Inode: sys.Ino}, true
+}
+
+// Vouches reports whether a file that looks like now still has the content
+// it had when rec was taken. A stamp without a ctime (an older nodeup kept
+// only size and mtime of tree members) vouches for nothing.
+func (rec Stamp) Vouches(now Stamp) bool {
+	return rec.CTime != 0 && rec == now
 }
 
 // State is safe for concurrent use.
 type State struct {
-	mu        sync.Mutex
+	saving    sync.Mutex          // one Save at a time, so saves land in order
+	mu        sync.Mutex          // the maps; never held across disk I/O
 	files     map[string]string   // node path -> hex sha256
+	stamps    map[string]Stamp    // node path -> how it looked when its sha256 was known
 	artifacts map[string]Artifact // component -> what is installed
 	trees     map[string]Tree     // node directory -> what is installed in it
 	units     map[string]Unit     // unit name -> how nodeup enabled it
 	dirs      map[string]bool     // node directories nodeup created
 	restarts  map[string]string   // unit -> the step whose change made its restart due
+	verified  map[string]string   // check -> fingerprint of what last passed it
 	dirty     bool
 }
 
 type stateFile struct {
 	Version   int                 `json:"version"`
 	Files     map[string]string   `json:"files"`
+	Stamps    map[string]Stamp    `json:"stamps,omitempty"`
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 	Trees     map[string]Tree     `json:"trees,omitempty"`
 	Units     map[string]Unit     `json:"units,omitempty"`
 	Dirs      []string            `json:"dirs,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
+	Verified  map[string]string   `json:"verified,omitempty"`
 }
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
-	return &State{files: map[string]string{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{},
-		units: map[string]Unit{}, dirs: map[string]bool{}, restarts: map[string]string{}}
+	return &State{files: map[string]string{}, stamps: map[string]Stamp{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{},
+		units: map[string]Unit{}, dirs: map[string]bool{}, restarts: map[string]string{}, verified: map[string]string{}}
 }
 
 // Exists reports whether node h has a state file: nodeup has run there.
@@ -149,10 +198,12 @@ func Load(h *host.Host) (*State, error) {
 		return s, nil
 	}
 	maps.Copy(s.files, f.Files)
+	maps.Copy(s.stamps, f.Stamps)
 	maps.Copy(s.artifacts, f.Artifacts)
 	maps.Copy(s.restarts, f.Restarts)
 	maps.Copy(s.trees, f.Trees)
 	maps.Copy(s.units, f.Units)
+	maps.Copy(s.verified, f.Verified)
 	for _, d := range f.Dirs {
 		s.dirs[path.Clean(d)] = true
 	}
@@ -192,14 +243,46 @@ func drop[V any](s *State, m map[string]V, k string) {
 	}
 }
 
-// Record notes that nodeup wrote node path p with content hash sha256.
+// Record notes that nodeup wrote node path p with content hash sha256. A
+// stamp recorded for other content no longer vouches for p.
 func (s *State) Record(p, sha256 string) {
-	s.locked(func() { set(s, s.files, path.Clean(p), sha256) })
+	s.locked(func() {
+		p = path.Clean(p)
+		if old, ok := s.files[p]; ok && old != sha256 {
+			drop(s, s.stamps, p)
+		}
+		set(s, s.files, p, sha256)
+	})
 }
 
 // Forget drops node path p from the record (nodeup removed it).
 func (s *State) Forget(p string) {
-	s.locked(func() { drop(s, s.files, path.Clean(p)) })
+	s.locked(func() {
+		drop(s, s.files, path.Clean(p))
+		drop(s, s.stamps, path.Clean(p))
+	})
+}
+
+// RecordStamp notes how node file p looks while it holds the content
+// recorded for it: call it only with a stamp taken right after writing p,
+// or taken before hashing p and finding that content.
+func (s *State) RecordStamp(p string, st Stamp) {
+	s.locked(func() {
+		p = path.Clean(p)
+		if _, ok := s.files[p]; ok && st.CTime != 0 {
+			set(s, s.stamps, p, st)
+		}
+	})
+}
+
+// Unchanged reports whether node file p, which looks like st now, still
+// holds the content recorded for it, as its recorded stamp vouches. false
+// means only that the stamp cannot tell: hash the file.
+func (s *State) Unchanged(p string, st Stamp) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.stamps[path.Clean(p)]
+	return ok && rec.Vouches(st)
 }
 
 // Lookup returns the sha256 nodeup recorded for node path p.
@@ -288,12 +371,13 @@ func (s *State) RecordTree(dir string, t Tree) {
 	}
 }
 
-// Tree returns what nodeup recorded of the tree it installed in dir.
+// Tree returns a copy of what nodeup recorded of the tree it installed in
+// dir.
 func (s *State) Tree(dir string) (Tree, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.trees[path.Clean(dir)]
-	return t, ok
+	return maps.Clone(t), ok
 }
 
 // ForgetTree drops the record of the tree in dir (nodeup removed it).
@@ -401,6 +485,25 @@ func (s *State) DueRestart(unit string) (cause string, ok bool) {
 	return cause, ok
 }
 
+// RecordVerified notes that a verification check passed against what
+// fingerprint describes (the files it ran, as they were); "" forgets it.
+func (s *State) RecordVerified(check, fingerprint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fingerprint == "" {
+		drop(s, s.verified, check)
+		return
+	}
+	set(s, s.verified, check, fingerprint)
+}
+
+// Verified returns the fingerprint of what last passed a check, or "".
+func (s *State) Verified(check string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.verified[check]
+}
+
 // Foreign reports whether node file p exists with content nodeup did not
 // write: it is not recorded, or it changed since nodeup wrote it. Such a file
 // is backed up (Host.Backup) before nodeup replaces it.
@@ -428,20 +531,31 @@ func (s *State) Foreign(h *host.Host, p string) (bool, error) {
 
 // Save writes the state atomically (Host.WriteFile) if it changed since it
 // was loaded or last saved, so an apply that changes nothing writes nothing.
+//
+// The record is copied under the lock and written without it: steps that
+// record what they did while a save syncs the disk do not wait for it.
 func (s *State) Save(h *host.Host) error {
+	s.saving.Lock()
+	defer s.saving.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.dirty {
+		s.mu.Unlock()
 		return nil
 	}
-	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Artifacts: s.artifacts, Trees: s.trees,
-		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts}, "", "  ")
+	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees,
+		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts, Verified: s.verified}, "", "  ")
+	if err == nil {
+		s.dirty = false
+	}
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if err := h.WriteFile(paths.StateFile, append(b, '\n'), 0o644); err != nil {
+		s.mu.Lock()
+		s.dirty = true
+		s.mu.Unlock()
 		return err
 	}
-	s.dirty = false
 	return nil
 }

@@ -81,15 +81,11 @@ func Gather(r Root, rootIsSlash bool) Facts {
 		f.PackageManager = m.Name()
 	}
 	f.Systemd = rootIsSlash && systemd.Running("/")
-	f.Cgroup = readCgroup(r)
-	if p, err := r.Path("/dev/kvm"); err == nil {
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			f.KVM = true
-		}
-	}
+	f.Cgroup = ReadCgroup(r)
+	f.KVM = HasKVM(r)
 	f.Containerd = findBinary(r, "containerd")
 	f.Runc = findBinary(r, "runc")
-	f.Preflight = gatherPreflight(r, rootIsSlash)
+	f.Preflight = GatherPreflight(r, rootIsSlash)
 	return f
 }
 
@@ -146,7 +142,20 @@ func unquote(v string) string {
 	return v
 }
 
-func readCgroup(r Root) Cgroup {
+// HasKVM reports whether the node's /dev/kvm is a character device.
+func HasKVM(r Root) bool {
+	p, err := r.Path("/dev/kvm")
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// ReadCgroup reads which cgroup hierarchy the node mounts and its
+// controllers. Like HasKVM it only reads files, so it costs little before
+// every plan and apply; Gather also runs the binaries it finds.
+func ReadCgroup(r Root) Cgroup {
 	read := func(p string) (string, bool) {
 		real, err := r.Path(p)
 		if err != nil {

@@ -33,7 +33,10 @@ type Preflight struct {
 // prerequisites a profile loads by default.
 var preflightModules = []string{"overlay", "br_netfilter"}
 
-func gatherPreflight(r Root, rootIsSlash bool) Preflight {
+// GatherPreflight reads what a node needs before any pod runs: /etc/hosts,
+// /etc/resolv.conf, a hostname that resolves, swap and the kernel modules.
+// It runs no program, so plan and apply can afford it on every run.
+func GatherPreflight(r Root, rootIsSlash bool) Preflight {
 	var p Preflight
 	exists := func(path string) bool {
 		real, err := r.Path(path)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 )
@@ -11,6 +13,9 @@ import (
 // dbusManager is a Manager over the system bus.
 type dbusManager struct {
 	conn *sdbus.Conn
+
+	mu         sync.Mutex
+	reloadedAt time.Time
 }
 
 // NewDBus connects to systemd over the system bus (falling back to
@@ -29,10 +34,22 @@ func (m *dbusManager) Close() error {
 }
 
 func (m *dbusManager) DaemonReload(ctx context.Context) error {
+	asked := time.Now()
 	if err := m.conn.ReloadContext(ctx); err != nil {
 		return fmt.Errorf("systemd daemon-reload: %w", err)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if asked.After(m.reloadedAt) {
+		m.reloadedAt = asked
+	}
 	return nil
+}
+
+func (m *dbusManager) ReloadedAt() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reloadedAt
 }
 
 func (m *dbusManager) Enable(ctx context.Context, units ...string) error {
@@ -85,6 +102,22 @@ func (m *dbusManager) NeedReload(ctx context.Context, unit string) (bool, error)
 		return false, fmt.Errorf("NeedDaemonReload of %s: unexpected type %s", unit, p.Value.Signature())
 	}
 	return b, nil
+}
+
+func (m *dbusManager) UnitFiles(ctx context.Context, unit string) (string, []string, error) {
+	fragment, err := m.stringProperty(ctx, unit, "FragmentPath")
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := m.conn.GetUnitPropertyContext(ctx, unit, "DropInPaths")
+	if err != nil {
+		return "", nil, fmt.Errorf("DropInPaths of %s: %w", unit, err)
+	}
+	dropIns, ok := p.Value.Value().([]string)
+	if !ok {
+		return "", nil, fmt.Errorf("DropInPaths of %s: unexpected type %s", unit, p.Value.Signature())
+	}
+	return fragment, dropIns, nil
 }
 
 func (m *dbusManager) stringProperty(ctx context.Context, unit, name string) (string, error) {

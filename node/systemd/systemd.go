@@ -27,6 +27,9 @@ type Root interface {
 type Manager interface {
 	// DaemonReload makes systemd re-read unit files (systemctl daemon-reload).
 	DaemonReload(ctx context.Context) error
+	// ReloadedAt is when the last DaemonReload that succeeded was asked
+	// for (zero if none): systemd has read every unit file written before.
+	ReloadedAt() time.Time
 	// Enable enables units persistently (systemctl enable).
 	Enable(ctx context.Context, units ...string) error
 	// IsEnabled reports whether the unit file state is enabled or enabled-runtime.
@@ -38,6 +41,9 @@ type Manager interface {
 	// NeedReload is systemd's NeedDaemonReload: the unit's file or drop-ins
 	// changed on disk since systemd loaded them.
 	NeedReload(ctx context.Context, unit string) (bool, error)
+	// UnitFiles are the files systemd loaded the unit from: its
+	// FragmentPath and DropInPaths.
+	UnitFiles(ctx context.Context, unit string) (fragment string, dropIns []string, err error)
 	// ActiveState is the unit's ActiveState and, for services, its main PID (0 if none).
 	ActiveState(ctx context.Context, unit string) (state string, mainPID uint32, err error)
 	// Start starts the unit and waits for the job's result.

@@ -42,8 +42,9 @@ type Node struct {
 	Fake    *systemdtest.Fake // nil: offline (no systemd running)
 	Warns   []string
 	Mu      sync.Mutex
-	Changes map[string]bool     // step ID -> changed earlier in the run
-	Paths   map[string][]string // step ID -> node paths it writes
+	Changes map[string]bool      // step ID -> changed earlier in the run
+	Paths   map[string][]string  // step ID -> node paths it writes
+	Done    map[string]time.Time // step ID -> when it finished in the run
 }
 
 // NewNode returns a node whose Env has no systemd, no kernel and no CRI;
@@ -59,7 +60,7 @@ func NewNode(t *testing.T) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{T: t, Root: root, Host: h, Changes: map[string]bool{}, Paths: map[string][]string{}}
+	n := &Node{T: t, Root: root, Host: h, Changes: map[string]bool{}, Paths: map[string][]string{}, Done: map[string]time.Time{}}
 	n.Env = &steps.Env{
 		Host:  h,
 		State: st,
@@ -92,6 +93,14 @@ func (n *Node) Writes(id string) []string {
 	n.Mu.Lock()
 	defer n.Mu.Unlock()
 	return n.Paths[id]
+}
+
+// Finished is what the node's steps see of when other steps finished.
+func (n *Node) Finished(id string) (time.Time, bool) {
+	n.Mu.Lock()
+	defer n.Mu.Unlock()
+	at, ok := n.Done[id]
+	return at, ok
 }
 
 // Online gives the node a running (fake) systemd.

@@ -28,7 +28,8 @@ type Options struct {
 	// BootTimeout bounds the wait for systemd to finish booting; default 60s.
 	BootTimeout time.Duration
 	// Rootfs is the tree the node's root overlays; default Rootfs(t). See
-	// CloudRootfs.
+	// CloudRootfs. A test that needs more software (another tool to compare
+	// nodeup with) boots a copy of it with that software installed.
 	Rootfs string
 }
 

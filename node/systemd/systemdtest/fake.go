@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nodeup/nodeup/node/systemd"
 )
@@ -22,6 +23,8 @@ type Fake struct {
 	units   map[string]*FakeUnit
 	fail    map[string]error
 	nextPID uint32
+	// reloadedAt is when the last DaemonReload that succeeded was asked for.
+	reloadedAt time.Time
 }
 
 // FakeUnit is the state Fake keeps for one unit.
@@ -32,7 +35,11 @@ type FakeUnit struct {
 	// NeedReload is NeedDaemonReload: set it to simulate a unit file changed
 	// on disk; DaemonReload clears it.
 	NeedReload bool
-	MainPID    uint32
+	// Fragment and DropIns are the files systemd loaded the unit from; set
+	// them to simulate a unit loaded from the files nodeup wrote.
+	Fragment string
+	DropIns  []string
+	MainPID  uint32
 	// AfterStart is the ActiveState a start or restart leads to; "" means
 	// "active". Set "failed" to simulate a unit that crashes.
 	AfterStart string
@@ -138,6 +145,7 @@ func (f *Fake) record(op, unit string) error {
 }
 
 func (f *Fake) DaemonReload(ctx context.Context) error {
+	asked := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("daemon-reload", ""); err != nil {
@@ -146,7 +154,14 @@ func (f *Fake) DaemonReload(ctx context.Context) error {
 	for _, u := range f.units {
 		u.NeedReload = false
 	}
+	f.reloadedAt = asked
 	return nil
+}
+
+func (f *Fake) ReloadedAt() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reloadedAt
 }
 
 func (f *Fake) Enable(ctx context.Context, units ...string) error {
@@ -216,6 +231,16 @@ func (f *Fake) NeedReload(ctx context.Context, unit string) (bool, error) {
 		return false, err
 	}
 	return f.unit(unit).NeedReload, nil
+}
+
+func (f *Fake) UnitFiles(ctx context.Context, unit string) (string, []string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["state "+unit]; err != nil {
+		return "", nil, err
+	}
+	u := f.unit(unit)
+	return u.Fragment, append([]string(nil), u.DropIns...), nil
 }
 
 func (f *Fake) ActiveState(ctx context.Context, unit string) (string, uint32, error) {

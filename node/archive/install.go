@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
@@ -305,6 +307,17 @@ func (a *Archive) commitAll(files []Placement, pending []*host.AtomicFile, sums 
 				return nil, err
 			}
 		}
+	}
+	// The staged files reach the disk together, then each is renamed in
+	// order; Commit's own sync then finds nothing left to write.
+	errs := make([]error, len(pending))
+	var wg sync.WaitGroup
+	for i, p := range pending {
+		wg.Go(func() { errs[i] = p.Sync() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	for i, p := range pending {
 		if err := p.Commit(); err != nil {

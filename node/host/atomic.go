@@ -108,6 +108,16 @@ func (a *AtomicFile) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// Sync flushes what was written so far to the disk. Commit syncs anyway;
+// syncing many staged files at once beforehand (several in flight, not one
+// after another) leaves Commit little to wait for.
+func (a *AtomicFile) Sync() error {
+	if err := a.f.Sync(); err != nil {
+		return a.h.fail("sync", a.node, err)
+	}
+	return nil
+}
+
 // Commit installs the file at its node path (see AtomicFile). On any error
 // the temporary file is removed and the path keeps its old content.
 func (a *AtomicFile) Commit() error {

@@ -754,10 +754,11 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 	n.Write("/etc/containerd/config.toml", "version = 3\n", 0o644)
 	fake.Unit("containerd.service").FileState = "enabled"
 
-	// A process started just after the file was written.
-	written := time.Now()
+	// A process started just after the file was written (its mtime set a
+	// little in the past: the process starts later, whatever the clock's
+	// resolution).
+	written := time.Now().Add(-20 * time.Millisecond)
 	os.Chtimes(n.Real("/etc/containerd/config.toml"), written, written)
-	time.Sleep(20 * time.Millisecond)
 	proc := exec.Command("sleep", "30")
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)

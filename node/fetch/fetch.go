@@ -181,7 +181,10 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 	for _, u := range candidates {
 		serr := f.trySource(ctx, u, tmp, sum, pinned, limit)
 		if serr == nil {
-			if err := host.CommitIn(dir, tmp, tmpName, sum, 0o644); err != nil {
+			// The cache checks every entry's sha256 before using it: a
+			// crash that loses the entry's bytes costs a download, so
+			// nothing waits for the disk here.
+			if err := host.CommitCheckedIn(dir, tmp, tmpName, sum, 0o644); err != nil {
 				fail.Err = fmt.Errorf("store %s in the cache: %w", final, err)
 				return "", fail
 			}

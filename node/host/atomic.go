@@ -81,8 +81,23 @@ func TempIn(dir *os.File, name string) (*os.File, string, error) {
 // an error syncing dir is returned too (the rename may not survive a
 // crash).
 func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
+	return commitIn(dir, f, tmp, name, mode, true)
+}
+
+// CommitCheckedIn is CommitIn for a file whose every reader checks its
+// content first (a cache entry named by its sha256): nothing is synced, so a
+// crash may leave name short or empty, and its next reader finds it wrong
+// and fetches it again. Readers never see a partial file while nodeup runs.
+func CommitCheckedIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
+	return commitIn(dir, f, tmp, name, mode, false)
+}
+
+func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, durable bool) error {
 	d := int(dir.Fd())
-	err := f.Sync()
+	var err error
+	if durable {
+		err = f.Sync()
+	}
 	if err == nil {
 		err = f.Chmod(mode)
 	}
@@ -95,6 +110,9 @@ func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
 	if err != nil {
 		unix.Unlinkat(d, tmp, 0)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return unix.Fsync(d)
 }

@@ -46,6 +46,31 @@ wait_for() {
 running_hello() { [ -n "$(crictl ps --name '^hello$' --state running -q 2>/dev/null)" ]; }
 no_hello_pod() { [ -z "$(crictl pods --name '^hello' -q 2>/dev/null)" ]; }
 
+# start_hello CHECK: puts the static pod's manifest in place and waits for its container
+# to run; CHECK fails, and the manifest goes, when it does not.
+start_hello() {
+  cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
+  if wait_for 420 10 running_hello; then
+    check "$1" ok "after ${SECONDS}s"
+    return 0
+  fi
+  check "$1" FAIL "no running hello container after 420s"
+  crictl pods; crictl ps -a; journalctl -u kubelet --no-pager -n 60
+  rm -f "$MANIFESTS/hello.yaml"
+  return 1
+}
+
+# stop_hello CHECK: removes the manifest; CHECK passes when the kubelet removes the pod.
+stop_hello() {
+  rm -f "$MANIFESTS/hello.yaml"
+  if wait_for 300 10 no_hello_pod; then
+    check "$1" ok "after ${SECONDS}s"
+  else
+    check "$1" FAIL "the hello pod is still there 300s after its manifest was removed"
+    crictl pods
+  fi
+}
+
 # phase DRIVER VERIFY_CGROUP POD_CGROUP: apply, whose verification runs a pod (its cgroup
 # matching VERIFY_CGROUP) before the kubelet starts; verify --pod with the kubelet running,
 # which must not run a pod the kubelet would kill; then a static pod whose /proc/PID/cgroup
@@ -76,14 +101,7 @@ phase() {
   check "verify-pod-kubelet-skips-$driver" "$(okif grep -Eq '^skip +pod +not run: a kubelet runs here' <<<"$out")"
 
   section "static pod ($driver)"
-  cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
-  if ! wait_for 420 10 running_hello; then
-    check "static-pod-running-$driver" FAIL "no running hello container after 420s"
-    crictl pods; crictl ps -a; journalctl -u kubelet --no-pager -n 60
-    rm -f "$MANIFESTS/hello.yaml"
-    return
-  fi
-  check "static-pod-running-$driver" ok "after ${SECONDS}s"
+  start_hello "static-pod-running-$driver" || return
   echo "+ crictl pods"
   crictl pods
   echo "+ crictl ps"
@@ -103,13 +121,7 @@ phase() {
   check "static-pod-lo-$driver" "$(okif grep -Eq '^1: lo: <LOOPBACK,UP,LOWER_UP>' <<<"$addr")"
   check "static-pod-address-$driver" "$(okif grep -Eq 'inet 10\.244\.0\.[0-9]+/24' <<<"$addr")"
 
-  rm -f "$MANIFESTS/hello.yaml"
-  if wait_for 300 10 no_hello_pod; then
-    check "static-pod-removed-$driver" ok "after ${SECONDS}s"
-  else
-    check "static-pod-removed-$driver" FAIL "the hello pod is still there 300s after its manifest was removed"
-    crictl pods
-  fi
+  stop_hello "static-pod-removed-$driver"
 
   section "nodeup verify --pod with the kubelet stopped ($driver)"
   # What an operator runs to prove the node: the pod runs through the CRI, in the driver's
@@ -158,14 +170,7 @@ upgrade() {
   local driver=$1 out rc cid pid sandbox since lines stops starts after
   section "upgrade: a running pod across containerd $(containerd --version | awk '{print $3}') -> $UPGRADE_TO"
   systemctl start kubelet
-  cp "$IN/hello.yaml" "$MANIFESTS/hello.yaml"
-  if ! wait_for 420 10 running_hello; then
-    check "upgrade-pod-before" FAIL "no running hello container after 420s"
-    crictl pods; crictl ps -a; journalctl -u kubelet --no-pager -n 60
-    rm -f "$MANIFESTS/hello.yaml"
-    return
-  fi
-  check "upgrade-pod-before" ok
+  start_hello upgrade-pod-before || return
   cid=$(crictl ps --name '^hello$' --state running -q | head -n 1)
   pid=$(crictl inspect -o go-template --template '{{.info.pid}}' "$cid")
   sandbox=$(crictl pods --name '^hello' --state ready -q | head -n 1)
@@ -195,13 +200,7 @@ upgrade() {
   # The kubelet still manages it: no second container, and the manifest's removal
   # removes the pod.
   check "upgrade-pod-not-restarted" "$(okif [ "$(crictl ps -a --name '^hello$' -q | wc -l)" = 1 ])" "$(crictl ps -a --name '^hello$' -q | wc -l) hello containers"
-  rm -f "$MANIFESTS/hello.yaml"
-  if wait_for 300 10 no_hello_pod; then
-    check "upgrade-kubelet-removes-pod" ok "after ${SECONDS}s"
-  else
-    check "upgrade-kubelet-removes-pod" FAIL "the hello pod is still there 300s after its manifest was removed"
-    crictl pods
-  fi
+  stop_hello "upgrade-kubelet-removes-pod"
 }
 
 if [ -n "${UPGRADE_TO:-}" ]; then

@@ -309,7 +309,7 @@ func (a *Archive) commitAll(files []Placement, pending []*host.AtomicFile, sums 
 		}
 	}
 	// The staged files reach the disk together, then each is renamed in
-	// order; Commit's own sync then finds nothing left to write.
+	// order (Commit does not sync them again).
 	errs := make([]error, len(pending))
 	var wg sync.WaitGroup
 	for i, p := range pending {

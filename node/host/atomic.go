@@ -29,6 +29,8 @@ type AtomicFile struct {
 	f    *os.File
 	mode fs.FileMode
 	done bool
+	// synced: Sync flushed everything written, so Commit need not again.
+	synced bool
 }
 
 // Create starts an AtomicFile for node path p with the given mode. Missing
@@ -81,7 +83,7 @@ func TempIn(dir *os.File, name string) (*os.File, string, error) {
 // an error syncing dir is returned too (the rename may not survive a
 // crash).
 func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
-	return commitIn(dir, f, tmp, name, mode, true)
+	return commitIn(dir, f, tmp, name, mode, true, true)
 }
 
 // CommitCheckedIn is CommitIn for a file whose every reader checks its
@@ -89,13 +91,15 @@ func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
 // crash may leave name short or empty, and its next reader finds it wrong
 // and fetches it again. Readers never see a partial file while nodeup runs.
 func CommitCheckedIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
-	return commitIn(dir, f, tmp, name, mode, false)
+	return commitIn(dir, f, tmp, name, mode, false, false)
 }
 
-func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, durable bool) error {
+// commitIn is CommitIn with the file's sync (syncFile: not done already)
+// and the directory's (syncDir: the rename must survive a crash) chosen.
+func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, syncFile, syncDir bool) error {
 	d := int(dir.Fd())
 	var err error
-	if durable {
+	if syncFile {
 		err = f.Sync()
 	}
 	if err == nil {
@@ -111,7 +115,7 @@ func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, durable bool)
 		unix.Unlinkat(d, tmp, 0)
 		return err
 	}
-	if !durable {
+	if !syncDir {
 		return nil
 	}
 	return unix.Fsync(d)
@@ -119,6 +123,7 @@ func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, durable bool)
 
 // Write writes to the temporary file.
 func (a *AtomicFile) Write(b []byte) (int, error) {
+	a.synced = false
 	n, err := a.f.Write(b)
 	if err != nil {
 		return n, a.h.fail("write", a.node, err)
@@ -126,13 +131,14 @@ func (a *AtomicFile) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Sync flushes what was written so far to the disk. Commit syncs anyway;
-// syncing many staged files at once beforehand (several in flight, not one
-// after another) leaves Commit little to wait for.
+// Sync flushes what was written so far to the disk, so that Commit need
+// not: syncing many staged files at once (several in flight, not one after
+// another) leaves each Commit only its rename and its directory's sync.
 func (a *AtomicFile) Sync() error {
 	if err := a.f.Sync(); err != nil {
 		return a.h.fail("sync", a.node, err)
 	}
+	a.synced = true
 	return nil
 }
 
@@ -144,7 +150,7 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	defer a.dir.Close()
-	if err := CommitIn(a.dir, a.f, a.tmp, a.base, a.mode); err != nil {
+	if err := commitIn(a.dir, a.f, a.tmp, a.base, a.mode, !a.synced, true); err != nil {
 		return a.h.fail("write", a.node, err)
 	}
 	return nil

@@ -26,7 +26,7 @@ that directory with no flags and does the rest.`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			return inv.runGraph(args[0], true, o)
+			return inv.runApply(args[0], o)
 		}),
 	}
 	inv.profileFlags(cmd)
@@ -37,4 +37,10 @@ that directory with no flags and does the rest.`,
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps in the plan too")
 	addApplyDay2Flags(cmd, &o)
 	return cmd
+}
+
+// addApplyDay2Flags adds the flags for upgrades, of apply and of the plan
+// that shows what it would do.
+func addApplyDay2Flags(cmd *cobra.Command, o *planOptions) {
+	cmd.Flags().BoolVar(&o.allowDowngrade, "allow-downgrade", false, "move containerd to a release older than the node's even when it reads an older config schema")
 }

@@ -295,7 +295,11 @@ func (c *bundleContents) downloads() []bundleDownload {
 func (inv *invocation) fetchAll(ctx context.Context, cacheDir string, downloads []bundleDownload) ([]bundle.File, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	f := inv.fetcher(cacheDir)
+	cfg, err := inv.config()
+	if err != nil {
+		return nil, err
+	}
+	f := cfg.Fetcher(cacheDir)
 	files := make([]bundle.File, len(downloads))
 	errs := make([]error, len(downloads))
 	sem := make(chan struct{}, inv.stepsAtOnce())

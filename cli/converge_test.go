@@ -228,7 +228,9 @@ func TestJSONOutput(t *testing.T) {
 	profile := testProfile(t)
 	root := t.TempDir()
 
-	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--json", "--detailed-exitcode")
+	// The plan of the same phase as the apply predicts it, the profile kept
+	// for the boot included.
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--json", "--detailed-exitcode")
 	if code != 2 {
 		t.Errorf("plan --json --detailed-exitcode with changes: exit %d\n%s", code, errs)
 	}

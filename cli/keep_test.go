@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/nodeup/nodeup/engine/state"
-	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/paths"
-	"github.com/nodeup/nodeup/plan"
 )
 
 func dirNames(t *testing.T, dir string) string {
@@ -89,6 +85,15 @@ func TestBakeKeepsProfileAndValues(t *testing.T) {
 		t.Errorf("staging directories left in /etc/nodeup: %s", got)
 	}
 
+	// plan --phase bake shows the write to the profile directory: here,
+	// the file a hand put there goes.
+	os.WriteFile(filepath.Join(kept, "site.hcl"), []byte("node {}\n"), 0o600)
+	code, out, errs = nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "~ profile:/etc/nodeup/profile.d: update files differ") || !strings.Contains(out, "- /etc/nodeup/profile.d/site.hcl") {
+		t.Errorf("plan --phase bake with a file added to the kept profile: exit %d\n%s%s", code, out, errs)
+	}
+	noSecret(t, "plan --phase bake", out+errs)
+
 	// Other phases keep nothing.
 	other := t.TempDir()
 	if code, out, errs := nodeup(t, "plan", profile, "--root", other); code != 0 {
@@ -96,37 +101,5 @@ func TestBakeKeepsProfileAndValues(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(other, paths.ProfileDir)); err == nil {
 		t.Error("plan kept the profile")
-	}
-}
-
-// A kept profile is recorded as nodeup's, and a second bake's record holds
-// only its own files.
-func TestRecordProfileDir(t *testing.T) {
-	st := state.New()
-	st.Record("/etc/containerd/config.toml", "c0ffee")
-	recordProfileDir(st, "/etc/nodeup/profile.d", []plan.SnapshotFile{
-		{Rel: "node.hcl", Data: []byte("a")},
-		{Rel: "files/x.conf", Data: []byte("b")},
-	})
-	recordProfileDir(st, "/etc/nodeup/profile.d", []plan.SnapshotFile{
-		{Rel: "node.hcl", Data: []byte("c")},
-		{Rel: "nodeup.auto.vars.hcl", Data: []byte("d")},
-	})
-	snap := st.Snapshot()
-	want := map[string]string{
-		"/etc/containerd/config.toml":                "c0ffee",
-		"/etc/nodeup/profile.d/node.hcl":             digest.Bytes([]byte("c")),
-		"/etc/nodeup/profile.d/nodeup.auto.vars.hcl": digest.Bytes([]byte("d")),
-	}
-	if len(snap.Files) != len(want) {
-		t.Errorf("files recorded: %v, want %v", snap.Files, want)
-	}
-	for p, sum := range want {
-		if snap.Files[p] != sum {
-			t.Errorf("%s recorded as %q, want %q", p, snap.Files[p], sum)
-		}
-	}
-	if !slices.Contains(snap.Dirs, "/etc/nodeup/profile.d") {
-		t.Errorf("directories recorded: %v", snap.Dirs)
 	}
 }

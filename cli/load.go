@@ -2,20 +2,15 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/graph"
-	"github.com/nodeup/nodeup/plan"
 )
 
 // diagnostic is a profile diagnostic in JSON (docs/json.md), shaped like
@@ -56,54 +51,6 @@ func toDiagnostic(d *hcl.Diagnostic) diagnostic {
 		}
 	}
 	return out
-}
-
-// loadProfile reads and validates a profile, reporting every diagnostic.
-// It fails when any diagnostic is an error.
-func (inv *invocation) loadProfile(path string) (*plan.Loaded, error) {
-	loaded, diags, err := loadBounded(path, plan.Options{
-		Vars:     inv.g.vars,
-		VarFiles: inv.g.varFiles,
-		Environ:  inv.environ,
-		HostArch: cmp.Or(inv.g.arch, runtime.GOARCH),
-		FileDirs: inv.g.allowFiles,
-	}, inv.g.loadTimeout)
-	if err != nil {
-		return nil, err
-	}
-	inv.secrets.add(loaded.Sensitive...)
-	inv.report(loaded.Files, diags)
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("%s: %s", path, countDiags(diags))
-	}
-	return loaded, nil
-}
-
-// loadGraph reads a profile and compiles its step graph, noting the steps
-// that handle a secret.
-func (inv *invocation) loadGraph(path string) (*plan.Loaded, *graph.Graph, error) {
-	loaded, err := inv.loadProfile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := plan.Build(loaded.Profile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	inv.secrets.markSteps(loaded.Profile, g)
-	return loaded, g, nil
-}
-
-func countDiags(diags hcl.Diagnostics) string {
-	errs, warns := 0, 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	return fmt.Sprintf("%d error(s), %d warning(s)", errs, warns)
 }
 
 // report shows diagnostics on stderr, errors first and then in file
@@ -208,43 +155,4 @@ func (inv *invocation) snippetFiles(files map[string]*hcl.File) map[string]*hcl.
 		out[name] = &c
 	}
 	return out
-}
-
-// loadTimeout bounds the evaluation of a profile: a legitimate one takes
-// milliseconds, and the limits of package plan stop every known way of
-// making it take longer; this is the backstop for the ones nobody found.
-const loadTimeout = time.Minute
-
-// loadBounded is plan.Load within a time bound (loadTimeout when timeout
-// is 0), with a panic while loading turned into an error.
-func loadBounded(path string, opts plan.Options, timeout time.Duration) (*plan.Loaded, hcl.Diagnostics, error) {
-	type result struct {
-		loaded *plan.Loaded
-		diags  hcl.Diagnostics
-		panic  any
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{panic: p}
-			}
-		}()
-		loaded, diags := plan.Load(path, opts)
-		done <- result{loaded: loaded, diags: diags}
-	}()
-	if timeout <= 0 {
-		timeout = loadTimeout
-	}
-	select {
-	case r := <-done:
-		if r.panic != nil {
-			return nil, nil, &panicError{value: r.panic, where: "loading " + path}
-		}
-		return r.loaded, r.diags, nil
-	case <-time.After(timeout):
-		// The evaluation goes on in its goroutine until nodeup exits,
-		// which it does now.
-		return nil, nil, fmt.Errorf("%s: evaluating the profile takes longer than %v; it computes something far too large (a huge number or text). Simplify its expressions", path, timeout)
-	}
 }

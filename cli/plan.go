@@ -18,7 +18,7 @@ its diff. plan writes nothing and takes no lock; it runs as any user that can re
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			return inv.runGraph(args[0], false, o)
+			return inv.runPlan(args[0], o)
 		}),
 	}
 	inv.profileFlags(cmd)
@@ -29,4 +29,11 @@ its diff. plan writes nothing and takes no lock; it runs as any user that can re
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
 	addPlanDay2Flags(cmd, &o)
 	return cmd
+}
+
+// addPlanDay2Flags adds plan's flags for upgrades (as apply's) and drift
+// monitoring.
+func addPlanDay2Flags(cmd *cobra.Command, o *planOptions) {
+	addApplyDay2Flags(cmd, o)
+	cmd.Flags().StringVar(&o.metricsFile, "metrics-file", "", "also write the drift, the last apply and a CRI verification to `PATH` (a path on this machine, not under --root) in node_exporter's textfile format, atomically")
 }

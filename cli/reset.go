@@ -54,7 +54,11 @@ func (inv *invocation) runReset(o resetOptions) error {
 	g := &inv.g
 	ctx, cancel := signalContext()
 	defer cancel()
-	env, cleanup, err := inv.newEnv(ctx)
+	cfg, err := inv.config()
+	if err != nil {
+		return err
+	}
+	env, cleanup, err := cfg.NewEnv(ctx)
 	if err != nil {
 		return err
 	}

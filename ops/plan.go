@@ -1,0 +1,95 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nodeup/nodeup/engine"
+	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/steps"
+)
+
+// PlanOptions are what plan is asked.
+type PlanOptions struct {
+	Path           string
+	AllowDowngrade bool
+	// Drift also asks the runtime over CRI, as apply's last step does,
+	// for the drift metrics.
+	Drift bool
+}
+
+// PlanReport is what a plan found: every step's check.
+type PlanReport struct {
+	Loaded  *plan.Loaded
+	Graph   *graph.Graph
+	Results []engine.Result
+	// Verified says the runtime was asked (Drift, where this run may talk
+	// to it), VerifyOK that it passed.
+	Verified, VerifyOK bool
+}
+
+// Plan checks every step of the profile against the node and says what
+// apply would change. It writes nothing and takes no lock.
+func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
+	pr, err := c.prepare(o.Path, false)
+	if err != nil {
+		return nil, err
+	}
+	g := pr.graph
+	env, cleanup, err := c.NewEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if err := checkVersions(g, env, false, o.AllowDowngrade); err != nil {
+		return nil, err
+	}
+	r := &PlanReport{Loaded: pr.loaded, Graph: g}
+	r.Results = engine.Run(ctx, g, env, engine.Options{Parallelism: c.stepsAtOnce()})
+	if o.Drift {
+		r.Verified, r.VerifyOK = verifyForMetrics(ctx, g, env)
+	}
+	return r, nil
+}
+
+// prepared is a profile compiled for one run.
+type prepared struct {
+	loaded *plan.Loaded
+	graph  *graph.Graph
+	// kept is the profile's snapshot that --phase bake keeps on the node.
+	kept []plan.SnapshotFile
+}
+
+// prepare loads the profile and compiles its graph for this run: the
+// target and the host must fit it, an apply must be able to verify, and
+// --phase bake keeps the profile as the graph's last step.
+func (c *Config) prepare(path string, apply bool) (*prepared, error) {
+	loaded, g, err := c.LoadGraph(path)
+	if err != nil {
+		return nil, err
+	}
+	p := loaded.Profile
+	if d := plan.CheckTarget(p); d.HasErrors() {
+		c.diagnostics(loaded.Files, d)
+		return nil, fmt.Errorf("%s: %s", path, d[0].Summary)
+	}
+	if err := c.checkHost(p, loaded.Files); err != nil {
+		return nil, err
+	}
+	if apply {
+		if err := c.canVerify(path); err != nil {
+			return nil, err
+		}
+	}
+	pr := &prepared{loaded: loaded, graph: g}
+	if c.Phase == steps.PhaseBake {
+		files, err := plan.Snapshot(p)
+		if err != nil {
+			return nil, fmt.Errorf("--phase bake keeps the profile in %s for the boot: %w", keptDir, err)
+		}
+		plan.KeepProfile(g, files)
+		pr.kept = files
+	}
+	return pr, nil
+}

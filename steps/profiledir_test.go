@@ -1,0 +1,59 @@
+package steps
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/node/digest"
+	"github.com/nodeup/nodeup/node/host"
+)
+
+// A kept profile is recorded as nodeup's, and a second bake's record holds
+// only its own files; the second apply of the same profile changes nothing.
+func TestProfileDirRecordsItsOwnFiles(t *testing.T) {
+	h, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Host: h, State: state.New()}
+	env.State.Record("/etc/containerd/config.toml", "c0ffee")
+	first := &ProfileDir{Dir: "/etc/nodeup/profile.d", Dirs: []string{"files"}, Files: []KeptFile{
+		{Rel: "node.hcl", Data: []byte("a"), Mode: 0o600},
+		{Rel: "files/x.conf", Data: []byte("b"), Mode: 0o600},
+	}}
+	second := &ProfileDir{Dir: "/etc/nodeup/profile.d", Files: []KeptFile{
+		{Rel: "node.hcl", Data: []byte("c"), Mode: 0o600},
+		{Rel: "nodeup.auto.vars.hcl", Data: []byte("d"), Mode: 0o600},
+	}}
+	ctx := context.Background()
+	for _, k := range []*ProfileDir{first, second} {
+		if ch, err := k.Apply(ctx, env); err != nil || !ch.Changed() {
+			t.Fatalf("apply: %+v %v", ch, err)
+		}
+	}
+	if ch, err := second.Check(ctx, env); err != nil || ch.Outcome != NoOp {
+		t.Errorf("check after apply: %+v %v", ch, err)
+	}
+	snap := env.State.Snapshot()
+	want := map[string]string{
+		"/etc/containerd/config.toml":                "c0ffee",
+		"/etc/nodeup/profile.d/node.hcl":             digest.Bytes([]byte("c")),
+		"/etc/nodeup/profile.d/nodeup.auto.vars.hcl": digest.Bytes([]byte("d")),
+	}
+	if len(snap.Files) != len(want) {
+		t.Errorf("files recorded: %v, want %v", snap.Files, want)
+	}
+	for p, sum := range want {
+		if snap.Files[p] != sum {
+			t.Errorf("%s recorded as %q, want %q", p, snap.Files[p], sum)
+		}
+	}
+	if !slices.Contains(snap.Dirs, "/etc/nodeup/profile.d") {
+		t.Errorf("directories recorded: %v", snap.Dirs)
+	}
+	if _, err := h.Lstat("/etc/nodeup/profile.d/files"); err == nil {
+		t.Error("the first profile's files/ is still there after the second was kept")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // Every failure exits 1; 2 belongs to plan --detailed-exitcode.

@@ -10,7 +10,6 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
-
 )
 
 // diagnostic is a profile diagnostic in JSON (docs/json.md), shaped like

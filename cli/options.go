@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -38,14 +37,6 @@ func (inv *invocation) phaseFlag(cmd *cobra.Command) {
 func (inv *invocation) parallelismFlag(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&inv.g.parallelism, "parallelism", 0, "steps run at once (0: twice the number of CPUs)")
 	_ = cmd.RegisterFlagCompletionFunc("parallelism", cobra.NoFileCompletions)
-}
-
-// stepsAtOnce is --parallelism, or twice the CPUs.
-func (inv *invocation) stepsAtOnce() int {
-	if inv.g.parallelism > 0 {
-		return inv.g.parallelism
-	}
-	return runtime.NumCPU() * 2
 }
 
 func parsePhase(p string) (steps.Phase, error) {

@@ -1,0 +1,411 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/nodeup/nodeup/bundle"
+	"github.com/nodeup/nodeup/node/digest"
+	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/profile"
+	"github.com/nodeup/nodeup/steps"
+)
+
+// BundleOptions are what bundle is asked.
+type BundleOptions struct {
+	// Path is the profile; Out the directory, or FILE.tar, written.
+	Path, Out string
+	// CacheDir holds the downloads; "": nodeup's in the user cache
+	// directory.
+	CacheDir string
+	// Arches are the architectures bundled; none: the profile's.
+	Arches []string
+	// Binaries are the nodeup binaries by architecture; this nodeup goes
+	// for its own architecture when none is given for it.
+	Binaries map[string]string
+	// Version is this nodeup's version, for the manifest.
+	Version string
+}
+
+// BundleReport is what a bundle holds.
+type BundleReport struct {
+	Out    string
+	Arches []string
+	// Files are the bundle's files, sorted by path.
+	Files []bundle.Entry
+	// Artifacts counts the release artifacts, Images the image archives
+	// and ProfileFiles the profile's files.
+	Artifacts, Images, ProfileFiles int
+	// NodeupMissing are the architectures the bundle holds no nodeup for
+	// (each is also logged as a warning).
+	NodeupMissing []string
+}
+
+// Bundle writes every artifact and image archive the profile needs, for
+// each architecture, as a mirror with nodeup and the profile: load, list,
+// download (each checked against its sha256), then write at once.
+func Bundle(ctx context.Context, c *Config, o BundleOptions) (*BundleReport, error) {
+	contents, err := c.bundleContents(o.Path, o.Arches)
+	if err != nil {
+		return nil, err
+	}
+	arches := contents.arches
+	for arch := range o.Binaries {
+		if !slices.Contains(arches, arch) {
+			return nil, fmt.Errorf("--nodeup-binary %s=...: the bundle is for %s; add --arch %s", arch, strings.Join(arches, ", "), arch)
+		}
+	}
+	snapshot, err := plan.Snapshot(contents.profile)
+	if err != nil {
+		return nil, fmt.Errorf("the bundle carries the profile: %w", err)
+	}
+	cacheDir, err := bundleCache(o.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	files, err := c.fetchAll(ctx, cacheDir, contents.downloads())
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, profileFiles(snapshot)...)
+	binaries, missing, err := nodeupFiles(arches, o.Binaries, o.Version)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, binaries...)
+	if err := bundle.Write(o.Out, bundle.Manifest{NodeupVersion: o.Version, Arches: arches}, files); err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	for _, arch := range missing {
+		c.logger().Warn(fmt.Sprintf("the bundle holds no nodeup for linux/%s: add --nodeup-binary %s=FILE", arch, arch))
+	}
+	r := &BundleReport{Out: o.Out, Arches: arches, Artifacts: len(contents.artifacts), Images: len(contents.images),
+		ProfileFiles: len(snapshot), NodeupMissing: missing}
+	for _, f := range files {
+		r.Files = append(r.Files, f.Entry)
+	}
+	return r, nil
+}
+
+// bundleCache is the download cache dir, or nodeup's in the user cache
+// directory, created.
+func bundleCache(dir string) (string, error) {
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("bundle: %w; pass --cache DIR", err)
+		}
+		dir = filepath.Join(base, "nodeup")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("bundle: %w; pass a writable --cache DIR", err)
+	}
+	return dir, nil
+}
+
+// profileFiles are the profile's files as the bundle holds them.
+func profileFiles(snapshot []plan.SnapshotFile) []bundle.File {
+	var files []bundle.File
+	for _, f := range snapshot {
+		files = append(files, bundle.File{
+			Entry: bundle.Entry{Component: bundle.ComponentProfile, Path: path.Join(bundle.ProfileDir, f.Rel), SHA256: digest.Bytes(f.Data), Size: int64(len(f.Data))},
+			Data:  f.Data, Mode: f.Mode,
+		})
+	}
+	return files
+}
+
+// nodeupFiles are the nodeup binaries of the bundle: the one given for
+// each architecture, or this nodeup for its own. missing names the
+// architectures left without one.
+func nodeupFiles(arches []string, given map[string]string, version string) (files []bundle.File, missing []string, err error) {
+	binaries := maps.Clone(given)
+	if binaries == nil {
+		binaries = map[string]string{}
+	}
+	if self, err := os.Executable(); err == nil && runtime.GOOS == "linux" && binaries[runtime.GOARCH] == "" && slices.Contains(arches, runtime.GOARCH) {
+		binaries[runtime.GOARCH] = self
+	}
+	for _, arch := range arches {
+		file := binaries[arch]
+		if file == "" {
+			missing = append(missing, arch)
+			continue
+		}
+		e, err := fileEntry(file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--nodeup-binary %s=%s: %w", arch, file, err)
+		}
+		e.Component, e.Arch, e.Version, e.Path = bundle.ComponentNodeup, arch, version, bundle.NodeupPath(arch)
+		files = append(files, bundle.File{Entry: e, From: file, Mode: 0o755})
+	}
+	return files, missing, nil
+}
+
+// bundleArtifact is a release artifact a profile needs, for one arch.
+type bundleArtifact struct {
+	step *steps.Artifact
+	arch string
+}
+
+// bundleImage is an image archive a profile preloads: one file for every
+// architecture, at the path a node asks its mirrors for.
+type bundleImage struct {
+	step *steps.Image
+	path string
+	// arches are the platforms the archive must hold the image for.
+	arches []string
+}
+
+// bundleContents is what a bundle holds for a profile beside nodeup and
+// the profile's own files.
+type bundleContents struct {
+	profile   *profile.Profile // as loaded for the first architecture
+	arches    []string
+	artifacts []bundleArtifact
+	images    []bundleImage
+}
+
+// bundleContents loads the profile once per architecture and lists the
+// release artifacts of each and the image archives of all, without
+// duplicates.
+func (c *Config) bundleContents(profilePath string, arches []string) (*bundleContents, error) {
+	bc := &bundleContents{}
+	if len(arches) == 0 {
+		loaded, err := c.LoadProfile(profilePath)
+		if err != nil {
+			return nil, err
+		}
+		bc.profile, arches = loaded.Profile, []string{loaded.Profile.Node.Arch}
+	}
+	bc.arches = slices.Compact(slices.Sorted(slices.Values(arches)))
+	seen := map[string]bool{}
+	imageAt := map[string]int{} // bundle path and sha256 -> index in bc.images
+	for _, arch := range bc.arches {
+		forArch := *c
+		forArch.Load.Arch = arch
+		loaded, graph, err := forArch.LoadGraph(profilePath)
+		if err != nil {
+			return nil, err
+		}
+		p := loaded.Profile
+		if p.Node.Arch != arch {
+			return nil, fmt.Errorf("%s: node.arch is %q, so the profile is for %s only; remove node.arch to bundle it for --arch %s", profilePath, p.Node.Arch, p.Node.Arch, arch)
+		}
+		if bc.profile == nil {
+			bc.profile = p
+		}
+		for _, id := range graph.IDs() {
+			switch s := graph.Step(id).Action.(type) {
+			case *steps.Artifact:
+				if !seen[s.URL] {
+					seen[s.URL] = true
+					bc.artifacts = append(bc.artifacts, bundleArtifact{step: s, arch: arch})
+				}
+			case *steps.Image:
+				rel, err := s.LayoutPath()
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", profilePath, err)
+				}
+				// node.arch picks the platform inside the archive, so
+				// each architecture names the same file; were it another,
+				// bundle.Write would refuse two files at one path.
+				key := rel + " " + s.SHA256
+				if i, ok := imageAt[key]; ok {
+					bc.images[i].arches = append(bc.images[i].arches, arch)
+					continue
+				}
+				imageAt[key] = len(bc.images)
+				bc.images = append(bc.images, bundleImage{step: s, path: rel, arches: []string{arch}})
+			}
+		}
+	}
+	return bc, nil
+}
+
+// bundleDownload is one file a bundle downloads: where from, its sha256,
+// and what it is in the bundle once it is in the cache.
+type bundleDownload struct {
+	what       string // for download errors: "containerd 2.3.4 (amd64)"
+	candidates []string
+	sha256     string
+	// file's errors say which artifact or image they are about.
+	file func(cached string) (bundle.File, error)
+}
+
+// downloads lists the artifacts and then the image archives.
+func (bc *bundleContents) downloads() []bundleDownload {
+	var out []bundleDownload
+	for _, ba := range bc.artifacts {
+		a, what := ba.step, fmt.Sprintf("%s %s (%s)", ba.step.Name, ba.step.Version, ba.arch)
+		out = append(out, bundleDownload{
+			what:       what,
+			candidates: fetch.Candidates(a.Mirrors, a.URL, a.Upstream),
+			sha256:     a.SHA256,
+			file: func(cached string) (bundle.File, error) {
+				f, err := artifactFile(a, ba.arch, cached)
+				if err != nil {
+					err = fmt.Errorf("bundle %s: %w", what, err)
+				}
+				return f, err
+			},
+		})
+	}
+	for _, bi := range bc.images {
+		out = append(out, bundleDownload{
+			what:       "image " + bi.step.Ref,
+			candidates: bi.step.Candidates(),
+			sha256:     bi.step.SHA256,
+			file:       func(cached string) (bundle.File, error) { return imageFile(bi, cached) },
+		})
+	}
+	return out
+}
+
+// fetchAll downloads into the cache, up to Parallelism at once, and
+// returns the downloads as bundle files. The first failure stops the
+// others.
+func (c *Config) fetchAll(ctx context.Context, cacheDir string, downloads []bundleDownload) ([]bundle.File, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := c.Fetcher(cacheDir)
+	files := make([]bundle.File, len(downloads))
+	errs := make([]error, len(downloads))
+	sem := make(chan struct{}, c.stepsAtOnce())
+	var wg sync.WaitGroup
+	for i, d := range downloads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			cached, err := f.Fetch(ctx, d.candidates, d.sha256)
+			if err != nil {
+				err = fmt.Errorf("bundle %s: %w", d.what, err)
+			} else {
+				files[i], err = d.file(cached)
+			}
+			if err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		// The first real failure, not a download it cancelled.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// artifactFile is a cached artifact as a file of the bundle, at its mirror
+// layout path (SPEC section 6: mirror M serves https://HOST/PATH as
+// M/HOST/PATH).
+func artifactFile(a *steps.Artifact, arch, cached string) (bundle.File, error) {
+	rel, err := fetch.LayoutPath(a.URL)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	fi, err := os.Stat(cached)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	return bundle.File{
+		Entry: bundle.Entry{Component: a.Name, Version: a.Version, Arch: arch, URL: a.URL, Path: rel, SHA256: a.SHA256, Size: fi.Size()},
+		From:  cached, Mode: 0o644,
+	}, nil
+}
+
+// imageFile is a cached image archive as a file of the bundle, once it is
+// known to hold the image for each architecture: an archive the node could
+// not import is refused here rather than on the node.
+func imageFile(bi bundleImage, cached string) (bundle.File, error) {
+	for _, arch := range bi.arches {
+		s := *bi.step
+		s.Arch = arch
+		if _, err := s.ArchiveID(cached); err != nil {
+			if len(bi.arches) > 1 {
+				err = fmt.Errorf("%w (for %s)", err, arch)
+			}
+			return bundle.File{}, err
+		}
+	}
+	fi, err := os.Stat(cached)
+	if err != nil {
+		return bundle.File{}, err
+	}
+	im := bi.step
+	return bundle.File{
+		Entry: bundle.Entry{Component: bundle.ComponentImage, Image: im.Ref, URL: im.URL, Path: bi.path, SHA256: im.SHA256, Size: fi.Size()},
+		From:  cached, Mode: 0o644,
+	}, nil
+}
+
+// fileEntry hashes a file for the manifest.
+func fileEntry(file string) (bundle.Entry, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return bundle.Entry{}, fmt.Errorf("%s is not a regular file", file)
+	}
+	sum, err := digest.Reader(f)
+	if err != nil {
+		return bundle.Entry{}, err
+	}
+	return bundle.Entry{SHA256: sum, Size: fi.Size()}, nil
+}
+
+// VerifyBundleReport is what checking a bundle against its manifest found.
+type VerifyBundleReport struct {
+	Manifest *bundle.Manifest
+	// Checks are the bundle's files, each with whether it matches.
+	Checks []bundle.Check
+	// Failed counts the checks that did not pass.
+	Failed int
+}
+
+// VerifyBundle checks the bundle at p (a directory or FILE.tar) against
+// its manifest.
+func VerifyBundle(p string) (*VerifyBundleReport, error) {
+	m, checks, err := bundle.Verify(p)
+	if err != nil {
+		return nil, err
+	}
+	r := &VerifyBundleReport{Manifest: m, Checks: checks}
+	for _, c := range checks {
+		if !c.OK {
+			r.Failed++
+		}
+	}
+	return r, nil
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nodeup/nodeup/bundle"
 	"github.com/nodeup/nodeup/node/images/imagestest"
+	"github.com/nodeup/nodeup/ops"
 )
 
 // fakeMirror lays out two artifacts in the upstream layout and returns the
@@ -302,7 +303,7 @@ func TestCloudInit(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "#cloud-config\n") {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
-	var cc cloudConfig
+	var cc ops.CloudConfig
 	if err := yaml.Unmarshal([]byte(out), &cc); err != nil {
 		t.Fatal(err)
 	}

@@ -9,47 +9,15 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
-)
 
-func TestShellQuote(t *testing.T) {
-	cases := map[string]string{
-		"":                    `''`,
-		"abc":                 `'abc'`,
-		"it's":                `'it'\''s'`,
-		`a"b`:                 `'a"b'`,
-		"a;b":                 `'a;b'`,
-		"$HOME":               `'$HOME'`,
-		"`id`":                "'`id`'",
-		"$(id)":               `'$(id)'`,
-		"a\nb":                "'a\nb'",
-		`back\slash`:          `'back\slash'`,
-		"'; rm -rf / #":       `''\''; rm -rf / #'`,
-		"*? [a] ~ & | < > !x": `'*? [a] ~ & | < > !x'`,
-	}
-	for in, want := range cases {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-	// A real shell reads each quoted value back as one word, unchanged.
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
-	for in := range cases {
-		out, err := exec.Command(sh, "-c", "printf '%s|' "+shellQuote(in)+" "+shellQuote(in)).Output()
-		if err != nil || string(out) != in+"|"+in+"|" {
-			t.Errorf("sh read %q back as %q (%v)", in, out, err)
-		}
-	}
-}
+	"github.com/nodeup/nodeup/ops"
+)
 
 // Every cloud-init flag is checked before it reaches user data; a sha256
 // that is shell code never becomes a command.
@@ -87,7 +55,7 @@ func TestCloudInitFlagsValidated(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var cc cloudConfig
+	var cc ops.CloudConfig
 	if err := yaml.Unmarshal([]byte(out), &cc); err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +111,11 @@ func TestCloudInitCarriesWholeProfile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var cc cloudConfig
+	var cc ops.CloudConfig
 	if err := yaml.Unmarshal([]byte(out), &cc); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]cloudFile{}
+	files := map[string]ops.CloudFile{}
 	for _, f := range cc.WriteFiles {
 		files[f.Path] = f
 		if f.Permissions != "0600" || f.Owner != "root:root" {

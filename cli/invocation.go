@@ -142,16 +142,18 @@ func (inv *invocation) close() {
 // emit writes the command's JSON document: the payload's fields with
 // format_version, command, ok and the diagnostics of the profile.
 func (inv *invocation) emit(payload any, ok bool) error {
-	return inv.emitDocument(payload, ok, "")
+	return inv.emitDocument(inv.out, payload, ok, "")
 }
 
 // emitError writes the document of a command that failed before it had a
 // result.
 func (inv *invocation) emitError(msg string) {
-	_ = inv.emitDocument(nil, false, msg)
+	_ = inv.emitDocument(inv.out, nil, false, msg)
 }
 
-func (inv *invocation) emitDocument(payload any, ok bool, errMsg string) error {
+// emitDocument writes the document to w: stdout, or for a payload that
+// must carry secrets, stdout without the guard (payloadCarrier).
+func (inv *invocation) emitDocument(w io.Writer, payload any, ok bool, errMsg string) error {
 	fields := map[string]json.RawMessage{}
 	if payload != nil {
 		b, err := json.Marshal(payload)
@@ -178,7 +180,7 @@ func (inv *invocation) emitDocument(payload any, ok bool, errMsg string) error {
 		doc = append(doc, field{"error", map[string]string{"message": errMsg}})
 	}
 	inv.emitted = true
-	enc := json.NewEncoder(inv.out)
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)

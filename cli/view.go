@@ -18,6 +18,13 @@ type noter interface {
 	notes() []string
 }
 
+// payloadCarrier is a view whose report is a payload for a node (cloud-init
+// user data): it carries the values the node needs, sensitive ones
+// included, so its document goes to stdout without the stream guard.
+type payloadCarrier interface {
+	carriesPayload()
+}
+
 // show renders v in the form this run asks for.
 func (inv *invocation) show(v view) error {
 	if !inv.g.json {
@@ -29,7 +36,11 @@ func (inv *invocation) show(v view) error {
 			inv.log.Info(line)
 		}
 	}
-	return inv.emit(v.document(), v.ok())
+	w := inv.out
+	if _, ok := v.(payloadCarrier); ok {
+		w = inv.payload()
+	}
+	return inv.emitDocument(w, v.document(), v.ok(), "")
 }
 
 // printer writes step lines to stdout, coloured on a terminal, stamped

@@ -1,16 +1,10 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"path"
-
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/node/fetch"
-	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/ops"
 )
 
 func (inv *invocation) cacheCommand() *cobra.Command {
@@ -42,34 +36,17 @@ func (inv *invocation) cacheCleanCommand() *cobra.Command {
   nodeup cache clean --cache ~/.cache/nodeup --json`,
 		Args: noArgs,
 		RunE: inv.action(func(*cobra.Command, []string) error {
-			h, node, err := cacheHost(inv.g.root, dir)
+			cfg, err := inv.config()
 			if err != nil {
 				return err
 			}
-			if dir == "" {
-				ctx, cancel := signalContext()
-				defer cancel()
-				release, err := h.Lock(ctx, wait, func(holder int) {
-					inv.log.Info(fmt.Sprintf("waiting for another nodeup (pid %d) to release %s", holder, paths.LockFile))
-				})
-				if err != nil {
-					return err
-				}
-				defer release()
-			}
-			files, bytes, err := emptyDir(h, node)
-			where := dir
-			if where == "" {
-				where = path.Join(inv.g.root, paths.CacheDir)
-			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			r, err := ops.CleanCache(ctx, cfg, ops.CleanCacheOptions{Dir: dir, Wait: wait})
 			if err != nil {
-				return fmt.Errorf("cache clean %s: %w", where, err)
+				return err
 			}
-			if inv.g.json {
-				return inv.emit(map[string]any{"cache": where, "files": files, "bytes": bytes}, true)
-			}
-			fmt.Fprintf(inv.out, "cache %s: removed %d files, %s\n", printable(where), files, fetch.Size(bytes))
-			return nil
+			return inv.show(cacheCleanView{r})
 		}),
 	}
 	inv.rootFlag(cmd)
@@ -77,59 +54,4 @@ func (inv *invocation) cacheCleanCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for another nodeup holding the lock instead of failing")
 	_ = cmd.RegisterFlagCompletionFunc("cache", dirs)
 	return cmd
-}
-
-// cacheHost returns the host the cache is in and the cache's node path:
-// the node's cache under --root, or DIR itself.
-func cacheHost(root, dir string) (*host.Host, string, error) {
-	if dir == "" {
-		h, err := host.New(root)
-		return h, paths.CacheDir, err
-	}
-	h, err := host.New(dir)
-	if err != nil {
-		return nil, "", fmt.Errorf("--cache: %w", err)
-	}
-	return h, "/", nil
-}
-
-// emptyDir removes everything in node directory dir, counting the regular
-// files and their bytes. A missing directory is empty.
-func emptyDir(h *host.Host, dir string) (files int, bytes int64, err error) {
-	var count func(p string) error
-	count = func(p string) error {
-		entries, err := h.ReadDir(p)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			child := path.Join(p, e.Name())
-			if e.IsDir() {
-				if err := count(child); err != nil {
-					return err
-				}
-				continue
-			}
-			if info, err := h.Lstat(child); err == nil && info.Mode().IsRegular() {
-				files++
-				bytes += info.Size()
-			}
-		}
-		return nil
-	}
-	if err := count(dir); errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
-	} else if err != nil {
-		return 0, 0, err
-	}
-	entries, err := h.ReadDir(dir)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, e := range entries {
-		if err := h.RemoveAll(path.Join(dir, e.Name())); err != nil {
-			return 0, 0, err
-		}
-	}
-	return files, bytes, nil
 }

@@ -100,29 +100,6 @@ func (h *textHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *textHandler) WithGroup(string) slog.Handler { return h }
 
-// logf adapts the logger to the printf-style hooks of steps and fetch.
-func logf(log *slog.Logger, level slog.Level) func(format string, args ...any) {
-	return func(format string, args ...any) {
-		log.Log(context.Background(), level, fmt.Sprintf(format, args...))
-	}
-}
-
-// onceEach prints each distinct warning once per run: the plan pass and
-// the apply pass meet the same kernel limits.
-func onceEach(print func(format string, args ...any)) func(format string, args ...any) {
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	return func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		mu.Lock()
-		defer mu.Unlock()
-		if !seen[msg] {
-			seen[msg] = true
-			print("%s", msg)
-		}
-	}
-}
-
 // lineInterval is how often a download that is not on a terminal says how
 // far it got.
 const lineInterval = 10 * time.Second

@@ -547,7 +547,7 @@ func TestFactsCommand(t *testing.T) {
 		Systemd bool   `json:"systemd"`
 		Distro  struct {
 			ID        string `json:"id"`
-			VersionID string `json:"versionId"`
+			VersionID string `json:"version_id"`
 		} `json:"distro"`
 	}
 	if err := json.Unmarshal([]byte(out), &f); err != nil || code != 0 {

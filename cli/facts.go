@@ -3,8 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/node/facts"
-	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/ops"
 )
 
 func (inv *invocation) factsCommand() *cobra.Command {
@@ -22,16 +21,15 @@ its addresses, active swap, and the overlay and br_netfilter kernel modules.`,
 		Args:              noArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: inv.action(func(*cobra.Command, []string) error {
-			h, err := host.New(inv.g.root)
+			cfg, err := inv.config()
 			if err != nil {
 				return err
 			}
-			f := facts.Gather(h, inv.g.root == "/")
-			if inv.g.json {
-				return inv.emit(f, true)
+			f, err := ops.Facts(cfg)
+			if err != nil {
+				return err
 			}
-			inv.table(f.Table)
-			return nil
+			return inv.show(factsView{f})
 		}),
 	}
 	inv.rootFlag(cmd)

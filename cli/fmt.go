@@ -1,23 +1,10 @@
 package cli
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
-)
 
-type formattedFile struct {
-	Path    string `json:"path"`
-	Changed bool   `json:"changed"` // not in canonical format (with -check: left as it was)
-}
+	"github.com/nodeup/nodeup/ops"
+)
 
 func (inv *invocation) fmtCommand() *cobra.Command {
 	var check, diff bool
@@ -36,59 +23,7 @@ Flags may be written with one dash or two (-check, --check).`,
 		Args:              somePROFILEs,
 		ValidArgsFunction: hclFiles,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			files, err := hclSources(args)
-			if err != nil {
-				return err
-			}
-			var listed []formattedFile
-			var unformatted []string
-			parseErrs := 0
-			for _, f := range files {
-				src, err := os.ReadFile(f)
-				if err != nil {
-					return fmt.Errorf("fmt: %w", err)
-				}
-				parsed, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos)
-				if diags.HasErrors() {
-					inv.report(map[string]*hcl.File{f: parsed}, diags)
-					parseErrs++
-					continue
-				}
-				out := hclwrite.Format(src)
-				changed := !bytes.Equal(src, out)
-				listed = append(listed, formattedFile{Path: f, Changed: changed})
-				if !changed {
-					continue
-				}
-				unformatted = append(unformatted, f)
-				if !inv.g.json {
-					fmt.Fprintln(inv.out, printable(f))
-					if diff {
-						inv.printDiff(f, src, out)
-					}
-				}
-				if !check {
-					if err := writeInPlace(f, out); err != nil {
-						return err
-					}
-				}
-			}
-			failed := parseErrs > 0 || (check && len(unformatted) > 0)
-			if inv.g.json {
-				if listed == nil {
-					listed = []formattedFile{}
-				}
-				if err := inv.emit(map[string]any{"files": listed, "check": check}, !failed); err != nil {
-					return err
-				}
-			}
-			switch {
-			case parseErrs > 0:
-				return fmt.Errorf("fmt: %d file(s) do not parse; fix them and run nodeup fmt again", parseErrs)
-			case check && len(unformatted) > 0:
-				return fmt.Errorf("fmt -check: %d file(s) are not formatted; run nodeup fmt on them", len(unformatted))
-			}
-			return nil
+			return inv.runFmt(ops.FmtOptions{Paths: args, Check: check, Unformatted: inv.fmtLive(diff)})
 		}),
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; list the files that are not formatted and exit 1 if any")
@@ -96,62 +31,19 @@ Flags may be written with one dash or two (-check, --check).`,
 	return cmd
 }
 
-func (inv *invocation) printDiff(name string, a, b []byte) {
-	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)),
-		FromFile: name, ToFile: name, Context: 3,
-	})
-	printer{w: inv.out, color: painter(inv.colorOut)}.diff(stepView{Diff: d})
-}
-
-// hclSources lists the files of fmt's arguments: files as they are,
-// directories' *.hcl files in name order.
-func hclSources(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, fmt.Errorf("fmt: %w; pass profile files or directories of *.hcl files", err)
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		matches, err := filepath.Glob(filepath.Join(a, "*.hcl"))
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(matches)
-		out = append(out, matches...)
-	}
-	return out, nil
-}
-
-// writeInPlace replaces a file's content atomically, keeping its mode.
-func writeInPlace(path string, content []byte) error {
-	st, err := os.Stat(path)
+// runFmt formats the profiles, or checks them, and shows what it found.
+func (inv *invocation) runFmt(o ops.FmtOptions) error {
+	cfg, err := inv.config()
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".nodeup-fmt-*")
+	r, err := ops.Fmt(cfg, o)
 	if err != nil {
-		return fmt.Errorf("fmt: %w; check that the directory of %s is writable", err, path)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fmt: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+	v := fmtView{r: r, check: o.Check}
+	if err := inv.show(v); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return v.err()
 }

@@ -2,22 +2,9 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/nodeup/nodeup/graph"
-	"github.com/nodeup/nodeup/plan"
 )
-
-type graphStep struct {
-	ID          string   `json:"id"`
-	Kind        string   `json:"kind"`
-	Description string   `json:"description"`
-	After       []string `json:"after"`
-	Source      string   `json:"source,omitempty"`
-	Sensitive   bool     `json:"sensitive,omitempty"`
-}
 
 func (inv *invocation) graphCommand() *cobra.Command {
 	var format string
@@ -40,48 +27,11 @@ Steps that handle a sensitive value are described as "(sensitive)".`,
 			if err != nil {
 				return err
 			}
-			steps := inv.graphSteps(g)
-			switch {
-			case inv.g.json:
-				return inv.emit(map[string]any{"steps": steps}, true)
-			case format == "dot":
-				fmt.Fprint(inv.out, printable(g.Dot()))
-			default:
-				var b strings.Builder
-				for _, s := range steps {
-					fmt.Fprintf(&b, "%s\n  %s\n", s.ID, s.Description)
-					if len(s.After) > 0 {
-						fmt.Fprintf(&b, "  after: %s\n", strings.Join(s.After, ", "))
-					}
-					if s.Source != "" {
-						fmt.Fprintf(&b, "  from: %s\n", s.Source)
-					}
-				}
-				fmt.Fprint(inv.out, printable(b.String()))
-			}
-			return nil
+			return inv.show(graphView{g: g, steps: inv.graphSteps(g), dot: format == "dot"})
 		}),
 	}
 	inv.profileFlags(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "text or dot")
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "dot"))
 	return cmd
-}
-
-// graphSteps lists the graph in order, steps that handle a secret
-// described as (sensitive).
-func (inv *invocation) graphSteps(g *graph.Graph) []graphStep {
-	var out []graphStep
-	for _, s := range g.Order() {
-		gs := graphStep{ID: s.ID, Kind: s.Action.Kind(), Description: s.Action.Describe(), After: append([]string{}, s.Deps...)}
-		if s.Range.Filename != "" {
-			gs.Source = fmt.Sprintf("%s:%d", s.Range.Filename, s.Range.Start.Line)
-		}
-		if inv.secrets.step(s.ID) {
-			gs.Sensitive = true
-			gs.Description = plan.Redacted
-		}
-		out = append(out, gs)
-	}
-	return out
 }

@@ -61,12 +61,15 @@ func TestJSONOnEveryCommand(t *testing.T) {
 		{[]string{"plan", profile, "--root", root, "--detailed-exitcode"}, "plan", 2, []string{"steps", "summary"}},
 		{[]string{"apply", profile, "--root", root, "--phase", "bake"}, "apply", 0, []string{"steps", "summary", "seconds"}},
 		{[]string{"apply", profile, "--root", root}, "apply", 1, []string{"error"}},
+		{[]string{"state", "list", "--root", root}, "state list", 0, []string{"state_file", "artifacts", "units", "last_apply"}},
+		{[]string{"state", "show", "containerd.service", "--root", root}, "state show", 0, []string{"kind", "unit", "files"}},
 		{[]string{"verify", "--endpoint", "unix://" + filepath.Join(root, "none.sock"), "--timeout", "100ms"}, "verify", 1, []string{"error"}},
 		{[]string{"facts", "--root", root}, "facts", 0, []string{"arch", "distro", "cgroup"}},
 		{[]string{"bundle", profile, "-o", filepath.Join(out, "b"), "--cache", cache}, "bundle", 0, []string{"artifacts", "output"}},
 		{[]string{"cloud-init", profile}, "cloud-init", 0, []string{"user_data"}},
 		{[]string{"version"}, "version", 0, []string{"version", "go", "platform"}},
 		{[]string{"fmt", "-check", unformatted}, "fmt", 1, []string{"files", "check"}},
+		{[]string{"reset", "--root", root, "--yes"}, "reset", 0, []string{"steps", "done"}},
 		{[]string{"plan"}, "plan", 1, []string{"error"}},
 		{[]string{"plan", profile, "--bogus"}, "plan", 1, []string{"error"}},
 		{[]string{"nosuch"}, "nodeup", 1, []string{"error"}},
@@ -87,10 +90,38 @@ func TestJSONOnEveryCommand(t *testing.T) {
 				t.Errorf("%s: no %q in\n%s", what, f, stdout)
 			}
 		}
+		if k := camelKey(fields); k != "" {
+			t.Errorf("%s: key %q is not snake_case:\n%s", what, k, stdout)
+		}
 		if code == 1 && (env.Error == nil || env.Error.Message == "") && c.command != "validate" && c.command != "fmt" {
 			t.Errorf("%s: failed without an error message:\n%s", what, stdout)
 		}
 	}
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z0-9]+(_[a-z0-9]+)*$`)
+
+// camelKey finds a key of the document, at any depth, that is not
+// snake_case.
+func camelKey(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if !snakeCase.MatchString(k) {
+				return k
+			}
+			if bad := camelKey(e); bad != "" {
+				return bad
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if bad := camelKey(e); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
 }
 
 // validate --json of a broken profile: the diagnostics as terraform

@@ -1,22 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/templates"
+	"github.com/nodeup/nodeup/ops"
 )
-
-type renderedFile struct {
-	Path      string `json:"path"`    // node path
-	Written   string `json:"written"` // where render wrote it
-	Mode      string `json:"mode"`
-	Bytes     int    `json:"bytes"`
-	Sensitive bool   `json:"sensitive,omitempty"`
-}
 
 func (inv *invocation) renderCommand() *cobra.Command {
 	var out string
@@ -34,34 +22,15 @@ shows them. Windows profiles (node.os = "windows") are rendered only.`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			loaded, err := inv.loadProfile(args[0])
+			cfg, err := inv.config()
 			if err != nil {
 				return err
 			}
-			p := loaded.Profile
-			files, err := templates.Render(p)
+			r, err := ops.Render(cfg, ops.RenderOptions{Path: args[0], Out: out, Wrote: inv.renderedLive()})
 			if err != nil {
 				return err
 			}
-			secret := sensitiveFiles(p, files)
-			var listed []renderedFile
-			for _, f := range files {
-				dst := filepath.Join(out, filepath.FromSlash(f.Path))
-				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
-				}
-				if err := os.WriteFile(dst, f.Content, f.Mode.Perm()); err != nil {
-					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
-				}
-				listed = append(listed, renderedFile{Path: f.Path, Written: dst, Mode: fmt.Sprintf("%04o", f.Mode.Perm()), Bytes: len(f.Content), Sensitive: secret[f.Path]})
-				if !inv.g.json {
-					fmt.Fprintln(inv.out, printable(dst))
-				}
-			}
-			if inv.g.json {
-				return inv.emit(map[string]any{"out": out, "files": listed}, true)
-			}
-			return nil
+			return inv.show(renderView{r})
 		}),
 	}
 	inv.profileFlags(cmd)

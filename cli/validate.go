@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
@@ -21,38 +19,16 @@ with file:line:col and the source line. Nothing on the host is read or written.`
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
 			_, g, err := inv.loadGraph(args[0])
-			if err != nil {
-				if inv.g.json {
-					inv.emitValidation(false, 0)
-				}
-				return err
+			v := validateView{path: args[0], diags: inv.diags}
+			if err == nil {
+				v.valid, v.steps = true, g.Len()
 			}
-			if inv.g.json {
-				inv.emitValidation(true, g.Len())
-				return nil
+			if serr := inv.show(v); serr != nil {
+				return serr
 			}
-			fmt.Fprintf(inv.out, "%s: valid, %d steps\n", printable(args[0]), g.Len())
-			return nil
+			return err
 		}),
 	}
 	inv.profileFlags(cmd)
 	return cmd
-}
-
-// emitValidation is validate's document: like terraform validate -json,
-// valid, the error and warning counts and the diagnostics.
-func (inv *invocation) emitValidation(valid bool, steps int) {
-	errs, warns := 0, 0
-	for _, d := range inv.diags {
-		if d.Severity == "error" {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	doc := map[string]any{"valid": valid, "error_count": errs, "warning_count": warns}
-	if valid {
-		doc["steps"] = steps
-	}
-	_ = inv.emit(doc, valid)
 }

@@ -1,20 +1,14 @@
 package cli
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/node/host"
-	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/ops"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/steps"
 )
 
 func (inv *invocation) verifyCommand() *cobra.Command {
-	var endpoint string
-	var timeout time.Duration
-	var pod bool
+	var o ops.VerifyOptions
 	cmd := &cobra.Command{
 		Use:   "verify [PROFILE]",
 		Short: "Check the runtime over CRI (and the CNI plugins)",
@@ -33,49 +27,36 @@ default socket and no handler or plugin checks.`,
 		Args:              optionalPROFILE,
 		ValidArgsFunction: profileArg,
 		RunE: inv.action(func(_ *cobra.Command, args []string) error {
-			v := &steps.Verify{Endpoint: "unix://" + paths.ContainerdSocket, Timeout: timeout}
 			if len(args) == 1 {
-				_, g, err := inv.loadGraph(args[0])
-				if err != nil {
-					return err
-				}
-				if st := g.Step(steps.VerifyID); st != nil {
-					v = st.Action.(*steps.Verify)
-				}
+				o.Path = args[0]
 			}
-			if endpoint != "" {
-				v.Endpoint = endpoint
-			}
-			if pod {
-				v.Pod = true
-			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			h, err := host.New(inv.g.root)
-			if err != nil {
-				return err
-			}
-			report, err := v.Run(ctx, &steps.Env{Host: h})
-			if err != nil {
-				return err
-			}
-			if inv.g.json {
-				if err := inv.emit(report, report.OK()); err != nil {
-					return err
-				}
-			} else {
-				inv.table(report.Table)
-			}
-			if !report.OK() {
-				return report.Err()
-			}
-			return nil
+			return inv.runVerify(o)
 		}),
 	}
 	inv.profileFlags(cmd)
 	inv.rootFlag(cmd)
-	cmd.Flags().StringVar(&endpoint, "endpoint", "", "CRI endpoint (default: the profile's, or unix:///run/containerd/containerd.sock)")
-	cmd.Flags().BoolVar(&pod, "pod", false, "also run a pod sandbox and a container through each runtime handler, and remove them")
-	cmd.Flags().DurationVar(&timeout, "timeout", plan.DefaultVerifyWait, "how long to wait for the socket without a profile")
+	cmd.Flags().StringVar(&o.Endpoint, "endpoint", "", "CRI endpoint (default: the profile's, or unix:///run/containerd/containerd.sock)")
+	cmd.Flags().BoolVar(&o.Pod, "pod", false, "also run a pod sandbox and a container through each runtime handler, and remove them")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", plan.DefaultVerifyWait, "how long to wait for the socket without a profile")
 	return cmd
+}
+
+// runVerify checks the runtime and shows each check; exit 1 when any
+// fails.
+func (inv *invocation) runVerify(o ops.VerifyOptions) error {
+	cfg, err := inv.config()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	r, err := ops.Verify(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	v := verifyView{r}
+	if err := inv.show(v); err != nil {
+		return err
+	}
+	return v.err()
 }

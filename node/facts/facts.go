@@ -29,12 +29,12 @@ type Root interface {
 
 // Facts is what Gather found.
 type Facts struct {
-	Arch           string    `json:"arch"`           // GOARCH nodeup runs as
-	Machine        string    `json:"machine"`        // uname machine: x86_64, aarch64
-	Kernel         string    `json:"kernel"`         // uname release
-	Distro         Distro    `json:"distro"`         // from os-release
-	PackageManager string    `json:"packageManager"` // apt, dnf or ""
-	Systemd        bool      `json:"systemd"`        // systemd runs this root (only when it is "/")
+	Arch           string    `json:"arch"`            // GOARCH nodeup runs as
+	Machine        string    `json:"machine"`         // uname machine: x86_64, aarch64
+	Kernel         string    `json:"kernel"`          // uname release
+	Distro         Distro    `json:"distro"`          // from os-release
+	PackageManager string    `json:"package_manager"` // apt, dnf or ""
+	Systemd        bool      `json:"systemd"`         // systemd runs this root (only when it is "/")
 	Cgroup         Cgroup    `json:"cgroup"`
 	KVM            bool      `json:"kvm"` // /dev/kvm is a character device
 	Containerd     *Binary   `json:"containerd"`
@@ -44,9 +44,9 @@ type Facts struct {
 
 // Distro is the node's os-release identity.
 type Distro struct {
-	ID         string `json:"id"`        // debian, ubuntu, fedora
-	VersionID  string `json:"versionId"` // 12, 24.04, 41
-	PrettyName string `json:"prettyName"`
+	ID         string `json:"id"`         // debian, ubuntu, fedora
+	VersionID  string `json:"version_id"` // 12, 24.04, 41
+	PrettyName string `json:"pretty_name"`
 }
 
 // Cgroup is the cgroup hierarchy the node mounts.

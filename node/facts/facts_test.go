@@ -72,7 +72,7 @@ ID=debian
 	}
 
 	js, _ := json.Marshal(f)
-	for _, frag := range []string{`"distro":{"id":"debian","versionId":"12"`, `"cgroup":{"version":"v2","controllers":["cpuset"`, `"runc":{"path":"/usr/local/sbin/runc","version":"1.4.3"}`, `"kvm":false`} {
+	for _, frag := range []string{`"distro":{"id":"debian","version_id":"12"`, `"cgroup":{"version":"v2","controllers":["cpuset"`, `"runc":{"path":"/usr/local/sbin/runc","version":"1.4.3"}`, `"kvm":false`} {
 		if !strings.Contains(string(js), frag) {
 			t.Errorf("json lacks %s: %s", frag, js)
 		}

@@ -15,12 +15,12 @@ import (
 // install: files pod sandboxes mount, a hostname the kubelet can resolve,
 // no swap (unless the kubelet allows it), and kernel modules.
 type Preflight struct {
-	EtcHosts   bool   `json:"etcHosts"`   // /etc/hosts exists (sandboxes mount it)
-	ResolvConf bool   `json:"resolvConf"` // /etc/resolv.conf exists (sandboxes copy it)
+	EtcHosts   bool   `json:"etc_hosts"`   // /etc/hosts exists (sandboxes mount it)
+	ResolvConf bool   `json:"resolv_conf"` // /etc/resolv.conf exists (sandboxes copy it)
 	Hostname   string `json:"hostname"`
 	// HostnameAddrs are the hostname's addresses; none when it does not
 	// resolve.
-	HostnameAddrs []string `json:"hostnameAddrs"`
+	HostnameAddrs []string `json:"hostname_addrs"`
 	// Swap lists the active swap areas (/proc/swaps); only for the
 	// running system.
 	Swap []string `json:"swap"`

@@ -7,8 +7,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/digest"
+	"github.com/nodeup/nodeup/state"
 
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"

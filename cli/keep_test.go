@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/state"
 )
 
 func dirNames(t *testing.T, dir string) string {

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nodeup/nodeup/engine"
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/state"
 )
 
 type resetOptions struct {

@@ -3,9 +3,9 @@ package engine
 import (
 	"fmt"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/profile"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"sync"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/state"
 )
 
 // Artifact downloads a release artifact, checks its sha256 while

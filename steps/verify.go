@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/facts"
+	"github.com/nodeup/nodeup/state"
 )
 
 // VerifyError is a verification with failed checks.

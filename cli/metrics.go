@@ -72,11 +72,11 @@ func (inv *invocation) planWithMetrics(path string, o planOptions) error {
 // verifyForMetrics asks the runtime over CRI, as apply's last step does,
 // where this run may talk to it; verified is false where it may not.
 func verifyForMetrics(ctx context.Context, gr *graph.Graph, env *steps.Env) (verified, ok bool) {
-	st := gr.Step(steps.VerifyID)
-	if st == nil || !env.StartsThings() {
+	found := steps.VerifyOf(gr)
+	if found == nil || !env.StartsThings() {
 		return false, false
 	}
-	v := *st.Action.(*steps.Verify)
+	v := *found
 	v.Timeout = min(v.Timeout, metricsVerifyWait)
 	check := *env
 	check.Verified = nil

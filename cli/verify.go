@@ -39,8 +39,8 @@ default socket and no handler or plugin checks.`,
 				if err != nil {
 					return err
 				}
-				if st := g.Step(steps.VerifyID); st != nil {
-					v = st.Action.(*steps.Verify)
+				if found := steps.VerifyOf(g); found != nil {
+					v = found
 				}
 			}
 			if endpoint != "" {

@@ -44,6 +44,29 @@ func (a *Artifact) Writes() []string {
 	return out
 }
 
+var (
+	_ Scheduled  = (*Artifact)(nil)
+	_ Released   = (*Artifact)(nil)
+	_ Rollbacker = (*Artifact)(nil)
+)
+
+// Weight: an artifact downloads and unpacks, which takes seconds.
+func (a *Artifact) Weight() int { return 10 }
+
+// Release is the release the state records as installed.
+func (a *Artifact) Release() (string, state.Release) {
+	return a.Name, state.Release{Version: a.Version, SHA256: a.SHA256}
+}
+
+// RollbackFiles are the installed files; the trees stay.
+func (a *Artifact) RollbackFiles() ([]string, bool) {
+	var out []string
+	for _, f := range a.Files {
+		out = append(out, f.To)
+	}
+	return out, true
+}
+
 // Check compares the node with what the artifact installs.
 func (a *Artifact) Check(_ context.Context, env *Env) (Change, error) { return a.drift(env) }
 

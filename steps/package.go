@@ -29,6 +29,18 @@ func (p *Package) Describe() string {
 // Writes lists the binaries the package provides.
 func (p *Package) Writes() []string { return p.Binaries }
 
+var (
+	_ Scheduled  = (*Package)(nil)
+	_ Rollbacker = (*Package)(nil)
+)
+
+// Weight: a package downloads and unpacks, which takes seconds.
+func (p *Package) Weight() int { return 10 }
+
+// RollbackFiles is false: a package manager's upgrade is not nodeup's to
+// take back.
+func (p *Package) RollbackFiles() ([]string, bool) { return nil, false }
+
 // Check says whether the package is installed at the version wanted.
 func (p *Package) Check(ctx context.Context, env *Env) (Change, error) {
 	return p.converge(ctx, env, false)

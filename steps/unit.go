@@ -52,6 +52,22 @@ func (u *Unit) Writes() []string {
 	return out
 }
 
+var (
+	_ Scheduled = (*Unit)(nil)
+	_ Starter   = (*Unit)(nil)
+)
+
+// Weight: starting a service takes tenths of a second.
+func (u *Unit) Weight() int { return 3 }
+
+// Starts names the unit when it is started.
+func (u *Unit) Starts() (string, []string) {
+	if !u.Start {
+		return "", nil
+	}
+	return u.Name, u.RestartOn
+}
+
 // Check says what enabling, starting or restarting the unit would do.
 func (u *Unit) Check(ctx context.Context, env *Env) (Change, error) {
 	return u.converge(ctx, env, false)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/facts"
@@ -56,6 +57,17 @@ func (v *Verify) Describe() string {
 		d += "; a pod from " + v.PodImage + " through each handler"
 	}
 	return d
+}
+
+var _ Verifier = (*Verify)(nil)
+
+// VerifyOf is g's verification step, nil when g has none.
+func VerifyOf(g *graph.Graph) *Verify {
+	if s := g.Step(VerifyID); s != nil {
+		v, _ := s.Action.(*Verify)
+		return v
+	}
+	return nil
 }
 
 // Writes is empty: verification changes nothing.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/cri"
-	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/steps"
@@ -89,7 +89,7 @@ func TestFileStep(t *testing.T) {
 	if ch.Reason != "content differs" || !strings.Contains(ch.Diff, "-runtime-endpoint: unix:///run/containerd/containerd.sock\n+runtime-endpoint: unix:///run/other.sock\n") {
 		t.Errorf("update: %q\n%s", ch.Reason, ch.Diff)
 	}
-	if n.Exists(host.BackupDir) {
+	if n.Exists(paths.BackupDir) {
 		t.Errorf("a file nodeup wrote was backed up")
 	}
 

@@ -6,13 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
-// unitDir is where `systemctl enable` writes its symlinks.
-const unitDir = "/etc/systemd/system"
 
 // LinkFS is the node filesystem offline enabling needs: paths resolved
 // under the root, and symlinks read and replaced atomically at node paths.
@@ -94,22 +95,19 @@ func InstallLinks(r Root, unitPath, unitName string) ([]Link, error) {
 	}
 	for _, key := range []string{"WantedBy", "RequiredBy", "UpheldBy"} {
 		for _, t := range lists[key] {
-			add(filepath.Join(unitDir, t+suffix[key], unitName))
+			add(filepath.Join(paths.UnitDir, t+suffix[key], unitName))
 		}
 	}
 	for _, a := range lists["Alias"] {
-		add(filepath.Join(unitDir, a))
+		add(filepath.Join(paths.UnitDir, a))
 	}
 	if len(links) == 0 {
 		return nil, fmt.Errorf("enable %s: %w", unitName, ErrNoInstallSection)
 	}
-	// A unit file outside the search paths also gets a link in unitDir, as
+	// A unit file outside the search paths also gets a link in paths.UnitDir, as
 	// `systemctl enable /path/x.service` does.
-	switch filepath.Dir(unitPath) {
-	case "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-		"/usr/lib/systemd/system", "/lib/systemd/system":
-	default:
-		add(filepath.Join(unitDir, unitName))
+	if dir := filepath.Dir(unitPath); dir != paths.UnitDir && dir != paths.RuntimeUnitDir && !slices.Contains(paths.PackageUnitDirs, dir) {
+		add(filepath.Join(paths.UnitDir, unitName))
 	}
 	return links, nil
 }

@@ -221,13 +221,13 @@ func TestRunConvergesAProfile(t *testing.T) {
 		case res.Err != nil:
 			t.Errorf("plan: %s: %v", id, res.Err)
 		case id == steps.VerifyID:
-			if res.Outcome != steps.Skip {
+			if res.Action != steps.Skip {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case strings.HasPrefix(id, "sysctl:net.bridge."):
 			// They appear only once br_netfilter is loaded, which a plan
 			// does not do.
-			if res.Outcome != steps.NoOp || res.Reason != "not in this kernel" {
+			if res.Action != steps.NoOp || res.Reason != "not in this kernel" {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case !res.Changed():
@@ -254,7 +254,7 @@ func TestRunConvergesAProfile(t *testing.T) {
 			t.Errorf("%s: source %q", id, res.Source)
 		}
 	}
-	if res := first[steps.VerifyID]; res.Outcome != steps.NoOp || n.report == nil || !n.report.OK() {
+	if res := first[steps.VerifyID]; res.Action != steps.NoOp || n.report == nil || !n.report.OK() {
 		t.Errorf("verify: %+v %+v", res, n.report)
 	}
 	for _, want := range []struct {
@@ -301,7 +301,7 @@ func TestRunConvergesAProfile(t *testing.T) {
 		t.Errorf("second apply changed %q", changed)
 	}
 	for id, res := range second {
-		if res.Outcome != steps.NoOp {
+		if res.Action != steps.NoOp {
 			t.Errorf("second apply: %s: %+v", id, res.Change)
 		}
 	}
@@ -382,7 +382,7 @@ func TestRunMaskedUnit(t *testing.T) {
 	}
 	skippedBy(t, res, steps.VerifyID, steps.UnitID(paths.ContainerdService))
 	skippedBy(t, res, steps.UnitID(paths.KubeletService), steps.UnitID(paths.ContainerdService))
-	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Outcome != steps.Create {
+	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Action != steps.Create {
 		t.Errorf("config.toml: %+v %v", r.Change, r.Err)
 	}
 	if n.Fake.Count("start", "containerd.service") != 0 || n.Fake.Count("enable", "containerd.service") != 0 {
@@ -473,7 +473,7 @@ func TestRunBacksUpForeignFiles(t *testing.T) {
 
 	planned := n.run(g, false)
 	res := planned["file:/etc/crictl.yaml"]
-	if res.Outcome != steps.Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
+	if res.Action != steps.Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
 		!strings.Contains(res.Diff, "\n-runtime-endpoint: unix:///var/run/dockershim.sock\n") || !strings.Contains(res.Diff, "\n+runtime-endpoint: unix:///run/containerd/containerd.sock\n") {
 		t.Errorf("plan: %+v", res.Change)
 	}
@@ -499,7 +499,7 @@ func TestRunBakeThenBoot(t *testing.T) {
 	n.Env.Phase = steps.PhaseBake
 	res := n.converge(g)
 	for _, id := range []string{steps.VerifyID, "module:overlay", "sysctl:net.ipv4.ip_forward"} {
-		if res[id].Outcome != steps.Skip {
+		if res[id].Action != steps.Skip {
 			t.Errorf("bake: %s: %+v", id, res[id].Change)
 		}
 	}
@@ -540,7 +540,7 @@ func TestRunCNIWithoutPluginList(t *testing.T) {
 		t.Errorf("second run changed %v", changed)
 	}
 	os.Remove(n.Real("/opt/cni/bin/portmap"))
-	if res := n.run(g, false)["artifact:cni"]; res.Outcome != steps.Update || !strings.Contains(res.Reason, "/opt/cni/bin/portmap is missing") {
+	if res := n.run(g, false)["artifact:cni"]; res.Action != steps.Update || !strings.Contains(res.Reason, "/opt/cni/bin/portmap is missing") {
 		t.Errorf("plan after a plugin was removed: %+v", res)
 	}
 }

@@ -174,13 +174,13 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 		if apply {
 			u.record(env, enabled)
 		}
-		return Change{Outcome: NoOp, Reason: activeReason(ctx, env, u)}, nil
+		return Change{Action: NoOp, Reason: activeReason(ctx, env, u)}, nil
 	}
 	outcome := Update
 	if !enabled && (start || !u.Start) {
 		outcome = Create
 	}
-	ch := Change{Outcome: outcome, Reason: strings.Join(todo, ", ")}
+	ch := Change{Action: outcome, Reason: strings.Join(todo, ", ")}
 	if !apply {
 		return ch, nil
 	}
@@ -354,12 +354,12 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 	p, err := unitPath(env, u)
 	if err != nil {
 		if !apply {
-			return Change{Outcome: Create, Reason: "enable (write [Install] links) once the package installs it"}, nil
+			return Change{Action: Create, Reason: "enable (write [Install] links) once the package installs it"}, nil
 		}
 		return Change{}, err
 	}
 	if _, err := env.Host.Stat(p); errors.Is(err, fs.ErrNotExist) && !apply {
-		return Change{Outcome: Create, Reason: "enable (write [Install] links)"}, nil
+		return Change{Action: Create, Reason: "enable (write [Install] links)"}, nil
 	}
 	ok, err := systemd.IsEnabledOffline(env.Host, p, u.Name)
 	if err != nil {
@@ -373,9 +373,9 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 		if apply {
 			u.record(env, true)
 		}
-		return Change{Outcome: NoOp, Reason: "enabled" + note}, nil
+		return Change{Action: NoOp, Reason: "enabled" + note}, nil
 	}
-	ch := Change{Outcome: Create, Reason: "enable (write [Install] links)" + note}
+	ch := Change{Action: Create, Reason: "enable (write [Install] links)" + note}
 	if apply {
 		if _, err := systemd.EnableOffline(env.Host, p, u.Name); err != nil {
 			return Change{}, err

@@ -77,16 +77,16 @@ func (v *Verify) Writes() []string { return nil }
 // is (re)started, so verification waits for the apply.
 func (v *Verify) Check(_ context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
+		return Change{Action: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
 	}
-	return Change{Outcome: Skip, Reason: "verified after apply"}, nil
+	return Change{Action: Skip, Reason: "verified after apply"}, nil
 }
 
 // Apply asks the runtime over CRI whether the node works. It changes
 // nothing; where nothing was started, it waits for the boot.
 func (v *Verify) Apply(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
+		return Change{Action: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
 	}
 	report, err := v.run(ctx, env, true)
 	if err != nil {
@@ -95,7 +95,7 @@ func (v *Verify) Apply(ctx context.Context, env *Env) (Change, error) {
 	if !report.OK() {
 		return Change{}, &VerifyError{Failed: report.Failed()}
 	}
-	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%d checks passed", len(report.Checks))}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%d checks passed", len(report.Checks))}, nil
 }
 
 // Run dials the runtime, waiting up to the step's timeout for its socket,

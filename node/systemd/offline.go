@@ -14,10 +14,9 @@ import (
 	"github.com/nodeup/nodeup/node/paths"
 )
 
-
 // LinkFS is the node filesystem offline enabling needs: paths resolved
 // under the root, and symlinks read and replaced atomically at node paths.
-// steps/host's Host satisfies it.
+// node/host's Host satisfies it.
 type LinkFS interface {
 	Root
 	Lstat(p string) (fs.FileInfo, error)

@@ -117,7 +117,6 @@ const (
 	CacheDir      = "/var/cache/nodeup"
 	LockFile      = "/run/nodeup.lock"
 	ProfileDir    = "/etc/nodeup/profile.d"
-	ConfigDir     = "/etc/nodeup"
 )
 
 // Where a Windows node keeps what nodeup renders, relative to its system

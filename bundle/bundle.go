@@ -1,5 +1,5 @@
 // Package bundle writes and checks nodeup bundles: every artifact a profile
-// needs laid out as a mirror (HOST/PATH, SPEC section 6), the image
+// needs laid out as a mirror (HOST/PATH, docs/profile.md, "mirror"), the image
 // archives it preloads where a mirror serves them (images/NAME/TAG.tar),
 // the nodeup binaries, the profile, and manifest.json, which lists each
 // file with its sha256 and size. A bundle is a directory or one tar file,

@@ -303,7 +303,7 @@ func TestSecondApplyFailsWhileLocked(t *testing.T) {
 	}
 
 	code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake")
-	if code != 1 || !strings.Contains(errs, root+host.LockPath) || !strings.Contains(errs, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(errs, "--wait") {
+	if code != 1 || !strings.Contains(errs, root+paths.LockFile) || !strings.Contains(errs, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(errs, "--wait") {
 		t.Errorf("apply while locked: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(root, "usr")); err == nil {

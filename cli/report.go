@@ -37,7 +37,7 @@ type stepView struct {
 // view turns a result into what is shown. A failed step's action is what
 // the plan said it would do; "unknown" when the plan could not tell.
 func (inv *invocation) view(r engine.Result, planned map[string]engine.Result) stepView {
-	v := stepView{ID: r.ID, Action: string(r.Outcome), Result: resultOK, Reason: r.Reason, Diff: r.Diff, Source: r.Source, Seconds: r.Duration.Seconds()}
+	v := stepView{ID: r.ID, Action: string(r.Action), Result: resultOK, Reason: r.Reason, Diff: r.Diff, Source: r.Source, Seconds: r.Duration.Seconds()}
 	if r.Err != nil {
 		v.Result, v.Error = resultFailed, r.Err.Error()
 		var skipped *graph.SkippedError
@@ -45,7 +45,7 @@ func (inv *invocation) view(r engine.Result, planned map[string]engine.Result) s
 			v.Result, v.Cause = resultNotRun, skipped.Cause
 		}
 		if p, ok := planned[r.ID]; v.Action == "" && ok && p.Err == nil {
-			v.Action = string(p.Outcome)
+			v.Action = string(p.Action)
 		}
 		if v.Action == "" {
 			v.Action = "unknown"

@@ -6,10 +6,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

@@ -25,11 +25,11 @@ func (c *changer) Key() string      { return c.name }
 func (c *changer) Describe() string { return c.name }
 func (c *changer) Writes() []string { return nil }
 func (c *changer) Check(context.Context, *steps.Env) (steps.Change, error) {
-	return steps.Change{Outcome: steps.Create}, nil
+	return steps.Change{Action: steps.Create}, nil
 }
 func (c *changer) Apply(context.Context, *steps.Env) (steps.Change, error) {
 	c.ran(c.name)
-	return steps.Change{Outcome: steps.Create}, nil
+	return steps.Change{Action: steps.Create}, nil
 }
 
 // Steps do not wait for the state to reach the disk: while one checkpoint

@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/paths"
-	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 	"github.com/nodeup/nodeup/templates"
@@ -311,7 +310,7 @@ func TestUpgradeRestartsOnce(t *testing.T) {
 	if len(rolled) != 0 {
 		t.Fatalf("rolled back a working upgrade: %+v", rolled)
 	}
-	if got := changedIDs(res); !slices.Equal(got, []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(plan.ContainerdUnit)}) {
+	if got := changedIDs(res); !slices.Equal(got, []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(paths.ContainerdService)}) {
 		t.Errorf("the upgrade changed %q", got)
 	}
 	if n.Fake.Count("restart", "containerd.service") != 1 || n.Fake.Count("start", "containerd.service") != 0 {
@@ -345,7 +344,7 @@ func TestRollbackWhenTheUnitFails(t *testing.T) {
 	r.version, r.containerd = "2.3.4", "containerd broken"
 	res, rolled := n.guarded(r.graph())
 	var ue interface{ Unwrap() error }
-	if err := res[steps.UnitID(plan.ContainerdUnit)].Err; err == nil || !errors.As(err, &ue) {
+	if err := res[steps.UnitID(paths.ContainerdService)].Err; err == nil || !errors.As(err, &ue) {
 		t.Fatalf("containerd: %v", err)
 	}
 	if len(rolled) != 1 {
@@ -423,8 +422,8 @@ func TestNoRollbackOnAFreshNode(t *testing.T) {
 	failsWith(n, "containerd broken")
 	r.containerd = "containerd broken"
 	res, rolled := n.guarded(r.graph())
-	if res[steps.UnitID(plan.ContainerdUnit)].Err == nil || len(rolled) != 0 {
-		t.Errorf("fresh node: %v, rolled back %+v", res[steps.UnitID(plan.ContainerdUnit)].Err, rolled)
+	if res[steps.UnitID(paths.ContainerdService)].Err == nil || len(rolled) != 0 {
+		t.Errorf("fresh node: %v, rolled back %+v", res[steps.UnitID(paths.ContainerdService)].Err, rolled)
 	}
 	if n.Exists(paths.RollbackDir) {
 		t.Errorf("copies kept on a fresh node")

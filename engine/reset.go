@@ -9,9 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

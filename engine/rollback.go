@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 
@@ -96,60 +96,27 @@ func PrepareRollback(ctx context.Context, g *graph.Graph, env *steps.Env, planne
 	}
 	rb := &Rollback{g: g, env: env}
 	for _, v := range g.Order() {
-		u, ok := v.Action.(*steps.Unit)
-		if !ok || !u.Start {
+		s, ok := v.Action.(steps.Starter)
+		if !ok {
 			continue
 		}
-		gd := &guard{unit: u.Name, before: map[string]recorded{}, after: map[string]state.Release{}}
-		var files []string
-		packaged := false
-		for _, id := range u.RestartOn {
-			if !changes[id] {
-				continue
-			}
-			gd.inputs = append(gd.inputs, id)
-			s, _ := stepOf(g, id)
-			switch s := s.(type) {
-			case *steps.Package:
-				packaged = true
-			case *steps.Artifact:
-				a, ok := env.State.Artifact(s.Name)
-				gd.before[s.Name] = recorded{a, ok}
-				gd.after[s.Name] = state.Release{Version: s.Version, SHA256: s.SHA256}
-				for _, f := range s.Files {
-					files = append(files, f.To)
-				}
-			case steps.Step:
-				files = append(files, s.Writes()...)
-			}
-		}
-		if len(gd.inputs) == 0 || packaged {
+		unit, restartOn := s.Starts()
+		if unit == "" {
 			continue
 		}
-		active, _, err := env.Systemd.ActiveState(ctx, u.Name)
+		gd, files, ok := rb.guardFor(unit, restartOn, changes)
+		if !ok {
+			continue
+		}
+		active, _, err := env.Systemd.ActiveState(ctx, unit)
 		if err != nil {
 			return nil, err
 		}
 		if active != "active" {
 			continue
 		}
-		for _, p := range files {
-			sv := saved{path: p}
-			sv.sum, sv.recorded = env.State.Lookup(p)
-			fi, err := h.Lstat(p)
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-			case err != nil:
-				return nil, err
-			case fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0:
-				sv.exists = true
-				if err := h.Copy(p, copyOf(p)); err != nil {
-					return nil, fmt.Errorf("keep a copy of %s to go back to: %w", p, err)
-				}
-			default:
-				continue // a directory: not an input nodeup replaces
-			}
-			gd.files = append(gd.files, sv)
+		if gd.files, err = keepCopies(env, files); err != nil {
+			return nil, err
 		}
 		rb.guards = append(rb.guards, gd)
 	}
@@ -157,6 +124,61 @@ func PrepareRollback(ctx context.Context, g *graph.Graph, env *steps.Env, planne
 		return nil, h.RemoveAll(paths.RollbackDir)
 	}
 	return rb, nil
+}
+
+// guardFor is the guard of a unit whose inputs restartOn are, with the
+// node paths to keep copies of; ok is false when the plan changes none of
+// its inputs or one nodeup cannot take back.
+func (rb *Rollback) guardFor(unit string, restartOn []string, changes map[string]bool) (gd *guard, files []string, ok bool) {
+	gd = &guard{unit: unit, before: map[string]recorded{}, after: map[string]state.Release{}}
+	for _, id := range restartOn {
+		if !changes[id] {
+			continue
+		}
+		gd.inputs = append(gd.inputs, id)
+		s, isStep := stepOf(rb.g, id)
+		if !isStep {
+			continue
+		}
+		kept, undoable := steps.RollbackFilesOf(s)
+		if !undoable {
+			return nil, nil, false
+		}
+		files = append(files, kept...)
+		if r, ok := s.(steps.Released); ok {
+			name, release := r.Release()
+			a, ok := rb.env.State.Artifact(name)
+			gd.before[name] = recorded{a, ok}
+			gd.after[name] = release
+		}
+	}
+	return gd, files, len(gd.inputs) > 0
+}
+
+// keepCopies copies the node paths files under paths.RollbackDir and says
+// what each was. Directories are left out: they are not inputs nodeup
+// replaces.
+func keepCopies(env *steps.Env, files []string) ([]saved, error) {
+	var out []saved
+	for _, p := range files {
+		sv := saved{path: p}
+		sv.sum, sv.recorded = env.State.Lookup(p)
+		fi, err := env.Host.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, err
+		case fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0:
+			sv.exists = true
+			if err := env.Host.Copy(p, copyOf(p)); err != nil {
+				return nil, fmt.Errorf("keep a copy of %s to go back to: %w", p, err)
+			}
+		default:
+			continue
+		}
+		out = append(out, sv)
+	}
+	return out, nil
 }
 
 // copyOf is where the copy of node path p is kept.
@@ -272,9 +294,13 @@ func (rb *Rollback) rollBack(ctx context.Context, gd *guard, changed []string, c
 	}
 	env.State.Restarted(gd.unit)
 	if v := rb.g.Step(steps.VerifyID); v != nil && slices.Contains(v.Deps, steps.UnitID(gd.unit)) {
+		verifier, ok := v.Action.(steps.Verifier)
+		if !ok {
+			return out
+		}
 		check := *env
 		check.Verified = nil
-		report, err := v.Action.(*steps.Verify).Run(ctx, &check)
+		report, err := verifier.Run(ctx, &check)
 		if err != nil {
 			return fail(fmt.Errorf("verify %s after putting it back: %w", gd.unit, err))
 		}

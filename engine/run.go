@@ -159,9 +159,13 @@ func Run(ctx context.Context, g *graph.Graph, env *steps.Env, o Options) []Resul
 	// The units a step's change makes stale, to mark them in the state.
 	restarts := map[string][]string{}
 	for _, v := range g.Order() {
-		if u, ok := v.Action.(*steps.Unit); ok && u.Start {
-			for _, id := range u.RestartOn {
-				restarts[id] = append(restarts[id], u.Name)
+		if s, ok := v.Action.(steps.Starter); ok {
+			service, restartOn := s.Starts()
+			if service == "" {
+				continue
+			}
+			for _, id := range restartOn {
+				restarts[id] = append(restarts[id], service)
 			}
 		}
 	}

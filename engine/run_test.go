@@ -13,7 +13,7 @@ import (
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/fetch"
-	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/steps"
@@ -221,13 +221,13 @@ func TestRunConvergesAProfile(t *testing.T) {
 		case res.Err != nil:
 			t.Errorf("plan: %s: %v", id, res.Err)
 		case id == steps.VerifyID:
-			if res.Outcome != steps.Skip {
+			if res.Action != steps.Skip {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case strings.HasPrefix(id, "sysctl:net.bridge."):
 			// They appear only once br_netfilter is loaded, which a plan
 			// does not do.
-			if res.Outcome != steps.NoOp || res.Reason != "not in this kernel" {
+			if res.Action != steps.NoOp || res.Reason != "not in this kernel" {
 				t.Errorf("plan: %s: %+v", id, res.Change)
 			}
 		case !res.Changed():
@@ -237,7 +237,7 @@ func TestRunConvergesAProfile(t *testing.T) {
 	if len(n.Warns) != 0 {
 		t.Errorf("the plan warned: %q", n.Warns)
 	}
-	if res := planned[steps.UnitID(plan.ContainerdUnit)]; res.Reason != "daemon-reload, enable, start (is inactive)" {
+	if res := planned[steps.UnitID(paths.ContainerdService)]; res.Reason != "daemon-reload, enable, start (is inactive)" {
 		t.Errorf("plan: containerd unit: %q", res.Reason)
 	}
 	if res := planned["file:/etc/containerd/config.toml"]; !strings.Contains(res.Diff, `+      sandbox = 'registry.k8s.io/pause:3.10'`) {
@@ -254,7 +254,7 @@ func TestRunConvergesAProfile(t *testing.T) {
 			t.Errorf("%s: source %q", id, res.Source)
 		}
 	}
-	if res := first[steps.VerifyID]; res.Outcome != steps.NoOp || n.report == nil || !n.report.OK() {
+	if res := first[steps.VerifyID]; res.Action != steps.NoOp || n.report == nil || !n.report.OK() {
 		t.Errorf("verify: %+v %+v", res, n.report)
 	}
 	for _, want := range []struct {
@@ -301,7 +301,7 @@ func TestRunConvergesAProfile(t *testing.T) {
 		t.Errorf("second apply changed %q", changed)
 	}
 	for id, res := range second {
-		if res.Outcome != steps.NoOp {
+		if res.Action != steps.NoOp {
 			t.Errorf("second apply: %s: %+v", id, res.Change)
 		}
 	}
@@ -329,17 +329,17 @@ func TestRunRestartsOnlyWhatChanged(t *testing.T) {
 		changed                      []string
 	}{
 		{"containerd config", func() { r.sandbox = "registry.internal/pause:3.10" }, 1, 0, 0,
-			[]string{"file:/etc/containerd/config.toml", steps.UnitID(plan.ContainerdUnit)}},
+			[]string{"file:/etc/containerd/config.toml", steps.UnitID(paths.ContainerdService)}},
 		{"kubelet drop-in", func() { r.flags = append(r.flags, "--v=4") }, 0, 1, 1,
-			[]string{"file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf", steps.UnitID(plan.KubeletUnit)}},
+			[]string{"file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf", steps.UnitID(paths.KubeletService)}},
 		{"kubelet binary", func() { r.kubelet = "kubelet 1.34.11 rebuilt" }, 0, 1, 0,
-			[]string{"artifact:kubelet", steps.UnitID(plan.KubeletUnit)}},
+			[]string{"artifact:kubelet", steps.UnitID(paths.KubeletService)}},
 		{"containerd binary", func() { r.containerd = "containerd 2.3.4 rebuilt" }, 1, 0, 0,
-			[]string{"artifact:containerd", steps.UnitID(plan.ContainerdUnit)}},
+			[]string{"artifact:containerd", steps.UnitID(paths.ContainerdService)}},
 		{"runc binary: read per container, nothing to restart", func() { r.runc = "runc 1.4.3 rebuilt" }, 0, 0, 0,
 			[]string{"artifact:runc"}},
 		{"containerd.service edited by hand", func() { n.Write("/etc/systemd/system/containerd.service", "[Service]\nExecStart=/bin/true\n", 0o644) }, 1, 0, 1,
-			[]string{"file:/etc/systemd/system/containerd.service", steps.UnitID(plan.ContainerdUnit)}},
+			[]string{"file:/etc/systemd/system/containerd.service", steps.UnitID(paths.ContainerdService)}},
 		{"nothing", func() {}, 0, 0, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,13 +376,13 @@ func TestRunMaskedUnit(t *testing.T) {
 	n.Fake.Unit("containerd.service").FileState = "masked"
 	res := n.run(r.graph(), true)
 
-	err := res[steps.UnitID(plan.ContainerdUnit)].Err
+	err := res[steps.UnitID(paths.ContainerdService)].Err
 	if !errors.Is(err, steps.ErrMasked) || !strings.Contains(err.Error(), "systemctl unmask containerd.service") {
 		t.Errorf("masked containerd: %v", err)
 	}
-	skippedBy(t, res, steps.VerifyID, steps.UnitID(plan.ContainerdUnit))
-	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), steps.UnitID(plan.ContainerdUnit))
-	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Outcome != steps.Create {
+	skippedBy(t, res, steps.VerifyID, steps.UnitID(paths.ContainerdService))
+	skippedBy(t, res, steps.UnitID(paths.KubeletService), steps.UnitID(paths.ContainerdService))
+	if r := res["file:/etc/containerd/config.toml"]; r.Err != nil || r.Action != steps.Create {
 		t.Errorf("config.toml: %+v %v", r.Change, r.Err)
 	}
 	if n.Fake.Count("start", "containerd.service") != 0 || n.Fake.Count("enable", "containerd.service") != 0 {
@@ -400,13 +400,13 @@ func TestRunUnitFailsToStart(t *testing.T) {
 	fu.Journal = "containerd[812]: failed to load plugin io.containerd.grpc.v1.cri: invalid sandbox image"
 	res := n.run(r.graph(), true)
 
-	err := res[steps.UnitID(plan.ContainerdUnit)].Err
+	err := res[steps.UnitID(paths.ContainerdService)].Err
 	var ue *systemd.UnitError
 	if !errors.As(err, &ue) || ue.Op != "start" || !strings.Contains(err.Error(), fu.Journal) {
 		t.Errorf("containerd: %v", err)
 	}
-	skippedBy(t, res, steps.VerifyID, steps.UnitID(plan.ContainerdUnit))
-	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), steps.UnitID(plan.ContainerdUnit))
+	skippedBy(t, res, steps.VerifyID, steps.UnitID(paths.ContainerdService))
+	skippedBy(t, res, steps.UnitID(paths.KubeletService), steps.UnitID(paths.ContainerdService))
 	for _, id := range []string{"artifact:crictl", "file:/etc/crictl.yaml", "sysctl:net.ipv4.ip_forward", "artifact:kubelet", "file:/var/lib/kubelet/config.yaml"} {
 		if r := res[id]; r.Err != nil || !r.Changed() {
 			t.Errorf("%s, independent of containerd: %+v %v", id, r.Change, r.Err)
@@ -419,7 +419,7 @@ func TestRunUnitFailsToStart(t *testing.T) {
 	// Fixed: the next run starts it and finishes the rest.
 	fu.AfterStart = ""
 	res = n.converge(r.graph())
-	if got := changedIDs(res); !slices.Equal(got, []string{steps.UnitID(plan.ContainerdUnit), steps.UnitID(plan.KubeletUnit)}) {
+	if got := changedIDs(res); !slices.Equal(got, []string{steps.UnitID(paths.ContainerdService), steps.UnitID(paths.KubeletService)}) {
 		t.Errorf("after the fix changed %q", got)
 	}
 }
@@ -439,9 +439,9 @@ func TestRunFailedStepSkipsDependents(t *testing.T) {
 	if !strings.HasSuffix(res["artifact:runc"].Source, "profile.hcl:19") {
 		t.Errorf("runc source %q", res["artifact:runc"].Source)
 	}
-	skippedBy(t, res, steps.UnitID(plan.ContainerdUnit), "artifact:runc")
+	skippedBy(t, res, steps.UnitID(paths.ContainerdService), "artifact:runc")
 	skippedBy(t, res, steps.VerifyID, "artifact:runc")
-	skippedBy(t, res, steps.UnitID(plan.KubeletUnit), "artifact:runc") // through the containerd unit
+	skippedBy(t, res, steps.UnitID(paths.KubeletService), "artifact:runc") // through the containerd unit
 	if n.Exists("/usr/local/sbin/runc") {
 		t.Errorf("runc installed despite the mismatch")
 	}
@@ -473,11 +473,11 @@ func TestRunBacksUpForeignFiles(t *testing.T) {
 
 	planned := n.run(g, false)
 	res := planned["file:/etc/crictl.yaml"]
-	if res.Outcome != steps.Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
+	if res.Action != steps.Update || !strings.Contains(res.Reason, "backed up under /var/lib/nodeup/backup") ||
 		!strings.Contains(res.Diff, "\n-runtime-endpoint: unix:///var/run/dockershim.sock\n") || !strings.Contains(res.Diff, "\n+runtime-endpoint: unix:///run/containerd/containerd.sock\n") {
 		t.Errorf("plan: %+v", res.Change)
 	}
-	if n.Exists(host.BackupDir) {
+	if n.Exists(paths.BackupDir) {
 		t.Errorf("the plan made a backup")
 	}
 	n.converge(g)
@@ -499,7 +499,7 @@ func TestRunBakeThenBoot(t *testing.T) {
 	n.Env.Phase = steps.PhaseBake
 	res := n.converge(g)
 	for _, id := range []string{steps.VerifyID, "module:overlay", "sysctl:net.ipv4.ip_forward"} {
-		if res[id].Outcome != steps.Skip {
+		if res[id].Action != steps.Skip {
 			t.Errorf("bake: %s: %+v", id, res[id].Change)
 		}
 	}
@@ -510,7 +510,7 @@ func TestRunBakeThenBoot(t *testing.T) {
 	n.Env.Phase = steps.PhaseBoot
 	res = n.converge(g)
 	want := []string{"module:br_netfilter", "module:overlay", "sysctl:net.bridge.bridge-nf-call-ip6tables", "sysctl:net.bridge.bridge-nf-call-iptables",
-		"sysctl:net.ipv4.ip_forward", steps.UnitID(plan.ContainerdUnit), steps.UnitID(plan.KubeletUnit)}
+		"sysctl:net.ipv4.ip_forward", steps.UnitID(paths.ContainerdService), steps.UnitID(paths.KubeletService)}
 	if got := changedIDs(res); !slices.Equal(got, want) {
 		t.Errorf("boot changed %q, want %q", got, want)
 	}
@@ -540,7 +540,7 @@ func TestRunCNIWithoutPluginList(t *testing.T) {
 		t.Errorf("second run changed %v", changed)
 	}
 	os.Remove(n.Real("/opt/cni/bin/portmap"))
-	if res := n.run(g, false)["artifact:cni"]; res.Outcome != steps.Update || !strings.Contains(res.Reason, "/opt/cni/bin/portmap is missing") {
+	if res := n.run(g, false)["artifact:cni"]; res.Action != steps.Update || !strings.Contains(res.Reason, "/opt/cni/bin/portmap is missing") {
 		t.Errorf("plan after a plugin was removed: %+v", res)
 	}
 }

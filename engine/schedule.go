@@ -7,20 +7,7 @@ import (
 	"github.com/nodeup/nodeup/steps"
 )
 
-// A step's weight is a rough cost: an artifact or a package downloads and
-// unpacks (seconds), a unit may start a service (tenths of a second), the
-// rest write a file or ask the kernel (milliseconds).
-func weight(a graph.Action) int {
-	switch a.(type) {
-	case *steps.Artifact, *steps.Package:
-		return 10
-	case *steps.Unit:
-		return 3
-	}
-	return 1
-}
-
-// priorities gives each step the weight of the heaviest chain of steps
+// priorities gives each step the weight (steps.WeightOf: a rough cost) of the heaviest chain of steps
 // from it to the end of the graph, itself included: run first, a step
 // with a high priority does not leave the longest chain waiting for a
 // slot (containerd's archive queued behind crictl's, which nothing needs).
@@ -39,7 +26,7 @@ func priorities(g *graph.Graph) map[string]int {
 		for _, d := range dependents[s.ID] {
 			most = max(most, prio[d])
 		}
-		prio[s.ID] = weight(s.Action) + most
+		prio[s.ID] = steps.WeightOf(s.Action) + most
 	}
 	return prio
 }

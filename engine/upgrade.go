@@ -3,9 +3,9 @@ package engine
 import (
 	"fmt"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/profile"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 
@@ -26,15 +26,16 @@ func (c VersionChange) Upgrade() bool { return profile.CompareVersions(c.To, c.F
 func VersionChanges(g *graph.Graph, st *state.State) []VersionChange {
 	var out []VersionChange
 	for _, v := range g.Order() {
-		a, ok := v.Action.(*steps.Artifact)
+		r, ok := v.Action.(steps.Released)
 		if !ok {
 			continue
 		}
-		rec, ok := st.Artifact(a.Name)
-		if !ok || rec.Version == "" || a.Version == "" || profile.CompareVersions(rec.Version, a.Version) == 0 {
+		name, release := r.Release()
+		rec, ok := st.Artifact(name)
+		if !ok || rec.Version == "" || release.Version == "" || profile.CompareVersions(rec.Version, release.Version) == 0 {
 			continue
 		}
-		out = append(out, VersionChange{Step: v.ID, Name: a.Name, From: rec.Version, To: a.Version})
+		out = append(out, VersionChange{Step: v.ID, Name: name, From: rec.Version, To: release.Version})
 	}
 	return out
 }

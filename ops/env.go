@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/steps"
@@ -22,11 +22,11 @@ const metricsVerifyWait = 10 * time.Second
 // verifyForMetrics asks the runtime over CRI, as apply's last step does,
 // where this run may talk to it; verified is false where it may not.
 func verifyForMetrics(ctx context.Context, gr *graph.Graph, env *steps.Env) (verified, ok bool) {
-	st := gr.Step(steps.VerifyID)
-	if st == nil || !env.StartsThings() {
+	found := steps.VerifyOf(gr)
+	if found == nil || !env.StartsThings() {
 		return false, false
 	}
-	v := *st.Action.(*steps.Verify)
+	v := *found
 	v.Timeout = min(v.Timeout, metricsVerifyWait)
 	check := *env
 	check.Verified = nil

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/nodeup/nodeup/engine"
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/paths"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/steps"

@@ -33,8 +33,8 @@ func Verify(ctx context.Context, c *Config, o VerifyOptions) (*cri.Report, error
 		if err != nil {
 			return nil, err
 		}
-		if st := g.Step(steps.VerifyID); st != nil {
-			v = st.Action.(*steps.Verify)
+		if found := steps.VerifyOf(g); found != nil {
+			v = found
 		}
 	}
 	if o.Endpoint != "" {

@@ -14,7 +14,7 @@ import (
 	"github.com/nodeup/nodeup/templates"
 )
 
-// Defaults of the profile language (SPEC section 3).
+// Defaults of the profile language (docs/profile.md).
 const (
 	DefaultSandboxImage = "registry.k8s.io/pause:3.10"
 	DefaultHypervisor   = "qemu"
@@ -147,7 +147,7 @@ func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 		c.RawConfigRange = a.m["config"].Expr.Range()
 	}
 	if !a.integer("config_version", &c.ConfigVersion) {
-		c.ConfigVersion = ConfigVersionFor(c.Version)
+		c.ConfigVersion = nativeConfigVersion(c.Version)
 		if c.Source == profile.SourcePackage && c.Version == "" {
 			// The distribution's version is unknown until install; every
 			// containerd from 1.3 on reads schema 2 (2.x migrates it).
@@ -167,10 +167,13 @@ func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 // inside a distribution's ("1.6.20~ds1-1+b1").
 var releasePrefix = regexp.MustCompile(`^v?[0-9]+\.[0-9]+(\.[0-9]+)?`)
 
-// ConfigVersionFor is the config.toml schema a containerd version reads
-// natively (templates.ConfigVersionFor holds the rule); a version it cannot
-// read gets the newest schema, and validation reports the version itself.
-func ConfigVersionFor(version string) int {
+// nativeConfigVersion is the config.toml schema a containerd version reads
+// natively, and so a containerd block's default config_version and the
+// highest it may set. Unlike templates.ConfigVersionFor (which holds the
+// rule) it takes a distribution's version too ("1.6.20~ds1-1"), and gives a
+// version it cannot read the newest schema: validation reports the version
+// itself.
+func nativeConfigVersion(version string) int {
 	v, err := templates.ConfigVersionFor(releasePrefix.FindString(version))
 	if err != nil {
 		return 4

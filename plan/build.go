@@ -14,12 +14,6 @@ import (
 	"github.com/nodeup/nodeup/templates"
 )
 
-// The units nodeup manages.
-const (
-	ContainerdUnit = "containerd.service"
-	KubeletUnit    = "kubelet.service"
-)
-
 // Build compiles a validated profile into its step graph.
 func Build(p *profile.Profile) (*graph.Graph, error) {
 	files, err := templates.Render(p)
@@ -234,10 +228,10 @@ func (b *builder) ifHas(ids ...string) []string {
 
 func (b *builder) units() {
 	p := b.p
-	unitFile := paths.InUnitDir(ContainerdUnit)
+	unitFile := paths.ContainerdUnit
 	containerd := b.ifHas(steps.ArtifactID("containerd"), steps.PackageID("containerd"))
 	restartOn := append(b.ifHas(steps.FileID(unitFile), steps.FileID(paths.ContainerdConfig)), containerd...)
-	u := &steps.Unit{Name: ContainerdUnit, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
+	u := &steps.Unit{Name: paths.ContainerdService, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
 	if b.g.Has(steps.FileID(unitFile)) {
 		u.Path = unitFile
 	}
@@ -252,7 +246,7 @@ func (b *builder) units() {
 	if !p.Kubelet.Declared {
 		return
 	}
-	kubeletFile := paths.InUnitDir(KubeletUnit)
+	kubeletFile := paths.KubeletUnit
 	var kfiles []string
 	for _, id := range b.g.IDs() {
 		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) {
@@ -260,7 +254,7 @@ func (b *builder) units() {
 		}
 	}
 	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
-	k := &steps.Unit{Name: KubeletUnit, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
+	k := &steps.Unit{Name: paths.KubeletService, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
 	if templates.InstallsKubelet(p) {
 		k.Path = kubeletFile
 	}
@@ -273,7 +267,7 @@ func (b *builder) units() {
 		b.dirs[path.Clean(sp)] = true
 		ks.After(b.g.Add(&steps.Dir{Path: path.Clean(sp), Mode: 0o755}, p.Kubelet.ConfigRanges["staticPodPath"]).ID)
 	}
-	ks.After(steps.UnitID(ContainerdUnit))
+	ks.After(steps.UnitID(paths.ContainerdService))
 	ks.After(b.ifHas(steps.SysctlID("net.ipv4.ip_forward"))...)
 }
 
@@ -290,9 +284,9 @@ func (b *builder) images() {
 			Ref: im.Ref, URL: im.URL, MirrorPath: im.MirrorPath, SHA256: im.SHA256,
 			Mirrors: p.Mirror.URLs, Upstream: p.Mirror.Upstream, Arch: p.Node.Arch,
 			Ctr: ctr, Endpoint: p.RuntimeEndpoint(), Timeout: p.Verify.Timeout,
-		}, im.DeclRange, steps.UnitID(ContainerdUnit)).ID
-		if b.g.Has(steps.UnitID(KubeletUnit)) {
-			b.g.Step(steps.UnitID(KubeletUnit)).After(id)
+		}, im.DeclRange, steps.UnitID(paths.ContainerdService)).ID
+		if b.g.Has(steps.UnitID(paths.KubeletService)) {
+			b.g.Step(steps.UnitID(paths.KubeletService)).After(id)
 		}
 	}
 }
@@ -323,10 +317,10 @@ func (b *builder) verify() {
 	from := p.Containerd.DeclRange
 	// A running kubelet kills pods it did not start: the verification's
 	// pods run before the kubelet starts, on a runtime that is proven.
-	if p.Verify.Pod && b.g.Has(steps.UnitID(KubeletUnit)) {
-		defer b.g.Step(steps.UnitID(KubeletUnit)).After(steps.VerifyID)
+	if p.Verify.Pod && b.g.Has(steps.UnitID(paths.KubeletService)) {
+		defer b.g.Step(steps.UnitID(paths.KubeletService)).After(steps.VerifyID)
 	}
-	s := b.g.Add(v, from, append([]string{steps.UnitID(ContainerdUnit)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	s := b.g.Add(v, from, append([]string{steps.UnitID(paths.ContainerdService)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
 	for _, im := range p.Images {
 		s.After(steps.ImageID(im.Ref))
 	}

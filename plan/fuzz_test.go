@@ -13,7 +13,7 @@ import (
 	"github.com/nodeup/nodeup/steps"
 )
 
-// renderedPath matches the files SPEC section 4 lets a profile render; a
+// renderedPath matches the files a profile may render (docs/profile.md, "Files on the node"); a
 // registry host is one directory below certs.d. A Windows node has its
 // containerd files in containerd's directory, relative to the system drive.
 var renderedPath = regexp.MustCompile(`^/etc/containerd/config\.toml$|^/etc/containerd/certs\.d/[^/]+/hosts\.toml$|` +
@@ -26,7 +26,7 @@ var renderedPath = regexp.MustCompile(`^/etc/containerd/config\.toml$|^/etc/cont
 // the input, Load must not panic; every error must point at a line of the
 // file; a profile that loads must build into
 // a graph, or fail with an error, without panicking; and the graph writes
-// only the files SPEC section 4 lists.
+// only those files.
 //
 //	go test ./plan -run '^$' -fuzz FuzzLoad -fuzztime 60s
 //
@@ -88,14 +88,14 @@ func FuzzLoad(f *testing.F) {
 			t.Logf("build: %v", err)
 			return
 		}
-		// Whatever the profile says, nodeup writes only where SPEC section 4 says.
+		// Whatever the profile says, nodeup writes only those files.
 		for _, st := range g.Order() {
 			f, ok := st.Action.(*steps.File)
 			if !ok {
 				continue
 			}
 			if !renderedPath.MatchString(f.Path) || path.Clean(f.Path) != f.Path {
-				t.Errorf("the profile renders %s, which is not a file of SPEC section 4", f.Path)
+				t.Errorf("the profile renders %s, which is not a file a profile may render", f.Path)
 			}
 			if host := path.Base(path.Dir(f.Path)); path.Base(f.Path) == "hosts.toml" && (host == "." || host == "..") {
 				t.Errorf("registry host %q renders %s", host, f.Path)

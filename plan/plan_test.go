@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/graph"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/templates"
 )
@@ -132,7 +133,7 @@ func TestShippedProfilesValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(ContainerdUnit), steps.VerifyID} {
+			for _, id := range []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(paths.ContainerdService), steps.VerifyID} {
 				if !g.Has(id) && !(id == "artifact:containerd" && g.Has("package:containerd")) {
 					t.Errorf("graph lacks %s", id)
 				}
@@ -362,7 +363,7 @@ kubelet {
 			t.Errorf("graph has %s for a kubelet nobody installs", id)
 		}
 	}
-	u := g.Step(steps.UnitID(KubeletUnit)).Action.(*steps.Unit)
+	u := g.Step(steps.UnitID(paths.KubeletService)).Action.(*steps.Unit)
 	if u.Path != "" || u.Start {
 		t.Errorf("kubelet unit %+v, want the package's unit, enabled and not started", u)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -29,16 +30,16 @@ func checkPreflight(p *profile.Profile, h HostFacts) hcl.Diagnostics {
 	k := p.Kubelet
 	if pf := h.Preflight; pf != nil {
 		if !pf.EtcHosts {
-			add(hcl.DiagError, hcl.Range{}, "No /etc/hosts",
-				"This host has no /etc/hosts, and every pod sandbox mounts it: no pod can start. Create it: printf '127.0.0.1 localhost\\n::1 localhost\\n' > /etc/hosts")
+			add(hcl.DiagError, hcl.Range{}, "No "+paths.Hosts,
+				"This host has no %s, and every pod sandbox mounts it: no pod can start. Create it: printf '127.0.0.1 localhost\\n::1 localhost\\n' > %s", paths.Hosts, paths.Hosts)
 		}
 		if !pf.ResolvConf {
-			add(hcl.DiagError, hcl.Range{}, "No /etc/resolv.conf",
-				"This host has no /etc/resolv.conf, which containerd copies into every pod sandbox: no pod can start. Create it (an empty file will do on a node without DNS): touch /etc/resolv.conf")
+			add(hcl.DiagError, hcl.Range{}, "No "+paths.ResolvConf,
+				"This host has no %s, which containerd copies into every pod sandbox: no pod can start. Create it (an empty file will do on a node without DNS): touch %s", paths.ResolvConf, paths.ResolvConf)
 		}
 		if pf.Hostname != "" && len(pf.HostnameAddrs) == 0 && k.Declared {
 			add(hcl.DiagWarning, k.DeclRange, "Hostname does not resolve",
-				"The kubelet names the node %s and looks that name up for the node's address, but it does not resolve here. Add it to /etc/hosts (the node's address, or 127.0.1.1 %s), or pass --node-ip in kubelet.flags.", pf.Hostname, pf.Hostname)
+				"The kubelet names the node %s and looks that name up for the node's address, but it does not resolve here. Add it to %s (the node's address, or 127.0.1.1 %s), or pass --node-ip in kubelet.flags.", pf.Hostname, paths.Hosts, pf.Hostname)
 		}
 		failSwapOn, set := k.Config["failSwapOn"].(bool)
 		if len(pf.Swap) > 0 && k.Declared && (!set || failSwapOn) {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
@@ -207,7 +208,7 @@ func (l *loader) validateComponents(p *profile.Profile) {
 	}
 	if p.Runc != nil && p.Runc.Source == profile.SourcePackage && p.Containerd.Source != profile.SourcePackage {
 		l.warnf(l.at("runc.source", p.Runc.DeclRange), "runc from packages, containerd from release",
-			"The distribution's runc lands in /usr/sbin/runc; containerd is pointed at it.")
+			"The distribution's runc lands in "+paths.PackageRunc+"; containerd is pointed at it.")
 	}
 	for _, nc := range components(p).list() {
 		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc") {

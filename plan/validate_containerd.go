@@ -28,9 +28,9 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 	}
 	if !oneOf(fmt.Sprint(c.ConfigVersion), "2", "3", "4") {
 		l.errorf(l.at("containerd.config_version", c.DeclRange), "Invalid config_version", "containerd.config_version must be 2, 3 or 4; got %d.", c.ConfigVersion)
-	} else if c.Version != "" && c.ConfigVersion > ConfigVersionFor(c.Version) {
+	} else if c.Version != "" && c.ConfigVersion > nativeConfigVersion(c.Version) {
 		l.errorf(l.at("containerd.config_version", c.DeclRange), "config_version too new",
-			"containerd %s reads config version %d at most; set config_version = %d or leave it out.", c.Version, ConfigVersionFor(c.Version), ConfigVersionFor(c.Version))
+			"containerd %s reads config version %d at most; set config_version = %d or leave it out.", c.Version, nativeConfigVersion(c.Version), nativeConfigVersion(c.Version))
 	}
 	seen := map[string]bool{}
 	for _, r := range c.Registries {

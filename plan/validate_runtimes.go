@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/nodeup/nodeup/node/images"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan/pins"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // checkQuantity accepts Kubernetes resource quantities such as 250m or 160Mi.
@@ -225,7 +227,7 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 	}
 	if _, ok := k.Config["staticPodPath"]; !ok {
 		l.warnf(modeAt, "Standalone kubelet without staticPodPath",
-			"A standalone kubelet runs static pods only; set kubelet.config staticPodPath = \"/etc/kubernetes/manifests\" to give it some.")
+			"A standalone kubelet runs static pods only; set kubelet.config staticPodPath = \""+paths.KubeletManifests+"\" to give it some.")
 	}
 	if !k.Start {
 		l.warnf(modeAt, "Standalone kubelet not started",

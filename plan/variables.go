@@ -47,54 +47,71 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 		}
 		v := &variable{name: name, ty: cty.DynamicPseudoType, value: cty.NilVal, decl: blk.DefRange}
 		vars[name] = v
-		content, diags := blk.Body.Content(variableSchema)
+		l.decodeVariable(blk, v)
+	}
+	l.assignGiven(vars)
+	return l.variableValues(vars)
+}
+
+// decodeVariable decodes a variable block's type, sensitivity, description
+// and default into v.
+func (l *loader) decodeVariable(blk *hcl.Block, v *variable) {
+	content, diags := blk.Body.Content(variableSchema)
+	l.diags = append(l.diags, diags...)
+	if content == nil {
+		return
+	}
+	if attr, ok := content.Attributes["type"]; ok {
+		ty, diags := typeexpr.TypeConstraint(attr.Expr)
 		l.diags = append(l.diags, diags...)
-		if content == nil {
-			continue
+		if !diags.HasErrors() {
+			v.ty = ty
 		}
-		if attr, ok := content.Attributes["type"]; ok {
-			ty, diags := typeexpr.TypeConstraint(attr.Expr)
-			l.diags = append(l.diags, diags...)
-			if !diags.HasErrors() {
-				v.ty = ty
-			}
-		}
-		if attr, ok := content.Attributes["sensitive"]; ok {
-			s, diags := attr.Expr.Value(nil)
-			l.diags = append(l.diags, diags...)
-			if !diags.HasErrors() {
-				if s, err := convert.Convert(s, cty.Bool); err != nil || s.IsNull() {
-					l.errorf(attr.Expr.Range().Ptr(), "Invalid sensitive", "sensitive must be true or false.")
-				} else {
-					v.sensitive = s.True()
-				}
-			}
-		}
-		if attr, ok := content.Attributes["description"]; ok {
-			_, diags := attr.Expr.Value(nil)
-			l.diags = append(l.diags, diags...)
-		}
-		if attr, ok := content.Attributes["default"]; ok {
-			if fromFile, _ := l.fromFile(attr.Expr); fromFile {
-				l.fileVars[name] = true
-				l.markFromFile(attr.Expr)
-			}
-			d, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.functions()})
-			l.diags = append(l.diags, diags...)
-			if v.sensitive {
-				l.taints = append(l.taints, attr.Expr.Range())
-			}
-			if !diags.HasErrors() {
-				l.assign(v, d, attr.Expr.Range().Ptr(), "default")
-			}
-			if v.value == cty.NilVal {
-				// The default is wrong and that is reported; saying the
-				// variable has no default would be a second, false error.
-				v.value = cty.DynamicVal
+	}
+	if attr, ok := content.Attributes["sensitive"]; ok {
+		s, diags := attr.Expr.Value(nil)
+		l.diags = append(l.diags, diags...)
+		if !diags.HasErrors() {
+			if s, err := convert.Convert(s, cty.Bool); err != nil || s.IsNull() {
+				l.errorf(attr.Expr.Range().Ptr(), "Invalid sensitive", "sensitive must be true or false.")
+			} else {
+				v.sensitive = s.True()
 			}
 		}
 	}
+	if attr, ok := content.Attributes["description"]; ok {
+		_, diags := attr.Expr.Value(nil)
+		l.diags = append(l.diags, diags...)
+	}
+	if attr, ok := content.Attributes["default"]; ok {
+		l.variableDefault(v, attr)
+	}
+}
 
+// variableDefault assigns a variable its default.
+func (l *loader) variableDefault(v *variable, attr *hcl.Attribute) {
+	if fromFile, _ := l.fromFile(attr.Expr); fromFile {
+		l.fileVars[v.name] = true
+		l.markFromFile(attr.Expr)
+	}
+	d, diags := attr.Expr.Value(&hcl.EvalContext{Functions: l.functions()})
+	l.diags = append(l.diags, diags...)
+	if v.sensitive {
+		l.taints = append(l.taints, attr.Expr.Range())
+	}
+	if !diags.HasErrors() {
+		l.assign(v, d, attr.Expr.Range().Ptr(), "default")
+	}
+	if v.value == cty.NilVal {
+		// The default is wrong and that is reported; saying the
+		// variable has no default would be a second, false error.
+		v.value = cty.DynamicVal
+	}
+}
+
+// assignGiven assigns the values given from outside the profile, lowest
+// precedence first: NODEUP_VAR_*, --var-file, --var.
+func (l *loader) assignGiven(vars map[string]*variable) {
 	for _, kv := range l.opts.Environ {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, EnvPrefix) {
@@ -130,7 +147,11 @@ func (l *loader) variables(blocks []*hcl.Block) cty.Value {
 		l.assignRaw(v, val, "--var "+name)
 		l.given[name] = true
 	}
+}
 
+// variableValues is the var object: each variable's value, marked when
+// sensitive; a required variable without one is an error.
+func (l *loader) variableValues(vars map[string]*variable) cty.Value {
 	out := map[string]cty.Value{}
 	for _, name := range sortedKeys(vars) {
 		v := vars[name]

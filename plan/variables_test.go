@@ -182,10 +182,10 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-func TestConfigVersionFor(t *testing.T) {
+func TestNativeConfigVersion(t *testing.T) {
 	for v, want := range map[string]int{"1.7.30": 2, "2.0.7": 3, "2.2.7": 3, "2.3.0": 4, "2.4.2": 4} {
-		if got := ConfigVersionFor(v); got != want {
-			t.Errorf("ConfigVersionFor(%s) = %d, want %d", v, got, want)
+		if got := nativeConfigVersion(v); got != want {
+			t.Errorf("nativeConfigVersion(%s) = %d, want %d", v, got, want)
 		}
 	}
 }

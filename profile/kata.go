@@ -3,8 +3,9 @@ package profile
 import (
 	"strings"
 
-	"github.com/nodeup/nodeup/node/paths"
 	"golang.org/x/mod/semver"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // KataHypervisor is one value of runtime.hypervisor: a kata "shim" as the
@@ -18,14 +19,6 @@ type KataHypervisor struct {
 	// Since and Before bound the kata releases that ship it ("" = unbounded).
 	Since, Before string
 }
-
-// Where the kata static release puts its two shims and their configurations.
-const (
-	kataGoShim     = paths.KataDir + "/bin/containerd-shim-kata-v2"
-	kataRustShim   = paths.KataDir + "/runtime-rs/bin/containerd-shim-kata-v2"
-	kataGoConfigs  = paths.KataDir + "/share/defaults/kata-containers"
-	kataRustConfig = kataGoConfigs + "/runtime-rs"
-)
 
 // kataHypervisors is every hypervisor nodeup renders a kata handler for.
 // Each has configuration-NAME.toml in its runtime's configuration directory.
@@ -66,16 +59,16 @@ func LookupKataHypervisor(name string) (KataHypervisor, bool) {
 // ShimPath is the containerd shim that serves the hypervisor.
 func (h KataHypervisor) ShimPath() string {
 	if h.RuntimeRS {
-		return kataRustShim
+		return paths.KataRustShim
 	}
-	return kataGoShim
+	return paths.KataShim
 }
 
 // ConfigPath is the kata configuration file the shim is pointed at.
 func (h KataHypervisor) ConfigPath() string {
-	dir := kataGoConfigs
+	dir := paths.KataConfigDir
 	if h.RuntimeRS {
-		dir = kataRustConfig
+		dir = paths.KataRustConfigDir
 	}
 	return dir + "/configuration-" + h.Name + ".toml"
 }

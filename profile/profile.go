@@ -232,15 +232,6 @@ type Verify struct {
 // WindowsEndpoint is containerd's CRI endpoint on a Windows node.
 const WindowsEndpoint = "npipe://./pipe/containerd-containerd"
 
-// Where a Windows node keeps what nodeup renders, relative to its system
-// drive (see Layout): containerd's own directory, as its Windows build
-// defaults to, and the kubelet's C:\var\lib\kubelet, as kubeadm sets it up.
-const (
-	WindowsDrive         = "C:"
-	WindowsContainerdDir = "/Program Files/containerd"
-	WindowsNodeupDir     = "/ProgramData/nodeup"
-)
-
 // Layout is where a node keeps the files nodeup renders. Paths are
 // slash-separated; on Windows they are relative to the system drive
 // (NativePath spells them as Windows does).
@@ -255,10 +246,10 @@ type Layout struct {
 func (p *Profile) Layout() Layout {
 	if p.Node.OS == OSWindows {
 		return Layout{
-			ContainerdConfig:   WindowsContainerdDir + "/config.toml",
-			ContainerdCertsDir: WindowsContainerdDir + "/certs.d",
+			ContainerdConfig:   paths.WindowsContainerdDir + "/config.toml",
+			ContainerdCertsDir: paths.WindowsContainerdDir + "/certs.d",
 			KubeletConfig:      paths.KubeletConfig,
-			RuntimeClasses:     WindowsNodeupDir + "/runtimeclasses.yaml",
+			RuntimeClasses:     paths.WindowsNodeupDir + "/runtimeclasses.yaml",
 		}
 	}
 	return Layout{
@@ -275,7 +266,7 @@ func (p *Profile) NativePath(path string) string {
 	if p.Node.OS != OSWindows {
 		return path
 	}
-	return WindowsDrive + strings.ReplaceAll(path, "/", `\`)
+	return paths.WindowsDrive + strings.ReplaceAll(path, "/", `\`)
 }
 
 // RuntimeEndpoint is the CRI endpoint the kubelet and crictl talk to.

@@ -31,12 +31,3 @@ func CompareVersions(a, b string) int {
 	}
 	return 0
 }
-
-// VersionAtLeast reports whether v is a readable version >= min; a
-// version that cannot be read is not.
-func VersionAtLeast(v, min string) bool {
-	if _, err := version.ParseGeneric(v); err != nil {
-		return false
-	}
-	return CompareVersions(v, min) >= 0
-}

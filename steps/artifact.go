@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"sync"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/state"
 )
 
 // Artifact downloads a release artifact, checks its sha256 while
@@ -42,6 +42,29 @@ func (a *Artifact) Writes() []string {
 		out = append(out, t.To)
 	}
 	return out
+}
+
+var (
+	_ Scheduled  = (*Artifact)(nil)
+	_ Released   = (*Artifact)(nil)
+	_ Rollbacker = (*Artifact)(nil)
+)
+
+// Weight: an artifact downloads and unpacks, which takes seconds.
+func (a *Artifact) Weight() int { return 10 }
+
+// Release is the release the state records as installed.
+func (a *Artifact) Release() (string, state.Release) {
+	return a.Name, state.Release{Version: a.Version, SHA256: a.SHA256}
+}
+
+// RollbackFiles are the installed files; the trees stay.
+func (a *Artifact) RollbackFiles() ([]string, bool) {
+	var out []string
+	for _, f := range a.Files {
+		out = append(out, f.To)
+	}
+	return out, true
 }
 
 // Check compares the node with what the artifact installs.
@@ -111,15 +134,15 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 	rec, ok := env.State.Artifact(a.Name)
 	recorded := rec.SHA256
 	if !ok {
-		return Change{Outcome: Create, Reason: fmt.Sprintf("install %s %s (sha256 %.12s)", a.Name, a.Version, a.SHA256)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("install %s %s (sha256 %.12s)", a.Name, a.Version, a.SHA256)}, nil
 	}
 	if recorded != a.SHA256 {
-		return Change{Outcome: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
+		return Change{Action: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
 	}
 	for _, f := range archive.Recorded(a.Files, env.State.Under) {
 		fi, err := env.Host.Stat(f.To)
 		if errors.Is(err, fs.ErrNotExist) {
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, f.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, f.To)}, nil
 		}
 		if err != nil {
 			return Change{}, err
@@ -129,16 +152,16 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 			return Change{}, err
 		}
 		if !same {
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s was changed since nodeup installed it", a.Name, a.Version, f.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s was changed since nodeup installed it", a.Name, a.Version, f.To)}, nil
 		}
 		if f.Mode != 0 && fi.Mode().Perm() != f.Mode.Perm() {
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
 		}
 	}
 	for _, t := range a.Trees {
 		fi, err := env.Host.Stat(t.To)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, t.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, t.To)}, nil
 		}
 		if err != nil {
 			return Change{}, err
@@ -146,17 +169,17 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		rec, ok := env.State.Tree(t.To)
 		if !ok {
 			// Installed by a nodeup that kept no record of the tree.
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: nodeup has no record of what it installed in %s", a.Name, a.Version, t.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: nodeup has no record of what it installed in %s", a.Name, a.Version, t.To)}, nil
 		}
 		why, err := treeDrift(env, t.To, rec)
 		if err != nil {
 			return Change{}, err
 		}
 		if why != "" {
-			return Change{Outcome: Update, Reason: fmt.Sprintf("reinstall %s %s: %s", a.Name, a.Version, why)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s", a.Name, a.Version, why)}, nil
 		}
 	}
-	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s %s installed", a.Name, a.Version)}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%s %s installed", a.Name, a.Version)}, nil
 }
 
 // sameContent reports whether the file at node path p, which Stat says is

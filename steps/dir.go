@@ -31,13 +31,13 @@ func (d *Dir) converge(env *Env, apply bool) (Change, error) {
 	fi, err := env.Host.Stat(d.Path)
 	switch {
 	case err == nil && fi.IsDir():
-		return Change{Outcome: NoOp, Reason: "exists"}, nil
+		return Change{Action: NoOp, Reason: "exists"}, nil
 	case err == nil:
 		return Change{}, fmt.Errorf("%s exists and is not a directory; move it away so nodeup can create the directory", d.Path)
 	case !errors.Is(err, fs.ErrNotExist):
 		return Change{}, err
 	}
-	ch := Change{Outcome: Create, Reason: fmt.Sprintf("new directory %04o", d.Mode)}
+	ch := Change{Action: Create, Reason: fmt.Sprintf("new directory %04o", d.Mode)}
 	if apply {
 		// Each directory nodeup creates, parents included, is recorded:
 		// reset removes it again when it is empty.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
+	"github.com/nodeup/nodeup/state"
 )
 
 // Env is what a step sees of the node: the host behind --root and the

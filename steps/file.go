@@ -55,19 +55,19 @@ func (f *File) converge(_ context.Context, env *Env, apply bool) (Change, error)
 	var ch Change
 	switch {
 	case !exists:
-		ch = Change{Outcome: Create, Reason: fmt.Sprintf("new file, %d bytes", len(f.Content)), Diff: unifiedDiff(f.Path, nil, f.Content)}
+		ch = Change{Action: Create, Reason: fmt.Sprintf("new file, %d bytes", len(f.Content)), Diff: unifiedDiff(f.Path, nil, f.Content)}
 	case !bytes.Equal(old, f.Content):
-		ch = Change{Outcome: Update, Reason: "content differs", Diff: unifiedDiff(f.Path, old, f.Content)}
+		ch = Change{Action: Update, Reason: "content differs", Diff: unifiedDiff(f.Path, old, f.Content)}
 	default:
 		fi, err := env.Host.Stat(f.Path)
 		if err != nil {
 			return Change{}, err
 		}
 		if fi.Mode().Perm() != f.Mode.Perm() {
-			ch = Change{Outcome: Update, Reason: fmt.Sprintf("mode %04o -> %04o", fi.Mode().Perm(), f.Mode.Perm())}
+			ch = Change{Action: Update, Reason: fmt.Sprintf("mode %04o -> %04o", fi.Mode().Perm(), f.Mode.Perm())}
 		} else {
 			env.State.Record(f.Path, digest.Bytes(f.Content))
-			return Change{Outcome: NoOp, Reason: "up to date"}, nil
+			return Change{Action: NoOp, Reason: "up to date"}, nil
 		}
 	}
 	foreign := false

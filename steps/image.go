@@ -83,18 +83,18 @@ const checkDial = 5 * time.Second
 // an image present under the reference is taken as the one.
 func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "imported at boot, once containerd runs"}, nil
+		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
 	}
 	sock, err := i.socket(env)
 	if err != nil {
 		return Change{}, err
 	}
 	if _, err := os.Stat(sock); err != nil {
-		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s once containerd runs", i.Ref)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("import %s once containerd runs", i.Ref)}, nil
 	}
 	client, err := i.dial(ctx, env, checkDial)
 	if err != nil {
-		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s once containerd answers (%v)", i.Ref, err)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("import %s once containerd answers (%v)", i.Ref, err)}, nil
 	}
 	defer client.Close()
 	have, err := imageID(ctx, client, i.Ref)
@@ -109,20 +109,20 @@ func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
 func (i *Image) compare(have, want string) (Change, error) {
 	switch {
 	case have == "":
-		return Change{Outcome: Create, Reason: fmt.Sprintf("import %s from its archive (sha256 %.12s)", i.Ref, i.SHA256)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("import %s from its archive (sha256 %.12s)", i.Ref, i.SHA256)}, nil
 	case want == "":
-		return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s present (%.19s)", i.Ref, have)}, nil
+		return Change{Action: NoOp, Reason: fmt.Sprintf("%s present (%.19s)", i.Ref, have)}, nil
 	case have != want:
-		return Change{Outcome: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, the archive %.19s", i.Ref, have, want)}, nil
+		return Change{Action: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, the archive %.19s", i.Ref, have, want)}, nil
 	}
-	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s present (%.19s, as in its archive)", i.Ref, have)}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%s present (%.19s, as in its archive)", i.Ref, have)}, nil
 }
 
 // Apply fetches the archive and imports it unless containerd has the
 // image with the archive's ID; it then checks that containerd reports it.
 func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "imported at boot, once containerd runs"}, nil
+		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
 	}
 	client, err := i.dial(ctx, env, i.Timeout)
 	if err != nil {

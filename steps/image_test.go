@@ -57,29 +57,29 @@ func TestImageStep(t *testing.T) {
 		Endpoint: "unix:///run/containerd/containerd.sock", Timeout: 5 * time.Second,
 	}
 
-	if ch := n.CheckApply(im, false); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(im, false); ch.Action != steps.Create {
 		t.Errorf("plan of an absent image: %+v", ch)
 	}
 	if store.Has(im.Ref) {
 		t.Fatal("plan imported the image")
 	}
-	if ch := n.CheckApply(im, true); ch.Outcome != steps.Create || !store.Has(im.Ref) {
+	if ch := n.CheckApply(im, true); ch.Action != steps.Create || !store.Has(im.Ref) {
 		t.Fatalf("apply: %+v, present %v", ch, store.Has(im.Ref))
 	}
 	requests := m.Requests()
-	if ch := n.CheckApply(im, false); ch.Outcome != steps.NoOp || !strings.Contains(ch.Reason, "as in its archive") {
+	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp || !strings.Contains(ch.Reason, "as in its archive") {
 		t.Errorf("plan after the import: %+v", ch)
 	}
-	if ch := n.CheckApply(im, true); ch.Outcome != steps.NoOp || m.Requests() != requests {
+	if ch := n.CheckApply(im, true); ch.Action != steps.NoOp || m.Requests() != requests {
 		t.Errorf("second apply: %+v, %d more downloads", ch, m.Requests()-requests)
 	}
 
 	// Another image under the name: the archive's is imported again.
 	store.Add(im.Ref, "sha256:0000000000000000000000000000000000000000000000000000000000000000")
-	if ch := n.CheckApply(im, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "containerd has sha256:000000000000, the archive "+id[:19]) {
+	if ch := n.CheckApply(im, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "containerd has sha256:000000000000, the archive "+id[:19]) {
 		t.Errorf("plan of a replaced image: %+v", ch)
 	}
-	if ch := n.CheckApply(im, true); ch.Outcome != steps.Update {
+	if ch := n.CheckApply(im, true); ch.Action != steps.Update {
 		t.Errorf("apply over a replaced image: %+v", ch)
 	}
 
@@ -88,13 +88,13 @@ func TestImageStep(t *testing.T) {
 	store.Lag = 3
 	store.Add(im.Ref, "sha256:0000000000000000000000000000000000000000000000000000000000000000")
 	store.Lag = 0
-	if ch := n.CheckApply(im, true); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(im, true); ch.Action != steps.Create {
 		t.Errorf("apply while the CRI lags: %+v", ch)
 	}
 
 	// Bake: nothing runs, so the image waits for the boot.
 	n.Env.Phase = steps.PhaseBake
-	if ch := n.CheckApply(im, true); ch.Outcome != steps.Skip {
+	if ch := n.CheckApply(im, true); ch.Action != steps.Skip {
 		t.Errorf("bake: %+v", ch)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Module is a kernel module, loaded now (boot) and at every boot.
@@ -33,23 +34,23 @@ func (m *Module) Apply(ctx context.Context, env *Env) (Change, error) {
 func (m *Module) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
 	k := env.runningKernel()
 	if k == nil {
-		return Change{Outcome: Skip, Reason: "loaded at boot from /etc/modules-load.d"}, nil
+		return Change{Action: Skip, Reason: "loaded at boot from " + paths.ModulesLoadDir}, nil
 	}
 	if k.ModuleLoaded(m.Name) {
-		return Change{Outcome: NoOp, Reason: "loaded"}, nil
+		return Change{Action: NoOp, Reason: "loaded"}, nil
 	}
 	if why := cannotLoad(k); why != "" {
-		env.warnf("kernel module %s is not loaded and cannot be loaded here (%s); it loads at boot from /etc/modules-load.d", m.Name, why)
-		return Change{Outcome: NoOp, Reason: "cannot load here: " + why}, nil
+		env.warnf("kernel module %s is not loaded and cannot be loaded here (%s); it loads at boot from %s", m.Name, why, paths.ModulesLoadDir)
+		return Change{Action: NoOp, Reason: "cannot load here: " + why}, nil
 	}
-	ch := Change{Outcome: Create, Reason: "modprobe " + m.Name}
+	ch := Change{Action: Create, Reason: "modprobe " + m.Name}
 	if !apply {
 		return ch, nil
 	}
 	if err := k.LoadModule(ctx, m.Name); err != nil {
 		if kernel.IsRefused(err) {
 			env.warnf("%v", err)
-			return Change{Outcome: NoOp, Reason: "kernel refused: " + err.Error()}, nil
+			return Change{Action: NoOp, Reason: "kernel refused: " + err.Error()}, nil
 		}
 		return Change{}, err
 	}

@@ -29,6 +29,18 @@ func (p *Package) Describe() string {
 // Writes lists the binaries the package provides.
 func (p *Package) Writes() []string { return p.Binaries }
 
+var (
+	_ Scheduled  = (*Package)(nil)
+	_ Rollbacker = (*Package)(nil)
+)
+
+// Weight: a package downloads and unpacks, which takes seconds.
+func (p *Package) Weight() int { return 10 }
+
+// RollbackFiles is false: a package manager's upgrade is not nodeup's to
+// take back.
+func (p *Package) RollbackFiles() ([]string, bool) { return nil, false }
+
 // Check says whether the package is installed at the version wanted.
 func (p *Package) Check(ctx context.Context, env *Env) (Change, error) {
 	return p.converge(ctx, env, false)
@@ -59,15 +71,15 @@ func (p *Package) converge(ctx context.Context, env *Env, apply bool) (Change, e
 	var ch Change
 	switch {
 	case ok && (p.Version == "" || pkgmgr.VersionMatches(p.Version, have)):
-		return Change{Outcome: NoOp, Reason: fmt.Sprintf("%s %s installed", p.Name, have)}, nil
+		return Change{Action: NoOp, Reason: fmt.Sprintf("%s %s installed", p.Name, have)}, nil
 	case ok:
-		ch = Change{Outcome: Update, Reason: fmt.Sprintf("%s %s installed, profile wants %s (%s)", p.Name, have, p.Version, mgr.Name())}
+		ch = Change{Action: Update, Reason: fmt.Sprintf("%s %s installed, profile wants %s (%s)", p.Name, have, p.Version, mgr.Name())}
 	default:
 		v := p.Version
 		if v == "" {
 			v = "the candidate version"
 		}
-		ch = Change{Outcome: Create, Reason: fmt.Sprintf("install %s %s with %s", p.Name, v, mgr.Name())}
+		ch = Change{Action: Create, Reason: fmt.Sprintf("install %s %s with %s", p.Name, v, mgr.Name())}
 	}
 	if apply {
 		if err := mgr.Install(ctx, p.Name, p.Version); err != nil {

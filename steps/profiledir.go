@@ -67,13 +67,13 @@ func (k *ProfileDir) Apply(_ context.Context, env *Env) (Change, error) {
 func (k *ProfileDir) compare(h *host.Host) (Change, error) {
 	fi, err := h.Lstat(k.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Change{Outcome: Create, Reason: fmt.Sprintf("new directory, %d files", len(k.Files)), Diff: k.listing(nil)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("new directory, %d files", len(k.Files)), Diff: k.listing(nil)}, nil
 	}
 	if err != nil {
 		return Change{}, err
 	}
 	if !fi.IsDir() {
-		return Change{Outcome: Update, Reason: "not a directory: replaced whole", Diff: k.listing(nil)}, nil
+		return Change{Action: Update, Reason: "not a directory: replaced whole", Diff: k.listing(nil)}, nil
 	}
 	on, err := k.onNode(h, "")
 	if err != nil {
@@ -81,9 +81,9 @@ func (k *ProfileDir) compare(h *host.Host) (Change, error) {
 	}
 	diff := k.listing(on)
 	if diff == "" {
-		return Change{Outcome: NoOp}, nil
+		return Change{Action: NoOp}, nil
 	}
-	return Change{Outcome: Update, Reason: "files differ", Diff: diff}, nil
+	return Change{Action: Update, Reason: "files differ", Diff: diff}, nil
 }
 
 // onNode reads the regular files below the directory (dir relative to it),

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
 )
@@ -33,7 +33,7 @@ func TestProfileDirRecordsItsOwnFiles(t *testing.T) {
 			t.Fatalf("apply: %+v %v", ch, err)
 		}
 	}
-	if ch, err := second.Check(ctx, env); err != nil || ch.Outcome != NoOp {
+	if ch, err := second.Check(ctx, env); err != nil || ch.Action != NoOp {
 		t.Errorf("check after apply: %+v %v", ch, err)
 	}
 	snap := env.State.Snapshot()

@@ -128,7 +128,7 @@ func TestArtifactTreeLeftByAKilledRunIsNotBackedUp(t *testing.T) {
 	}
 	n.Write("/opt/kata/operator.conf", "mine\n", 0o640)
 
-	if ch := n.CheckApply(&b, true); ch.Outcome != steps.Update {
+	if ch := n.CheckApply(&b, true); ch.Action != steps.Update {
 		t.Fatalf("re-run: %+v", ch)
 	}
 	backups, _ := n.Host.Backups()

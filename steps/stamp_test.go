@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 )
@@ -32,11 +32,11 @@ func TestArtifactCheckTrustsAnUnchangedStamp(t *testing.T) {
 	n, a := runcNode(t)
 	const p = "/usr/local/sbin/runc"
 	n.Env.State.Record(p, strings.Repeat("0", 64)) // drops the stamp: other content
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update {
+	if ch := n.CheckApply(a, false); ch.Action != steps.Update {
 		t.Fatalf("without a stamp the file is hashed: %+v, want update", ch)
 	}
 	n.Env.State.RecordStamp(p, stampOf(t, n, p))
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 		t.Errorf("with its stamp recorded the file is not hashed: %+v, want no-op", ch)
 	}
 }
@@ -56,7 +56,7 @@ func TestArtifactCheckRecordsTheStampOfAMatch(t *testing.T) {
 	if n.Env.State.Unchanged(p, st) {
 		t.Fatal("Forget kept the stamp")
 	}
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 		t.Fatalf("check: %+v", ch)
 	}
 	if !n.Env.State.Unchanged(p, st) {
@@ -106,7 +106,7 @@ func TestArtifactCheckSeesChangesBehindTheStamp(t *testing.T) {
 	for name, change := range map[string]func(t *testing.T, n *stepstest.Node, a *steps.Artifact){
 		"same size, mtime put back": func(t *testing.T, n *stepstest.Node, a *steps.Artifact) {
 			backdate(t, n, p)
-			if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+			if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 				t.Fatalf("before the edit: %+v", ch)
 			}
 			backdate(t, n, p) // the check above, having hashed, stamped it anew
@@ -131,7 +131,7 @@ func TestArtifactCheckSeesChangesBehindTheStamp(t *testing.T) {
 			n, a := runcNode(t)
 			change(t, n, a)
 			ch := n.CheckApply(a, false)
-			if ch.Outcome != steps.Update || !strings.Contains(ch.Reason, p+" was changed since nodeup installed it") {
+			if ch.Action != steps.Update || !strings.Contains(ch.Reason, p+" was changed since nodeup installed it") {
 				t.Errorf("check: %+v, want the change seen", ch)
 			}
 		})
@@ -159,14 +159,14 @@ func setShimEntry(t *testing.T, n *stepstest.Node, edit func(e *state.TreeEntry)
 func TestArtifactTreeCheckTrustsItsStampsOnly(t *testing.T) {
 	n, a := kataNode(t)
 	setShimEntry(t, n, func(e *state.TreeEntry) { e.SHA256 = strings.Repeat("0", 64) })
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 		t.Fatalf("a member with its stamp recorded is not hashed: %+v, want no-op", ch)
 	}
 
 	n, a = kataNode(t)
 	setShimEntry(t, n, func(e *state.TreeEntry) { e.CTime -= int64(time.Second) })
 	sameSizeMTimeBack(t, n, kataShim)
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, kataShim+" was changed since nodeup installed it") {
+	if ch := n.CheckApply(a, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, kataShim+" was changed since nodeup installed it") {
 		t.Errorf("check after an edit behind the mtime: %+v, want the change seen", ch)
 	}
 }
@@ -178,13 +178,13 @@ func TestArtifactTreeEntryWithoutCTime(t *testing.T) {
 	n, a := kataNode(t)
 	setShimEntry(t, n, func(e *state.TreeEntry) { e.CTime, e.Inode = 0, 0 })
 	sameSizeMTimeBack(t, n, kataShim)
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, kataShim+" was changed since nodeup installed it") {
+	if ch := n.CheckApply(a, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, kataShim+" was changed since nodeup installed it") {
 		t.Errorf("check after an edit behind the mtime: %+v, want the change seen", ch)
 	}
 
 	n, a = kataNode(t)
 	setShimEntry(t, n, func(e *state.TreeEntry) { e.CTime, e.Inode = 0, 0 })
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 		t.Fatalf("check: %+v", ch)
 	}
 	rec, _ := n.Env.State.Tree("/opt/kata")

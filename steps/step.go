@@ -2,7 +2,8 @@
 // lives in one file: its type, its Check (what would change, with a diff),
 // its Apply, and the node paths it writes. A step checks the node first and
 // changes only what differs, so a second run changes nothing. Steps know
-// nothing about HCL or the graph walk (package engine).
+// nothing about HCL, the graph walk (package graph) or the run around it
+// (package engine).
 package steps
 
 import (
@@ -37,7 +38,7 @@ func SysctlID(name string) string   { return "sysctl:" + name }
 // VerifyID is the ID of the verification step.
 const VerifyID = "verify:cri"
 
-// Phase selects what a run does (SPEC section 2).
+// Phase selects what a run does (docs/commands.md, --phase).
 type Phase string
 
 const (
@@ -63,10 +64,10 @@ const (
 
 // Change is a step's outcome with the reason and, for files, a diff.
 type Change struct {
-	Outcome Outcome `json:"action"`
-	Reason  string  `json:"reason,omitempty"`
-	Diff    string  `json:"diff,omitempty"`
+	Action Outcome `json:"action"`
+	Reason string  `json:"reason,omitempty"`
+	Diff   string  `json:"diff,omitempty"`
 }
 
 // Changed reports whether the step changes (or changed) the host.
-func (c Change) Changed() bool { return c.Outcome == Create || c.Outcome == Update }
+func (c Change) Changed() bool { return c.Action == Create || c.Action == Update }

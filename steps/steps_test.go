@@ -13,7 +13,7 @@ import (
 
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/cri"
-	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/steps"
@@ -28,13 +28,13 @@ func converges(t *testing.T, n *stepstest.Node, a steps.Step, want steps.Outcome
 	t.Helper()
 	before := stepstest.Snapshot(t, n.Root)
 	planned := n.CheckApply(a, false)
-	if planned.Outcome != want {
+	if planned.Action != want {
 		t.Errorf("plan: %+v, want %s", planned, want)
 	}
 	stepstest.SameSnapshot(t, "plan (apply=false)", before, stepstest.Snapshot(t, n.Root))
 
 	first := n.CheckApply(a, true)
-	if first.Outcome != want {
+	if first.Action != want {
 		t.Errorf("first apply: %+v, want %s", first, want)
 	}
 	if first.Reason != planned.Reason {
@@ -43,11 +43,11 @@ func converges(t *testing.T, n *stepstest.Node, a steps.Step, want steps.Outcome
 	applied := stepstest.Snapshot(t, n.Root)
 
 	second := n.CheckApply(a, true)
-	if second.Outcome != steps.NoOp {
+	if second.Action != steps.NoOp {
 		t.Errorf("second apply: %+v, want no-op", second)
 	}
 	stepstest.SameSnapshot(t, "second apply", applied, stepstest.Snapshot(t, n.Root))
-	if again := n.CheckApply(a, false); again.Outcome != steps.NoOp {
+	if again := n.CheckApply(a, false); again.Action != steps.NoOp {
 		t.Errorf("plan after apply: %+v, want no-op", again)
 	}
 	return first
@@ -89,7 +89,7 @@ func TestFileStep(t *testing.T) {
 	if ch.Reason != "content differs" || !strings.Contains(ch.Diff, "-runtime-endpoint: unix:///run/containerd/containerd.sock\n+runtime-endpoint: unix:///run/other.sock\n") {
 		t.Errorf("update: %q\n%s", ch.Reason, ch.Diff)
 	}
-	if n.Exists(host.BackupDir) {
+	if n.Exists(paths.BackupDir) {
 		t.Errorf("a file nodeup wrote was backed up")
 	}
 
@@ -115,7 +115,7 @@ func TestFileStepBacksUpForeignFile(t *testing.T) {
 	before := stepstest.Snapshot(t, n.Root)
 	plan := n.CheckApply(f, false)
 	stepstest.SameSnapshot(t, "plan", before, stepstest.Snapshot(t, n.Root))
-	if plan.Outcome != steps.Update || !strings.Contains(plan.Reason, "nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup") {
+	if plan.Action != steps.Update || !strings.Contains(plan.Reason, "nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup") {
 		t.Errorf("plan: %+v", plan)
 	}
 	wantDiff := "--- /etc/containerd/config.toml\n+++ /etc/containerd/config.toml\n@@ -1,3 +1,2 @@\n-version = 2\n+version = 3\n [plugins]\n-  hand = \"edited\"\n"
@@ -131,7 +131,7 @@ func TestFileStepBacksUpForeignFile(t *testing.T) {
 		t.Errorf("file holds %q", got)
 	}
 	applied := stepstest.Snapshot(t, n.Root)
-	if ch := n.CheckApply(f, true); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(f, true); ch.Action != steps.NoOp {
 		t.Errorf("second apply: %+v", ch)
 	}
 	stepstest.SameSnapshot(t, "second apply", applied, stepstest.Snapshot(t, n.Root))
@@ -139,10 +139,10 @@ func TestFileStepBacksUpForeignFile(t *testing.T) {
 	// Edited by hand since nodeup wrote it: foreign again, a second backup
 	// that keeps the first.
 	n.Write(f.Path, "edited again\n", 0o644)
-	if ch := n.CheckApply(f, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "changed since nodeup wrote it: the edited file is backed up under /var/lib/nodeup/backup") {
+	if ch := n.CheckApply(f, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "changed since nodeup wrote it: the edited file is backed up under /var/lib/nodeup/backup") {
 		t.Errorf("plan after a hand edit: %+v", ch)
 	}
-	if ch := n.CheckApply(f, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "backed up") {
+	if ch := n.CheckApply(f, true); ch.Action != steps.Update || !strings.Contains(ch.Reason, "backed up") {
 		t.Errorf("after a hand edit: %+v", ch)
 	}
 	backups, _ := filepath.Glob(n.Real("/var/lib/nodeup/backup/etc/containerd/config.toml*"))
@@ -183,7 +183,7 @@ func TestArtifactStepTarGzFiles(t *testing.T) {
 	// An installed file changed by hand: reinstalled, the hand-made one
 	// backed up.
 	n.Write("/usr/local/bin/ctr", "patched", 0o755)
-	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/usr/local/bin/ctr was changed since nodeup installed it") {
+	if ch := n.CheckApply(a, true); ch.Action != steps.Update || !strings.Contains(ch.Reason, "/usr/local/bin/ctr was changed since nodeup installed it") {
 		t.Errorf("after a hand change: %+v", ch)
 	}
 	if got := n.Read("/usr/local/bin/ctr"); got != "ctr v1" {
@@ -219,7 +219,7 @@ func TestArtifactStepTarZstTree(t *testing.T) {
 
 	// The tree removed: reinstalled.
 	os.RemoveAll(n.Real("/opt/kata"))
-	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/opt/kata is missing") {
+	if ch := n.CheckApply(a, true); ch.Action != steps.Update || !strings.Contains(ch.Reason, "/opt/kata is missing") {
 		t.Errorf("after removal: %+v", ch)
 	}
 	if !n.Exists("/opt/kata/bin/containerd-shim-kata-v2") {
@@ -250,13 +250,13 @@ func TestArtifactTreeDrift(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n, a := kataNode(t)
 			tc.drift(n)
-			if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, tc.reason) {
+			if ch := n.CheckApply(a, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, tc.reason) {
 				t.Fatalf("plan after drift: %+v, want an update because %s", ch, tc.reason)
 			}
-			if ch := n.CheckApply(a, true); ch.Outcome != steps.Update {
+			if ch := n.CheckApply(a, true); ch.Action != steps.Update {
 				t.Fatalf("apply after drift: %+v", ch)
 			}
-			if ch := n.CheckApply(a, false); ch.Outcome != steps.NoOp {
+			if ch := n.CheckApply(a, false); ch.Action != steps.NoOp {
 				t.Errorf("plan after repair: %+v", ch)
 			}
 			if got := n.Read(shim); got != "shim" {
@@ -294,7 +294,7 @@ func kataArtifact(t *testing.T) *steps.Artifact {
 func kataNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
 	n := stepstest.NewNode(t)
 	a := kataArtifact(t)
-	if ch := n.CheckApply(a, true); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(a, true); ch.Action != steps.Create {
 		t.Fatalf("first apply: %+v", ch)
 	}
 	return n, a
@@ -313,7 +313,7 @@ func TestArtifactTreeBacksUpForeignFiles(t *testing.T) {
 		Name: "kata", Version: "3.32.0", URL: url, Mirrors: []string{m.URL}, SHA256: m.Put(url, data), Format: archive.FormatTarZst,
 		Trees: []archive.Tree{{From: "opt/kata", To: "/opt/kata"}},
 	}
-	if ch := n.CheckApply(a, true); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(a, true); ch.Action != steps.Create {
 		t.Fatalf("apply: %+v", ch)
 	}
 	for p, want := range map[string]string{"/opt/kata/operator.conf": "mine\n", "/opt/kata/bin/containerd-shim-kata-v2": "an older shim"} {
@@ -327,7 +327,7 @@ func TestArtifactTreeBacksUpForeignFiles(t *testing.T) {
 	// A reinstall of nodeup's own tree backs up nothing more.
 	os.Remove(n.Real("/opt/kata/bin/containerd-shim-kata-v2"))
 	before := stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup"))
-	if ch := n.CheckApply(a, true); ch.Outcome != steps.Update {
+	if ch := n.CheckApply(a, true); ch.Action != steps.Update {
 		t.Fatalf("reinstall: %+v", ch)
 	}
 	stepstest.SameSnapshot(t, "backups after a reinstall", before, stepstest.Snapshot(t, n.Real("/var/lib/nodeup/backup")))
@@ -351,7 +351,7 @@ func TestArtifactTreeKilledBeforeItsRecord(t *testing.T) {
 	os.RemoveAll(n.Real("/opt/kata"))
 	n.Write("/opt/kata/bin/containerd-shim-kata-v2", "shim b", 0o755)
 	n.Write("/opt/kata/bin/hardlinked", "shim b", 0o755)
-	if ch := n.CheckApply(b, true); ch.Outcome != steps.Update {
+	if ch := n.CheckApply(b, true); ch.Action != steps.Update {
 		t.Fatalf("re-run: %+v", ch)
 	}
 	if n.Exists("/var/lib/nodeup/backup") {
@@ -376,7 +376,7 @@ func runcNode(t *testing.T) (*stepstest.Node, *steps.Artifact) {
 func TestArtifactBinaryModeDrift(t *testing.T) {
 	n, a := runcNode(t)
 	os.Chmod(n.Real("/usr/local/sbin/runc"), 0o644)
-	if ch := n.CheckApply(a, false); ch.Outcome != steps.Update || !strings.Contains(ch.Reason, "/usr/local/sbin/runc has mode 0644, the profile installs it 0755") {
+	if ch := n.CheckApply(a, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "/usr/local/sbin/runc has mode 0644, the profile installs it 0755") {
 		t.Fatalf("plan after chmod 644: %+v", ch)
 	}
 	n.CheckApply(a, true)
@@ -507,13 +507,13 @@ func TestUnitStepOnline(t *testing.T) {
 	n.Paths["file:/etc/systemd/system/containerd.service"] = []string{"/etc/systemd/system/containerd.service"}
 
 	before := stepstest.Snapshot(t, n.Root)
-	if ch := n.CheckApply(u, false); ch.Outcome != steps.Create || ch.Reason != "daemon-reload, enable, start (is inactive)" {
+	if ch := n.CheckApply(u, false); ch.Action != steps.Create || ch.Reason != "daemon-reload, enable, start (is inactive)" {
 		t.Errorf("plan: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
 		t.Errorf("the plan called %q", calls)
 	}
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(u, true); ch.Action != steps.Create {
 		t.Errorf("first apply: %+v", ch)
 	}
 	want := []string{"daemon-reload", "enable containerd.service", "start containerd.service"}
@@ -528,7 +528,7 @@ func TestUnitStepOnline(t *testing.T) {
 	n.Settle("containerd.service")
 	fake.Reset()
 	n.Changes = map[string]bool{}
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp || !strings.HasPrefix(ch.Reason, "enabled, active (pid ") {
+	if ch := n.CheckApply(u, true); ch.Action != steps.NoOp || !strings.HasPrefix(ch.Reason, "enabled, active (pid ") {
 		t.Errorf("second apply: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
@@ -538,7 +538,7 @@ func TestUnitStepOnline(t *testing.T) {
 
 	// The config changed in this run: a restart, no daemon-reload.
 	n.Changes["file:/etc/containerd/config.toml"] = true
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "restart (file:/etc/containerd/config.toml changed)" {
+	if ch := n.CheckApply(u, true); ch.Action != steps.Update || ch.Reason != "restart (file:/etc/containerd/config.toml changed)" {
 		t.Errorf("config changed: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"restart containerd.service"}) {
@@ -549,7 +549,7 @@ func TestUnitStepOnline(t *testing.T) {
 	fake.SetState("containerd.service", "inactive")
 	fake.Reset()
 	n.Changes = map[string]bool{}
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "start (is inactive)" {
+	if ch := n.CheckApply(u, true); ch.Action != steps.Update || ch.Reason != "start (is inactive)" {
 		t.Errorf("stopped: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"start containerd.service"}) {
@@ -600,7 +600,7 @@ func TestUnitStepOffline(t *testing.T) {
 
 	// The unit file is not written yet (its file step comes first): the plan
 	// still shows the enable.
-	if ch := n.CheckApply(u, false); ch.Outcome != steps.Create {
+	if ch := n.CheckApply(u, false); ch.Action != steps.Create {
 		t.Errorf("plan before the unit file: %+v", ch)
 	}
 	n.Write(u.Path, containerdUnitFile, 0o644)
@@ -629,7 +629,7 @@ func TestModuleStep(t *testing.T) {
 	m := &steps.Module{Name: "br_netfilter"}
 
 	ksnap := stepstest.Snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys)))
-	if ch := n.CheckApply(m, false); ch.Outcome != steps.Create || ch.Reason != "modprobe br_netfilter" {
+	if ch := n.CheckApply(m, false); ch.Action != steps.Create || ch.Reason != "modprobe br_netfilter" {
 		t.Errorf("plan: %+v", ch)
 	}
 	stepstest.SameSnapshot(t, "module plan", ksnap, stepstest.Snapshot(t, filepath.Dir(filepath.Dir(k.ProcSys))))
@@ -640,7 +640,7 @@ func TestModuleStep(t *testing.T) {
 
 	// A container: no /lib/modules for the release. A warning, not a change.
 	os.RemoveAll(k.LibModules)
-	if ch := n.CheckApply(&steps.Module{Name: "overlay"}, true); ch.Outcome != steps.NoOp || !strings.Contains(ch.Reason, "missing, as in a container") {
+	if ch := n.CheckApply(&steps.Module{Name: "overlay"}, true); ch.Action != steps.NoOp || !strings.Contains(ch.Reason, "missing, as in a container") {
 		t.Errorf("container: %+v", ch)
 	}
 	if len(n.Warns) != 1 || !strings.Contains(n.Warns[0], "kernel module overlay is not loaded and cannot be loaded here") {
@@ -649,11 +649,11 @@ func TestModuleStep(t *testing.T) {
 
 	// Bake, and a root that is not the running kernel's: skipped.
 	n.Env.Phase = steps.PhaseBake
-	if ch := n.CheckApply(m, true); ch.Outcome != steps.Skip {
+	if ch := n.CheckApply(m, true); ch.Action != steps.Skip {
 		t.Errorf("bake: %+v", ch)
 	}
 	n.Env.Phase, n.Env.Kernel = steps.PhaseAll, nil
-	if ch := n.CheckApply(m, true); ch.Outcome != steps.Skip {
+	if ch := n.CheckApply(m, true); ch.Action != steps.Skip {
 		t.Errorf("no kernel: %+v", ch)
 	}
 }
@@ -676,11 +676,11 @@ func TestSysctlStep(t *testing.T) {
 	// A sysctl of a module that is not loaded: a warning, not a failure. A
 	// plan does not warn: the module steps before it have not run.
 	bridge := &steps.Sysctl{Name: "net.bridge.bridge-nf-call-iptables", Value: "1"}
-	if ch := n.CheckApply(bridge, false); ch.Outcome != steps.NoOp || len(n.Warns) != 0 {
+	if ch := n.CheckApply(bridge, false); ch.Action != steps.NoOp || len(n.Warns) != 0 {
 		t.Errorf("plan of an unknown sysctl: %+v %q", ch, n.Warns)
 	}
 	ch := n.CheckApply(bridge, true)
-	if ch.Outcome != steps.NoOp || len(n.Warns) != 1 || !strings.Contains(n.Warns[0], "sysctl net.bridge.bridge-nf-call-iptables does not exist in this kernel (is its module loaded?)") {
+	if ch.Action != steps.NoOp || len(n.Warns) != 1 || !strings.Contains(n.Warns[0], "sysctl net.bridge.bridge-nf-call-iptables does not exist in this kernel (is its module loaded?)") {
 		t.Errorf("unknown sysctl: %+v %q", ch, n.Warns)
 	}
 }
@@ -698,18 +698,18 @@ func TestVerifyStep(t *testing.T) {
 	n.Env.Verified = func(r cri.Report) { report = &r }
 
 	before := stepstest.Snapshot(t, n.Root)
-	if ch := n.CheckApply(v, false); ch.Outcome != steps.Skip || report != nil {
+	if ch := n.CheckApply(v, false); ch.Action != steps.Skip || report != nil {
 		t.Errorf("plan: %+v, report %v", ch, report)
 	}
 	ch := n.CheckApply(v, true)
-	if ch.Outcome != steps.NoOp || report == nil || !report.OK() {
+	if ch.Action != steps.NoOp || report == nil || !report.OK() {
 		t.Fatalf("verify: %+v %+v", ch, report)
 	}
 	if ch.Reason != "7 checks passed" {
 		t.Errorf("reason %q; checks %+v", ch.Reason, report.Checks)
 	}
 	stepstest.SameSnapshot(t, "verify", before, stepstest.Snapshot(t, n.Root))
-	if ch := n.CheckApply(v, true); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(v, true); ch.Action != steps.NoOp {
 		t.Errorf("second verify: %+v", ch)
 	}
 
@@ -727,17 +727,17 @@ func TestVerifyStep(t *testing.T) {
 	n.Env.Dial = stepstest.DialTo(sock, &dials)
 	other := *v
 	other.Endpoint = "unix:///run/containerd/containerd.sock"
-	if ch := n.CheckApply(&other, true); ch.Outcome != steps.NoOp || dials != 1 {
+	if ch := n.CheckApply(&other, true); ch.Action != steps.NoOp || dials != 1 {
 		t.Errorf("through Env.Dial: %+v, %d dials", ch, dials)
 	}
 
 	// Bake, or no systemd: nothing runs, so nothing to verify.
 	n.Env.Phase = steps.PhaseBake
-	if ch := n.CheckApply(v, true); ch.Outcome != steps.Skip {
+	if ch := n.CheckApply(v, true); ch.Action != steps.Skip {
 		t.Errorf("bake: %+v", ch)
 	}
 	n.Env.Phase, n.Env.Systemd = steps.PhaseAll, nil
-	if ch := n.CheckApply(v, true); ch.Outcome != steps.Skip {
+	if ch := n.CheckApply(v, true); ch.Action != steps.Skip {
 		t.Errorf("offline: %+v", ch)
 	}
 }
@@ -767,7 +767,7 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 	fake.SetState("containerd.service", "active")
 	fake.Unit("containerd.service").MainPID = uint32(proc.Process.Pid)
 
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp {
+	if ch := n.CheckApply(u, true); ch.Action != steps.NoOp {
 		t.Errorf("a unit started after its config was written: %+v", ch)
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
@@ -778,7 +778,7 @@ func TestUnitRestartsWhenFileIsNewerThanProcess(t *testing.T) {
 	fake.Unit("containerd.service").MainPID = uint32(proc.Process.Pid)
 	later := time.Now().Add(5 * time.Second)
 	os.Chtimes(n.Real("/etc/containerd/config.toml"), later, later)
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.Update || ch.Reason != "restart (/etc/containerd/config.toml is newer than the running process)" {
+	if ch := n.CheckApply(u, true); ch.Action != steps.Update || ch.Reason != "restart (/etc/containerd/config.toml is newer than the running process)" {
 		t.Errorf("config newer than the process: %+v", ch)
 	}
 	if calls := fake.Calls(); !slices.Equal(calls, []string{"restart containerd.service"}) {
@@ -840,7 +840,7 @@ func TestUnitStepRecoversFromInterruptedRun(t *testing.T) {
 	fake.Unit("containerd.service").NeedReload = true
 	n.Env.State.RestartDue("containerd.service", "file:/etc/containerd/config.toml")
 	ch := n.CheckApply(u, false)
-	if ch.Outcome != steps.Update || ch.Reason != "daemon-reload, restart (file:/etc/containerd/config.toml changed in an earlier run that ended before this restart)" {
+	if ch.Action != steps.Update || ch.Reason != "daemon-reload, restart (file:/etc/containerd/config.toml changed in an earlier run that ended before this restart)" {
 		t.Errorf("plan: %+v", ch)
 	}
 	n.CheckApply(u, true)
@@ -853,7 +853,7 @@ func TestUnitStepRecoversFromInterruptedRun(t *testing.T) {
 	}
 	n.Settle("containerd.service")
 	fake.Reset()
-	if ch := n.CheckApply(u, true); ch.Outcome != steps.NoOp || len(fake.Calls()) != 0 {
+	if ch := n.CheckApply(u, true); ch.Action != steps.NoOp || len(fake.Calls()) != 0 {
 		t.Errorf("the run after: %+v, calls %q", ch, fake.Calls())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Sysctl is one kernel parameter applied now (boot) and at every boot.
@@ -34,35 +35,35 @@ func (s *Sysctl) Apply(ctx context.Context, env *Env) (Change, error) {
 func (s *Sysctl) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
 	k := env.runningKernel()
 	if k == nil {
-		return Change{Outcome: Skip, Reason: "set at boot from /etc/sysctl.d"}, nil
+		return Change{Action: Skip, Reason: "set at boot from " + paths.SysctlDir}, nil
 	}
 	cur, err := k.ReadSysctl(s.Name)
 	if errors.Is(err, kernel.ErrUnknownSysctl) {
 		// A plan runs before the module steps load anything (br_netfilter
 		// adds net.bridge.*): only an apply knows the sysctl is missing.
 		if apply {
-			env.warnf("sysctl %s does not exist in this kernel (is its module loaded?); it is set at boot from /etc/sysctl.d", s.Name)
+			env.warnf("sysctl %s does not exist in this kernel (is its module loaded?); it is set at boot from %s", s.Name, paths.SysctlDir)
 		}
-		return Change{Outcome: NoOp, Reason: "not in this kernel"}, nil
+		return Change{Action: NoOp, Reason: "not in this kernel"}, nil
 	}
 	if err != nil {
 		return Change{}, err
 	}
 	if cur == s.Value {
-		return Change{Outcome: NoOp, Reason: "= " + cur}, nil
+		return Change{Action: NoOp, Reason: "= " + cur}, nil
 	}
 	if p, err := kernel.SysctlPath(k.ProcSys, s.Name); err == nil && unix.Access(p, unix.W_OK) != nil {
-		env.warnf("sysctl %s is %s, not %s, and %s is read-only here (a container?); it is set at boot from /etc/sysctl.d", s.Name, cur, s.Value, k.ProcSys)
-		return Change{Outcome: NoOp, Reason: "read-only here"}, nil
+		env.warnf("sysctl %s is %s, not %s, and %s is read-only here (a container?); it is set at boot from %s", s.Name, cur, s.Value, k.ProcSys, paths.SysctlDir)
+		return Change{Action: NoOp, Reason: "read-only here"}, nil
 	}
-	ch := Change{Outcome: Update, Reason: fmt.Sprintf("%s -> %s", cur, s.Value)}
+	ch := Change{Action: Update, Reason: fmt.Sprintf("%s -> %s", cur, s.Value)}
 	if !apply {
 		return ch, nil
 	}
 	if err := k.ApplySysctl(ctx, s.Name, s.Value); err != nil {
 		if kernel.IsRefused(err) {
 			env.warnf("%v", err)
-			return Change{Outcome: NoOp, Reason: "kernel refused"}, nil
+			return Change{Action: NoOp, Reason: "kernel refused"}, nil
 		}
 		return Change{}, err
 	}

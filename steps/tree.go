@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/state"
 )
 
 // An artifact's tree (kata's /opt/kata) is checked member by member

@@ -52,6 +52,22 @@ func (u *Unit) Writes() []string {
 	return out
 }
 
+var (
+	_ Scheduled = (*Unit)(nil)
+	_ Starter   = (*Unit)(nil)
+)
+
+// Weight: starting a service takes tenths of a second.
+func (u *Unit) Weight() int { return 3 }
+
+// Starts names the unit when it is started.
+func (u *Unit) Starts() (string, []string) {
+	if !u.Start {
+		return "", nil
+	}
+	return u.Name, u.RestartOn
+}
+
 // Check says what enabling, starting or restarting the unit would do.
 func (u *Unit) Check(ctx context.Context, env *Env) (Change, error) {
 	return u.converge(ctx, env, false)
@@ -80,15 +96,111 @@ func unitPath(env *Env, u *Unit) (string, error) {
 	return "", fmt.Errorf("%s: no unit file in %s; is the package installed?", u.Name, strings.Join(unitDirs, ", "))
 }
 
+// unitTodo is what converging a unit takes, in order.
+type unitTodo struct {
+	reload, enabled, start bool
+	restart                string // why it restarts; empty: it does not
+	steps                  []string
+}
+
 func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, error) {
 	if env.Systemd == nil {
 		return u.offline(env, apply)
 	}
+	t, err := u.todo(ctx, env)
+	if err != nil {
+		return Change{}, err
+	}
+	if len(t.steps) == 0 {
+		if apply {
+			u.record(env, t.enabled)
+		}
+		return Change{Action: NoOp, Reason: activeReason(ctx, env, u)}, nil
+	}
+	outcome := Update
+	if !t.enabled && (t.start || !u.Start) {
+		outcome = Create
+	}
+	ch := Change{Action: outcome, Reason: strings.Join(t.steps, ", ")}
+	if !apply {
+		return ch, nil
+	}
+	if err := u.do(ctx, env, t); err != nil {
+		return Change{}, err
+	}
+	return ch, nil
+}
+
+// todo asks systemd what converging the unit takes.
+func (u *Unit) todo(ctx context.Context, env *Env) (unitTodo, error) {
 	m := env.Systemd
-	var todo []string
-	reload := false
-	// The unit files and drop-ins this run wrote that no daemon-reload of
-	// the run (another unit's) came after.
+	var t unitTodo
+	var err error
+	if t.reload, err = u.needsReload(ctx, env); err != nil {
+		return t, err
+	}
+	if t.reload {
+		t.steps = append(t.steps, "daemon-reload")
+	}
+	t.enabled, err = m.IsEnabled(ctx, u.Name)
+	if err != nil && !t.reload {
+		return t, err
+	}
+	if !t.enabled {
+		t.steps = append(t.steps, "enable")
+	}
+	if u.Start && env.Phase != PhaseBake {
+		state, pid, err := m.ActiveState(ctx, u.Name)
+		if err != nil {
+			return t, err
+		}
+		switch {
+		case state != "active":
+			t.start = true
+			t.steps = append(t.steps, "start (is "+state+")")
+		default:
+			if t.restart = restartCause(env, u, pid); t.restart != "" {
+				t.steps = append(t.steps, "restart ("+t.restart+")")
+			}
+		}
+	}
+	return t, nil
+}
+
+// needsReload reports whether systemd must re-read the unit's files.
+func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
+	m := env.Systemd
+	written := u.writtenUnitFiles(env)
+	load, err := m.LoadState(ctx, u.Name)
+	if err != nil {
+		return false, err
+	}
+	switch load {
+	case "masked":
+		return false, maskedUnit(u.Name)
+	case "not-found":
+		// A unit file written by an earlier, interrupted run.
+		return true, nil
+	}
+	// Also written by an earlier run, killed before its daemon-reload:
+	// the file on disk is right, systemd still has the old one loaded.
+	if reload, err := m.NeedReload(ctx, u.Name); err != nil || reload {
+		return reload, err
+	}
+	if len(written) == 0 {
+		return false, nil
+	}
+	// systemd must re-read what this run wrote, unless it loaded the
+	// unit from exactly these files after they were written (it loads
+	// a unit it holds no reference to when asked about it, as
+	// LoadState just did): then the reload would cost a pass over
+	// every unit for nothing.
+	return stale(ctx, m, u.Name, written)
+}
+
+// writtenUnitFiles are the unit files and drop-ins this run wrote that no
+// daemon-reload of the run (another unit's) came after.
+func (u *Unit) writtenUnitFiles(env *Env) []string {
 	var written []string
 	for _, id := range u.RestartOn {
 		if !env.changed(id) || reloadedSince(env, id) {
@@ -100,101 +212,41 @@ func (u *Unit) converge(ctx context.Context, env *Env, apply bool) (Change, erro
 			}
 		}
 	}
-	load, err := m.LoadState(ctx, u.Name)
-	if err != nil {
-		return Change{}, err
-	}
-	switch load {
-	case "masked":
-		return Change{}, maskedUnit(u.Name)
-	case "not-found":
-		// A unit file written by an earlier, interrupted run.
-		reload = true
-	}
-	if !reload {
-		// Also written by an earlier run, killed before its daemon-reload:
-		// the file on disk is right, systemd still has the old one loaded.
-		if reload, err = m.NeedReload(ctx, u.Name); err != nil {
-			return Change{}, err
-		}
-	}
-	if !reload && len(written) > 0 {
-		// systemd must re-read what this run wrote, unless it loaded the
-		// unit from exactly these files after they were written (it loads
-		// a unit it holds no reference to when asked about it, as
-		// LoadState just did): then the reload would cost a pass over
-		// every unit for nothing.
-		if reload, err = stale(ctx, m, u.Name, written); err != nil {
-			return Change{}, err
-		}
-	}
-	if reload {
-		todo = append(todo, "daemon-reload")
-	}
-	enabled, err := m.IsEnabled(ctx, u.Name)
-	if err != nil && !reload {
-		return Change{}, err
-	}
-	if !enabled {
-		todo = append(todo, "enable")
-	}
-	start, restart := false, ""
-	if u.Start && env.Phase != PhaseBake {
-		state, pid, err := m.ActiveState(ctx, u.Name)
-		if err != nil {
-			return Change{}, err
-		}
-		switch {
-		case state != "active":
-			start = true
-			todo = append(todo, "start (is "+state+")")
-		default:
-			if restart = restartCause(env, u, pid); restart != "" {
-				todo = append(todo, "restart ("+restart+")")
-			}
-		}
-	}
-	if len(todo) == 0 {
-		if apply {
-			u.record(env, enabled)
-		}
-		return Change{Outcome: NoOp, Reason: activeReason(ctx, env, u)}, nil
-	}
-	outcome := Update
-	if !enabled && (start || !u.Start) {
-		outcome = Create
-	}
-	ch := Change{Outcome: outcome, Reason: strings.Join(todo, ", ")}
-	if !apply {
-		return ch, nil
-	}
-	if reload {
+	return written
+}
+
+// do reloads, enables, starts or restarts the unit as t says, and waits
+// for a unit it started to become active.
+func (u *Unit) do(ctx context.Context, env *Env, t unitTodo) error {
+	m := env.Systemd
+	if t.reload {
 		if err := m.DaemonReload(ctx); err != nil {
-			return Change{}, err
+			return err
 		}
 	}
-	if !enabled {
+	if !t.enabled {
 		if err := m.Enable(ctx, u.Name); err != nil {
-			return Change{}, err
+			return err
 		}
 	}
-	u.record(env, enabled)
+	u.record(env, t.enabled)
+	var err error
 	switch {
-	case start:
+	case t.start:
 		err = m.Start(ctx, u.Name)
-	case restart != "":
+	case t.restart != "":
 		err = m.Restart(ctx, u.Name)
 	}
 	if err != nil {
-		return Change{}, err
+		return err
 	}
-	if start || restart != "" {
+	if t.start || t.restart != "" {
 		if err := systemd.WaitActive(ctx, m, u.Name, UnitStartTimeout); err != nil {
-			return Change{}, err
+			return err
 		}
 		env.State.Restarted(u.Name)
 	}
-	return ch, nil
+	return nil
 }
 
 // stale reports whether systemd's loaded unit may predate the files in
@@ -338,12 +390,12 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 	p, err := unitPath(env, u)
 	if err != nil {
 		if !apply {
-			return Change{Outcome: Create, Reason: "enable (write [Install] links) once the package installs it"}, nil
+			return Change{Action: Create, Reason: "enable (write [Install] links) once the package installs it"}, nil
 		}
 		return Change{}, err
 	}
 	if _, err := env.Host.Stat(p); errors.Is(err, fs.ErrNotExist) && !apply {
-		return Change{Outcome: Create, Reason: "enable (write [Install] links)"}, nil
+		return Change{Action: Create, Reason: "enable (write [Install] links)"}, nil
 	}
 	ok, err := systemd.IsEnabledOffline(env.Host, p, u.Name)
 	if err != nil {
@@ -357,9 +409,9 @@ func (u *Unit) offline(env *Env, apply bool) (Change, error) {
 		if apply {
 			u.record(env, true)
 		}
-		return Change{Outcome: NoOp, Reason: "enabled" + note}, nil
+		return Change{Action: NoOp, Reason: "enabled" + note}, nil
 	}
-	ch := Change{Outcome: Create, Reason: "enable (write [Install] links)" + note}
+	ch := Change{Action: Create, Reason: "enable (write [Install] links)" + note}
 	if apply {
 		if _, err := systemd.EnableOffline(env.Host, p, u.Name); err != nil {
 			return Change{}, err

@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/facts"
+	"github.com/nodeup/nodeup/state"
 )
 
 // VerifyError is a verification with failed checks.
@@ -58,6 +59,17 @@ func (v *Verify) Describe() string {
 	return d
 }
 
+var _ Verifier = (*Verify)(nil)
+
+// VerifyOf is g's verification step, nil when g has none.
+func VerifyOf(g *graph.Graph) *Verify {
+	if s := g.Step(VerifyID); s != nil {
+		v, _ := s.Action.(*Verify)
+		return v
+	}
+	return nil
+}
+
 // Writes is empty: verification changes nothing.
 func (v *Verify) Writes() []string { return nil }
 
@@ -65,16 +77,16 @@ func (v *Verify) Writes() []string { return nil }
 // is (re)started, so verification waits for the apply.
 func (v *Verify) Check(_ context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
+		return Change{Action: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
 	}
-	return Change{Outcome: Skip, Reason: "verified after apply"}, nil
+	return Change{Action: Skip, Reason: "verified after apply"}, nil
 }
 
 // Apply asks the runtime over CRI whether the node works. It changes
 // nothing; where nothing was started, it waits for the boot.
 func (v *Verify) Apply(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Outcome: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
+		return Change{Action: Skip, Reason: "nothing runs in this phase: verified at boot"}, nil
 	}
 	report, err := v.run(ctx, env, true)
 	if err != nil {
@@ -83,7 +95,7 @@ func (v *Verify) Apply(ctx context.Context, env *Env) (Change, error) {
 	if !report.OK() {
 		return Change{}, &VerifyError{Failed: report.Failed()}
 	}
-	return Change{Outcome: NoOp, Reason: fmt.Sprintf("%d checks passed", len(report.Checks))}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%d checks passed", len(report.Checks))}, nil
 }
 
 // Run dials the runtime, waiting up to the step's timeout for its socket,

@@ -36,7 +36,7 @@ func TestVerifyRunsOnlyChangedCNIPlugins(t *testing.T) {
 	}
 	apply := func(what string, wantRuns int) {
 		t.Helper()
-		if ch := n.CheckApply(v, true); ch.Outcome != steps.NoOp {
+		if ch := n.CheckApply(v, true); ch.Action != steps.NoOp {
 			t.Fatalf("%s: %+v", what, ch)
 		}
 		if got := ran(); got != wantRuns {

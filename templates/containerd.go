@@ -10,6 +10,7 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/semver"
 
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
 )
 
@@ -27,9 +28,6 @@ const (
 	runcShimType = "io.containerd.runc.v2"
 	// runhcsShimType runs Windows containers (hcsshim).
 	runhcsShimType = "io.containerd.runhcs.v1"
-	// runcReleasePath is where nodeup installs runc from a release (SPEC section 4);
-	// a packaged runc is found on PATH instead.
-	runcReleasePath = "/usr/local/sbin/runc"
 	// kataPodAnnotations lets pods tune the kata sandbox through annotations.
 	kataPodAnnotations = "io.katacontainers.*"
 )
@@ -298,7 +296,8 @@ func runtimeHandler(p *profile.Profile, r profile.Runtime, t *configTree, path [
 		t.set(typeOwner, runcShimType, at("runtime_type")...)
 		t.set("node.cgroup_driver", p.Node.SystemdCgroup(), at("options", "SystemdCgroup")...)
 		if p.Runc != nil && p.Runc.Source != profile.SourcePackage {
-			t.set("the runc block", runcReleasePath, at("options", "BinaryName")...)
+			// A packaged runc is found on PATH; a release is where nodeup installs it.
+			t.set("the runc block", paths.Runc, at("options", "BinaryName")...)
 		}
 	case profile.RuntimeKata:
 		hv, ok := profile.LookupKataHypervisor(r.Hypervisor)

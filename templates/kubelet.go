@@ -287,8 +287,8 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 	case profile.KubeletKubeconfig:
 		owners[normalFlag("kubeconfig")] = useSetting("kubelet.kubeconfig")
 	default:
-		owners[normalFlag("kubeconfig")] = dropIn("kubeconfig", kubeletKubeconfig)
-		owners[normalFlag("bootstrap-kubeconfig")] = dropIn("bootstrap kubeconfig", kubeletBootstrapConfig)
+		owners[normalFlag("kubeconfig")] = dropIn("kubeconfig", paths.KubeletKubeconfig)
+		owners[normalFlag("bootstrap-kubeconfig")] = dropIn("bootstrap kubeconfig", paths.KubeletBootstrapConfig)
 	}
 	for _, d := range derivedFields(p) {
 		owners[flagName(d.field)] = useSetting(d.owner)

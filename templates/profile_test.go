@@ -18,7 +18,7 @@ func rawConfigFor(configVersion int) string {
 	return "[plugins.'io.containerd.cri.v1.runtime']\n  enable_unprivileged_ports = true\n"
 }
 
-// exampleProfile is SPEC section 3's example profile, decoded, for the
+// exampleProfile is modelled on the README's example profile ("A profile"), decoded, for the
 // given containerd version (its config version derived as plan does).
 func exampleProfile(t testing.TB, containerdVersion string) *profile.Profile {
 	t.Helper()

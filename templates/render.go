@@ -27,18 +27,15 @@ type File struct {
 // fileMode is the mode of every rendered file: none of them holds a secret.
 const fileMode fs.FileMode = 0o644
 
-// Paths of the rendered files that profile does not name.
+// The file name of a registry's hosts.toml, and what every rendered file says first.
 const (
-	containerdUnitPath = paths.UnitDir + "/containerd.service"
-	kubeletUnitPath    = paths.UnitDir + "/kubelet.service"
-	kubeletDropInPath  = paths.UnitDir + "/kubelet.service.d/10-nodeup.conf"
-	hostsFileName      = "hosts.toml"
+	hostsFileName = "hosts.toml"
 	// header opens every rendered file that has comments, so whoever edits one
 	// on the node learns where its content comes from.
 	header = "Rendered by nodeup from the node profile; edits here are overwritten."
 )
 
-// Render returns every file of SPEC section 4 that the profile implies,
+// Render returns every file (docs/profile.md, "Files on the node") that the profile implies,
 // sorted by path, at the places the node's Layout names. On Windows nodes
 // (render only) it leaves out the systemd units, the kernel module and
 // sysctl files, and crictl.yaml (crictl on Windows reads a per-user file and
@@ -62,15 +59,15 @@ func Render(p *profile.Profile) ([]File, error) {
 		}
 		// A distribution package ships its own unit; ours would shadow it.
 		if p.Containerd.Source != profile.SourcePackage {
-			r.add(containerdUnitPath)(ContainerdUnit())
+			r.add(paths.ContainerdUnit)(ContainerdUnit())
 		}
 		if p.Kubelet.Declared {
 			// Only a kubelet nodeup installs gets nodeup's unit; one from
 			// packages keeps its own, which the drop-in adjusts.
 			if InstallsKubelet(p) {
-				r.add(kubeletUnitPath)(KubeletUnit(p))
+				r.add(paths.KubeletUnit)(KubeletUnit(p))
 			}
-			r.add(kubeletDropInPath)(KubeletDropIn(p))
+			r.add(paths.KubeletDropIn)(KubeletDropIn(p))
 		}
 		if p.CNI != nil {
 			for _, n := range p.CNI.Networks {

@@ -11,7 +11,7 @@ import (
 	"github.com/nodeup/nodeup/profile"
 )
 
-// renderCases are SPEC's example profile on each config schema, and
+// renderCases are a profile modelled on the README's example on each config schema, and
 // variants that change which files exist. (Their rendered bytes are
 // checked by plan's golden cases, which start from HCL.)
 func renderCases(t *testing.T) map[string]*profile.Profile {

@@ -11,16 +11,6 @@ import (
 	"github.com/nodeup/nodeup/profile"
 )
 
-// Binaries the units start: where nodeup installs release artifacts, and
-// where a distribution's kubelet package puts its binary.
-const (
-	containerdBinPath      = "/usr/local/bin/containerd"
-	kubeletBinPath         = "/usr/local/bin/kubelet"
-	kubeletPackageBinPath  = "/usr/bin/kubelet"
-	kubeletKubeconfig      = "/etc/kubernetes/kubelet.conf"
-	kubeletBootstrapConfig = "/etc/kubernetes/bootstrap-kubelet.conf"
-)
-
 // ContainerdUnit renders /etc/systemd/system/containerd.service for a
 // release install, as upstream's containerd.service: Type=notify (containerd
 // reports readiness), Delegate=yes (runc manages the cgroups below it),
@@ -35,7 +25,7 @@ func ContainerdUnit() ([]byte, error) {
 
 		// overlay is containerd's default snapshotter; "-" because it may be built in.
 		unit.NewUnitOption("Service", "ExecStartPre", "-/sbin/modprobe overlay"),
-		unit.NewUnitOption("Service", "ExecStart", containerdBinPath),
+		unit.NewUnitOption("Service", "ExecStart", paths.Containerd),
 		unit.NewUnitOption("Service", "Type", "notify"),
 		unit.NewUnitOption("Service", "Delegate", "yes"),
 		unit.NewUnitOption("Service", "KillMode", "process"),
@@ -88,7 +78,7 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	case profile.KubeletKubeconfig:
 		args = append(args, "--kubeconfig="+p.Kubelet.Kubeconfig)
 	default:
-		args = append(args, "--bootstrap-kubeconfig="+kubeletBootstrapConfig, "--kubeconfig="+kubeletKubeconfig)
+		args = append(args, "--bootstrap-kubeconfig="+paths.KubeletBootstrapConfig, "--kubeconfig="+paths.KubeletKubeconfig)
 	}
 	args = append(args, "--config="+paths.KubeletConfig)
 	args = append(args, p.Kubelet.Flags...)
@@ -103,7 +93,7 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	exec := strings.Join(quoted, " ")
 	var opts []*unit.UnitOption
 	if p.Kubelet.Mode == profile.KubeletKubeadm || p.Kubelet.Mode == "" {
-		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+kubeadmFlagsEnv))
+		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags))
 		exec += " $KUBELET_KUBEADM_ARGS"
 	}
 	// An empty ExecStart= clears the unit's own before the drop-in sets one.
@@ -112,9 +102,6 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		unit.NewUnitOption("Service", "ExecStart", exec))
 	return serializeUnit(opts)
 }
-
-// kubeadmFlagsEnv is where kubeadm init/join write KUBELET_KUBEADM_ARGS.
-const kubeadmFlagsEnv = "/var/lib/kubelet/kubeadm-flags.env"
 
 // InstallsKubelet reports whether nodeup installs the kubelet binary (its
 // version is pinned). A kubelet block without a version configures the
@@ -126,9 +113,9 @@ func InstallsKubelet(p *profile.Profile) bool {
 
 func kubeletBin(p *profile.Profile) string {
 	if !InstallsKubelet(p) {
-		return kubeletPackageBinPath
+		return paths.PackageKubelet
 	}
-	return kubeletBinPath
+	return paths.Kubelet
 }
 
 // serializeUnit is a unit file: a header comment, then go-systemd's

@@ -5,7 +5,7 @@ package tests
 // of an upgrade whose containerd cannot start, and the drift metrics the
 // packaged timer writes.
 //
-//	go test -count=1 -run 'TestReset|TestUpgrade|TestRollback|TestDriftMetrics' -v ./tests/
+//	NODEUP_E2E=1 go test -count=1 -run 'TestReset|TestUpgrade|TestRollback|TestDriftMetrics' -v ./tests/
 
 import (
 	"encoding/json"

@@ -252,7 +252,7 @@ func checkWithCrictl(t *testing.T, n *testbed.Node, version string, cgroupDriver
 	}
 }
 
-// checkNodeFiles checks the files of SPEC section 4 on the node.
+// checkNodeFiles checks the files nodeup renders (docs/profile.md, "Files on the node") on the node.
 func checkNodeFiles(t *testing.T, n *testbed.Node) {
 	t.Helper()
 	for _, p := range []string{

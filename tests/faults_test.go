@@ -5,7 +5,7 @@ package tests
 // distribution config and unit, a masked unit, a runtime that does not start or
 // does not listen, a full disk).
 //
-//	go test ./tests/ -run 'Fault|Crash|Lock|Surprise' -v -count=1
+//	NODEUP_E2E=1 go test ./tests/ -run 'Fault|Crash|Lock|Surprise' -v -count=1
 
 import (
 	"archive/tar"

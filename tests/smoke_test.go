@@ -13,7 +13,7 @@ import (
 	"github.com/nodeup/nodeup/tests/testbed"
 )
 
-// containerdUnit is the minimal unit SPEC section 4 asks for. Limits such as
+// containerdUnit is the minimal containerd unit. Limits such as
 // LimitNOFILE=infinity or OOMScoreAdjust=-999 are left out: they need capabilities a
 // nspawn node does not have.
 const containerdUnit = `[Unit]

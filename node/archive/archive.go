@@ -197,21 +197,12 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 		return fmt.Errorf("archive %s is not a valid %s: %w", a.Name, a.format, err)
 	}
 	defer dec.Close()
-	maxBytes := a.maxBytes()
-	maxEntries := a.MaxEntries
-	if maxEntries <= 0 {
-		maxEntries = DefaultMaxEntries
+	c := &entryCheck{a: a, maxBytes: a.maxBytes(), maxEntries: a.MaxEntries, kinds: map[string]Kind{}}
+	if c.maxEntries <= 0 {
+		c.maxEntries = DefaultMaxEntries
 	}
-	stream := &capReader{r: dec, left: maxBytes + metadataSlack}
+	stream := &capReader{r: dec, left: c.maxBytes + metadataSlack}
 	tr := tar.NewReader(stream)
-
-	var (
-		total   int64
-		entries int
-		// kinds is what each name is after the entries read so far; the
-		// directories entries are written into count too.
-		kinds = map[string]Kind{}
-	)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -219,88 +210,142 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 		}
 		if err != nil {
 			if errors.Is(err, errStreamCap) {
-				return a.unsafe("(stream)", "makes the archive decompress to more than %s; it looks like a decompression bomb", size(maxBytes+metadataSlack))
+				return a.unsafe("(stream)", "makes the archive decompress to more than %s; it looks like a decompression bomb", size(c.maxBytes+metadataSlack))
 			}
 			return fmt.Errorf("archive %s: reading %s: %w; the file is damaged, remove it from the cache and fetch it again", a.Name, a.format, err)
 		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue // PAX metadata, not a file
-		}
-		entries++
-		if entries > maxEntries {
-			return a.unsafe(hdr.Name, "is more than the %d entries allowed; it looks like a decompression bomb", maxEntries)
-		}
-		name, err := cleanName(hdr.Name)
+		m, err := c.check(hdr)
 		if err != nil {
-			return a.unsafe(hdr.Name, "%v", err)
+			return err
 		}
-		if name == "" {
-			if hdr.Typeflag == tar.TypeDir {
-				continue // "./": the archive's root
-			}
-			return a.unsafe(hdr.Name, "has an empty name")
+		if m == nil {
+			continue
 		}
-		// Every directory above the entry must be a directory, never a
-		// symlink or a file: the classic "write through a link".
-		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
-			switch kinds[dir] {
-			case Symlink:
-				return a.unsafe(hdr.Name, "would be written through %s, a symlink earlier in the archive", dir)
-			case File, Hardlink:
-				return a.unsafe(hdr.Name, "would be written below %s, a file earlier in the archive", dir)
-			}
-		}
-		m := &Member{Name: name, Mode: a.mode(hdr, name)}
 		var content io.Reader
-		switch hdr.Typeflag {
-		case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
-			m.Kind, m.Size = File, hdr.Size
-			if hdr.Size < 0 || hdr.Size > maxBytes-total {
-				return a.unsafe(hdr.Name, "makes the archive unpack to more than %s (the limit); it looks like a decompression bomb — raise the limit if the artifact really is that big", size(maxBytes))
-			}
-			total += hdr.Size
+		if m.Kind == File {
 			content = tr
-		case tar.TypeDir:
-			m.Kind = Dir
-		case tar.TypeSymlink:
-			m.Kind, m.Link = Symlink, hdr.Linkname
-			if err := linkInside(name, hdr.Linkname, ""); err != nil {
-				return a.unsafe(hdr.Name, "is a symlink to %q, which %v", hdr.Linkname, err)
-			}
-		case tar.TypeLink:
-			target, err := cleanName(hdr.Linkname)
-			if err != nil || target == "" {
-				return a.unsafe(hdr.Name, "is a hardlink to %q, outside the archive", hdr.Linkname)
-			}
-			// What the target is now, not what it once was: a file that a
-			// later entry turned into a symlink is no file to link to.
-			if k := kinds[target]; (k != File && k != Hardlink) || target == name {
-				return a.unsafe(hdr.Name, "is a hardlink to %q, which is not a file earlier in the archive", hdr.Linkname)
-			}
-			m.Kind, m.Link = Hardlink, target
-		case tar.TypeChar, tar.TypeBlock:
-			return a.unsafe(hdr.Name, "is a device node")
-		case tar.TypeFifo:
-			return a.unsafe(hdr.Name, "is a fifo")
-		default:
-			return a.unsafe(hdr.Name, "has unsupported tar type %q", hdr.Typeflag)
 		}
-		// A name may come again only as what it was: a file (or hardlink)
-		// for a file, a directory for a directory; never for a symlink.
-		if prev, ok := kinds[name]; ok && !replaceable(prev, m.Kind) {
-			return a.unsafe(hdr.Name, "replaces a %s earlier in the archive with a %s", prev, m.Kind)
-		}
-		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
-			kinds[dir] = Dir
-		}
-		kinds[name] = m.Kind
 		if err := fn(m, content); err != nil {
 			if errors.Is(err, errStreamCap) {
-				return a.unsafe(hdr.Name, "makes the archive decompress to more than %s; it looks like a decompression bomb", size(maxBytes+metadataSlack))
+				return a.unsafe(hdr.Name, "makes the archive decompress to more than %s; it looks like a decompression bomb", size(c.maxBytes+metadataSlack))
 			}
 			return err
 		}
 	}
+}
+
+// entryCheck checks the entries of one walk, in order, against the limits
+// and against what the entries before them made.
+type entryCheck struct {
+	a          *Archive
+	maxBytes   int64
+	maxEntries int
+	total      int64
+	entries    int
+	// kinds is what each name is after the entries read so far; the
+	// directories entries are written into count too.
+	kinds map[string]Kind
+}
+
+// errNoMember is check's word for an entry that is no member: PAX
+// metadata, or the archive's root.
+var errNoMember = errors.New("not a member")
+
+// check says which member a tar entry is, or why it is unsafe; a nil
+// member and error for an entry to pass over.
+func (c *entryCheck) check(hdr *tar.Header) (*Member, error) {
+	m, err := c.member(hdr)
+	if errors.Is(err, errNoMember) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name := m.Name
+	// A name may come again only as what it was: a file (or hardlink)
+	// for a file, a directory for a directory; never for a symlink.
+	if prev, ok := c.kinds[name]; ok && !replaceable(prev, m.Kind) {
+		return nil, c.a.unsafe(hdr.Name, "replaces a %s earlier in the archive with a %s", prev, m.Kind)
+	}
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		c.kinds[dir] = Dir
+	}
+	c.kinds[name] = m.Kind
+	return m, nil
+}
+
+// member checks an entry's name and the directories above it, and reads
+// its kind.
+func (c *entryCheck) member(hdr *tar.Header) (*Member, error) {
+	a := c.a
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil, errNoMember // PAX metadata, not a file
+	}
+	c.entries++
+	if c.entries > c.maxEntries {
+		return nil, a.unsafe(hdr.Name, "is more than the %d entries allowed; it looks like a decompression bomb", c.maxEntries)
+	}
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return nil, a.unsafe(hdr.Name, "%v", err)
+	}
+	if name == "" {
+		if hdr.Typeflag == tar.TypeDir {
+			return nil, errNoMember // "./": the archive's root
+		}
+		return nil, a.unsafe(hdr.Name, "has an empty name")
+	}
+	// Every directory above the entry must be a directory, never a
+	// symlink or a file: the classic "write through a link".
+	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+		switch c.kinds[dir] {
+		case Symlink:
+			return nil, a.unsafe(hdr.Name, "would be written through %s, a symlink earlier in the archive", dir)
+		case File, Hardlink:
+			return nil, a.unsafe(hdr.Name, "would be written below %s, a file earlier in the archive", dir)
+		}
+	}
+	m := &Member{Name: name, Mode: a.mode(hdr, name)}
+	return m, c.kind(hdr, m)
+}
+
+// kind sets m's kind from its entry's type, refusing what nodeup does not
+// unpack.
+func (c *entryCheck) kind(hdr *tar.Header, m *Member) error {
+	a, name := c.a, m.Name
+	switch hdr.Typeflag {
+	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
+		m.Kind, m.Size = File, hdr.Size
+		if hdr.Size < 0 || hdr.Size > c.maxBytes-c.total {
+			return a.unsafe(hdr.Name, "makes the archive unpack to more than %s (the limit); it looks like a decompression bomb — raise the limit if the artifact really is that big", size(c.maxBytes))
+		}
+		c.total += hdr.Size
+	case tar.TypeDir:
+		m.Kind = Dir
+	case tar.TypeSymlink:
+		m.Kind, m.Link = Symlink, hdr.Linkname
+		if err := linkInside(name, hdr.Linkname, ""); err != nil {
+			return a.unsafe(hdr.Name, "is a symlink to %q, which %v", hdr.Linkname, err)
+		}
+	case tar.TypeLink:
+		target, err := cleanName(hdr.Linkname)
+		if err != nil || target == "" {
+			return a.unsafe(hdr.Name, "is a hardlink to %q, outside the archive", hdr.Linkname)
+		}
+		// What the target is now, not what it once was: a file that a
+		// later entry turned into a symlink is no file to link to.
+		if k := c.kinds[target]; (k != File && k != Hardlink) || target == name {
+			return a.unsafe(hdr.Name, "is a hardlink to %q, which is not a file earlier in the archive", hdr.Linkname)
+		}
+		m.Kind, m.Link = Hardlink, target
+	case tar.TypeChar, tar.TypeBlock:
+		return a.unsafe(hdr.Name, "is a device node")
+	case tar.TypeFifo:
+		return a.unsafe(hdr.Name, "is a fifo")
+	default:
+		return a.unsafe(hdr.Name, "has unsupported tar type %q", hdr.Typeflag)
+	}
+	return nil
 }
 
 var errStreamCap = errors.New("decompressed stream exceeds the limit")

@@ -41,89 +41,83 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 	if err != nil {
 		return nil, err
 	}
-	pending := make([]*host.AtomicFile, len(files))
-	sums := make([]string, len(files))
+	in := &installing{a: a, h: h, files: files, pending: make([]*host.AtomicFile, len(files)), sums: make([]string, len(files))}
 	defer func() {
-		for _, p := range pending {
+		for _, p := range in.pending {
 			if p != nil {
 				p.Cancel()
 			}
 		}
 	}()
-
 	if a.format == FormatBinary {
-		for i, f := range files {
-			if f.From != "" {
-				return nil, fmt.Errorf("archive %s is a single binary, not a tar; install it with an empty From, not %q", a.Name, f.From)
-			}
-			src, err := os.Open(a.path)
-			if err != nil {
-				return nil, fmt.Errorf("archive %s: %w", a.Name, err)
-			}
-			mode := f.Mode.Perm()
-			if mode == 0 {
-				mode = 0o755
-			}
-			pending[i], sums[i], err = stage(h, f.To, mode, src)
-			src.Close()
-			if err != nil {
-				return nil, err
-			}
-		}
-		return a.commitAll(files, pending, sums)
+		err = in.binary()
+	} else {
+		err = in.members()
 	}
+	if err != nil {
+		return nil, err
+	}
+	return a.commitAll(files, in.pending, in.sums)
+}
 
+// installing is one Install: the files staged so far and their sha256s.
+type installing struct {
+	a       *Archive
+	h       *host.Host
+	files   []Placement
+	pending []*host.AtomicFile
+	sums    []string
+}
+
+// binary stages a raw binary at each file's destination.
+func (in *installing) binary() error {
+	a := in.a
+	for i, f := range in.files {
+		if f.From != "" {
+			return fmt.Errorf("archive %s is a single binary, not a tar; install it with an empty From, not %q", a.Name, f.From)
+		}
+		src, err := os.Open(a.path)
+		if err != nil {
+			return fmt.Errorf("archive %s: %w", a.Name, err)
+		}
+		mode := f.Mode.Perm()
+		if mode == 0 {
+			mode = 0o755
+		}
+		in.pending[i], in.sums[i], err = stage(in.h, f.To, mode, src)
+		src.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// members stages the members the files name: files in one read of the
+// archive, and members that are links, or missing, resolved in its index
+// and read again for the files they lead to.
+func (in *installing) members() error {
+	a := in.a
 	// want maps a member name to the files it fills.
 	want := map[string][]int{}
-	for i, f := range files {
+	for i, f := range in.files {
 		name, err := cleanName(f.From)
 		if err != nil || name == "" {
-			return nil, fmt.Errorf("archive %s: cannot install member %q to %s: want a relative member name", a.Name, f.From, f.To)
+			return fmt.Errorf("archive %s: cannot install member %q to %s: want a relative member name", a.Name, f.From, f.To)
 		}
 		want[name] = append(want[name], i)
 	}
 	index := map[string]Member{}
-	fill := func(m *Member, r io.Reader, targets []int) error {
-		for _, i := range targets {
-			if pending[i] != nil { // a later entry with the same name wins, as in tar
-				pending[i].Cancel()
-			}
-			mode := files[i].Mode.Perm()
-			if mode == 0 {
-				mode = m.Mode
-			}
-			af, err := h.Create(files[i].To, mode)
-			if err != nil {
-				return err
-			}
-			pending[i] = af
-		}
-		sum := digest.New()
-		ws := []io.Writer{sum}
-		for _, i := range targets {
-			ws = append(ws, pending[i])
-		}
-		if _, err := io.Copy(io.MultiWriter(ws...), r); err != nil {
-			return fmt.Errorf("archive %s: member %s: %w", a.Name, m.Name, err)
-		}
-		for _, i := range targets {
-			sums[i] = digest.Of(sum)
-		}
-		return nil
-	}
-	err = a.walk(func(m *Member, r io.Reader) error {
+	err := a.walk(func(m *Member, r io.Reader) error {
 		index[m.Name] = *m
 		if m.Kind == File && len(want[m.Name]) > 0 {
-			return fill(m, r, want[m.Name])
+			return in.fill(m, r, want[m.Name])
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	// Members that are links, or missing: resolve them in the index and read
-	// the archive again for the files they lead to.
 	second := map[string][]int{}
 	for name, idx := range want {
 		m, ok := index[name]
@@ -132,22 +126,49 @@ func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) 
 		}
 		target, err := resolveMember(index, name)
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: cannot install %s from member %q: %w", a.Name, files[idx[0]].To, name, err)
+			return fmt.Errorf("archive %s: cannot install %s from member %q: %w", a.Name, in.files[idx[0]].To, name, err)
 		}
 		second[target] = append(second[target], idx...)
 	}
-	if len(second) > 0 {
-		err := a.walk(func(m *Member, r io.Reader) error {
-			if m.Kind == File && len(second[m.Name]) > 0 {
-				return fill(m, r, second[m.Name])
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	if len(second) == 0 {
+		return nil
 	}
-	return a.commitAll(files, pending, sums)
+	return a.walk(func(m *Member, r io.Reader) error {
+		if m.Kind == File && len(second[m.Name]) > 0 {
+			return in.fill(m, r, second[m.Name])
+		}
+		return nil
+	})
+}
+
+// fill stages member m's content r at the destinations of files targets.
+func (in *installing) fill(m *Member, r io.Reader, targets []int) error {
+	for _, i := range targets {
+		if in.pending[i] != nil { // a later entry with the same name wins, as in tar
+			in.pending[i].Cancel()
+		}
+		mode := in.files[i].Mode.Perm()
+		if mode == 0 {
+			mode = m.Mode
+		}
+		af, err := in.h.Create(in.files[i].To, mode)
+		if err != nil {
+			return err
+		}
+		in.pending[i] = af
+	}
+	sum := digest.New()
+	ws := []io.Writer{sum}
+	for _, i := range targets {
+		ws = append(ws, in.pending[i])
+	}
+	if _, err := io.Copy(io.MultiWriter(ws...), r); err != nil {
+		return fmt.Errorf("archive %s: member %s: %w", in.a.Name, m.Name, err)
+	}
+	for _, i := range targets {
+		in.sums[i] = digest.Of(sum)
+	}
+	return nil
 }
 
 // Spread reports whether an Install stands for every executable file of a

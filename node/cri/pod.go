@@ -136,7 +136,43 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	rt := c.Runtime()
 	parent, under := VerifyParent(e.CgroupDriver)
 	uid := randomID()
-	cfg := &runtimeapi.PodSandboxConfig{
+	cfg := sandboxConfig(h, uid, parent)
+	cctx, cancel := context.WithTimeout(ctx, podCallTimeout)
+	sb, err := rt.RunPodSandbox(cctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: h})
+	cancel()
+	if err != nil {
+		// The sandbox may exist half-made; remove what the runtime kept.
+		removePods(ctx, c, map[string]string{podLabel: "true"}, uid)
+		return []Result{{Name: podCheck(h, "sandbox"), Detail: "RunPodSandbox: " + runtimeError(err) + sandboxHint(err, e.CgroupDriver)}}
+	}
+	id := sb.GetPodSandboxId()
+	defer func() { out = append(out, removePod(ctx, c, h, id)) }()
+
+	cctx, cancel = context.WithTimeout(ctx, podCallTimeout)
+	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	cancel()
+	if err != nil {
+		return []Result{{Name: podCheck(h, "sandbox"), Detail: "PodSandboxStatus: " + runtimeError(err)}}
+	}
+	ip := st.GetStatus().GetNetwork().GetIp()
+	out = append(out, Result{Name: podCheck(h, "sandbox"), OK: true, Detail: fmt.Sprintf("%.13s ready in cgroup parent %s", id, parent)})
+
+	pid, ran := runContainer(ctx, c, h, id, cfg, image)
+	out = append(out, ran)
+	if !ran.OK {
+		return out
+	}
+	if pid <= 0 {
+		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the container; cgroup and network not checked"})
+	}
+	out = append(out, checkCgroup(e, h, pid, under))
+	out = append(out, checkNetns(e, h, pid, ip))
+	return out
+}
+
+// sandboxConfig is the verification pod of handler h.
+func sandboxConfig(h, uid, parent string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: strings.TrimSuffix("nodeup-verify-"+h, "-"), Namespace: podNamespace, Uid: uid},
 		Hostname: "nodeup-verify",
 		Labels:   map[string]string{podLabel: "true"},
@@ -150,29 +186,15 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 			},
 		},
 	}
-	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, podCallTimeout) }
+}
 
-	cctx, cancel := call()
-	sb, err := rt.RunPodSandbox(cctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: h})
-	cancel()
-	if err != nil {
-		// The sandbox may exist half-made; remove what the runtime kept.
-		removePods(ctx, c, map[string]string{podLabel: "true"}, uid)
-		return []Result{{Name: podCheck(h, "sandbox"), Detail: "RunPodSandbox: " + runtimeError(err) + sandboxHint(err, e.CgroupDriver)}}
-	}
-	id := sb.GetPodSandboxId()
-	defer func() { out = append(out, removePod(ctx, c, h, id)) }()
-
-	cctx, cancel = call()
-	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
-	cancel()
-	if err != nil {
-		return []Result{{Name: podCheck(h, "sandbox"), Detail: "PodSandboxStatus: " + runtimeError(err)}}
-	}
-	ip := st.GetStatus().GetNetwork().GetIp()
-	out = append(out, Result{Name: podCheck(h, "sandbox"), OK: true, Detail: fmt.Sprintf("%.13s ready in cgroup parent %s", id, parent)})
-
-	cctx, cancel = call()
+// runContainer creates and starts the pod's container from image and
+// checks that it runs; the result is the container check, with the
+// container's pid when it runs.
+func runContainer(ctx context.Context, c *Client, h, id string, cfg *runtimeapi.PodSandboxConfig, image string) (int, Result) {
+	rt := c.Runtime()
+	name := podCheck(h, "container")
+	cctx, cancel := context.WithTimeout(ctx, podCallTimeout)
 	ctr, err := rt.CreateContainer(cctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId:  id,
 		SandboxConfig: cfg,
@@ -185,34 +207,28 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: fmt.Sprintf("CreateContainer from %s: %s", image, runtimeError(err))})
+		return 0, Result{Name: name, Detail: fmt.Sprintf("CreateContainer from %s: %s", image, runtimeError(err))}
 	}
 	cid := ctr.GetContainerId()
-	cctx, cancel = call()
+	cctx, cancel = context.WithTimeout(ctx, podCallTimeout)
 	_, err = rt.StartContainer(cctx, &runtimeapi.StartContainerRequest{ContainerId: cid})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: "StartContainer: " + runtimeError(err)})
+		return 0, Result{Name: name, Detail: "StartContainer: " + runtimeError(err)}
 	}
-	cctx, cancel = call()
+	cctx, cancel = context.WithTimeout(ctx, podCallTimeout)
 	cs, err := rt.ContainerStatus(cctx, &runtimeapi.ContainerStatusRequest{ContainerId: cid, Verbose: true})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: "ContainerStatus: " + runtimeError(err)})
+		return 0, Result{Name: name, Detail: "ContainerStatus: " + runtimeError(err)}
 	}
 	if state := cs.GetStatus().GetState(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		s := cs.GetStatus()
-		return append(out, Result{Name: podCheck(h, "container"), Detail: fmt.Sprintf("%.13s from %s is %s (exit code %d, %s %s), not running",
-			cid, image, strings.TrimPrefix(state.String(), "CONTAINER_"), s.GetExitCode(), s.GetReason(), s.GetMessage())})
+		return 0, Result{Name: name, Detail: fmt.Sprintf("%.13s from %s is %s (exit code %d, %s %s), not running",
+			cid, image, strings.TrimPrefix(state.String(), "CONTAINER_"), s.GetExitCode(), s.GetReason(), s.GetMessage())}
 	}
 	pid := infoPID(cs.GetInfo())
-	out = append(out, Result{Name: podCheck(h, "container"), OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)})
-	if pid <= 0 {
-		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the container; cgroup and network not checked"})
-	}
-	out = append(out, checkCgroup(e, h, pid, under))
-	out = append(out, checkNetns(e, h, pid, ip))
-	return out
+	return pid, Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)}
 }
 
 // checkCgroup checks that the container's process sits where the cgroup

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/node/kernel"
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Preflight is what a node needs to run pods that nodeup does not
@@ -46,8 +47,8 @@ func GatherPreflight(r Root, rootIsSlash bool) Preflight {
 		_, err = os.Stat(real)
 		return err == nil
 	}
-	p.EtcHosts = exists("/etc/hosts")
-	p.ResolvConf = exists("/etc/resolv.conf")
+	p.EtcHosts = exists(paths.Hosts)
+	p.ResolvConf = exists(paths.ResolvConf)
 	if rootIsSlash {
 		p.Hostname, _ = os.Hostname()
 		p.HostnameAddrs = resolve(p.Hostname)
@@ -59,12 +60,12 @@ func GatherPreflight(r Root, rootIsSlash bool) Preflight {
 		}
 	} else {
 		// An image: its own hostname, looked up in its own /etc/hosts.
-		if real, err := r.Path("/etc/hostname"); err == nil {
+		if real, err := r.Path(paths.Hostname); err == nil {
 			if b, err := os.ReadFile(real); err == nil {
 				p.Hostname = strings.TrimSpace(string(b))
 			}
 		}
-		if real, err := r.Path("/etc/hosts"); err == nil && p.Hostname != "" {
+		if real, err := r.Path(paths.Hosts); err == nil && p.Hostname != "" {
 			p.HostnameAddrs = hostsLookup(real, p.Hostname)
 		}
 	}
@@ -125,8 +126,8 @@ func activeSwap(path string) []string {
 // rows adds the preflight lines to facts' table.
 func (p Preflight) rows(row func(k, format string, args ...any)) {
 	present := map[bool]string{true: "present", false: "MISSING (pod sandboxes need it)"}
-	row("hosts file", "/etc/hosts %s", present[p.EtcHosts])
-	row("resolv.conf", "/etc/resolv.conf %s", present[p.ResolvConf])
+	row("hosts file", paths.Hosts+" %s", present[p.EtcHosts])
+	row("resolv.conf", paths.ResolvConf+" %s", present[p.ResolvConf])
 	switch {
 	case p.Hostname == "":
 		row("hostname", "unknown")

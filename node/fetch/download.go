@@ -73,65 +73,23 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 		}
 		return fmt.Errorf("%w: it has %d bytes, more than the %s a download may have", ErrTooLarge, n, size(limit))
 	}
-	var body io.Reader
-	announced := int64(-1)
+	var (
+		body      io.Reader
+		announced int64
+		done      func()
+	)
 	switch pu.Scheme {
 	case "file":
-		if tarPath, member, ok := splitTar(pu.Path); ok {
-			r, size, closer, err := openTarSource(tarPath, member)
-			if err != nil {
-				return "", err
-			}
-			defer closer.Close()
-			announced, body = size, r
-			break
-		}
-		src, err := openSource(pu.Path)
-		if err != nil {
-			return "", err
-		}
-		defer src.Close()
-		fi, err := src.Stat()
-		if err != nil {
-			return "", err
-		}
-		announced = fi.Size()
-		body = src
+		body, announced, done, err = openFileSource(pu.Path)
 	case "http", "https":
-		// One try: no byte for the idle timeout is a stall, a pace below
-		// the minimum rate or a try longer than TryTimeout is too slow.
-		actx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		idle := or(f.IdleTimeout, DefaultIdleTimeout)
-		timer := time.AfterFunc(idle, func() {
-			cancel(fmt.Errorf("%w: no data for %v", ErrStalled, idle))
-		})
-		defer timer.Stop()
-		tryTimeout := or(f.TryTimeout, DefaultTryTimeout)
-		deadline := time.AfterFunc(tryTimeout, func() {
-			cancel(fmt.Errorf("%w: not done after %v", ErrTooSlow, tryTimeout))
-		})
-		defer deadline.Stop()
-		req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("User-Agent", "nodeup")
-		resp, err := f.client().Do(req)
-		if err != nil {
-			return "", causeOf(actx, err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "", &StatusError{URL: u, Code: resp.StatusCode, Status: resp.Status}
-		}
-		announced = resp.ContentLength
-		r := &idleReader{ctx: actx, r: resp.Body, timer: timer, idle: idle}
-		go f.watchRate(actx, cancel, &r.got)
-		body = r
+		body, announced, done, err = f.openHTTP(ctx, u)
 	default:
 		return "", fmt.Errorf("unsupported URL scheme %q; use http, https or file", pu.Scheme)
 	}
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	if announced > limit || (pinned >= 0 && announced >= 0 && announced != pinned) {
 		return "", tooLarge(announced)
 	}
@@ -161,6 +119,69 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 		return "", fmt.Errorf("%w: got %d of %d bytes", io.ErrUnexpectedEOF, n, expect)
 	}
 	return digest.Of(h), nil
+}
+
+// openFileSource opens a file:// source, a file or a member of a tar, and
+// says its size; done closes it.
+func openFileSource(p string) (body io.Reader, size int64, done func(), err error) {
+	if tarPath, member, ok := splitTar(p); ok {
+		r, size, closer, err := openTarSource(tarPath, member)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return r, size, func() { closer.Close() }, nil
+	}
+	src, err := openSource(p)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	fi, err := src.Stat()
+	if err != nil {
+		src.Close()
+		return nil, 0, nil, err
+	}
+	return src, fi.Size(), func() { src.Close() }, nil
+}
+
+// openHTTP starts one try of an http(s) download and says the size the
+// server announces (-1: none); done ends the try. No byte for the idle
+// timeout is a stall, a pace below the minimum rate or a try longer than
+// TryTimeout is too slow.
+func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size int64, done func(), err error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	idle := or(f.IdleTimeout, DefaultIdleTimeout)
+	timer := time.AfterFunc(idle, func() {
+		cancel(fmt.Errorf("%w: no data for %v", ErrStalled, idle))
+	})
+	tryTimeout := or(f.TryTimeout, DefaultTryTimeout)
+	deadline := time.AfterFunc(tryTimeout, func() {
+		cancel(fmt.Errorf("%w: not done after %v", ErrTooSlow, tryTimeout))
+	})
+	stop := func() {
+		deadline.Stop()
+		timer.Stop()
+		cancel(nil)
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		stop()
+		return nil, 0, nil, err
+	}
+	req.Header.Set("User-Agent", "nodeup")
+	resp, err := f.client().Do(req)
+	if err != nil {
+		err = causeOf(actx, err)
+		stop()
+		return nil, 0, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		stop()
+		return nil, 0, nil, &StatusError{URL: u, Code: resp.StatusCode, Status: resp.Status}
+	}
+	r := &idleReader{ctx: actx, r: resp.Body, timer: timer, idle: idle}
+	go f.watchRate(actx, cancel, &r.got)
+	return r, resp.ContentLength, func() { resp.Body.Close(); stop() }, nil
 }
 
 // openSource opens a file:// source: a regular file, opened without

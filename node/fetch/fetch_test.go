@@ -98,15 +98,15 @@ func TestMirrorURL(t *testing.T) {
 		{"http://m", "github.com/a", "", "upstream URL"},
 	}
 	for _, c := range cases {
-		got, err := MirrorURL(c.mirror, c.upstream)
+		got, err := mirrorURL(c.mirror, c.upstream)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("MirrorURL(%q, %q) = %q, %v; want error with %q", c.mirror, c.upstream, got, err, c.err)
+				t.Errorf("mirrorURL(%q, %q) = %q, %v; want error with %q", c.mirror, c.upstream, got, err, c.err)
 			}
 			continue
 		}
 		if err != nil || got != c.want {
-			t.Errorf("MirrorURL(%q, %q) = %q, %v; want %q", c.mirror, c.upstream, got, err, c.want)
+			t.Errorf("mirrorURL(%q, %q) = %q, %v; want %q", c.mirror, c.upstream, got, err, c.want)
 		}
 	}
 }

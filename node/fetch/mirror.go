@@ -71,7 +71,7 @@ func validHost(u *url.URL) bool {
 }
 
 // LayoutPath is where upstream URL https://HOST/PATH lives in a mirror and
-// in a bundle (SPEC section 6): HOST/PATH, relative and clean, the path
+// in a bundle (docs/profile.md, "mirror"): HOST/PATH, relative and clean, the path
 // unescaped as it is named on disk. A URL CheckURL refuses has none.
 func LayoutPath(upstream string) (string, error) {
 	u, err := url.Parse(upstream)
@@ -103,12 +103,12 @@ func Within(dir, rel string) (string, error) {
 	return filepath.Join(dir, local), nil
 }
 
-// MirrorURL maps an upstream URL https://HOST/PATH to mirror M as
-// M/HOST/PATH (SPEC section 6): the layout `nodeup bundle` writes, so a
+// mirrorURL maps an upstream URL https://HOST/PATH to mirror M as
+// M/HOST/PATH (docs/profile.md, "mirror"): the layout `nodeup bundle` writes, so a
 // bundle directory is a file:// mirror and any static web server serves it.
 // A trailing slash on M is ignored; the upstream's query is dropped. The
 // mirror must be an http, https or file URL.
-func MirrorURL(mirror, upstream string) (string, error) {
+func mirrorURL(mirror, upstream string) (string, error) {
 	m, err := url.Parse(mirror)
 	if err != nil {
 		return "", fmt.Errorf("mirror %q: %w", mirror, err)

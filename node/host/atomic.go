@@ -61,7 +61,7 @@ func (h *Host) Create(p string, mode fs.FileMode) (*AtomicFile, error) {
 
 // TempIn creates a temporary file for name in the open directory dir
 // (TempPrefix+name+random, 0600, following no link), the first half of an
-// atomic write; CommitIn is the second. It returns the file and its name.
+// atomic write; CommitCheckedIn is the second. It returns the file and its name.
 func TempIn(dir *os.File, name string) (*os.File, string, error) {
 	for range 100 {
 		tmp := tempName(name)
@@ -77,24 +77,18 @@ func TempIn(dir *os.File, name string) (*os.File, string, error) {
 	return nil, "", unix.EEXIST
 }
 
-// CommitIn finishes an atomic write begun with TempIn: it syncs f, sets
-// its mode, closes it, renames tmp over name in dir and syncs dir. On an
-// error before the rename, tmp is removed and name keeps its old content;
-// an error syncing dir is returned too (the rename may not survive a
-// crash).
-func CommitIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
-	return commitIn(dir, f, tmp, name, mode, true, true)
-}
-
-// CommitCheckedIn is CommitIn for a file whose every reader checks its
-// content first (a cache entry named by its sha256): nothing is synced, so a
-// crash may leave name short or empty, and its next reader finds it wrong
-// and fetches it again. Readers never see a partial file while nodeup runs.
+// CommitCheckedIn finishes an atomic write begun with TempIn, for a file
+// whose every reader checks its content first (a cache entry named by its
+// sha256): it sets f's mode, closes it and renames tmp over name in dir. On
+// an error before the rename, tmp is removed and name keeps its old content.
+// Nothing is synced, so a crash may leave name short or empty, and its next
+// reader finds it wrong and fetches it again. Readers never see a partial
+// file while nodeup runs.
 func CommitCheckedIn(dir, f *os.File, tmp, name string, mode fs.FileMode) error {
 	return commitIn(dir, f, tmp, name, mode, false, false)
 }
 
-// commitIn is CommitIn with the file's sync (syncFile: not done already)
+// commitIn finishes an atomic write, with the file's sync (syncFile: not done already)
 // and the directory's (syncDir: the rename must survive a crash) chosen.
 func commitIn(dir, f *os.File, tmp, name string, mode fs.FileMode, syncFile, syncDir bool) error {
 	d := int(dir.Fd())

@@ -14,13 +14,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
-// BackupDir is where files nodeup did not write are kept before it replaces
-// them (a node path); a file keeps its node path below it.
-const BackupDir = "/var/lib/nodeup/backup"
-
-// Backup copies node path p to BackupDir+p, with its mode and owner, and
+// Backup copies node path p to paths.BackupDir+p, with its mode and owner, and
 // returns the backup's node path. If that backup exists already (an earlier replacement), the new one
 // gets a UTC timestamp suffix, so no backup is ever overwritten. A symlink is
 // backed up as a symlink. A p that does not exist has nothing to back up:
@@ -37,7 +35,7 @@ func (h *Host) Backup(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dest := path.Join(BackupDir, clean)
+	dest := path.Join(paths.BackupDir, clean)
 	if _, err := h.Lstat(dest); err == nil {
 		stamp := dest + "." + time.Now().UTC().Format("20060102T150405Z")
 		dest = stamp
@@ -126,7 +124,7 @@ func KindOf(m fs.FileMode) string {
 // laterBackup matches the suffix Backup gives a second backup of a path.
 var laterBackup = regexp.MustCompile(`\.\d{8}T\d{6}Z(\.\d+)?$`)
 
-// Backups lists what is under BackupDir by the node path each backup was
+// Backups lists what is under paths.BackupDir by the node path each backup was
 // taken of, in the order they were made: the first one (see FirstBackup),
 // then the later ones Backup gave a timestamp.
 func (h *Host) Backups() (map[string][]string, error) {
@@ -152,7 +150,7 @@ func (h *Host) Backups() (map[string][]string, error) {
 		}
 		return nil
 	}
-	if err := walk(BackupDir); err != nil {
+	if err := walk(paths.BackupDir); err != nil {
 		return nil, err
 	}
 	sort.Strings(all) // the first backup of a path sorts before its later ones
@@ -162,7 +160,7 @@ func (h *Host) Backups() (map[string][]string, error) {
 		if m := laterBackup.FindStringIndex(b); m != nil {
 			of = b[:m[0]]
 		}
-		of = strings.TrimPrefix(of, BackupDir)
+		of = strings.TrimPrefix(of, paths.BackupDir)
 		out[of] = append(out[of], b)
 	}
 	return out, nil
@@ -172,7 +170,7 @@ func (h *Host) Backups() (map[string][]string, error) {
 // file as it was before nodeup replaced it, from a list Backups returned;
 // "" when only later backups are left.
 func FirstBackup(p string, backups []string) string {
-	if len(backups) > 0 && backups[0] == path.Join(BackupDir, p) {
+	if len(backups) > 0 && backups[0] == path.Join(paths.BackupDir, p) {
 		return backups[0]
 	}
 	return ""

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Copy keeps content, mode (set-id bits too) and, as root, the owner; a
@@ -68,7 +70,7 @@ func TestBackupsListsTheFirstBackupFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	list := all["/etc/containerd/config.toml"]
-	if len(all) != 1 || len(list) != 3 || FirstBackup("/etc/containerd/config.toml", list) != BackupDir+"/etc/containerd/config.toml" {
+	if len(all) != 1 || len(list) != 3 || FirstBackup("/etc/containerd/config.toml", list) != paths.BackupDir+"/etc/containerd/config.toml" {
 		t.Fatalf("backups: %v", all)
 	}
 	if b, _ := h.ReadFile(list[0]); string(b) != "distro" {

@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// LockPath is the lock that keeps one nodeup at a time per root (a node path).
-const LockPath = "/run/nodeup.lock"
+	"github.com/nodeup/nodeup/node/paths"
+)
 
 // lockPoll is how often a waiting Lock tries again: flock cannot wait on a
 // context, so waiting is polling with LOCK_NB.
@@ -46,7 +45,7 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 func (e *LockedError) Unwrap() error { return e.Err }
 
-// Lock takes the node's nodeup lock (LockPath under the root, flock) and
+// Lock takes the node's nodeup lock (paths.LockFile under the root, flock) and
 // writes this process's pid into it. If another nodeup holds it, Lock fails
 // at once with a *LockedError naming the holder's pid, or with wait set,
 // tries again until it gets the lock or ctx is done; waiting, if not nil,
@@ -55,12 +54,12 @@ func (e *LockedError) Unwrap() error { return e.Err }
 // call it once.
 func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (release func() error, err error) {
 	var f *os.File
-	err = in(h, "open lock", LockPath, true, func(dir int, base string) error {
+	err = in(h, "open lock", paths.LockFile, true, func(dir int, base string) error {
 		fd, err := unix.Openat(dir, base, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
 		if err != nil {
 			return err
 		}
-		f = os.NewFile(uintptr(fd), LockPath)
+		f = os.NewFile(uintptr(fd), paths.LockFile)
 		if err := regular(f); err != nil {
 			f.Close()
 			return err
@@ -78,12 +77,12 @@ func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (r
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
-			return nil, h.fail("lock", LockPath, err)
+			return nil, h.fail("lock", paths.LockFile, err)
 		}
 		if !wait {
 			pid := readPID(f)
 			f.Close()
-			return nil, &LockedError{PID: pid, Path: LockPath}
+			return nil, &LockedError{PID: pid, Path: paths.LockFile}
 		}
 		if tick == nil {
 			tick = time.NewTicker(lockPoll)
@@ -96,13 +95,13 @@ func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (r
 		case <-ctx.Done():
 			pid := readPID(f)
 			f.Close()
-			return nil, &LockedError{PID: pid, Path: LockPath, Err: context.Cause(ctx)}
+			return nil, &LockedError{PID: pid, Path: paths.LockFile, Err: context.Cause(ctx)}
 		case <-tick.C:
 		}
 	}
 	if err := writePID(f); err != nil {
 		f.Close()
-		return nil, h.fail("write lock", LockPath, err)
+		return nil, h.fail("write lock", paths.LockFile, err)
 	}
 	return func() error {
 		// Empty the file first so nobody reads a stale pid after we are gone.
@@ -112,7 +111,7 @@ func (h *Host) Lock(ctx context.Context, wait bool, waiting func(holder int)) (r
 			err = cerr
 		}
 		if err != nil {
-			return h.fail("unlock", LockPath, err)
+			return h.fail("unlock", paths.LockFile, err)
 		}
 		return nil
 	}, nil

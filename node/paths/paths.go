@@ -35,6 +35,14 @@ const (
 	KataShim         = KataDir + "/bin/containerd-shim-kata-v2"
 )
 
+// The rest of kata's static release: the Rust runtime's (runtime-rs) shim,
+// and the directories of the two runtimes' configurations.
+const (
+	KataRustShim      = KataDir + "/runtime-rs/bin/containerd-shim-kata-v2"
+	KataConfigDir     = KataDir + "/share/defaults/kata-containers"
+	KataRustConfigDir = KataConfigDir + "/runtime-rs"
+)
+
 // Files nodeup renders.
 const (
 	ContainerdConfig = "/etc/containerd/config.toml"
@@ -43,14 +51,42 @@ const (
 	KubeadmFlags     = "/var/lib/kubelet/kubeadm-flags.env"
 	RuntimeClasses   = "/etc/nodeup/runtimeclasses.yaml"
 	CrictlConfig     = "/etc/crictl.yaml"
-	ModulesLoad      = "/etc/modules-load.d/nodeup.conf"
-	Sysctl           = "/etc/sysctl.d/99-nodeup.conf"
+	ModulesLoad      = ModulesLoadDir + "/nodeup.conf"
+	Sysctl           = SysctlDir + "/99-nodeup.conf"
 )
+
+// Where the kernel's settings are read from at boot.
+const (
+	ModulesLoadDir = "/etc/modules-load.d"
+	SysctlDir      = "/etc/sysctl.d"
+)
+
+// Files every pod sandbox needs from the host, and the hostname the
+// kubelet names the node after.
+const (
+	Hosts      = "/etc/hosts"
+	ResolvConf = "/etc/resolv.conf"
+	Hostname   = "/etc/hostname"
+)
+
+// KubeletManifests is where a kubelet is usually told to find static pods.
+const KubeletManifests = "/etc/kubernetes/manifests"
 
 // The kubeconfigs kubeadm writes for the kubelet.
 const (
 	KubeletKubeconfig      = "/etc/kubernetes/kubelet.conf"
 	KubeletBootstrapConfig = "/etc/kubernetes/bootstrap-kubelet.conf"
+)
+
+// The services nodeup writes units for, by name, and their unit files.
+const (
+	ContainerdService = "containerd.service"
+	KubeletService    = "kubelet.service"
+	ContainerdUnit    = UnitDir + "/" + ContainerdService
+	KubeletUnit       = UnitDir + "/" + KubeletService
+	// KubeletDropIn is the drop-in nodeup writes for a kubelet it does not
+	// install (or does), with its flags and mode.
+	KubeletDropIn = KubeletUnit + ".d/10-nodeup.conf"
 )
 
 // systemd's unit directories.
@@ -81,7 +117,15 @@ const (
 	CacheDir      = "/var/cache/nodeup"
 	LockFile      = "/run/nodeup.lock"
 	ProfileDir    = "/etc/nodeup/profile.d"
-	ConfigDir     = "/etc/nodeup"
+)
+
+// Where a Windows node keeps what nodeup renders, relative to its system
+// drive: containerd's own directory, as its Windows build defaults to, and
+// the kubelet's C:\var\lib\kubelet, as kubeadm sets it up.
+const (
+	WindowsDrive         = "C:"
+	WindowsContainerdDir = "/Program Files/containerd"
+	WindowsNodeupDir     = "/ProgramData/nodeup"
 )
 
 // InUnitDir is the path of a unit file or drop-in directory in UnitDir.

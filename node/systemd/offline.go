@@ -6,17 +6,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
-)
 
-// unitDir is where `systemctl enable` writes its symlinks.
-const unitDir = "/etc/systemd/system"
+	"github.com/nodeup/nodeup/node/paths"
+)
 
 // LinkFS is the node filesystem offline enabling needs: paths resolved
 // under the root, and symlinks read and replaced atomically at node paths.
-// steps/host's Host satisfies it.
+// node/host's Host satisfies it.
 type LinkFS interface {
 	Root
 	Lstat(p string) (fs.FileInfo, error)
@@ -94,22 +94,19 @@ func InstallLinks(r Root, unitPath, unitName string) ([]Link, error) {
 	}
 	for _, key := range []string{"WantedBy", "RequiredBy", "UpheldBy"} {
 		for _, t := range lists[key] {
-			add(filepath.Join(unitDir, t+suffix[key], unitName))
+			add(filepath.Join(paths.UnitDir, t+suffix[key], unitName))
 		}
 	}
 	for _, a := range lists["Alias"] {
-		add(filepath.Join(unitDir, a))
+		add(filepath.Join(paths.UnitDir, a))
 	}
 	if len(links) == 0 {
 		return nil, fmt.Errorf("enable %s: %w", unitName, ErrNoInstallSection)
 	}
-	// A unit file outside the search paths also gets a link in unitDir, as
+	// A unit file outside the search paths also gets a link in paths.UnitDir, as
 	// `systemctl enable /path/x.service` does.
-	switch filepath.Dir(unitPath) {
-	case "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-		"/usr/lib/systemd/system", "/lib/systemd/system":
-	default:
-		add(filepath.Join(unitDir, unitName))
+	if dir := filepath.Dir(unitPath); dir != paths.UnitDir && dir != paths.RuntimeUnitDir && !slices.Contains(paths.PackageUnitDirs, dir) {
+		add(filepath.Join(paths.UnitDir, unitName))
 	}
 	return links, nil
 }

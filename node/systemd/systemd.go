@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nodeup/nodeup/node/paths"
 )
 
 // Root maps an absolute node path to the real path under the node root,
@@ -96,7 +98,7 @@ func Running(root string) bool {
 	if filepath.Clean(root) != "/" {
 		return false
 	}
-	fi, err := os.Lstat("/run/systemd/system")
+	fi, err := os.Lstat(paths.SystemdRunning)
 	return err == nil && fi.IsDir()
 }
 

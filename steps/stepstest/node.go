@@ -17,7 +17,6 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/archive"
 	"github.com/nodeup/nodeup/node/archive/archivetest"
 	"github.com/nodeup/nodeup/node/cri"
@@ -28,6 +27,7 @@ import (
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/kernel"
 	"github.com/nodeup/nodeup/node/systemd/systemdtest"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

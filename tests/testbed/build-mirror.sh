@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real binaries nodeup installs and lays them out as an artifact mirror in
-# the upstream URL layout (SPEC section 6: mirror M serves https://HOST/PATH at M/HOST/PATH).
+# the upstream URL layout (docs/profile.md, "mirror": mirror M serves https://HOST/PATH at M/HOST/PATH).
 # Upstream release downloads are not reachable here, so everything is built from the Go
 # module proxy (or taken from Debian) and packed the way upstream packs it.
 #

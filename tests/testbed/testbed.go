@@ -3,8 +3,8 @@
 //
 // A node is a fresh overlay over a cached Debian bookworm rootfs, booted with
 // systemd-nspawn: systemd is PID 1, D-Bus runs and units start, but cgroup controllers
-// are read-only, so runc cannot start containers there (see TESTBED.md for the VM that can). Artifacts come
-// from a local mirror in the upstream URL layout (SPEC section 6) that build-mirror.sh
+// are read-only, so runc cannot start containers there (tests/vm runs pods in a VM). Artifacts come
+// from a local mirror in the upstream URL layout (docs/profile.md, "mirror") that build-mirror.sh
 // builds from source and caches by version.
 //
 // Everything a test boots is torn down when the test ends, also when it fails, panics or

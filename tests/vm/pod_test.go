@@ -71,7 +71,7 @@ var variants = []struct {
 // guest/run-pod.sh; every check it makes is a "CHECK" line here.
 func TestPodsOnVM(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the VM test builds disk images and boots qemu as root")
+		t.Fatalf("the VM test builds disk images and boots qemu as root; uid is %d (run sudo make e2e-vm)", os.Geteuid())
 	}
 	here, err := os.Getwd()
 	if err != nil {

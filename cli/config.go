@@ -54,15 +54,6 @@ func (inv *invocation) config() (*ops.Config, error) {
 	}, nil
 }
 
-// loadProfile reads and validates a profile, reporting every diagnostic.
-func (inv *invocation) loadProfile(path string) (*plan.Loaded, error) {
-	cfg, err := inv.config()
-	if err != nil {
-		return nil, err
-	}
-	return cfg.LoadProfile(path)
-}
-
 // loadGraph reads a profile and compiles its step graph.
 func (inv *invocation) loadGraph(path string) (*plan.Loaded, *graph.Graph, error) {
 	cfg, err := inv.config()

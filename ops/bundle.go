@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/nodeup/nodeup/bundle"
 	"github.com/nodeup/nodeup/node/digest"
-	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/steps"
@@ -91,7 +91,8 @@ func Bundle(ctx context.Context, c *Config, o BundleOptions) (*BundleReport, err
 	for _, arch := range missing {
 		c.logger().Warn(fmt.Sprintf("the bundle holds no nodeup for linux/%s: add --nodeup-binary %s=FILE", arch, arch))
 	}
-	r := &BundleReport{Out: o.Out, Arches: arches, Artifacts: len(contents.artifacts), Images: len(contents.images),
+	artifacts, images := contents.counts()
+	r := &BundleReport{Out: o.Out, Arches: arches, Artifacts: artifacts, Images: images,
 		ProfileFiles: len(snapshot), NodeupMissing: missing}
 	for _, f := range files {
 		r.Files = append(r.Files, f.Entry)
@@ -154,33 +155,35 @@ func nodeupFiles(arches []string, given map[string]string, version string) (file
 	return files, missing, nil
 }
 
-// bundleArtifact is a release artifact a profile needs, for one arch.
-type bundleArtifact struct {
-	step *steps.Artifact
-	arch string
-}
-
-// bundleImage is an image archive a profile preloads: one file for every
-// architecture, at the path a node asks its mirrors for.
-type bundleImage struct {
-	step *steps.Image
-	path string
-	// arches are the platforms the archive must hold the image for.
+// carried is a file the bundle downloads, with the architectures it serves.
+type carried struct {
+	steps.Carried
 	arches []string
 }
 
 // bundleContents is what a bundle holds for a profile beside nodeup and
-// the profile's own files.
+// the profile's own files: the release artifacts of each architecture and
+// the image archives of all, each once.
 type bundleContents struct {
-	profile   *profile.Profile // as loaded for the first architecture
-	arches    []string
-	artifacts []bundleArtifact
-	images    []bundleImage
+	profile *profile.Profile // as loaded for the first architecture
+	arches  []string
+	files   []*carried
 }
 
-// bundleContents loads the profile once per architecture and lists the
-// release artifacts of each and the image archives of all, without
-// duplicates.
+// counts are the artifacts and the image archives among the files.
+func (bc *bundleContents) counts() (artifacts, images int) {
+	for _, f := range bc.files {
+		if f.Entry.Component == bundle.ComponentImage {
+			images++
+		} else {
+			artifacts++
+		}
+	}
+	return artifacts, images
+}
+
+// bundleContents loads the profile once per architecture and asks each
+// step that downloads (steps.Bundled) what the bundle must carry.
 func (c *Config) bundleContents(profilePath string, arches []string) (*bundleContents, error) {
 	bc := &bundleContents{}
 	if len(arches) == 0 {
@@ -191,8 +194,7 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 		bc.profile, arches = loaded.Profile, []string{loaded.Profile.Node.Arch}
 	}
 	bc.arches = slices.Compact(slices.Sorted(slices.Values(arches)))
-	seen := map[string]bool{}
-	imageAt := map[string]int{} // bundle path and sha256 -> index in bc.images
+	byKey := map[string]*carried{}
 	for _, arch := range bc.arches {
 		forArch := *c
 		forArch.Load.Arch = arch
@@ -208,31 +210,34 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 			bc.profile = p
 		}
 		for _, id := range graph.IDs() {
-			switch s := graph.Step(id).Action.(type) {
-			case *steps.Artifact:
-				if !seen[s.URL] {
-					seen[s.URL] = true
-					bc.artifacts = append(bc.artifacts, bundleArtifact{step: s, arch: arch})
-				}
-			case *steps.Image:
-				rel, err := s.LayoutPath()
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", profilePath, err)
-				}
-				// node.arch picks the platform inside the archive, so
-				// each architecture names the same file; were it another,
-				// bundle.Write would refuse two files at one path.
-				key := rel + " " + s.SHA256
-				if i, ok := imageAt[key]; ok {
-					bc.images[i].arches = append(bc.images[i].arches, arch)
-					continue
-				}
-				imageAt[key] = len(bc.images)
-				bc.images = append(bc.images, bundleImage{step: s, path: rel, arches: []string{arch}})
+			b, ok := graph.Step(id).Action.(steps.Bundled)
+			if !ok {
+				continue
 			}
+			cf, err := b.Carried(arch)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", profilePath, err)
+			}
+			if seen := byKey[cf.Key]; seen != nil {
+				seen.arches = append(seen.arches, arch)
+				continue
+			}
+			byKey[cf.Key] = &carried{Carried: cf, arches: []string{arch}}
+			bc.files = append(bc.files, byKey[cf.Key])
 		}
 	}
+	// Artifacts first, then image archives, as the manifest lists them.
+	slices.SortStableFunc(bc.files, func(a, b *carried) int {
+		return cmp.Compare(boolInt(a.Entry.Component == bundle.ComponentImage), boolInt(b.Entry.Component == bundle.ComponentImage))
+	})
 	return bc, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // bundleDownload is one file a bundle downloads: where from, its sha256,
@@ -245,30 +250,15 @@ type bundleDownload struct {
 	file func(cached string) (bundle.File, error)
 }
 
-// downloads lists the artifacts and then the image archives.
+// downloads lists what the bundle downloads.
 func (bc *bundleContents) downloads() []bundleDownload {
 	var out []bundleDownload
-	for _, ba := range bc.artifacts {
-		a, what := ba.step, fmt.Sprintf("%s %s (%s)", ba.step.Name, ba.step.Version, ba.arch)
+	for _, cf := range bc.files {
 		out = append(out, bundleDownload{
-			what:       what,
-			candidates: fetch.Candidates(a.Mirrors, a.URL, a.Upstream),
-			sha256:     a.SHA256,
-			file: func(cached string) (bundle.File, error) {
-				f, err := artifactFile(a, ba.arch, cached)
-				if err != nil {
-					err = fmt.Errorf("bundle %s: %w", what, err)
-				}
-				return f, err
-			},
-		})
-	}
-	for _, bi := range bc.images {
-		out = append(out, bundleDownload{
-			what:       "image " + bi.step.Ref,
-			candidates: bi.step.Candidates(),
-			sha256:     bi.step.SHA256,
-			file:       func(cached string) (bundle.File, error) { return imageFile(bi, cached) },
+			what:       cf.What,
+			candidates: cf.Candidates,
+			sha256:     cf.SHA256,
+			file:       func(cached string) (bundle.File, error) { return carriedFile(cf, cached) },
 		})
 	}
 	return out
@@ -321,47 +311,26 @@ func (c *Config) fetchAll(ctx context.Context, cacheDir string, downloads []bund
 	return files, nil
 }
 
-// artifactFile is a cached artifact as a file of the bundle, at its mirror
-// layout path (SPEC section 6: mirror M serves https://HOST/PATH as
-// M/HOST/PATH).
-func artifactFile(a *steps.Artifact, arch, cached string) (bundle.File, error) {
-	rel, err := fetch.LayoutPath(a.URL)
-	if err != nil {
-		return bundle.File{}, err
-	}
-	fi, err := os.Stat(cached)
-	if err != nil {
-		return bundle.File{}, err
-	}
-	return bundle.File{
-		Entry: bundle.Entry{Component: a.Name, Version: a.Version, Arch: arch, URL: a.URL, Path: rel, SHA256: a.SHA256, Size: fi.Size()},
-		From:  cached, Mode: 0o644,
-	}, nil
-}
-
-// imageFile is a cached image archive as a file of the bundle, once it is
-// known to hold the image for each architecture: an archive the node could
-// not import is refused here rather than on the node.
-func imageFile(bi bundleImage, cached string) (bundle.File, error) {
-	for _, arch := range bi.arches {
-		s := *bi.step
-		s.Arch = arch
-		if _, err := s.ArchiveID(cached); err != nil {
-			if len(bi.arches) > 1 {
-				err = fmt.Errorf("%w (for %s)", err, arch)
+// carriedFile is a cached download as a file of the bundle, once it
+// serves each architecture that needs it.
+func carriedFile(cf *carried, cached string) (bundle.File, error) {
+	if cf.Serves != nil {
+		for _, arch := range cf.arches {
+			if err := cf.Serves(cached, arch); err != nil {
+				if len(cf.arches) > 1 {
+					err = fmt.Errorf("%w (for %s)", err, arch)
+				}
+				return bundle.File{}, err
 			}
-			return bundle.File{}, err
 		}
 	}
 	fi, err := os.Stat(cached)
 	if err != nil {
-		return bundle.File{}, err
+		return bundle.File{}, fmt.Errorf("bundle %s: %w", cf.What, err)
 	}
-	im := bi.step
-	return bundle.File{
-		Entry: bundle.Entry{Component: bundle.ComponentImage, Image: im.Ref, URL: im.URL, Path: bi.path, SHA256: im.SHA256, Size: fi.Size()},
-		From:  cached, Mode: 0o644,
-	}, nil
+	e := cf.Entry
+	e.SHA256, e.Size = cf.SHA256, fi.Size()
+	return bundle.File{Entry: e, From: cached, Mode: 0o644}, nil
 }
 
 // fileEntry hashes a file for the manifest.

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"github.com/nodeup/nodeup/bundle"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,17 +27,21 @@ image "registry.k8s.io/pause:3.10" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	artifacts, arches := c.artifacts, c.arches
-	// An image archive is one file for every architecture.
-	if len(c.images) != 1 || c.images[0].path != "images.example/pause-3.10.tar" || fmt.Sprint(c.images[0].arches) != "[amd64 arm64]" {
-		t.Errorf("images %+v", c.images)
-	}
-	var got []string
-	for _, a := range artifacts {
-		got = append(got, a.arch+" "+path.Base(a.step.URL))
-		if len(a.step.SHA256) != 64 {
-			t.Errorf("%s: no pinned sha256", a.step.URL)
+	arches := c.arches
+	var got, images []string
+	for _, f := range c.files {
+		if f.Entry.Component == bundle.ComponentImage {
+			images = append(images, f.Entry.Path+" "+fmt.Sprint(f.arches))
+			continue
 		}
+		got = append(got, f.Entry.Arch+" "+path.Base(f.Entry.URL))
+		if len(f.SHA256) != 64 {
+			t.Errorf("%s: no pinned sha256", f.Entry.URL)
+		}
+	}
+	// An image archive is one file for every architecture.
+	if fmt.Sprint(images) != "[images.example/pause-3.10.tar [amd64 arm64]]" {
+		t.Errorf("images %v", images)
 	}
 	sort.Strings(got)
 	if fmt.Sprint(arches) != "[amd64 arm64]" || strings.Join(got, ", ") != "amd64 containerd-2.3.4-linux-amd64.tar.gz, amd64 runc.amd64, arm64 containerd-2.3.4-linux-arm64.tar.gz, arm64 runc.arm64" {

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/nodeup/nodeup/engine/state"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/host"
 )
@@ -26,7 +27,8 @@ its addresses, active swap, and the overlay and br_netfilter kernel modules.`,
 			if err != nil {
 				return err
 			}
-			f := facts.Gather(h, inv.g.root == "/")
+			st, _ := state.Load(h) // facts never fail: an unreadable state records no version
+			f := facts.Gather(h, inv.g.root == "/", st.InstalledVersion)
 			if inv.g.json {
 				return inv.emit(f, true)
 			}

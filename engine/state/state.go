@@ -466,6 +466,23 @@ func (snap Snapshot) ArtifactOf(p string) string {
 	return ""
 }
 
+// InstalledVersion is the version of the artifact nodeup recorded
+// installing node file p, or "" (also for a nil State: none could be read).
+func (s *State) InstalledVersion(p string) string {
+	if s == nil {
+		return ""
+	}
+	p = path.Clean(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.artifacts {
+		if slices.Contains(a.Files, p) {
+			return a.Version
+		}
+	}
+	return ""
+}
+
 // RestartDue notes that a unit must restart because step cause changed:
 // a run killed before the restart leaves it due, and the next run does it.
 func (s *State) RestartDue(unit, cause string) {

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 
 	"github.com/spf13/cobra"
@@ -57,7 +55,8 @@ func (inv *invocation) cacheCleanCommand() *cobra.Command {
 				}
 				defer release()
 			}
-			files, bytes, err := emptyDir(h, node)
+			cleaned, err := fetch.Clean(h, node)
+			files, bytes := cleaned.Files, cleaned.Bytes
 			where := dir
 			if where == "" {
 				where = path.Join(inv.g.root, paths.CacheDir)
@@ -91,45 +90,4 @@ func cacheHost(root, dir string) (*host.Host, string, error) {
 		return nil, "", fmt.Errorf("--cache: %w", err)
 	}
 	return h, "/", nil
-}
-
-// emptyDir removes everything in node directory dir, counting the regular
-// files and their bytes. A missing directory is empty.
-func emptyDir(h *host.Host, dir string) (files int, bytes int64, err error) {
-	var count func(p string) error
-	count = func(p string) error {
-		entries, err := h.ReadDir(p)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			child := path.Join(p, e.Name())
-			if e.IsDir() {
-				if err := count(child); err != nil {
-					return err
-				}
-				continue
-			}
-			if info, err := h.Lstat(child); err == nil && info.Mode().IsRegular() {
-				files++
-				bytes += info.Size()
-			}
-		}
-		return nil
-	}
-	if err := count(dir); errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
-	} else if err != nil {
-		return 0, 0, err
-	}
-	entries, err := h.ReadDir(dir)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, e := range entries {
-		if err := h.RemoveAll(path.Join(dir, e.Name())); err != nil {
-			return 0, 0, err
-		}
-	}
-	return files, bytes, nil
 }

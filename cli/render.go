@@ -2,12 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nodeup/nodeup/templates"
+	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/plan"
 )
 
 type renderedFile struct {
@@ -38,19 +38,18 @@ shows them. Windows profiles (node.os = "windows") are rendered only.`,
 			if err != nil {
 				return err
 			}
-			p := loaded.Profile
-			files, err := templates.Render(p)
+			files, secret, err := plan.Render(loaded.Profile)
 			if err != nil {
 				return err
 			}
-			secret := sensitiveFiles(p, files)
+			h, err := host.NewOut(out)
+			if err != nil {
+				return fmt.Errorf("render --out: %w", err)
+			}
 			var listed []renderedFile
 			for _, f := range files {
 				dst := filepath.Join(out, filepath.FromSlash(f.Path))
-				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
-				}
-				if err := os.WriteFile(dst, f.Content, f.Mode.Perm()); err != nil {
+				if err := h.WriteFile(f.Path, f.Content, f.Mode.Perm()); err != nil {
 					return fmt.Errorf("render: %w; check that --out %s is writable", err, out)
 				}
 				listed = append(listed, renderedFile{Path: f.Path, Written: dst, Mode: fmt.Sprintf("%04o", f.Mode.Perm()), Bytes: len(f.Content), Sensitive: secret[f.Path]})

@@ -147,22 +147,3 @@ func (s *secrets) markSteps(p *profile.Profile, g *graph.Graph) {
 		}
 	}
 }
-
-// sensitiveFiles lists the rendered files that hold a sensitive value.
-func sensitiveFiles(p *profile.Profile, files []templates.File) map[string]bool {
-	out := map[string]bool{}
-	if len(p.Sensitive) == 0 {
-		return out
-	}
-	masked, err := templates.Render(plan.Masked(p))
-	byPath := map[string][]byte{}
-	for _, f := range masked {
-		byPath[f.Path] = f.Content
-	}
-	for _, f := range files {
-		if m, ok := byPath[f.Path]; err != nil || !ok || string(m) != string(f.Content) {
-			out[f.Path] = true
-		}
-	}
-	return out
-}

@@ -22,7 +22,7 @@ const (
 
 // Build compiles a validated profile into its step graph.
 func Build(p *profile.Profile) (*graph.Graph, error) {
-	files, err := templates.Render(p)
+	files, _, err := Render(p)
 	if err != nil {
 		return nil, err
 	}

@@ -36,8 +36,11 @@ func Clean(h *host.Host, dir string) (Cleaned, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR) {
+		return c, fmt.Errorf("%s, or a directory on the way to it, is a symlink or not a directory; nodeup follows no link to its cache: remove the link, or pass the cache itself", dir)
+	}
 	if err != nil {
-		return c, fmt.Errorf("%w; nodeup follows no link to its cache: remove the link, or pass the cache itself", err)
+		return c, err
 	}
 	defer d.Close()
 	// First the whole list, checked: nothing is removed from a directory
@@ -58,7 +61,7 @@ func Clean(h *host.Host, dir string) (Cleaned, error) {
 			for _, f := range entries {
 				rel := path.Join("sha256", f.Name())
 				if !f.Type().IsRegular() || !(isSHA256(f.Name()) || host.Leftover(f.Name())) {
-					return c, notACache(d.Node(), rel)
+					return c, notACache(rel)
 				}
 				remove = append(remove, rel)
 			}
@@ -66,7 +69,7 @@ func Clean(h *host.Host, dir string) (Cleaned, error) {
 		case host.Leftover(e.Name()) && e.Type().IsRegular():
 			remove = append(remove, e.Name())
 		default:
-			return c, notACache(d.Node(), e.Name())
+			return c, notACache(e.Name())
 		}
 	}
 	for _, rel := range remove {
@@ -87,8 +90,8 @@ func Clean(h *host.Host, dir string) (Cleaned, error) {
 	return c, nil
 }
 
-func notACache(dir, rel string) error {
-	return fmt.Errorf("%s %w: it holds %s, which nodeup never puts in its cache (CACHE/sha256/<sha256>); nothing was removed: pass nodeup's own cache directory, or move that away", dir, ErrNotACache, quote(rel))
+func notACache(rel string) error {
+	return fmt.Errorf("it %w: it holds %s, which nodeup never puts in its cache (CACHE/sha256/<sha256>); nothing was removed: pass nodeup's own cache directory, or move that away", ErrNotACache, quote(rel))
 }
 
 // quote prints a name as it is, unless it holds something a terminal

@@ -17,11 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nodeup/nodeup/node/fetch"
 )
@@ -131,30 +134,42 @@ func Write(out string, m Manifest, files []File) error {
 	return writeDir(out, files)
 }
 
-// replaceable refuses to overwrite what is not a bundle.
+// replaceable refuses to overwrite what is not a bundle nodeup wrote: out
+// may be missing, an empty directory, or a bundle whose manifest is one
+// nodeup writes (a format_version it reads, files at plain paths). A stray manifest.json does not make a directory or a tar
+// a bundle, and a symlink at out is refused, never followed.
 func replaceable(out string) error {
-	fi, err := os.Stat(out)
+	fi, err := os.Lstat(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	if IsTar(out) {
+	notBundle := func(why string) error {
+		return fmt.Errorf("bundle: %s exists and is not a bundle nodeup wrote (%s), and nodeup replaces only its own bundles; choose another -o", out, why)
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return notBundle("it is a symlink")
+	case IsTar(out):
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("bundle: %s exists and is not a file; choose another -o", out)
 		}
-		f, err := os.Open(out)
+		f, err := openRegular(out)
 		if err != nil {
-			return fmt.Errorf("bundle: %w", err)
+			return notBundle(err.Error())
 		}
 		defer f.Close()
-		if _, _, err := fetch.OpenTarMember(f, ManifestName); err != nil {
-			return fmt.Errorf("bundle: %s exists and is not a bundle (%v), and nodeup replaces only bundles; choose another -o", out, err)
+		m, err := tarManifest(f, out)
+		if err == nil {
+			err = m.ours()
+		}
+		if err != nil {
+			return notBundle(err.Error())
 		}
 		return nil
-	}
-	if !fi.IsDir() {
+	case !fi.IsDir():
 		return fmt.Errorf("bundle: %s exists and is not a directory; choose another -o (a name ending in .tar writes a tar)", out)
 	}
 	entries, err := os.ReadDir(out)
@@ -164,10 +179,64 @@ func replaceable(out string) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(out, ManifestName)); err != nil {
-		return fmt.Errorf("bundle: %s exists, is not empty and holds no %s: it is not a bundle, and nodeup replaces only bundles; choose another -o", out, ManifestName)
+	mf, err := openRegular(filepath.Join(out, ManifestName))
+	if err != nil {
+		return notBundle(fmt.Sprintf("it is not empty and holds no %s", ManifestName))
+	}
+	m, err := ReadManifest(mf, filepath.Join(out, ManifestName))
+	mf.Close()
+	if err == nil {
+		err = m.ours()
+	}
+	if err != nil {
+		return notBundle(err.Error())
 	}
 	return nil
+}
+
+// ours checks what every manifest nodeup writes has beyond what
+// ReadManifest checks: files.
+func (m *Manifest) ours() error {
+	if len(m.Files) == 0 {
+		return fmt.Errorf("its %s lists no files, and every manifest nodeup writes does", ManifestName)
+	}
+	return nil
+}
+
+// tarManifest reads the manifest of the tar bundle f (named file) and
+// rewinds f.
+func tarManifest(f *os.File, file string) (*Manifest, error) {
+	mr, _, err := fetch.OpenTarMember(f, ManifestName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; it is not a bundle tar (nodeup bundle -o FILE.tar writes one)", file, err)
+	}
+	m, err := ReadManifest(mr, file+": "+ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// openRegular opens the regular file p for reading without blocking (a
+// fifo would wait for a writer) and without following a symlink there.
+func openRegular(p string) (*os.File, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), p)
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is a %v, not a regular file", p, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // writeDir lays the files out in a staging directory beside dir and then
@@ -227,6 +296,18 @@ func copyFile(dst string, f File) error {
 	return out.Close()
 }
 
+// tarMode is the mode of a tar bundle: 0644, or 0600 when a file in it is
+// for its owner only (the profile's values, which may be secrets): the tar
+// gives away every file it holds.
+func tarMode(files []File) os.FileMode {
+	for _, f := range files {
+		if f.Mode.Perm()&0o044 == 0 {
+			return 0o600
+		}
+	}
+	return 0o644
+}
+
 // writeTar writes the files as one tar, directories first, to a temporary
 // file beside file, then renames it.
 func writeTar(file string, files []File) error {
@@ -270,7 +351,7 @@ func writeTar(file string, files []File) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(tarMode(files)); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

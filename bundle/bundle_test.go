@@ -5,10 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func entry(component, p, data string) File {
@@ -107,4 +111,168 @@ func TestWriteReplacesOnlyBundles(t *testing.T) {
 	if err := Write(d, Manifest{}, files); err == nil || !strings.Contains(err.Error(), "holds no manifest.json") {
 		t.Errorf("over a directory: %v", err)
 	}
+}
+
+// A manifest.json does not make a directory or a tar a bundle: only one
+// whose manifest is nodeup's and whose contents it lists is replaced, and
+// a link at -o is never followed.
+func TestWriteReplacesOnlyItsOwnBundles(t *testing.T) {
+	files := []File{entry("runc", "r/runc", "runc")}
+	stray, _ := json.Marshal(map[string]any{"name": "my-app", "version": "1.0.0"})
+	forged, _ := json.Marshal(Manifest{FormatVersion: 1, Files: []Entry{}})
+	for name, setup := range map[string]func(out string){
+		"a project with a manifest.json": func(out string) {
+			os.MkdirAll(out, 0o755)
+			os.WriteFile(filepath.Join(out, ManifestName), stray, 0o644)
+			os.WriteFile(filepath.Join(out, "main.go"), nil, 0o644)
+		},
+		"a home directory with a manifest of no files": func(out string) {
+			os.MkdirAll(out, 0o755)
+			os.WriteFile(filepath.Join(out, ManifestName), forged, 0o644)
+			os.WriteFile(filepath.Join(out, ".bashrc"), nil, 0o644)
+		},
+		"a fifo manifest": func(out string) {
+			os.MkdirAll(out, 0o755)
+			syscall.Mkfifo(filepath.Join(out, ManifestName), 0o644)
+		},
+		"a link to a bundle": func(out string) {
+			b := out + "-real"
+			if err := Write(b, Manifest{}, files); err != nil {
+				t.Fatal(err)
+			}
+			os.Symlink(b, out)
+		},
+		"a tar with a manifest of no files": func(out string) {
+			out += ".tar"
+			f, _ := os.Create(out)
+			tw := tar.NewWriter(f)
+			for _, m := range []struct{ name, data string }{{"home/.ssh/id_ed25519", "key"}, {ManifestName, string(forged)}} {
+				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644})
+				tw.Write([]byte(m.data))
+			}
+			tw.Close()
+			f.Close()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			setup(out)
+			if strings.Contains(name, "tar") {
+				out += ".tar"
+			}
+			before, _ := os.Lstat(out)
+			err := Write(out, Manifest{}, files)
+			if err == nil || !strings.Contains(err.Error(), "is not a bundle nodeup wrote") {
+				t.Errorf("got %v", err)
+			}
+			if after, _ := os.Lstat(out); !os.SameFile(before, after) {
+				t.Errorf("%s was replaced", out)
+			}
+		})
+	}
+}
+
+// A tar bundle that holds a file for its owner only (the profile's values)
+// is itself for its owner only.
+func TestTarBundleModeFollowsItsFiles(t *testing.T) {
+	dir := t.TempDir()
+	vars := entry(ComponentProfile, "profile/nodeup.auto.vars.hcl", "token = \"x\"\n")
+	vars.Mode = 0o600
+	for _, c := range []struct {
+		files []File
+		want  os.FileMode
+	}{
+		{[]File{entry("runc", "r/runc", "runc")}, 0o644},
+		{[]File{entry("runc", "r/runc", "runc"), vars}, 0o600},
+	} {
+		out := filepath.Join(dir, "b.tar")
+		os.Remove(out)
+		if err := Write(out, Manifest{}, c.files); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(out); fi.Mode().Perm() != c.want {
+			t.Errorf("%d files: mode %v, want %v", len(c.files), fi.Mode(), c.want)
+		}
+	}
+}
+
+// bundle verify reads without blocking and hashes no more than what is
+// there: a fifo manifest or bundle, and a sparse member, fail at once.
+func TestVerifyIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	syscall.Mkfifo(filepath.Join(dir, ManifestName), 0o644)
+	fifo := filepath.Join(t.TempDir(), "b.tar")
+	syscall.Mkfifo(fifo, 0o644)
+	for _, p := range []string{dir, fifo} {
+		if _, _, err := Verify(p); err == nil || !strings.Contains(err.Error(), "not a") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+
+	// A member that declares 4 GiB in a tar of a few KiB: its manifest says
+	// so too, so only the bound stops the hashing.
+	out := filepath.Join(t.TempDir(), "sparse.tar")
+	f, _ := os.Create(out)
+	tw := tar.NewWriter(f)
+	m, _ := json.Marshal(Manifest{FormatVersion: 1, Files: []Entry{{Path: "big", Size: 4 << 30, SHA256: strings.Repeat("0", 64)}}})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: ManifestName, Size: int64(len(m)), Mode: 0o644})
+	tw.Write(m)
+	// A PAX 1.0 sparse member: a map of one byte at 4 GiB-1, then that
+	// byte; the rest reads as zeros. archive/tar writes no sparse member,
+	// so its headers are made by hand.
+	tw.Flush()
+	records := ""
+	for _, kv := range []string{"GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=big", "GNU.sparse.realsize=4294967296"} {
+		n := len(kv) + 2
+		n += len(strconv.Itoa(n + 2)) // the length counts its own digits
+		records += strconv.Itoa(n) + " " + kv + "\n"
+	}
+	data := []byte("1\n4294967295\n1\n")
+	data = append(append(data, make([]byte, 512-len(data))...), 'x')
+	f.Write(rawHeader("PaxHeaders/big", 'x', []byte(records)))
+	f.Write(rawHeader("GNUSparseFile.0/big", '0', data))
+	f.Write(make([]byte, 1024))
+	f.Close()
+	if fi, _ := os.Stat(out); fi.Size() > 10<<10 {
+		t.Fatalf("the tar has %d bytes", fi.Size())
+	}
+	done := make(chan error, 1)
+	var checks []Check
+	go func() {
+		var err error
+		_, checks, err = Verify(out)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Problem, "more than the tar holds") {
+			t.Errorf("checks %+v", checks)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("verify hashes the holes of a sparse member")
+	}
+}
+
+// rawHeader is a ustar header for name, then data padded to a block.
+func rawHeader(name string, typ byte, data []byte) []byte {
+	h := make([]byte, 512)
+	copy(h, name)
+	copy(h[100:], "0000644\x00")
+	copy(h[108:], "0000000\x00")
+	copy(h[116:], "0000000\x00")
+	copy(h[124:], fmt.Sprintf("%011o\x00", len(data)))
+	copy(h[136:], "00000000000\x00")
+	h[156] = typ
+	copy(h[257:], "ustar\x0000")
+	copy(h[148:], "        ")
+	sum := 0
+	for _, b := range h {
+		sum += int(b)
+	}
+	copy(h[148:], fmt.Sprintf("%06o\x00 ", sum))
+	pad := (512 - len(data)%512) % 512
+	return append(append(h, data...), make([]byte, pad)...)
 }

@@ -39,6 +39,9 @@ func Verify(p string) (*Manifest, []Check, error) {
 	if fi.IsDir() {
 		return verifyDir(p)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is a %v, not a directory or a file; pass a bundle directory or tar file written by nodeup bundle", p, fi.Mode().Type())
+	}
 	return verifyTar(p)
 }
 
@@ -130,7 +133,7 @@ func (c *checker) done() []Check {
 }
 
 func verifyDir(dir string) (*Manifest, []Check, error) {
-	mf, err := os.Open(filepath.Join(dir, ManifestName))
+	mf, err := openRegular(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s is not a bundle (nodeup bundle writes %s)", err, dir, ManifestName)
 	}
@@ -153,7 +156,7 @@ func verifyDir(dir string) (*Manifest, []Check, error) {
 			c.fail(rel, "%s is a %v, not a regular file; a bundle holds files and directories only", rel, d.Type())
 			return nil
 		}
-		f, err := os.Open(p)
+		f, err := openRegular(p)
 		if err != nil {
 			c.fail(rel, "%v", err)
 			return nil
@@ -173,25 +176,26 @@ func verifyDir(dir string) (*Manifest, []Check, error) {
 }
 
 func verifyTar(file string) (*Manifest, []Check, error) {
-	f, err := os.Open(file)
+	f, err := openRegular(file)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	// The manifest is written last; find it first.
-	mr, _, err := fetch.OpenTarMember(f, ManifestName)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w; it is not a bundle tar (nodeup bundle -o FILE.tar writes one)", file, err)
-	}
-	m, err := ReadManifest(mr, file+": "+ManifestName)
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	// The manifest is written last; find it first.
+	m, err := tarManifest(f, file)
+	if err != nil {
 		return nil, nil, err
 	}
 	c := newChecker(file, m)
 	tr := tar.NewReader(f)
+	// What the members hold together cannot be more than the tar's own
+	// bytes, unless one is sparse (its holes read as zeros): such a member
+	// would have nodeup hash far more than the file holds.
+	left := fi.Size()
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -208,6 +212,12 @@ func verifyTar(file string) (*Manifest, []Check, error) {
 			c.fail(name, "%s in %s is not a regular file (tar type %q); a bundle holds files and directories only", name, file, h.Typeflag)
 			continue
 		}
+		if h.Size > left {
+			c.found[name] = true
+			c.fail(name, "%s in %s declares %d bytes, more than the tar holds (a sparse member); a bundle holds plain files only: write the bundle again", name, file, h.Size)
+			continue
+		}
+		left -= h.Size
 		c.file(name, h.Size, tr)
 	}
 	return m, c.done(), nil

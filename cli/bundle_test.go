@@ -140,7 +140,7 @@ func TestBundleDirectoryIsAMirror(t *testing.T) {
 	// A directory that is not a bundle is not replaced.
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "precious"), []byte("x"), 0o644)
-	if code, _, errs := run(t, "bundle", profile, "-o", other, "--cache", t.TempDir()); code != 1 || !strings.Contains(errs, other+" exists, is not empty and holds no manifest.json") {
+	if code, _, errs := run(t, "bundle", profile, "-o", other, "--cache", t.TempDir()); code != 1 || !strings.Contains(errs, other+" exists and is not a bundle nodeup wrote (it is not empty and holds no manifest.json)") {
 		t.Errorf("bundle into a non-bundle directory: exit %d: %s", code, errs)
 	}
 }

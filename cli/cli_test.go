@@ -102,3 +102,26 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d: %q", code, out)
 	}
 }
+
+// render writes like apply --root: no link in --out is written through
+// or leads out of it, and "" or / is refused.
+func TestRenderWritesOnlyInsideOut(t *testing.T) {
+	out, outside := t.TempDir(), t.TempDir()
+	os.Symlink(outside, filepath.Join(out, "etc"))
+	os.MkdirAll(filepath.Join(out, "var/lib/kubelet"), 0o755)
+	os.Symlink(filepath.Join(outside, "victim"), filepath.Join(out, "var/lib/kubelet/config.yaml"))
+	if code, _, errs := run(t, "render", "../profiles/kata.hcl", "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if es, _ := os.ReadDir(outside); len(es) != 0 {
+		t.Errorf("render wrote outside --out: %v", es)
+	}
+	if fi, err := os.Lstat(filepath.Join(out, "var/lib/kubelet/config.yaml")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("a link in a file's place was written through: %v %v", fi, err)
+	}
+	for _, dir := range []string{"", "/"} {
+		if code, _, errs := run(t, "render", "../profiles/kata.hcl", "--out", dir); code != 1 || !strings.Contains(errs, "render --out: ") {
+			t.Errorf("--out %q: exit %d %s", dir, code, errs)
+		}
+	}
+}

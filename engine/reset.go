@@ -196,7 +196,7 @@ func (r *resetPlanner) units(ctx context.Context) error {
 			continue
 		}
 		for _, l := range u.Links {
-			if !linksTo(env, l, name) {
+			if !paths.Writable(l) || !linksTo(env, l, name) {
 				continue
 			}
 			add(ResetUnlink, l, "enables "+name, func(context.Context) error { return h.Remove(l) })

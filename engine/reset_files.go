@@ -22,6 +22,10 @@ import (
 func (r *resetPlanner) files() error {
 	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
 	for _, f := range slices.Sorted(maps.Keys(snap.Files)) {
+		if !paths.Writable(f) {
+			add(ResetKeep, f, notNodeups, nil)
+			continue
+		}
 		owner := ""
 		if name := snap.ArtifactOf(f); name != "" {
 			owner = strings.TrimSpace(name + " " + snap.Artifacts[name].Version)
@@ -75,9 +79,17 @@ func (r *resetPlanner) files() error {
 func (r *resetPlanner) trees() error {
 	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
 	for _, dir := range slices.Sorted(maps.Keys(snap.Trees)) {
+		if !paths.Writable(dir) {
+			add(ResetKeep, dir, notNodeups, nil)
+			continue
+		}
 		tree := snap.Trees[dir]
 		var intact, changed []string
 		for _, rel := range slices.Sorted(maps.Keys(tree)) {
+			if m := path.Join(dir, rel); !strings.HasPrefix(m, dir+"/") || path.IsAbs(rel) || path.Clean(rel) != rel {
+				add(ResetKeep, m, notNodeups+" (a member outside its tree)", nil)
+				continue
+			}
 			why, err := steps.MemberDrift(h, path.Join(dir, rel), tree[rel])
 			if err != nil {
 				return err
@@ -151,6 +163,14 @@ func (r *resetPlanner) dirs() {
 		if strings.HasPrefix(paths.StateDir, d+"/") {
 			continue // removed with nodeup's own files, last
 		}
+		if d == "/" || !path.IsAbs(d) || path.Clean(d) != d {
+			add(ResetKeep, d, notNodeups, nil)
+			continue
+		}
+		if fi, err := env.Host.Lstat(d); err == nil && !fi.IsDir() {
+			add(ResetKeep, d, "is a "+host.KindOf(fi.Mode())+" now, not the directory nodeup created: left alone", nil)
+			continue
+		}
 		add(ResetRemove, d, "if empty: nodeup created it", func(context.Context) error {
 			if err := removeIfEmpty(env, d); err != nil {
 				return err
@@ -216,8 +236,22 @@ func removeEmptyDirs(env *steps.Env, dir string) error {
 	return removeIfEmpty(env, dir)
 }
 
-// removeIfEmpty removes node directory d when it is empty.
+// notNodeups is why reset leaves a path its state lists but nodeup could
+// not have written (see paths.Writable): the state file is only a file.
+const notNodeups = "not a place nodeup writes: left alone, whatever state.json says"
+
+// removeIfEmpty removes node directory d when it is empty. Anything else
+// there now (a symlink an admin put in its place, a file) stays.
 func removeIfEmpty(env *steps.Env, d string) error {
+	if fi, err := env.Host.Lstat(d); err != nil || !fi.IsDir() {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err == nil && env.Logf != nil {
+			env.Logf("left %s: it is a %s now, not the directory nodeup created", d, host.KindOf(fi.Mode()))
+		}
+		return err
+	}
 	err := env.Host.Remove(d)
 	if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
 		if env.Logf != nil {

@@ -5,10 +5,10 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/engine"
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

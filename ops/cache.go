@@ -2,11 +2,10 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 
+	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 )
@@ -45,7 +44,9 @@ func CleanCache(ctx context.Context, c *Config, o CleanCacheOptions) (*CleanCach
 		}
 		defer release()
 	}
-	files, bytes, err := emptyDir(h, node)
+	// Only cache entries go, from a cache reached through no link: a
+	// directory that is not nodeup's cache is refused whole.
+	cleaned, err := fetch.Clean(h, node)
 	where := o.Dir
 	if where == "" {
 		where = path.Join(c.Root, paths.CacheDir)
@@ -53,7 +54,7 @@ func CleanCache(ctx context.Context, c *Config, o CleanCacheOptions) (*CleanCach
 	if err != nil {
 		return nil, fmt.Errorf("cache clean %s: %w", where, err)
 	}
-	return &CleanCacheReport{Cache: where, Files: files, Bytes: bytes}, nil
+	return &CleanCacheReport{Cache: where, Files: cleaned.Files, Bytes: cleaned.Bytes}, nil
 }
 
 // cacheHost returns the host the cache is in and the cache's node path:
@@ -68,45 +69,4 @@ func cacheHost(root, dir string) (*host.Host, string, error) {
 		return nil, "", fmt.Errorf("--cache: %w", err)
 	}
 	return h, "/", nil
-}
-
-// emptyDir removes everything in node directory dir, counting the regular
-// files and their bytes. A missing directory is empty.
-func emptyDir(h *host.Host, dir string) (files int, bytes int64, err error) {
-	var count func(p string) error
-	count = func(p string) error {
-		entries, err := h.ReadDir(p)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			child := path.Join(p, e.Name())
-			if e.IsDir() {
-				if err := count(child); err != nil {
-					return err
-				}
-				continue
-			}
-			if info, err := h.Lstat(child); err == nil && info.Mode().IsRegular() {
-				files++
-				bytes += info.Size()
-			}
-		}
-		return nil
-	}
-	if err := count(dir); errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
-	} else if err != nil {
-		return 0, 0, err
-	}
-	entries, err := h.ReadDir(dir)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, e := range entries {
-		if err := h.RemoveAll(path.Join(dir, e.Name())); err != nil {
-			return 0, 0, err
-		}
-	}
-	return files, bytes, nil
 }

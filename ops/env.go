@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/facts"
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
@@ -19,6 +18,7 @@ import (
 	"github.com/nodeup/nodeup/node/systemd"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

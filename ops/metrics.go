@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

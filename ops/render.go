@@ -2,12 +2,10 @@ package ops
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
+	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/plan"
-	"github.com/nodeup/nodeup/profile"
-	"github.com/nodeup/nodeup/templates"
 )
 
 // RenderOptions are what render is asked.
@@ -40,19 +38,21 @@ func Render(c *Config, o RenderOptions) (*RenderReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := loaded.Profile
-	files, err := templates.Render(p)
+	// A file holding a secret is rendered for its owner only.
+	files, secret, err := plan.Render(loaded.Profile)
 	if err != nil {
 		return nil, err
 	}
-	secret := sensitiveFiles(p, files)
+	// The same root-confined file layer as apply --root: no write follows
+	// a link inside the output directory.
+	h, err := host.NewOut(o.Out)
+	if err != nil {
+		return nil, fmt.Errorf("render --out: %w", err)
+	}
 	r := &RenderReport{Out: o.Out}
 	for _, f := range files {
 		dst := filepath.Join(o.Out, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, fmt.Errorf("render: %w; check that --out %s is writable", err, o.Out)
-		}
-		if err := os.WriteFile(dst, f.Content, f.Mode.Perm()); err != nil {
+		if err := h.WriteFile(f.Path, f.Content, f.Mode.Perm()); err != nil {
 			return nil, fmt.Errorf("render: %w; check that --out %s is writable", err, o.Out)
 		}
 		rf := RenderedFile{Path: f.Path, Written: dst, Mode: fmt.Sprintf("%04o", f.Mode.Perm()), Bytes: len(f.Content), Sensitive: secret[f.Path]}
@@ -62,23 +62,4 @@ func Render(c *Config, o RenderOptions) (*RenderReport, error) {
 		}
 	}
 	return r, nil
-}
-
-// sensitiveFiles lists the rendered files that hold a sensitive value.
-func sensitiveFiles(p *profile.Profile, files []templates.File) map[string]bool {
-	out := map[string]bool{}
-	if len(p.Sensitive) == 0 {
-		return out
-	}
-	masked, err := templates.Render(plan.Masked(p))
-	byPath := map[string][]byte{}
-	for _, f := range masked {
-		byPath[f.Path] = f.Content
-	}
-	for _, f := range files {
-		if m, ok := byPath[f.Path]; err != nil || !ok || string(m) != string(f.Content) {
-			out[f.Path] = true
-		}
-	}
-	return out
 }

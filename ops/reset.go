@@ -7,8 +7,8 @@ import (
 	"fmt"
 
 	"github.com/nodeup/nodeup/engine"
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/state"
 )
 
 // ResetOptions are what reset is asked.

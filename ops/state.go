@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 )
 

@@ -16,7 +16,7 @@ import (
 
 // Build compiles a validated profile into its step graph.
 func Build(p *profile.Profile) (*graph.Graph, error) {
-	files, err := templates.Render(p)
+	files, _, err := Render(p)
 	if err != nil {
 		return nil, err
 	}

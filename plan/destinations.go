@@ -25,7 +25,9 @@ func (d destination) holds(p string) bool {
 }
 
 // destinations lists where a Linux profile installs its components, keeps
-// the CNI configuration, and has containerd put its socket.
+// the CNI configuration, and has containerd put its socket. Every path is
+// cleaned ("/opt//kata/cni" and "/opt/x/../kata/cni" are "/opt/kata/cni")
+// before any comparison.
 func (l *loader) destinations(p *profile.Profile) []destination {
 	var out []destination
 	for _, in := range installs(p) {
@@ -34,7 +36,7 @@ func (l *loader) destinations(p *profile.Profile) []destination {
 			continue // a missing block, reported as such
 		}
 		for _, f := range in.files {
-			d := destination{path: f.To, what: "the " + in.name + " block's " + f.To, at: c.DeclRange.Ptr()}
+			d := destination{path: path.Clean(f.To), what: "the " + in.name + " block's " + f.To, at: c.DeclRange.Ptr()}
 			if in.name == "cni" {
 				d.what, d.at = "cni.bin_dir", l.at("cni.bin_dir", c.DeclRange)
 				if strings.HasSuffix(f.To, "/") || f.From == "*" {
@@ -44,17 +46,17 @@ func (l *loader) destinations(p *profile.Profile) []destination {
 			out = append(out, d)
 		}
 		for _, t := range in.trees {
-			out = append(out, destination{path: t.To, tree: true, what: "the " + in.name + " block's " + t.To, at: c.DeclRange.Ptr()})
+			out = append(out, destination{path: path.Clean(t.To), tree: true, what: "the " + in.name + " block's " + t.To, at: c.DeclRange.Ptr()})
 		}
 		for _, b := range in.binaries {
-			out = append(out, destination{path: b, what: "the " + in.name + " package's " + b, at: c.DeclRange.Ptr()})
+			out = append(out, destination{path: path.Clean(b), what: "the " + in.name + " package's " + b, at: c.DeclRange.Ptr()})
 		}
 	}
 	if p.CNI != nil {
-		out = append(out, destination{path: p.CNI.ConfDir, dir: true, what: "cni.conf_dir", at: l.at("cni.conf_dir", p.CNI.DeclRange)})
+		out = append(out, destination{path: path.Clean(p.CNI.ConfDir), dir: true, what: "cni.conf_dir", at: l.at("cni.conf_dir", p.CNI.DeclRange)})
 	}
 	if p.Containerd.DeclRange.Filename != "" {
-		out = append(out, destination{path: p.Containerd.Socket, what: "containerd.socket", at: l.at("containerd.socket", p.Containerd.DeclRange)})
+		out = append(out, destination{path: path.Clean(p.Containerd.Socket), what: "containerd.socket", at: l.at("containerd.socket", p.Containerd.DeclRange)})
 	}
 	return out
 }
@@ -103,6 +105,10 @@ func overlap(a, b destination) string {
 		return "is also written by"
 	case a.tree && a.holds(b.path):
 		return "is inside the tree replaced on every update by"
+	case b.dir && !a.dir && !a.tree && b.holds(a.path):
+		// Whatever a release puts in the directory (every executable of a
+		// CNI archive) could be named like the file, and replace it.
+		return "would hold files named like"
 	}
 	return ""
 }

@@ -1,11 +1,14 @@
 package plan
 
 import (
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nodeup/nodeup/steps"
 )
 
 // diagStrings is every diagnostic's summary and detail.
@@ -126,5 +129,67 @@ runc { version = "1.4.3" }
 	}
 	if p.Kubelet.Flags[0] != "--token=s3cret-token" {
 		t.Errorf("Masked changed its input: %q", p.Kubelet.Flags)
+	}
+}
+
+// Every rendered file that holds a sensitive value, in whatever form a
+// renderer wrote it, is written for its owner only, by apply (the File
+// steps) and render alike; the others keep 0644.
+func TestRenderedSecretsAreOwnerOnly(t *testing.T) {
+	path := write(t, t.TempDir(), "p.hcl", `
+variable "token" {
+  default   = "s3cret-token"
+  sensitive = true
+}
+variable "one" {
+  default   = "1"
+  sensitive = true
+}
+node {
+  sysctl = { "net.ipv4.ip_forward" = var.one }
+}
+containerd {
+  version = "2.3.4"
+  config  = <<-EOT
+    [plugins.'io.containerd.cri.v1.images'.registry.configs.'r.example'.auth]
+      password = "${var.token}"
+  EOT
+}
+kubelet { flags = ["--token=${var.token}", "--v=1"] }
+runc { version = "1.4.3" }
+`)
+	loaded, diags := load(t, path, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	files, sensitive, err := Render(loaded.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(loaded.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretFiles := 0
+	for _, f := range files {
+		holds := strings.Contains(string(f.Content), "s3cret-token") || strings.Contains(string(f.Content), "ip_forward = 1")
+		if holds != sensitive[f.Path] {
+			t.Errorf("%s: holds a secret %v, listed sensitive %v", f.Path, holds, sensitive[f.Path])
+		}
+		want := fs.FileMode(0o644)
+		if holds {
+			want = 0o600
+			secretFiles++
+		}
+		if f.Mode.Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", f.Path, f.Mode.Perm(), want)
+		}
+		st := g.Step(steps.FileID(f.Path))
+		if st == nil || st.Action.(*steps.File).Mode.Perm() != want {
+			t.Errorf("%s: apply writes it %v", f.Path, st)
+		}
+	}
+	if secretFiles < 3 {
+		t.Errorf("%d files hold the secrets, want config.toml, the kubelet's flags and sysctl", secretFiles)
 	}
 }

@@ -49,6 +49,12 @@ type Artifact struct {
 	// Files and Trees are the node paths it installed.
 	Files []string `json:"files,omitempty"`
 	Trees []string `json:"trees,omitempty"`
+	// Members are the files it installed with their sha256: its own, so
+	// that another component writing one of its paths (a CNI archive
+	// member named like a containerd binary) is drift of this one, and a
+	// spread install (every executable into a directory) is judged by what
+	// it put there, not by what others did.
+	Members map[string]string `json:"members,omitempty"`
 	// Previous is the release this one replaced: an upgrade or downgrade.
 	Previous *Release `json:"previous,omitempty"`
 	// RolledBack is the release an apply installed in place of this one and
@@ -443,7 +449,7 @@ func (s *State) Snapshot() Snapshot {
 	out := Snapshot{Files: maps.Clone(s.files), Artifacts: map[string]Artifact{}, Trees: map[string]Tree{},
 		Units: map[string]Unit{}, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: maps.Clone(s.restarts)}
 	for k, a := range s.artifacts {
-		a.Files, a.Trees = slices.Clone(a.Files), slices.Clone(a.Trees)
+		a.Files, a.Trees, a.Members = slices.Clone(a.Files), slices.Clone(a.Trees), maps.Clone(a.Members)
 		out.Artifacts[k] = a
 	}
 	for k, t := range s.trees {
@@ -461,6 +467,23 @@ func (snap Snapshot) ArtifactOf(p string) string {
 	for name, a := range snap.Artifacts {
 		if slices.Contains(a.Files, p) || slices.Contains(a.Trees, p) {
 			return name
+		}
+	}
+	return ""
+}
+
+// InstalledVersion is the version of the artifact nodeup recorded
+// installing node file p, or "" (also for a nil State: none could be read).
+func (s *State) InstalledVersion(p string) string {
+	if s == nil {
+		return ""
+	}
+	p = path.Clean(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.artifacts {
+		if slices.Contains(a.Files, p) {
+			return a.Version
 		}
 	}
 	return ""

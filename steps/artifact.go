@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"path"
+	"slices"
 	"sync"
 
 	"github.com/nodeup/nodeup/node/archive"
@@ -118,7 +121,10 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 		}
 		env.State.RecordTree(t.To, tree)
 	}
-	rec := state.Artifact{Version: a.Version, SHA256: a.SHA256}
+	rec := state.Artifact{Version: a.Version, SHA256: a.SHA256, Members: map[string]string{}}
+	for _, in := range installed {
+		rec.Members[in.Path] = in.SHA256
+	}
 	for _, f := range a.Files {
 		rec.Files = append(rec.Files, f.To)
 	}
@@ -139,7 +145,27 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 	if recorded != a.SHA256 {
 		return Change{Action: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
 	}
-	for _, f := range archive.Recorded(a.Files, env.State.Under) {
+	// Judged by the artifact's own members where the state has them: a
+	// file of its that another component replaced is drift of this one,
+	// and another component's files in a directory it spreads into are
+	// not its own.
+	under, own := env.State.Under, func(p string) (string, bool) { return env.State.Lookup(p) }
+	if rec.Members != nil {
+		under = func(dir string) []string {
+			var out []string
+			for _, p := range slices.Sorted(maps.Keys(rec.Members)) {
+				if path.Dir(p) == path.Clean(dir) {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		own = func(p string) (string, bool) {
+			sum, ok := rec.Members[path.Clean(p)]
+			return sum, ok
+		}
+	}
+	for _, f := range archive.Recorded(a.Files, under) {
 		fi, err := env.Host.Stat(f.To)
 		if errors.Is(err, fs.ErrNotExist) {
 			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, f.To)}, nil
@@ -147,7 +173,8 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		if err != nil {
 			return Change{}, err
 		}
-		same, err := sameContent(env, f.To, fi)
+		want, _ := own(f.To)
+		same, err := sameContent(env, f.To, fi, want)
 		if err != nil {
 			return Change{}, err
 		}
@@ -183,13 +210,17 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 }
 
 // sameContent reports whether the file at node path p, which Stat says is
-// fi, still holds what nodeup recorded installing there. A file whose stamp
+// fi, still holds want, what nodeup recorded installing there. A file whose stamp
 // is the one recorded is not read: hashing every installed binary on every
 // run is most of what a converged node would cost. Otherwise it is hashed,
 // and a match records its stamp for the next run.
-func sameContent(env *Env, p string, fi fs.FileInfo) (bool, error) {
-	want, ok := env.State.Lookup(p)
-	if !ok {
+func sameContent(env *Env, p string, fi fs.FileInfo, want string) (bool, error) {
+	if want == "" {
+		return false, nil
+	}
+	// The stamp vouches for the content last recorded at p, whoever wrote
+	// it: only when that is what this artifact wants.
+	if last, _ := env.State.Lookup(p); last != want {
 		return false, nil
 	}
 	st, stamped := state.StampOf(fi)

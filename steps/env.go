@@ -33,6 +33,10 @@ type Env struct {
 	// RunningKubelet is the pid of the node's running kubelet, or 0; nil
 	// means facts.RunningKubelet.
 	RunningKubelet func() int
+	// RunsRootPrograms lets a root other than "/" have its programs run
+	// (a test's root of its own scripts). Otherwise the root is an image,
+	// untrusted input: nothing under it is executed, only read.
+	RunsRootPrograms bool
 
 	// Run is the walk the step is part of; nil for a step checked or
 	// applied on its own, which then sees no other step's change.
@@ -73,6 +77,10 @@ func (e *Env) writes(id string) []string {
 	}
 	return e.Run.Writes(id)
 }
+
+// runsRootPrograms reports whether programs found under the root may be
+// run: on the machine's own "/", never in an image (--root).
+func (e *Env) runsRootPrograms() bool { return e.Host.Root() == "/" || e.RunsRootPrograms }
 
 // StartsThings reports whether this run starts units and talks to them.
 func (e *Env) StartsThings() bool { return e.Phase != PhaseBake && e.Systemd != nil }

@@ -121,7 +121,8 @@ func (i *Image) compare(have, want string) (Change, error) {
 // Apply fetches the archive and imports it unless containerd has the
 // image with the archive's ID; it then checks that containerd reports it.
 func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
-	if !env.StartsThings() {
+	// The import runs the node's ctr: never one from an image (--root).
+	if !env.StartsThings() || !env.runsRootPrograms() {
 		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
 	}
 	client, err := i.dial(ctx, env, i.Timeout)

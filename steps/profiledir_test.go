@@ -5,9 +5,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
+	"github.com/nodeup/nodeup/state"
 )
 
 // A kept profile is recorded as nodeup's, and a second bake's record holds

@@ -857,3 +857,44 @@ func TestUnitStepRecoversFromInterruptedRun(t *testing.T) {
 		t.Errorf("the run after: %+v, calls %q", ch, fake.Calls())
 	}
 }
+
+// Each artifact is judged by its own members: a component that writes one
+// of another's paths (a CNI release spread into a directory holding a
+// member named like a containerd binary) is drift of the other, which
+// the next apply repairs; and the spread component's drift is its own
+// members only, not every file others put in that directory.
+func TestArtifactDriftIsJudgedByItsOwnMembers(t *testing.T) {
+	n := stepstest.NewNode(t)
+	m := stepstest.NewMirror(t)
+	curl := "https://example.com/containerd.tar.gz"
+	c := &steps.Artifact{
+		Name: "containerd", Version: "1", URL: curl, Mirrors: []string{m.URL}, Format: archive.FormatTarGz,
+		SHA256: m.Put(curl, stepstest.TarGz(t, stepstest.Reg("bin/containerd", "containerd v1"))),
+		Files:  []archive.Placement{{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755}},
+	}
+	nurl := "https://example.com/cni.tar.gz"
+	cni := &steps.Artifact{
+		Name: "cni", Version: "1", URL: nurl, Mirrors: []string{m.URL}, Format: archive.FormatTarGz,
+		SHA256: m.Put(nurl, stepstest.TarGz(t, stepstest.Reg("bridge", "bridge"), stepstest.Reg("containerd", "not containerd"))),
+		Files:  []archive.Placement{{From: "*", To: "/usr/local/bin/", Mode: 0o755}},
+	}
+	converges(t, n, c, steps.Create)
+	n.CheckApply(cni, true)
+	if got := n.Read("/usr/local/bin/containerd"); got != "not containerd" {
+		t.Fatalf("the test's premise: containerd %q", got)
+	}
+	if ch := n.CheckApply(c, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "/usr/local/bin/containerd was changed since nodeup installed it") {
+		t.Errorf("containerd after another component replaced its file: %+v", ch)
+	}
+	n.CheckApply(c, true)
+	if got := n.Read("/usr/local/bin/containerd"); got != "containerd v1" {
+		t.Errorf("containerd not repaired: %q", got)
+	}
+	// cni's own member changed (by containerd's repair) is cni's drift;
+	// containerd's other files in the directory are not cni's.
+	n.Write("/usr/local/bin/ctr", "ctr", 0o755)
+	n.Env.State.Record("/usr/local/bin/ctr", "0000000000000000000000000000000000000000000000000000000000000000")
+	if ch := n.CheckApply(cni, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "/usr/local/bin/containerd") {
+		t.Errorf("cni: %+v", ch)
+	}
+}

@@ -128,7 +128,12 @@ func (v *Verify) run(ctx context.Context, env *Env, reuse bool) (cri.Report, err
 	known := fingerprint != "" && env.State.Verified(cniCheck) == fingerprint
 	// The plugins need no runtime: they run while it is dialled and asked.
 	plugins := make(chan []cri.Result, 1)
-	if !known {
+	switch {
+	case !env.runsRootPrograms():
+		known = false
+		fingerprint = ""
+		plugins <- inspectCNI(env, v.CNIBinDir, v.CNIPlugins)
+	case !known:
 		go func() { plugins <- checkCNI(ctx, binDir, v.CNIPlugins) }()
 	}
 
@@ -222,6 +227,32 @@ func checkCNI(ctx context.Context, binDir string, plugins []string) []cri.Result
 	}
 	wg.Wait()
 	return slices.Concat(results...)
+}
+
+// inspectCNI is checkCNI for a root that is an image: a plugin there is
+// not run (an image is untrusted input, and its programs are not this
+// host's), only found to be an executable file; the check says so.
+func inspectCNI(env *Env, binDir string, plugins []string) []cri.Result {
+	var out []cri.Result
+	for _, p := range plugins {
+		name := "cni " + p
+		if !path.IsAbs(binDir) {
+			out = append(out, cri.Result{Name: name, Detail: fmt.Sprintf("CNI bin dir %q is not an absolute path", binDir)})
+			continue
+		}
+		file := path.Join(binDir, p)
+		fi, err := env.Host.Stat(file)
+		switch {
+		case err != nil:
+			out = append(out, cri.Result{Name: name, Detail: err.Error()})
+		case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+			out = append(out, cri.Result{Name: name, Detail: fmt.Sprintf("%s: not an executable file (mode %s)", file, fi.Mode())})
+		default:
+			out = append(out, cri.Result{Name: name, OK: true, Skipped: true,
+				Detail: file + " is an executable file; not run: nothing under --root is executed on this host"})
+		}
+	}
+	return out
 }
 
 // cniFingerprint describes the CNI plugin files as they are now: the

@@ -78,3 +78,39 @@ func TestVerifyRunsOnlyChangedCNIPlugins(t *testing.T) {
 	os.Chmod(n.Real("/opt/cni/bin/bridge"), 0o755)
 	apply("after the plugin was repaired", 2)
 }
+
+// Under --root the node is an image, untrusted: nodeup verify finds each
+// CNI plugin but runs none of them, and says so.
+func TestVerifyRunsNothingUnderRoot(t *testing.T) {
+	n := stepstest.NewNode(t)
+	n.Env.RunsRootPrograms = false
+	sock := stepstest.ServeCRI(t, "runc")
+	ran := filepath.Join(t.TempDir(), "ran")
+	plugin := "#!/bin/sh\ntouch " + ran + "\n" + strings.TrimPrefix(stepstest.CNIScript, "#!/bin/sh\n")
+	n.Write("/opt/cni/bin/bridge", plugin, 0o755)
+	n.Write("/opt/cni/bin/portmap", plugin, 0o644)
+	v := &steps.Verify{
+		Endpoint: "unix://" + sock, Handlers: []string{"runc"}, Timeout: 5 * time.Second,
+		CNIBinDir: "/opt/cni/bin", CNIPlugins: []string{"bridge", "portmap", "loopback"},
+	}
+	report, err := v.Run(t.Context(), n.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Fatal("a plugin under --root was run")
+	}
+	got := map[string]cri.Result{}
+	for _, c := range report.Checks {
+		got[c.Name] = c
+	}
+	if c := got["cni bridge"]; !c.OK || !c.Skipped || c.Detail != "/opt/cni/bin/bridge is an executable file; not run: nothing under --root is executed on this host" {
+		t.Errorf("bridge: %+v", c)
+	}
+	if c := got["cni portmap"]; c.OK || !strings.Contains(c.Detail, "not an executable file") {
+		t.Errorf("portmap: %+v", c)
+	}
+	if c := got["cni loopback"]; c.OK || !strings.Contains(c.Detail, "/opt/cni/bin/loopback") {
+		t.Errorf("loopback: %+v", c)
+	}
+}

@@ -2,6 +2,12 @@
 // distribution, package manager, systemd, cgroups, /dev/kvm, and the
 // containerd and runc already installed. Gathering never fails; what
 // cannot be read is left empty.
+//
+// A root other than "/" is an image, untrusted input: nothing in it is
+// run (a binary's version is the one nodeup recorded installing it), and
+// every file is read through node/host, bounded and without blocking, so a
+// fifo or a sparse file of gigabytes where os-release should be costs
+// nothing.
 package facts
 
 import (
@@ -9,7 +15,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -18,14 +24,29 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/pkgmgr"
 	"github.com/nodeup/nodeup/node/systemd"
 )
 
-// Root maps an absolute node path to the real path under the node root.
-type Root interface {
-	Path(p string) (string, error)
+// Root is the node's filesystem: its files are read through it, within
+// the root, bounded and never blocking.
+type Root = *host.Host
+
+// maxFactFile bounds each file facts reads: os-release, cgroup lists,
+// hostname and hosts files are a few KiB.
+const maxFactFile = 1 << 20
+
+// readFact reads node file p for facts: a regular file of at most
+// maxFactFile bytes, or nothing.
+func readFact(r Root, p string) (string, bool) {
+	b, err := r.ReadFileMax(p, maxFactFile)
+	return string(b), err == nil
 }
+
+// Recorded returns the version nodeup recorded installing node path p,
+// or "". Under a root other than "/" it is the only version facts reports.
+type Recorded func(p string) string
 
 // Facts is what Gather found.
 type Facts struct {
@@ -60,6 +81,9 @@ type Binary struct {
 	Path    string `json:"path"`    // node path
 	Version string `json:"version"` // from `BIN --version`; "" if it did not say
 	Error   string `json:"error,omitempty"`
+	// NotRun says the binary was not run (it lies in an image): Version
+	// is what nodeup recorded installing there, if anything.
+	NotRun bool `json:"not_run,omitempty"`
 }
 
 // binDirs are searched in this order for containerd and runc.
@@ -68,8 +92,17 @@ func binDirs() []string {
 }
 
 // Gather inspects the node under r. rootIsSlash says r is the running
-// system, the only case where systemd can be running for it.
-func Gather(r Root, rootIsSlash bool) Facts {
+// system, the only case where systemd can be running for it and the only
+// one where its binaries are run for their version; otherwise recorded
+// (which may be nil) gives the version nodeup installed.
+func Gather(r Root, rootIsSlash bool, recorded Recorded) Facts {
+	// However the caller spelled the root, only the machine's own "/" is
+	// one whose programs nodeup runs.
+	return gather(r, rootIsSlash, r.Root() == "/", recorded)
+}
+
+// gather is Gather; run says the binaries found may be run.
+func gather(r Root, rootIsSlash, run bool, recorded Recorded) Facts {
 	f := Facts{Arch: runtime.GOARCH}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -83,23 +116,19 @@ func Gather(r Root, rootIsSlash bool) Facts {
 	f.Systemd = rootIsSlash && systemd.Running("/")
 	f.Cgroup = ReadCgroup(r)
 	f.KVM = HasKVM(r)
-	f.Containerd = findBinary(r, "containerd")
-	f.Runc = findBinary(r, "runc")
+	f.Containerd = findBinary(r, "containerd", run, recorded)
+	f.Runc = findBinary(r, "runc", run, recorded)
 	f.Preflight = GatherPreflight(r, rootIsSlash)
 	return f
 }
 
 func readOSRelease(r Root) Distro {
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		real, err := r.Path(p)
-		if err != nil {
+		data, ok := readFact(r, p)
+		if !ok {
 			continue
 		}
-		data, err := os.ReadFile(real)
-		if err != nil {
-			continue
-		}
-		kv := ParseOSRelease(string(data))
+		kv := ParseOSRelease(data)
 		return Distro{ID: kv["ID"], VersionID: kv["VERSION_ID"], PrettyName: kv["PRETTY_NAME"]}
 	}
 	return Distro{}
@@ -144,37 +173,22 @@ func unquote(v string) string {
 
 // HasKVM reports whether the node's /dev/kvm is a character device.
 func HasKVM(r Root) bool {
-	p, err := r.Path("/dev/kvm")
-	if err != nil {
-		return false
-	}
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	fi, err := r.Stat("/dev/kvm")
+	return err == nil && fi.Mode()&fs.ModeCharDevice != 0
 }
 
 // ReadCgroup reads which cgroup hierarchy the node mounts and its
 // controllers. Like HasKVM it only reads files, so it costs little before
-// every plan and apply; Gather also runs the binaries it finds.
+// every plan and apply; Gather also runs the binaries it finds on "/".
 func ReadCgroup(r Root) Cgroup {
-	read := func(p string) (string, bool) {
-		real, err := r.Path(p)
-		if err != nil {
-			return "", false
-		}
-		data, err := os.ReadFile(real)
-		return string(data), err == nil
-	}
+	read := func(p string) (string, bool) { return readFact(r, p) }
 	if s, ok := read("/sys/fs/cgroup/cgroup.controllers"); ok {
 		return Cgroup{Version: "v2", Controllers: strings.Fields(s)}
 	}
 	// cgroup v1: one hierarchy per controller under /sys/fs/cgroup;
 	// /proc/cgroups says which controllers are enabled.
 	for _, d := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/pids"} {
-		real, err := r.Path(d)
-		if err != nil {
-			continue
-		}
-		if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		if fi, err := r.Stat(d); err == nil && fi.IsDir() {
 			c := Cgroup{Version: "v1"}
 			s, _ := read("/proc/cgroups")
 			for _, line := range strings.Split(s, "\n") {
@@ -189,18 +203,28 @@ func ReadCgroup(r Root) Cgroup {
 	return Cgroup{}
 }
 
-func findBinary(r Root, name string) *Binary {
+// findBinary finds the program name in binDirs. Only on the running
+// system (run) is it run for its version; in an image it is described
+// from the file and recorded, never executed.
+func findBinary(r Root, name string, run bool, recorded Recorded) *Binary {
 	for _, dir := range binDirs() {
 		nodePath := dir + "/" + name
-		real, err := r.Path(nodePath)
-		if err != nil {
-			continue
-		}
-		fi, err := os.Stat(real)
+		fi, err := r.Stat(nodePath)
 		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 			continue
 		}
 		b := &Binary{Path: nodePath}
+		if !run {
+			b.NotRun = true
+			if recorded != nil {
+				b.Version = recorded(nodePath)
+			}
+			return b
+		}
+		real, err := r.Path(nodePath)
+		if err != nil {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		out, err := exec.CommandContext(ctx, real, "--version").Output()
 		cancel()
@@ -283,6 +307,13 @@ func (b *Binary) String() string {
 		return "not found"
 	}
 	s := b.Path + " " + or(b.Version, "(version unknown)")
+	if b.NotRun {
+		if b.Version != "" {
+			s += " (recorded by nodeup; not run under --root)"
+		} else {
+			s += " (not run under --root, and not installed by nodeup)"
+		}
+	}
 	if b.Error != "" {
 		s += " (" + b.Error + ")"
 	}

@@ -8,16 +8,27 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/nodeup/nodeup/node/host"
 )
 
 type dirRoot string
 
-func (d dirRoot) Path(p string) (string, error) { return filepath.Join(string(d), p), nil }
+func (d dirRoot) h(t *testing.T) *host.Host {
+	t.Helper()
+	h, err := host.New(string(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
 func write(t *testing.T, root dirRoot, p, content string, mode os.FileMode) {
 	t.Helper()
-	real, _ := root.Path(p)
+	real := filepath.Join(string(root), p)
 	os.MkdirAll(filepath.Dir(real), 0o755)
 	if err := os.WriteFile(real, []byte(content), mode); err != nil {
 		t.Fatal(err)
@@ -39,7 +50,7 @@ ID=debian
 	write(t, root, "/usr/local/sbin/runc", "#!/bin/sh\nprintf 'runc version 1.4.3\\ncommit: v1.4.3-0\\nspec: 1.2.1\\n'\n", 0o755)
 	write(t, root, "/usr/sbin/runc", "#!/bin/sh\necho runc version 1.1.5\n", 0o755)
 
-	f := Gather(root, false)
+	f := gather(root.h(t), false, true, nil)
 	want := Facts{
 		Arch: runtime.GOARCH, Machine: f.Machine, Kernel: f.Kernel,
 		Distro:         Distro{ID: "debian", VersionID: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"},
@@ -87,7 +98,7 @@ func TestGatherCgroupV1AndBrokenBinary(t *testing.T) {
 	write(t, root, "/usr/local/bin/containerd", "#!/bin/sh\necho oops >&2; exit 1\n", 0o755)
 	write(t, root, "/usr/bin/runc", "not executable", 0o644)
 
-	f := Gather(root, false)
+	f := gather(root.h(t), false, true, nil)
 	if f.Distro.ID != "fedora" || f.Distro.VersionID != "41" {
 		t.Errorf("distro %+v", f.Distro)
 	}
@@ -103,7 +114,7 @@ func TestGatherCgroupV1AndBrokenBinary(t *testing.T) {
 }
 
 func TestGatherEmptyRoot(t *testing.T) {
-	f := Gather(dirRoot(t.TempDir()), false)
+	f := Gather(dirRoot(t.TempDir()).h(t), false, nil)
 	if f.Distro != (Distro{}) || f.Cgroup.Version != "" || f.Containerd != nil || f.Systemd {
 		t.Errorf("%+v", f)
 	}
@@ -140,6 +151,83 @@ func TestParseVersion(t *testing.T) {
 	} {
 		if got := ParseVersion(out); got != want {
 			t.Errorf("ParseVersion(%q) = %q, want %q", out, got, want)
+		}
+	}
+}
+
+// An image is untrusted: whatever its binaries do, facts does not run
+// them. Their version is the one nodeup recorded installing, if any.
+func TestGatherRunsNothingUnderRoot(t *testing.T) {
+	root := dirRoot(t.TempDir())
+	ran := filepath.Join(t.TempDir(), "ran")
+	for _, p := range []string{"/usr/local/bin/containerd", "/usr/local/sbin/runc"} {
+		write(t, root, p, "#!/bin/sh\ntouch "+ran+"\necho "+p+" v9.9.9\n", 0o755)
+	}
+	recorded := func(p string) string {
+		if p == "/usr/local/bin/containerd" {
+			return "2.1.0"
+		}
+		return ""
+	}
+	f := Gather(root.h(t), false, recorded)
+	if _, err := os.Stat(ran); err == nil {
+		t.Fatal("a binary of the root was run")
+	}
+	if want := (&Binary{Path: "/usr/local/bin/containerd", Version: "2.1.0", NotRun: true}); !reflect.DeepEqual(f.Containerd, want) {
+		t.Errorf("containerd %+v", f.Containerd)
+	}
+	if want := (&Binary{Path: "/usr/local/sbin/runc", NotRun: true}); !reflect.DeepEqual(f.Runc, want) {
+		t.Errorf("runc %+v", f.Runc)
+	}
+	var buf bytes.Buffer
+	f.Table(&buf)
+	for _, line := range []string{
+		"containerd       /usr/local/bin/containerd 2.1.0 (recorded by nodeup; not run under --root)\n",
+		"runc             /usr/local/sbin/runc (version unknown) (not run under --root, and not installed by nodeup)\n",
+	} {
+		if !strings.Contains(buf.String(), line) {
+			t.Errorf("table lacks %q:\n%s", line, buf.String())
+		}
+	}
+}
+
+// Every file facts reads in an image is read without blocking and within
+// a bound: a fifo or a huge sparse file in any of them costs nothing.
+func TestGatherReadsBoundedAndNeverBlocks(t *testing.T) {
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release", "/sys/fs/cgroup/cgroup.controllers",
+		"/proc/cgroups", "/etc/hostname", "/etc/hosts"} {
+		for _, kind := range []string{"fifo", "sparse"} {
+			t.Run(kind+p, func(t *testing.T) {
+				root := dirRoot(t.TempDir())
+				real := filepath.Join(string(root), p)
+				os.MkdirAll(filepath.Dir(real), 0o755)
+				os.MkdirAll(filepath.Join(string(root), "sys/fs/cgroup/memory"), 0o755)
+				switch kind {
+				case "fifo":
+					if err := syscall.Mkfifo(real, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				case "sparse":
+					f, err := os.Create(real)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := f.Truncate(3 << 30); err != nil {
+						t.Skip("no sparse files here:", err)
+					}
+					f.Close()
+				}
+				done := make(chan Facts, 1)
+				go func() { done <- Gather(root.h(t), false, nil) }()
+				select {
+				case f := <-done:
+					if f.Distro != (Distro{}) || f.Preflight.Hostname != "" || len(f.Cgroup.Controllers) != 0 {
+						t.Errorf("read something from a %s: %+v", kind, f)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("Gather blocked on a %s at %s", kind, p)
+				}
+			})
 		}
 	}
 }

@@ -40,11 +40,7 @@ var preflightModules = []string{"overlay", "br_netfilter"}
 func GatherPreflight(r Root, rootIsSlash bool) Preflight {
 	var p Preflight
 	exists := func(path string) bool {
-		real, err := r.Path(path)
-		if err != nil {
-			return false
-		}
-		_, err = os.Stat(real)
+		_, err := r.Stat(path)
 		return err == nil
 	}
 	p.EtcHosts = exists(paths.Hosts)
@@ -60,13 +56,11 @@ func GatherPreflight(r Root, rootIsSlash bool) Preflight {
 		}
 	} else {
 		// An image: its own hostname, looked up in its own /etc/hosts.
-		if real, err := r.Path(paths.Hostname); err == nil {
-			if b, err := os.ReadFile(real); err == nil {
-				p.Hostname = strings.TrimSpace(string(b))
-			}
+		if b, ok := readFact(r, paths.Hostname); ok {
+			p.Hostname = strings.TrimSpace(b)
 		}
-		if real, err := r.Path(paths.Hosts); err == nil && p.Hostname != "" {
-			p.HostnameAddrs = hostsLookup(real, p.Hostname)
+		if b, ok := readFact(r, paths.Hosts); ok && p.Hostname != "" {
+			p.HostnameAddrs = hostsLookup(b, p.Hostname)
 		}
 	}
 	return p
@@ -87,15 +81,10 @@ func resolve(host string) []string {
 	return addrs
 }
 
-// hostsLookup finds host in a hosts(5) file.
-func hostsLookup(path, host string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
+// hostsLookup finds host in the content of a hosts(5) file.
+func hostsLookup(hosts, host string) []string {
 	var out []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(strings.NewReader(hosts))
 	for sc.Scan() {
 		line, _, _ := strings.Cut(sc.Text(), "#")
 		fields := strings.Fields(line)

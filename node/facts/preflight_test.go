@@ -12,7 +12,7 @@ func TestPreflightOfAnImage(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("node-1\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("127.0.0.1 localhost\n# 10.0.0.9 node-1\n10.0.0.7\tnode-1.example node-1\n"), 0o644)
-	p := GatherPreflight(dirRoot(root), false)
+	p := GatherPreflight(dirRoot(root).h(t), false)
 	if !p.EtcHosts || p.ResolvConf || p.Hostname != "node-1" || !slices.Equal(p.HostnameAddrs, []string{"10.0.0.7"}) {
 		t.Errorf("preflight %+v", p)
 	}

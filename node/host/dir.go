@@ -37,6 +37,61 @@ func (h *Host) OpenDir(p string) (*Dir, error) {
 	return &Dir{h: h, node: clean, f: f}, nil
 }
 
+// OpenOwnDir opens node directory p following no symlink in any of its
+// components (from the root down): a directory that is nodeup's own (its
+// cache, a tree it installs) is reached only as nodeup made it, so a link
+// someone put in the way, at any depth, is refused (ELOOP), never
+// followed. A missing directory is fs.ErrNotExist.
+func (h *Host) OpenOwnDir(p string) (*Dir, error) {
+	clean, err := nodePath(p)
+	if err != nil {
+		return nil, err
+	}
+	root, err := unix.Open(h.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, h.fail("open directory", p, err)
+	}
+	defer unix.Close(root)
+	fd, err := openAt(root, strings.TrimPrefix(clean, "/"), noLinks, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, h.fail("open directory", p, err)
+	}
+	return &Dir{h: h, node: clean, f: os.NewFile(uintptr(fd), clean)}, nil
+}
+
+// ReadDir lists directory rel ("." for the directory itself), sorted by
+// name, following no symlink.
+func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
+	f, err := d.open(path.Clean(rel), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, d.fail("read directory", rel, err)
+	}
+	defer f.Close()
+	es, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, d.fail("read directory", rel, err)
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Name() < es[j].Name() })
+	return es, nil
+}
+
+// Lstat describes rel itself; a symlink there is not followed.
+func (d *Dir) Lstat(rel string) (fs.FileInfo, error) {
+	f, err := d.open(path.Clean(rel), unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, d.fail("stat", rel, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, d.fail("stat", rel, err)
+	}
+	return fi, nil
+}
+
+// Node is the directory's node path.
+func (d *Dir) Node() string { return d.node }
+
 // Close closes the directory.
 func (d *Dir) Close() error { return d.f.Close() }
 

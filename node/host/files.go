@@ -108,6 +108,9 @@ func readRegular(f *os.File, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > max {
+		if max < 1<<20 {
+			return nil, fmt.Errorf("it is larger than %d KiB, more than nodeup reads there; move it away", max>>10)
+		}
 		return nil, fmt.Errorf("it is larger than %d MiB, more than nodeup reads", max>>20)
 	}
 	return b, nil
@@ -134,6 +137,13 @@ const readFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
 // fifo, device or socket is refused at once, without blocking.
 func (h *Host) ReadFile(p string) ([]byte, error) {
 	return on(h, "read", p, readFlags, func(f *os.File) ([]byte, error) { return readRegular(f, MaxReadSize) })
+}
+
+// ReadFileMax is ReadFile with a smaller bound: only a regular file of at
+// most max bytes is read, so a file an image makes huge (a sparse file of
+// gigabytes) costs nothing; a larger one is an error naming it.
+func (h *Host) ReadFileMax(p string, max int64) ([]byte, error) {
+	return on(h, "read", p, readFlags, func(f *os.File) ([]byte, error) { return readRegular(f, min(max, MaxReadSize)) })
 }
 
 // SHA256 returns the hex sha256 of node file p, following symlinks within

@@ -71,6 +71,29 @@ func New(root string) (*Host, error) {
 	return &Host{root: real}, nil
 }
 
+// NewOut returns the Host rooted at dir for writing a node's files into it
+// (render --out): dir is created if missing, and it must not be empty nor
+// the machine's "/" (however it is spelled or linked), which would write
+// the node's files over this machine's own. Files go in through the same
+// root-confined layer as apply --root: no write follows a link out of dir,
+// nor a link in a file's place.
+func NewOut(dir string) (*Host, error) {
+	if dir == "" {
+		return nil, errors.New("the output directory is empty; pass a directory to write the files into, such as --out /tmp/node")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory %s: %w; pass a writable directory", dir, unwrapPathError(err))
+	}
+	h, err := New(dir)
+	if err != nil {
+		return nil, err
+	}
+	if h.root == "/" {
+		return nil, fmt.Errorf("output directory %s is this machine's /; pass another directory, or use nodeup apply to change this machine", dir)
+	}
+	return h, nil
+}
+
 // Root returns the root directory on the machine running nodeup.
 func (h *Host) Root() string { return h.root }
 

@@ -384,3 +384,27 @@ func TestExchangeRenameLink(t *testing.T) {
 	}
 	assertNoTemp(t, root)
 }
+
+// render --out writes through a Host from NewOut: "" and this machine's
+// "/", however spelled or linked, are refused; a missing directory is
+// created.
+func TestNewOut(t *testing.T) {
+	if _, err := NewOut(""); err == nil || !strings.Contains(err.Error(), "the output directory is empty; pass a directory") {
+		t.Errorf("empty: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), "slash")
+	mustSymlink(t, "/", link)
+	for _, dir := range []string{"/", "//", "/etc/..", link} {
+		if _, err := NewOut(dir); err == nil || !strings.Contains(err.Error(), "is this machine's /; pass another directory") {
+			t.Errorf("%s: %v", dir, err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "a/b")
+	h, err := NewOut(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || h.Root() != dir {
+		t.Errorf("not created: %v %v", fi, err)
+	}
+}

@@ -49,7 +49,7 @@ const (
 	ContainerdCerts  = "/etc/containerd/certs.d"
 	KubeletConfig    = "/var/lib/kubelet/config.yaml"
 	KubeadmFlags     = "/var/lib/kubelet/kubeadm-flags.env"
-	RuntimeClasses   = "/etc/nodeup/runtimeclasses.yaml"
+	RuntimeClasses   = ConfigDir + "/runtimeclasses.yaml"
 	CrictlConfig     = "/etc/crictl.yaml"
 	ModulesLoad      = ModulesLoadDir + "/nodeup.conf"
 	Sysctl           = SysctlDir + "/99-nodeup.conf"
@@ -116,7 +116,10 @@ const (
 	LastApplyFile = StateDir + "/last-apply.json"
 	CacheDir      = "/var/cache/nodeup"
 	LockFile      = "/run/nodeup.lock"
-	ProfileDir    = "/etc/nodeup/profile.d"
+	// ConfigDir holds what nodeup renders for the cluster (the
+	// RuntimeClasses) and the profile an image keeps for its boot.
+	ConfigDir  = "/etc/nodeup"
+	ProfileDir = ConfigDir + "/profile.d"
 )
 
 // Where a Windows node keeps what nodeup renders, relative to its system
@@ -136,4 +139,38 @@ func InUnitDir(name string) string { return path.Join(UnitDir, name) }
 func IsUnitFile(p string) bool {
 	dir := path.Dir(p)
 	return dir == UnitDir || path.Dir(dir) == UnitDir
+}
+
+// writableRoots are the places nodeup writes files and trees under: its
+// binaries, the CNI plugins and kata's tree (/opt), the rendered files, the
+// units and nodeup's own. A profile may put CNI plugins or configuration
+// elsewhere; what lies outside these is still never removed by reset,
+// which works from a state file anyone with root may have edited.
+var writableRoots = []string{
+	"/usr/local", "/opt", "/etc/containerd", "/etc/cni", UnitDir, RuntimeUnitDir,
+	"/var/lib/kubelet", "/etc/kubernetes", ConfigDir, StateDir,
+}
+
+// writableFiles are single files nodeup writes in a directory of others'.
+var writableFiles = []string{CrictlConfig, ModulesLoad, Sysctl}
+
+// Writable reports whether node path p is a place nodeup could have
+// written a file or installed a tree: a clean absolute path strictly below
+// one of writableRoots (never the directory itself), or one of
+// writableFiles. Reset removes nothing else, whatever a state file lists.
+func Writable(p string) bool {
+	if !path.IsAbs(p) || path.Clean(p) != p {
+		return false
+	}
+	for _, f := range writableFiles {
+		if p == f {
+			return true
+		}
+	}
+	for _, r := range writableRoots {
+		if len(p) > len(r) && p[:len(r)] == r && p[len(r)] == '/' {
+			return true
+		}
+	}
+	return false
 }

@@ -65,6 +65,8 @@ func NewNode(t *testing.T) *Node {
 		Host:  h,
 		State: st,
 		Phase: steps.PhaseAll,
+		// The root is the test's own: its CNI scripts are the test's.
+		RunsRootPrograms: true,
 		Fetcher: &fetch.Fetcher{
 			CacheDir: filepath.Join(root, "var/cache/nodeup"),
 			Retries:  1,

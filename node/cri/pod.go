@@ -164,7 +164,7 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	defer func() { out = append(out, removePod(ctx, c, h, id)) }()
 
 	cctx, cancel = call()
-	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
 	cancel()
 	if err != nil {
 		return []Result{{Name: podCheck(h, "sandbox"), Detail: "PodSandboxStatus: " + runtimeError(err)}}
@@ -172,7 +172,34 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	ip := st.GetStatus().GetNetwork().GetIp()
 	out = append(out, Result{Name: podCheck(h, "sandbox"), OK: true, Detail: fmt.Sprintf("%.13s ready in cgroup parent %s", id, parent)})
 
-	cctx, cancel = call()
+	res, running := runContainer(ctx, c, cfg, id, image, h)
+	out = append(out, res)
+	if !res.OK {
+		return out
+	}
+	// The sandbox's process lives as long as the sandbox, whatever the
+	// image's command does; the container's may be gone already.
+	pid := infoPID(st.GetInfo())
+	if pid <= 0 {
+		pid = running
+	}
+	if pid <= 0 {
+		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the pod; cgroup and network not checked"})
+	}
+	out = append(out, checkCgroup(e, h, pid, under))
+	out = append(out, checkNetns(e, h, pid, ip))
+	return out
+}
+
+// runContainer creates and starts the check's container in sandbox id and
+// says how it went: running (with its pid), or done with exit code 0 (an
+// image whose default command ends at once, as busybox's sh does), which
+// proves the handler ran it as well.
+func runContainer(ctx context.Context, c *Client, cfg *runtimeapi.PodSandboxConfig, id, image, h string) (res Result, pid int) {
+	rt := c.Runtime()
+	name := podCheck(h, "container")
+	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, podCallTimeout) }
+	cctx, cancel := call()
 	ctr, err := rt.CreateContainer(cctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId:  id,
 		SandboxConfig: cfg,
@@ -185,38 +212,36 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: fmt.Sprintf("CreateContainer from %s: %s", image, runtimeError(err))})
+		return Result{Name: name, Detail: fmt.Sprintf("CreateContainer from %s: %s", image, runtimeError(err))}, 0
 	}
 	cid := ctr.GetContainerId()
 	cctx, cancel = call()
 	_, err = rt.StartContainer(cctx, &runtimeapi.StartContainerRequest{ContainerId: cid})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: "StartContainer: " + runtimeError(err)})
+		return Result{Name: name, Detail: "StartContainer: " + runtimeError(err)}, 0
 	}
 	cctx, cancel = call()
 	cs, err := rt.ContainerStatus(cctx, &runtimeapi.ContainerStatusRequest{ContainerId: cid, Verbose: true})
 	cancel()
 	if err != nil {
-		return append(out, Result{Name: podCheck(h, "container"), Detail: "ContainerStatus: " + runtimeError(err)})
+		return Result{Name: name, Detail: "ContainerStatus: " + runtimeError(err)}, 0
 	}
-	if state := cs.GetStatus().GetState(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
-		s := cs.GetStatus()
-		return append(out, Result{Name: podCheck(h, "container"), Detail: fmt.Sprintf("%.13s from %s is %s (exit code %d, %s %s), not running",
-			cid, image, strings.TrimPrefix(state.String(), "CONTAINER_"), s.GetExitCode(), s.GetReason(), s.GetMessage())})
+	s := cs.GetStatus()
+	switch state := s.GetState(); {
+	case state == runtimeapi.ContainerState_CONTAINER_RUNNING:
+		pid = infoPID(cs.GetInfo())
+		return Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)}, pid
+	case state == runtimeapi.ContainerState_CONTAINER_EXITED && s.GetExitCode() == 0:
+		return Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s ran its command and exited 0", cid, image)}, 0
+	default:
+		return Result{Name: name, Detail: fmt.Sprintf("%.13s from %s is %s (exit code %d, %s %s), not running",
+			cid, image, strings.TrimPrefix(state.String(), "CONTAINER_"), s.GetExitCode(), s.GetReason(), s.GetMessage())}, 0
 	}
-	pid := infoPID(cs.GetInfo())
-	out = append(out, Result{Name: podCheck(h, "container"), OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)})
-	if pid <= 0 {
-		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the container; cgroup and network not checked"})
-	}
-	out = append(out, checkCgroup(e, h, pid, under))
-	out = append(out, checkNetns(e, h, pid, ip))
-	return out
 }
 
-// checkCgroup checks that the container's process sits where the cgroup
-// driver puts the pod.
+// checkCgroup checks that the pod's process sits where the cgroup driver
+// puts the pod.
 func checkCgroup(e PodExpect, h string, pid int, under string) Result {
 	name := podCheck(h, "cgroup")
 	cg, err := e.Probe.Cgroup(pid)
@@ -230,7 +255,7 @@ func checkCgroup(e PodExpect, h string, pid int, under string) Result {
 	if e.CgroupDriver != "cgroupfs" {
 		other = "cgroupfs"
 	}
-	return Result{Name: name, Detail: fmt.Sprintf("the container runs in %s, not under %s: containerd's runc uses the %s cgroup driver, while node.cgroup_driver (and the kubelet's cgroupDriver) is %s; check SystemdCgroup in containerd's config.toml (nodeup plan shows the drift) and restart containerd",
+	return Result{Name: name, Detail: fmt.Sprintf("the pod runs in %s, not under %s: containerd's runc uses the %s cgroup driver, while node.cgroup_driver (and the kubelet's cgroupDriver) is %s; check SystemdCgroup in containerd's config.toml (nodeup plan shows the drift) and restart containerd",
 		cg, under, other, e.CgroupDriver)}
 }
 

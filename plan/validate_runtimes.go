@@ -123,8 +123,12 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		for _, h := range profile.KataHypervisors() {
 			names = append(names, h.Name)
 		}
+		hint := ""
+		if s := profile.SuggestKataHypervisor(r.Hypervisor); s != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", s)
+		}
 		l.errorf(hvAt, "Unknown hypervisor",
-			"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(names, ", "))
+			"hypervisor %q has no kata configuration; use one of %s.%s", r.Hypervisor, strings.Join(names, ", "), hint)
 		return
 	}
 	if p.Kata != nil && p.Kata.Version != "" && !hv.ShippedIn(p.Kata.Version) {

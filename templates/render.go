@@ -62,7 +62,7 @@ func Render(p *profile.Profile) ([]File, error) {
 		}
 		// A distribution package ships its own unit; ours would shadow it.
 		if p.Containerd.Source != profile.SourcePackage {
-			r.add(containerdUnitPath)(ContainerdUnit())
+			r.add(containerdUnitPath)(ContainerdUnit(p.Containerd.Version))
 		}
 		if p.Kubelet.Declared {
 			// Only a kubelet nodeup installs gets nodeup's unit; one from

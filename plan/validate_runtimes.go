@@ -172,6 +172,7 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		var unknown *templates.UnknownFieldError
 		var conflict *templates.ConflictError
 		var invalid *templates.InvalidValueError
+		var release *templates.FieldReleaseError
 		switch {
 		case errors.As(err, &invalid) && invalid.Field != "":
 			l.errorf(l.configKeyAt(p, invalid.Field), "Invalid kubelet config value",
@@ -179,6 +180,8 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		case errors.As(err, &unknown):
 			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
 				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
+		case errors.As(err, &release):
+			l.errorf(l.configKeyAt(p, release.Field), "KubeletConfiguration field not in this kubelet release", "%s.", release)
 		case errors.As(err, &conflict) && conflict.Want == "":
 			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
 				"kubelet.config sets %s = %s, which %s does not use. Remove it.", conflict.Field, conflict.Got, conflict.Owner)

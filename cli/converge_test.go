@@ -106,7 +106,7 @@ kubelet {
 `, srv.URL,
 		put("containerd.tar.gz", tarGz(t, map[string]string{"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr"})),
 		put("runc.amd64", []byte("runc")),
-		put("cni.tgz", tarGz(t, map[string]string{"bridge": cniScript})),
+		put("cni.tgz", tarGz(t, map[string]string{"bridge": cniScript, "loopback": cniScript})),
 		put("kubelet", []byte("kubelet")))
 	p := filepath.Join(t.TempDir(), "node.hcl")
 	if err := os.WriteFile(p, []byte(profile), 0o644); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/nodeup/nodeup/profile"
 )
 
 // docFiles are the documents that ship with nodeup.
@@ -86,5 +88,28 @@ func TestDocumentLinks(t *testing.T) {
 				t.Errorf("%s links to %s, which does not exist", doc, target)
 			}
 		}
+	}
+}
+
+// docs/profile.md lists exactly the hypervisors nodeup renders, in the
+// table's order: one table drives the code, the error message and the docs.
+func TestDocumentedHypervisors(t *testing.T) {
+	b, err := os.ReadFile("../docs/profile.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `hypervisor` \\|[^\\n]*\\): ([^;|]*)").FindSubmatch(b)
+	if row == nil {
+		t.Fatal("docs/profile.md has no hypervisor row")
+	}
+	var documented, table []string
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllSubmatch(row[1], -1) {
+		documented = append(documented, string(m[1]))
+	}
+	for _, h := range profile.KataHypervisors() {
+		table = append(table, h.Name)
+	}
+	if strings.Join(documented, " ") != strings.Join(table, " ") {
+		t.Errorf("docs/profile.md lists\n  %s\nthe table has\n  %s", strings.Join(documented, " "), strings.Join(table, " "))
 	}
 }

@@ -310,7 +310,9 @@ func TestUpgradeRestartsOnce(t *testing.T) {
 	if len(rolled) != 0 {
 		t.Fatalf("rolled back a working upgrade: %+v", rolled)
 	}
-	if got := changedIDs(res); !slices.Equal(got, []string{"artifact:containerd", "file:/etc/containerd/config.toml", steps.UnitID(paths.ContainerdService)}) {
+	// 2.x's unit leaves the open-files limit to systemd: the unit file
+	// changes with the release, and containerd still restarts once.
+	if got := changedIDs(res); !slices.Equal(got, []string{"artifact:containerd", "file:/etc/containerd/config.toml", "file:/etc/systemd/system/containerd.service", steps.UnitID(paths.ContainerdService)}) {
 		t.Errorf("the upgrade changed %q", got)
 	}
 	if n.Fake.Count("restart", "containerd.service") != 1 || n.Fake.Count("start", "containerd.service") != 0 {

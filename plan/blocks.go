@@ -2,6 +2,7 @@ package plan
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,12 +138,11 @@ var registrySchema = &hcl.BodySchema{Attributes: attrSchema("mirrors", "skip_ver
 func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 	c := &p.Containerd
 	c.Socket = paths.ContainerdSocket
-	c.SandboxImage = DefaultSandboxImage
 	content := l.blockAttrs(blk, containerdSchema)
 	a := l.attrs("containerd", content)
 	l.componentFields(a, blk, pins.Containerd, p.Node.Arch, &c.Component)
 	a.str("socket", &c.Socket)
-	a.str("sandbox_image", &c.SandboxImage)
+	l.sandboxImageSet = a.str("sandbox_image", &c.SandboxImage)
 	if a.str("config", &c.RawConfig) {
 		c.RawConfigRange = a.m["config"].Expr.Range()
 	}
@@ -199,6 +199,11 @@ func (l *loader) decodeCNI(blk *hcl.Block, p *profile.Profile) {
 	a.str("bin_dir", &c.BinDir)
 	a.str("conf_dir", &c.ConfDir)
 	a.strList("plugins", &c.Plugins)
+	if len(c.Plugins) > 0 && p.Node.OS == profile.OSLinux && !slices.Contains(c.Plugins, "loopback") {
+		// containerd runs loopback in every pod sandbox: a list without
+		// it would fail every pod, so it is always installed.
+		c.Plugins = append(c.Plugins, "loopback")
+	}
 	l.decodeCNINetworks(a, c)
 	p.CNI = c
 }

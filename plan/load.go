@@ -171,6 +171,8 @@ type loader struct {
 	// written.
 	taints    []hcl.Range
 	firstFile string // the profile's first file, for errors about the profile as a whole
+	// sandboxImageSet says the profile names containerd's sandbox image.
+	sandboxImageSet bool
 	// fileVars are the variables whose default calls file(); fileExprs
 	// the expressions whose value may come from file() (filetaint.go).
 	fileVars  map[string]bool
@@ -306,6 +308,9 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		p.Runtimes = []profile.Runtime{defaultRuntime(p)}
 	}
 	l.decodeKubelet(one["kubelet"], p)
+	if !l.sandboxImageSet {
+		p.Containerd.SandboxImage = SandboxImageFor(p.Containerd.Version, p.Kubelet.Version)
+	}
 	for _, blk := range byType["image"] {
 		l.decodeImage(blk, p)
 	}

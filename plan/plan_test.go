@@ -392,3 +392,28 @@ func TestWindowsRefusedOnHost(t *testing.T) {
 		t.Errorf("CheckTarget(linux) = %v", d)
 	}
 }
+
+// TestKubeletFieldOfTargetRelease: kubelet.config fields are checked
+// against the kubelet of kubelet.version; one that release has (1.33's
+// userNamespaces, 1.32's crashLoopBackOff, with kubelet 1.34.11) is
+// rendered. testdata/invalid/kubelet_field_newer_release.hcl has the
+// refused ones.
+func TestKubeletFieldOfTargetRelease(t *testing.T) {
+	g := buildText(t, `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+kubelet {
+  version = "1.34.11"
+  config = {
+    userNamespaces   = { idsPerPod = 65536 }
+    crashLoopBackOff = { maxContainerRestartPeriod = "2m" }
+  }
+}
+`)
+	cfg := string(g.Step("file:/var/lib/kubelet/config.yaml").Action.(*steps.File).Content)
+	for _, want := range []string{"idsPerPod: 65536", "maxContainerRestartPeriod: 2m0s"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("kubelet config lacks %q:\n%s", want, cfg)
+		}
+	}
+}

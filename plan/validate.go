@@ -45,6 +45,7 @@ func (l *loader) validate(p *profile.Profile) {
 	l.validateVerify(p)
 	l.validateDestinations(p)
 	l.validateText(p)
+	l.validateUpstream(p)
 	// Anything else the renderers refuse, once the rules found nothing.
 	if !l.diags.HasErrors() {
 		if _, err := templates.Render(p); err != nil {

@@ -59,7 +59,12 @@ func (l *loader) validateRawConfig(p *profile.Profile) {
 		var rawErr *templates.RawConfigError
 		var criErr *templates.CRIDisabledError
 		var owned *templates.OwnedKeyError
+		var rule *templates.RawRuleError
 		switch {
+		case errors.As(err, &rule) && rule.Warning:
+			l.warnf(l.rawConfigAt(c, rule.Line, rule.Col), rule.Summary, "containerd.config: %s.", rule.Msg)
+		case errors.As(err, &rule):
+			l.errorf(l.rawConfigAt(c, rule.Line, rule.Col), rule.Summary, "containerd.config: %s.", rule.Msg)
 		case errors.As(err, &rawErr):
 			l.errorf(l.rawConfigAt(c, rawErr.Line, rawErr.Col), "Invalid containerd config TOML", "containerd.config: %s.", rawErr.Msg)
 		case errors.As(err, &criErr):

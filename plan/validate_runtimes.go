@@ -125,8 +125,12 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		for _, h := range profile.KataHypervisors() {
 			names = append(names, h.Name)
 		}
+		hint := ""
+		if s := profile.SuggestKataHypervisor(r.Hypervisor); s != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", s)
+		}
 		l.errorf(hvAt, "Unknown hypervisor",
-			"hypervisor %q has no kata configuration; use one of %s.", r.Hypervisor, strings.Join(names, ", "))
+			"hypervisor %q has no kata configuration; use one of %s.%s", r.Hypervisor, strings.Join(names, ", "), hint)
 		return
 	}
 	if p.Kata != nil && p.Kata.Version != "" && !hv.ShippedIn(p.Kata.Version) {
@@ -170,6 +174,7 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		var unknown *templates.UnknownFieldError
 		var conflict *templates.ConflictError
 		var invalid *templates.InvalidValueError
+		var release *templates.FieldReleaseError
 		switch {
 		case errors.As(err, &invalid) && invalid.Field != "":
 			l.errorf(l.configKeyAt(p, invalid.Field), "Invalid kubelet config value",
@@ -177,6 +182,8 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 		case errors.As(err, &unknown):
 			l.errorf(l.configKeyAt(p, unknown.Field), "Unknown KubeletConfiguration field",
 				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
+		case errors.As(err, &release):
+			l.errorf(l.configKeyAt(p, release.Field), "KubeletConfiguration field not in this kubelet release", "%s.", release)
 		case errors.As(err, &conflict) && conflict.Want == "":
 			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
 				"kubelet.config sets %s = %s, which %s does not use. Remove it.", conflict.Field, conflict.Got, conflict.Owner)

@@ -168,7 +168,7 @@ func TestDefaults(t *testing.T) {
 	if p.Node.CgroupDriver != "systemd" || p.Node.Arch != "arm64" || p.Node.OS != "linux" {
 		t.Errorf("node defaults: %+v", p.Node)
 	}
-	if p.Containerd.Socket != paths.ContainerdSocket || p.Containerd.ConfigVersion != 4 || p.Containerd.SandboxImage != DefaultSandboxImage {
+	if p.Containerd.Socket != paths.ContainerdSocket || p.Containerd.ConfigVersion != 4 || p.Containerd.SandboxImage != "registry.k8s.io/pause:3.10.2" {
 		t.Errorf("containerd defaults: %+v", p.Containerd)
 	}
 	if !strings.Contains(p.Containerd.URL, "linux-arm64") || p.Containerd.SHA256 != "a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95" {

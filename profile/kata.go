@@ -32,6 +32,11 @@ var kataHypervisors = []KataHypervisor{
 	{Name: "qemu-se"},
 	{Name: "qemu-coco-dev"},
 	{Name: "qemu-nvidia-gpu"},
+	{Name: "qemu-nvidia-gpu-snp"},
+	{Name: "qemu-nvidia-gpu-tdx"},
+	{Name: "qemu-cca"},
+	// remote: peer pods, a VM created by the cloud-api-adaptor.
+	{Name: "remote"},
 	{Name: "dragonball", RuntimeRS: true},
 	{Name: "qemu-runtime-rs", RuntimeRS: true},
 	// kata 3.30 renamed runtime-rs's Cloud Hypervisor configuration.
@@ -41,7 +46,34 @@ var kataHypervisors = []KataHypervisor{
 	{Name: "qemu-se-runtime-rs", RuntimeRS: true},
 	{Name: "qemu-snp-runtime-rs", RuntimeRS: true},
 	{Name: "qemu-tdx-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-nvidia-gpu-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-nvidia-gpu-snp-runtime-rs", RuntimeRS: true},
+	{Name: "qemu-nvidia-gpu-tdx-runtime-rs", RuntimeRS: true},
+	{Name: "clh-azure-runtime-rs", RuntimeRS: true},
 }
+
+// kataAliases are names operators write for a hypervisor that kata names
+// otherwise.
+var kataAliases = map[string]string{
+	"firecracker":           "fc",
+	"cloudhypervisor":       "clh",
+	"qemu-nvidia":           "qemu-nvidia-gpu",
+	"dragonball-runtime-rs": "dragonball",
+}
+
+// SuggestKataHypervisor is the hypervisor an unknown name most likely
+// means, or "".
+func SuggestKataHypervisor(name string) string {
+	if s, ok := kataAliases[strings.ToLower(name)]; ok {
+		return s
+	}
+	return ""
+}
+
+// BlockDeviceOnly reports whether the hypervisor can take a container's
+// root filesystem only as a block device (no virtio-fs), so its handler
+// needs a block-device snapshotter such as devmapper.
+func (h KataHypervisor) BlockDeviceOnly() bool { return h.Name == "fc" }
 
 // KataHypervisors returns the table of hypervisors, in a stable order.
 func KataHypervisors() []KataHypervisor { return append([]KataHypervisor(nil), kataHypervisors...) }

@@ -90,7 +90,7 @@ func ContainerdConfig(p *profile.Profile) ([]byte, error) {
 		return nil, err
 	}
 	if p.Containerd.RawConfig != "" {
-		if errs := CheckRawConfig(p); len(errs) > 0 {
+		if errs := refusals(CheckRawConfig(p)); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
 		raw, err := parseRawConfig(p.Containerd.RawConfig)
@@ -143,7 +143,7 @@ func CheckRawConfig(p *profile.Profile) []error {
 			errs = append(errs, oe)
 		}
 	}
-	return errs
+	return append(errs, rawRules(p, raw, entries, text)...)
 }
 
 // MergeTOML deep-merges src into dst: a table in src merges into the table
@@ -224,6 +224,7 @@ func containerdTree(p *profile.Profile) (map[string]any, []ownedKey, error) {
 		return append(append([]string(nil), base...), keys...)
 	}
 	t := &configTree{root: map[string]any{"version": c.ConfigVersion}}
+	t.set("", requiredPlugins(c.ConfigVersion), "required_plugins")
 
 	runtimes := under(criPath, "containerd", "runtimes")
 	t.set(fmt.Sprintf("runtime %q (default = true)", def.Name), def.Name, under(criPath, "containerd", "default_runtime_name")...)
@@ -311,6 +312,7 @@ func runtimeHandler(p *profile.Profile, r profile.Runtime, t *configTree, path [
 		t.set(hvOwner, hv.ShimPath(), at("runtime_path")...)
 		t.set("", true, at("privileged_without_host_devices")...)
 		t.set("", []string{kataPodAnnotations}, at("pod_annotations")...)
+		t.set("", []string{kataPodAnnotations}, at("container_annotations")...)
 		t.set(hvOwner, hv.ConfigPath(), at("options", "ConfigPath")...)
 	case profile.RuntimeRunhcs:
 		t.set(typeOwner, runhcsShimType, at("runtime_type")...)

@@ -94,6 +94,7 @@ func TestKataHandler(t *testing.T) {
 					"runtime_path":                    "/opt/kata/bin/containerd-shim-kata-v2",
 					"privileged_without_host_devices": true,
 					"pod_annotations":                 []any{"io.katacontainers.*"},
+					"container_annotations":           []any{"io.katacontainers.*"},
 					"options":                         map[string]any{"ConfigPath": "/opt/kata/share/defaults/kata-containers/configuration-" + hv + ".toml"},
 				}
 				if !reflect.DeepEqual(h, want) {
@@ -427,6 +428,15 @@ func TestKataHypervisorTable(t *testing.T) {
 		"qemu-se-runtime-rs":       {rustShim, rustConfig + "configuration-qemu-se-runtime-rs.toml"},
 		"qemu-snp-runtime-rs":      {rustShim, rustConfig + "configuration-qemu-snp-runtime-rs.toml"},
 		"qemu-tdx-runtime-rs":      {rustShim, rustConfig + "configuration-qemu-tdx-runtime-rs.toml"},
+		// Added in kata 3.32's release.
+		"qemu-nvidia-gpu-snp":            {goShim, goConfigs + "configuration-qemu-nvidia-gpu-snp.toml"},
+		"qemu-nvidia-gpu-tdx":            {goShim, goConfigs + "configuration-qemu-nvidia-gpu-tdx.toml"},
+		"qemu-cca":                       {goShim, goConfigs + "configuration-qemu-cca.toml"},
+		"remote":                         {goShim, goConfigs + "configuration-remote.toml"},
+		"qemu-nvidia-gpu-runtime-rs":     {rustShim, rustConfig + "configuration-qemu-nvidia-gpu-runtime-rs.toml"},
+		"qemu-nvidia-gpu-snp-runtime-rs": {rustShim, rustConfig + "configuration-qemu-nvidia-gpu-snp-runtime-rs.toml"},
+		"qemu-nvidia-gpu-tdx-runtime-rs": {rustShim, rustConfig + "configuration-qemu-nvidia-gpu-tdx-runtime-rs.toml"},
+		"clh-azure-runtime-rs":           {rustShim, rustConfig + "configuration-clh-azure-runtime-rs.toml"},
 	}
 	rows := profile.KataHypervisors()
 	if len(rows) != len(want) {
@@ -463,5 +473,33 @@ func TestRawConfigWindowsEndpoint(t *testing.T) {
 	var e *OwnedKeyError
 	if len(errs) != 1 || !errors.As(errs[0], &e) || e.Line != 2 || !strings.Contains(e.Owner, `node.os = "windows"`) {
 		t.Errorf("moving the Windows pipe: %v", errs)
+	}
+}
+
+// Raw keys the target containerd would ignore or refuse are refused; the
+// deprecated registry auth is a warning, and the config still renders.
+func TestRawConfigUpstreamRules(t *testing.T) {
+	p := exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.images'.registry.configs.\"r.internal\".auth]\n  username = \"u\"\n"
+	errs := CheckRawConfig(p)
+	var rule *RawRuleError
+	if len(errs) != 1 || !errors.As(errs[0], &rule) || !rule.Warning || rule.Line != 1 || !strings.Contains(rule.Msg, "deprecated") {
+		t.Fatalf("auth: %v", errs)
+	}
+	if _, err := ContainerdConfig(p); err != nil {
+		t.Errorf("a warning stopped the render: %v", err)
+	}
+
+	// Schema 2 (containerd 1.7) reads none of 2.x's CRI plugins.
+	p = exampleProfile(t, "1.7.30")
+	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.runtime']\n  enable_unprivileged_ports = true\n"
+	if errs := CheckRawConfig(p); len(errs) != 1 || !strings.Contains(errs[0].Error(), "has no plugin io.containerd.cri.v1.runtime") {
+		t.Errorf("2.x plugin on 1.7: %v", errs)
+	}
+	// An extra runc handler that agrees with the node is fine.
+	p = exampleProfile(t, "2.3.4")
+	p.Containerd.RawConfig = "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.crun.options]\n  BinaryName = \"/usr/bin/crun\"\n  SystemdCgroup = true\n"
+	if errs := CheckRawConfig(p); len(errs) != 0 {
+		t.Errorf("agreeing runc handler: %v", errs)
 	}
 }

@@ -21,8 +21,11 @@ const (
 const DefaultRegistryHost = "_default"
 
 // hostsServer is the top of a hosts.toml: the registry itself, tried last.
+// In the _default directory there is no server: it is the registry each
+// pull names, and the top's settings apply to it.
 type hostsServer struct {
-	Server string `toml:"server"`
+	Server     string `toml:"server,omitempty"`
+	SkipVerify bool   `toml:"skip_verify,omitempty"`
 }
 
 // hostsMirror is one [host."URL"] table of a hosts.toml.
@@ -35,23 +38,27 @@ type hostsMirror struct {
 // block: the upstream server (docker.io's is registry-1.docker.io) and one
 // host table per mirror, in the profile's order, since containerd tries the
 // hosts in the order the file lists them. Mirrors may pull and resolve;
-// skip_verify is written only when set. The "_default" registry applies to
-// every registry without its own directory, so, as containerd's hosts
-// documentation has it, it names no server: each pull falls back to its
-// own registry after the mirrors.
+// skip_verify is written only when set, for the server (the top of the
+// file, as containerd's docs/hosts.md has it) and for each mirror. The
+// "_default" registry applies to every registry without its own directory,
+// so it names no server: each pull falls back to its own registry after the
+// mirrors, with the top's settings.
 func HostsTOML(r profile.Registry) ([]byte, error) {
 	if r.Host == "" {
 		return nil, fmt.Errorf("hosts.toml: registry has no host")
 	}
 	var b bytes.Buffer
 	b.WriteString("# " + header + "\n")
+	top := hostsServer{SkipVerify: r.SkipVerify}
 	if r.Host != DefaultRegistryHost {
-		b.WriteString("\n")
-		server := "https://" + r.Host
+		top.Server = "https://" + r.Host
 		if r.Host == dockerHubHost {
-			server = dockerHubServer
+			top.Server = dockerHubServer
 		}
-		if err := toml.NewEncoder(&b).Encode(hostsServer{Server: server}); err != nil {
+	}
+	if top != (hostsServer{}) {
+		b.WriteString("\n")
+		if err := toml.NewEncoder(&b).Encode(top); err != nil {
 			return nil, fmt.Errorf("hosts.toml: %w", err)
 		}
 	}

@@ -102,10 +102,19 @@ func derivedFields(p *profile.Profile) []derivedField {
 // p.RuntimeEndpoint(), and on Windows no cgroup driver, no QoS cgroups and
 // no node-allocatable enforcement), so containerd and the kubelet agree by
 // construction. Setting one of those in kubelet.config to another value is
-// a *ConflictError. Each top-level field is decoded on its own, so every
+// a *ConflictError. A field the kubelet of p.Kubelet.Version does not have
+// (kubeletFields: added by a later release or dropped by an earlier one) is
+// a *FieldReleaseError. Each top-level field is decoded on its own, so every
 // error is found; all are returned together (errors.Join).
 func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfiguration, error) {
 	cfg := &kubeletv1beta1.KubeletConfiguration{}
+	// Fields the kubelet of kubelet.version lacks; a field the rendered
+	// type lacks too is reported once, as of that release.
+	releaseErrs := FieldReleaseErrors(p.Kubelet.Version, p.Kubelet.Config)
+	byRelease := map[string]bool{}
+	for _, e := range releaseErrs {
+		byRelease[e.Field] = true
+	}
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(p.Kubelet.Config)) {
 		data, err := json.Marshal(map[string]any{k: p.Kubelet.Config[k]})
@@ -119,8 +128,13 @@ func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfigurat
 			continue
 		}
 		for _, e := range strict {
-			errs = append(errs, unknownField(e))
+			if u := unknownField(e); !byRelease[u.Field] {
+				errs = append(errs, u)
+			}
 		}
+	}
+	for _, e := range releaseErrs {
+		errs = append(errs, e)
 	}
 
 	for _, d := range derivedFields(p) {
@@ -222,7 +236,7 @@ func pruneZero(doc, zero, user map[string]any) {
 
 // unknownField turns one of sigs.k8s.io/json's strict errors into an
 // *UnknownFieldError naming the field's path.
-func unknownField(err error) error {
+func unknownField(err error) *UnknownFieldError {
 	var fe sigsjson.FieldError
 	if errors.As(err, &fe) {
 		return &UnknownFieldError{Field: fe.FieldPath()}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -64,7 +65,9 @@ func CrictlYAML(p *profile.Profile) ([]byte, error) {
 
 // RuntimeClasses returns one node.k8s.io/v1 RuntimeClass per runtime block,
 // in declaration order, named after its handler, with the runtime's
-// overhead as overhead.podFixed.
+// overhead as overhead.podFixed (for kata, kata-deploy's when the profile
+// sets none), and scheduled onto nodes of the profile's OS: a Windows
+// class also tolerates the taint Windows nodes carry.
 func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
 	classes := make([]nodev1.RuntimeClass, 0, len(p.Runtimes))
 	for _, r := range p.Runtimes {
@@ -72,10 +75,15 @@ func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
 			TypeMeta:   metav1.TypeMeta{APIVersion: nodev1.SchemeGroupVersion.String(), Kind: "RuntimeClass"},
 			ObjectMeta: metav1.ObjectMeta{Name: r.Name},
 			Handler:    r.Name,
+			Scheduling: scheduling(p),
 		}
-		if len(r.Overhead) > 0 {
+		overhead := r.Overhead
+		if len(overhead) == 0 && r.Type == profile.RuntimeKata {
+			overhead = kataOverhead(r.Hypervisor)
+		}
+		if len(overhead) > 0 {
 			fixed := corev1.ResourceList{}
-			for name, value := range r.Overhead {
+			for name, value := range overhead {
 				q, err := resource.ParseQuantity(value)
 				if err != nil {
 					return nil, fmt.Errorf("runtime %q: overhead %s = %q: %w", r.Name, name, value, err)
@@ -87,6 +95,32 @@ func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
 		classes = append(classes, rc)
 	}
 	return classes, nil
+}
+
+// scheduling keeps a RuntimeClass's pods on nodes of the profile's OS.
+func scheduling(p *profile.Profile) *nodev1.Scheduling {
+	os := string(p.Node.OS)
+	if os == "" {
+		os = string(profile.OSLinux)
+	}
+	s := &nodev1.Scheduling{NodeSelector: map[string]string{corev1.LabelOSStable: os}}
+	if p.Node.OS == profile.OSWindows {
+		s.Tolerations = []corev1.Toleration{{Key: "os", Operator: corev1.TolerationOpEqual, Value: os, Effect: corev1.TaintEffectNoSchedule}}
+	}
+	return s
+}
+
+// kataOverhead is the pod overhead kata-deploy gives a hypervisor's
+// RuntimeClass: the VM's memory and the shim's CPU. A remote (peer pod)
+// VM runs elsewhere and costs the node nothing.
+func kataOverhead(hypervisor string) map[string]string {
+	if hypervisor == "remote" {
+		return nil
+	}
+	if strings.HasPrefix(hypervisor, "qemu") || hypervisor == "stratovirt" {
+		return map[string]string{"memory": "160Mi", "cpu": "250m"}
+	}
+	return map[string]string{"memory": "130Mi", "cpu": "250m"}
 }
 
 // RuntimeClassesYAML renders /etc/nodeup/runtimeclasses.yaml: RuntimeClasses(p)

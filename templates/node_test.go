@@ -59,10 +59,14 @@ func TestHostsTOML(t *testing.T) {
 			"server = 'https://registry-1.docker.io'\n\n[host.'https://mirror.internal:5000']\ncapabilities = ['pull', 'resolve']\n"},
 		// Mirrors keep the profile's order (containerd tries them in file order).
 		{profile.Registry{Host: "registry.k8s.io:443", Mirrors: []string{"https://z.internal", "http://a.internal:5000"}, SkipVerify: true},
-			"server = 'https://registry.k8s.io:443'\n\n" +
+			"server = 'https://registry.k8s.io:443'\nskip_verify = true\n\n" +
 				"[host.'https://z.internal']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n\n" +
 				"[host.'http://a.internal:5000']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n"},
 		{profile.Registry{Host: "quay.io"}, "server = 'https://quay.io'\n"},
+		// skip_verify holds for the registry itself too, mirrors or not (a
+		// registry with a self-signed certificate serving the sandbox image).
+		{profile.Registry{Host: "registry.internal:5000", SkipVerify: true}, "server = 'https://registry.internal:5000'\nskip_verify = true\n"},
+		{profile.Registry{Host: "_default", SkipVerify: true}, "skip_verify = true\n"},
 		// _default stands for every registry: no server of its own, so a pull
 		// falls back to the registry it names.
 		{profile.Registry{Host: "_default", Mirrors: []string{"https://mirror.internal:5000"}},
@@ -122,7 +126,17 @@ func unitOptions(t *testing.T, content []byte) map[string][]string {
 }
 
 func TestContainerdUnit(t *testing.T) {
-	out, err := ContainerdUnit()
+	// As upstream's units: 2.x leaves the open-files limit to systemd.
+	for version, nofile := range map[string][]string{"1.7.30": {"infinity"}, "2.0.7": nil, "2.3.4": nil} {
+		out, err := ContainerdUnit(version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := unitOptions(t, out)["Service.LimitNOFILE"]; !reflect.DeepEqual(got, nofile) {
+			t.Errorf("containerd %s: LimitNOFILE %q, want %q", version, got, nofile)
+		}
+	}
+	out, err := ContainerdUnit("1.7.30")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func Render(p *profile.Profile) ([]File, error) {
 		}
 		// A distribution package ships its own unit; ours would shadow it.
 		if p.Containerd.Source != profile.SourcePackage {
-			r.add(paths.ContainerdUnit)(ContainerdUnit())
+			r.add(paths.ContainerdUnit)(ContainerdUnit(p.Containerd.Version))
 		}
 		if p.Kubelet.Declared {
 			// Only a kubelet nodeup installs gets nodeup's unit; one from

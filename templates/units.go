@@ -15,10 +15,12 @@ import (
 // release install, as upstream's containerd.service: Type=notify (containerd
 // reports readiness), Delegate=yes (runc manages the cgroups below it),
 // KillMode=process (restarting containerd leaves the shims and containers
-// running), no limits on files and tasks, and an OOM score that keeps it
-// alive under memory pressure.
-func ContainerdUnit() ([]byte, error) {
-	return serializeUnit([]*unit.UnitOption{
+// running), no limit on tasks, and an OOM score that keeps it alive under
+// memory pressure. Only 1.x's unit lifts the open-files limit: from 2.0 the
+// CRI no longer sets rlimits in container specs, so containers inherit the
+// daemon's, and upstream's unit leaves systemd's default in place.
+func ContainerdUnit(version string) ([]byte, error) {
+	opts := []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", "containerd container runtime"),
 		unit.NewUnitOption("Unit", "Documentation", "https://containerd.io"),
 		unit.NewUnitOption("Unit", "After", "network.target local-fs.target dbus.service"),
@@ -33,12 +35,16 @@ func ContainerdUnit() ([]byte, error) {
 		unit.NewUnitOption("Service", "RestartSec", "5"),
 		unit.NewUnitOption("Service", "LimitNPROC", "infinity"),
 		unit.NewUnitOption("Service", "LimitCORE", "infinity"),
-		unit.NewUnitOption("Service", "LimitNOFILE", "infinity"),
+	}
+	if !atLeast(version, "v2.0.0") {
+		opts = append(opts, unit.NewUnitOption("Service", "LimitNOFILE", "infinity"))
+	}
+	return serializeUnit(append(opts,
 		unit.NewUnitOption("Service", "TasksMax", "infinity"),
 		unit.NewUnitOption("Service", "OOMScoreAdjust", "-999"),
 
 		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
-	})
+	))
 }
 
 // KubeletUnit renders /etc/systemd/system/kubelet.service, for a kubelet

@@ -149,7 +149,7 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	defer func() { out = append(out, removePod(ctx, c, h, id)) }()
 
 	cctx, cancel = context.WithTimeout(ctx, podCallTimeout)
-	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	st, err := rt.PodSandboxStatus(cctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
 	cancel()
 	if err != nil {
 		return []Result{{Name: podCheck(h, "sandbox"), Detail: "PodSandboxStatus: " + runtimeError(err)}}
@@ -157,13 +157,19 @@ func checkPod(ctx context.Context, c *Client, e PodExpect, h, image string) (out
 	ip := st.GetStatus().GetNetwork().GetIp()
 	out = append(out, Result{Name: podCheck(h, "sandbox"), OK: true, Detail: fmt.Sprintf("%.13s ready in cgroup parent %s", id, parent)})
 
-	pid, ran := runContainer(ctx, c, h, id, cfg, image)
+	running, ran := runContainer(ctx, c, h, id, cfg, image)
 	out = append(out, ran)
 	if !ran.OK {
 		return out
 	}
+	// The sandbox's process lives as long as the sandbox, whatever the
+	// image's command does; the container's may be gone already.
+	pid := infoPID(st.GetInfo())
 	if pid <= 0 {
-		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the container; cgroup and network not checked"})
+		pid = running
+	}
+	if pid <= 0 {
+		return append(out, Result{Name: podCheck(h, "cgroup"), OK: true, Skipped: true, Detail: "the runtime reports no pid for the pod; cgroup and network not checked"})
 	}
 	out = append(out, checkCgroup(e, h, pid, under))
 	out = append(out, checkNetns(e, h, pid, ip))
@@ -189,8 +195,9 @@ func sandboxConfig(h, uid, parent string) *runtimeapi.PodSandboxConfig {
 }
 
 // runContainer creates and starts the pod's container from image and
-// checks that it runs; the result is the container check, with the
-// container's pid when it runs.
+// says how it went: running (with its pid), or done with exit code 0 (an
+// image whose default command ends at once, as busybox's sh does), which
+// proves the handler ran it as well.
 func runContainer(ctx context.Context, c *Client, h, id string, cfg *runtimeapi.PodSandboxConfig, image string) (int, Result) {
 	rt := c.Runtime()
 	name := podCheck(h, "container")
@@ -222,17 +229,21 @@ func runContainer(ctx context.Context, c *Client, h, id string, cfg *runtimeapi.
 	if err != nil {
 		return 0, Result{Name: name, Detail: "ContainerStatus: " + runtimeError(err)}
 	}
-	if state := cs.GetStatus().GetState(); state != runtimeapi.ContainerState_CONTAINER_RUNNING {
-		s := cs.GetStatus()
+	s := cs.GetStatus()
+	switch state := s.GetState(); {
+	case state == runtimeapi.ContainerState_CONTAINER_RUNNING:
+		pid := infoPID(cs.GetInfo())
+		return pid, Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)}
+	case state == runtimeapi.ContainerState_CONTAINER_EXITED && s.GetExitCode() == 0:
+		return 0, Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s ran its command and exited 0", cid, image)}
+	default:
 		return 0, Result{Name: name, Detail: fmt.Sprintf("%.13s from %s is %s (exit code %d, %s %s), not running",
 			cid, image, strings.TrimPrefix(state.String(), "CONTAINER_"), s.GetExitCode(), s.GetReason(), s.GetMessage())}
 	}
-	pid := infoPID(cs.GetInfo())
-	return pid, Result{Name: name, OK: true, Detail: fmt.Sprintf("%.13s from %s running (pid %d)", cid, image, pid)}
 }
 
-// checkCgroup checks that the container's process sits where the cgroup
-// driver puts the pod.
+// checkCgroup checks that the pod's process sits where the cgroup driver
+// puts the pod.
 func checkCgroup(e PodExpect, h string, pid int, under string) Result {
 	name := podCheck(h, "cgroup")
 	cg, err := e.Probe.Cgroup(pid)
@@ -246,7 +257,7 @@ func checkCgroup(e PodExpect, h string, pid int, under string) Result {
 	if e.CgroupDriver != "cgroupfs" {
 		other = "cgroupfs"
 	}
-	return Result{Name: name, Detail: fmt.Sprintf("the container runs in %s, not under %s: containerd's runc uses the %s cgroup driver, while node.cgroup_driver (and the kubelet's cgroupDriver) is %s; check SystemdCgroup in containerd's config.toml (nodeup plan shows the drift) and restart containerd",
+	return Result{Name: name, Detail: fmt.Sprintf("the pod runs in %s, not under %s: containerd's runc uses the %s cgroup driver, while node.cgroup_driver (and the kubelet's cgroupDriver) is %s; check SystemdCgroup in containerd's config.toml (nodeup plan shows the drift) and restart containerd",
 		cg, under, other, e.CgroupDriver)}
 }
 

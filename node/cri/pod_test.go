@@ -266,3 +266,59 @@ func TestProcProbe(t *testing.T) {
 		t.Errorf("Cgroup of no process: %v", err)
 	}
 }
+
+// pidProbe knows only the processes it is given: any other has exited.
+type pidProbe map[int]string
+
+func (p pidProbe) Cgroup(pid int) (string, error) {
+	if cg, ok := p[pid]; ok {
+		return cg, nil
+	}
+	return "", fmt.Errorf("open /proc/%d/cgroup: no such file or directory", pid)
+}
+
+func (p pidProbe) Netns(pid int) ([]Interface, error) {
+	if _, ok := p[pid]; ok {
+		return podNetns, nil
+	}
+	return nil, fmt.Errorf("open /proc/%d/ns/net: no such file or directory", pid)
+}
+
+// The proof does not depend on what the image's default command does: a
+// container whose command ends at once (busybox's sh) passes, its pod
+// checked through the sandbox's process, which lives as long as the pod.
+// A container that exits with an error still fails.
+func TestCheckPodsDefaultCommandExits(t *testing.T) {
+	c, pods, _ := podRuntime(t, "runc")
+	pods.ExitsOK, pods.SandboxPID = true, 4141
+	probe := pidProbe{4141: "/nodeup.slice/nodeup-verify.slice/cri-containerd-sandbox.scope"}
+	expect := PodExpect{Handlers: []string{"runc"}, CgroupDriver: "systemd", Image: "registry.k8s.io/pause:3.10", RequireAddress: true, Probe: probe}
+	rs := CheckPods(t.Context(), c, expect)
+	for _, r := range rs {
+		if !r.OK || r.Skipped {
+			t.Errorf("%s: %s", r.Name, r.Detail)
+		}
+	}
+	if d := resultNamed(t, rs, "pod runc container").Detail; !strings.HasSuffix(d, "ran its command and exited 0") {
+		t.Errorf("container: %q", d)
+	}
+	if d := resultNamed(t, rs, "pod runc cgroup").Detail; !strings.HasPrefix(d, "/nodeup.slice/nodeup-verify.slice/") {
+		t.Errorf("cgroup: %q", d)
+	}
+
+	// A running container whose process is gone by the time its pod is
+	// looked at is checked through the sandbox too.
+	pods.ExitsOK = false
+	if rs := CheckPods(t.Context(), c, expect); !resultNamed(t, rs, "pod runc cgroup").OK || !resultNamed(t, rs, "pod runc network").OK {
+		t.Errorf("running container, exited process:\n%s", results(rs))
+	}
+
+	pods.Exits = true
+	rs = CheckPods(t.Context(), c, expect)
+	if r := resultNamed(t, rs, "pod runc container"); r.OK || !strings.Contains(r.Detail, "is EXITED (exit code 1") {
+		t.Errorf("container that failed: %+v", r)
+	}
+	if sb, ctr := pods.Live(); sb != 0 || ctr != 0 {
+		t.Errorf("%d sandboxes and %d containers left", sb, ctr)
+	}
+}

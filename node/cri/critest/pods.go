@@ -22,8 +22,11 @@ type Pods struct {
 	PodIP string
 	// PID is the pid the verbose ContainerStatus reports.
 	PID int
-	// Exits makes every container exit at once with code 1.
-	Exits bool
+	// SandboxPID is the pid the verbose PodSandboxStatus reports (0: none).
+	SandboxPID int
+	// Exits makes every container exit at once with code 1; ExitsOK with
+	// code 0, as an image whose default command ends at once (busybox's sh).
+	Exits, ExitsOK bool
 	// BeforeStart, when set, runs inside StartContainer (to interrupt a check).
 	BeforeStart func()
 	// Images, when set, must hold a container's image.
@@ -108,7 +111,12 @@ func (r *Runtime) PodSandboxStatus(_ context.Context, req *runtimeapi.PodSandbox
 	if p.PodIP != "" {
 		st.Network = &runtimeapi.PodSandboxNetworkStatus{Ip: p.PodIP}
 	}
-	return &runtimeapi.PodSandboxStatusResponse{Status: st}, nil
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: st}
+	if req.GetVerbose() && p.SandboxPID > 0 {
+		info, _ := json.Marshal(map[string]any{"pid": p.SandboxPID})
+		resp.Info = map[string]string{"info": string(info)}
+	}
+	return resp, nil
 }
 
 func (r *Runtime) CreateContainer(_ context.Context, req *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
@@ -153,8 +161,11 @@ func (r *Runtime) ContainerStatus(_ context.Context, req *runtimeapi.ContainerSt
 		return nil, status.Errorf(codes.NotFound, "container %q not found", req.GetContainerId())
 	}
 	st := &runtimeapi.ContainerStatus{Id: req.GetContainerId(), State: runtimeapi.ContainerState_CONTAINER_RUNNING}
-	if p.Exits {
+	switch {
+	case p.Exits:
 		st.State, st.ExitCode, st.Reason = runtimeapi.ContainerState_CONTAINER_EXITED, 1, "Error"
+	case p.ExitsOK:
+		st.State, st.ExitCode, st.Reason = runtimeapi.ContainerState_CONTAINER_EXITED, 0, "Completed"
 	}
 	info, _ := json.Marshal(map[string]any{"pid": p.PID})
 	return &runtimeapi.ContainerStatusResponse{Status: st, Info: map[string]string{"info": string(info)}}, nil

@@ -113,3 +113,47 @@ func TestDocumentedHypervisors(t *testing.T) {
 		t.Errorf("docs/profile.md lists\n  %s\nthe table has\n  %s", strings.Join(documented, " "), strings.Join(table, " "))
 	}
 }
+
+// README's Layout lists every package of the module, one line each, and
+// nothing that is not one.
+func TestLayoutListsEveryPackage(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, _ := strings.Cut(string(b), "## Layout")
+	_, block, _ := strings.Cut(layout, "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(block, "\n") {
+		if m := regexp.MustCompile(`^([a-z][a-z0-9/]*)`).FindString(line); m != "" {
+			listed[strings.TrimSuffix(m, "/")] = true
+		}
+	}
+	packages := map[string]bool{}
+	err = filepath.WalkDir("..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") && p != "..") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			packages[filepath.ToSlash(strings.TrimPrefix(filepath.Dir(p), "../"))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range packages {
+		if !listed[p] {
+			t.Errorf("README's Layout does not list %s", p)
+		}
+	}
+	for p := range listed {
+		if !packages[p] {
+			t.Errorf("README's Layout lists %s, which is not a package", p)
+		}
+	}
+}

@@ -93,8 +93,25 @@ func (c *Config) stepsAtOnce() int {
 
 func (c *Config) diagnostics(files map[string]*hcl.File, diags hcl.Diagnostics) {
 	if c.Hooks.Diagnostics != nil && len(diags) > 0 {
-		c.Hooks.Diagnostics(files, diags)
+		c.Hooks.Diagnostics(files, withoutEmptySubjects(diags))
 	}
+}
+
+// withoutEmptySubjects drops the subject of a diagnostic that points at
+// no file (a host's cgroup v1 against a profile with no node block): it is
+// about the host, and an empty range would print as a source location
+// ":0:0" with no source.
+func withoutEmptySubjects(diags hcl.Diagnostics) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		if d.Subject != nil && d.Subject.Filename == "" {
+			c := *d
+			c.Subject = nil
+			d = &c
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // logf is a printf-style function logging at level.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -105,6 +106,24 @@ func singleDashFlags(args []string) []string {
 	return out
 }
 
+// shorthandInWord finds the word pflag read as short flags: "-out" is
+// "-o -u -t" to it.
+var shorthandInWord = regexp.MustCompile(`unknown shorthand flag: '.' in -([A-Za-z][A-Za-z0-9-]+)`)
+
+// singleDashHint suggests the long flag a single-dash word names, as
+// Terraform's users write them (-detailed-exitcode, -out).
+func singleDashHint(c *cobra.Command, err error) string {
+	m := shorthandInWord.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(m[1], "=")
+	if c.Flags().Lookup(name) == nil && c.InheritedFlags().Lookup(name) == nil {
+		return ""
+	}
+	return "; did you mean --" + m[1]
+}
+
 // NewRootCommand builds the nodeup command tree writing to s (for
 // documentation generators: man pages).
 func NewRootCommand(s Streams, environ []string) *cobra.Command {
@@ -151,7 +170,7 @@ plan --detailed-exitcode with changes.`,
 	f.StringVar(&inv.g.logFormat, "log-format", "text", "stderr as text, or json: one JSON object a line")
 	_ = root.RegisterFlagCompletionFunc("log-format", fixedCompletion("text", "json"))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{cmd: c.CommandPath(), msg: oneLine(err.Error())}
+		return usageError{cmd: c.CommandPath(), msg: oneLine(err.Error()) + singleDashHint(c, err)}
 	})
 	root.AddCommand(
 		inv.validateCommand(),

@@ -154,6 +154,10 @@ func TestUsageHints(t *testing.T) {
 		{[]string{"facts", "x"}, `nodeup facts: takes no arguments, got "x"; see nodeup facts --help`},
 		{[]string{"fmt"}, "nodeup fmt: want at least one PROFILE argument"},
 		{[]string{"plan", "x.hcl", "--bogus"}, "nodeup plan: unknown flag: --bogus; see nodeup plan --help"},
+		// Terraform's single-dash long flags get the long flag they name.
+		{[]string{"plan", "x.hcl", "-detailed-exitcode"}, "nodeup plan: unknown shorthand flag: 'd' in -detailed-exitcode; did you mean --detailed-exitcode; see nodeup plan --help"},
+		{[]string{"apply", "x.hcl", "-json"}, "nodeup apply: unknown shorthand flag: 'j' in -json; did you mean --json; see nodeup apply --help"},
+		{[]string{"plan", "x.hcl", "-bogus"}, "nodeup plan: unknown shorthand flag: 'b' in -bogus; see nodeup plan --help"},
 		{[]string{"version", "--phase", "bake"}, "nodeup version: unknown flag: --phase; see nodeup version --help"},
 		{[]string{"render", "x.hcl"}, `nodeup render: required flag(s) "out" not set; see nodeup render --help`},
 		{[]string{"plna"}, `nodeup: unknown command "plna" for "nodeup"; did you mean plan; see nodeup --help`},

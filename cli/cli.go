@@ -164,6 +164,7 @@ plan --detailed-exitcode with changes.`,
 	root.SetErr(inv.raw.Err)
 	root.SetIn(inv.raw.In)
 	root.Flags().BoolVar(&showVersion, "version", false, "print nodeup's version (as nodeup version)")
+	root.SetHelpFunc(inv.help)
 	f := root.PersistentFlags()
 	f.BoolVar(&inv.g.json, "json", false, "print the result on stdout as one JSON document (format_version 1, see docs/json.md)")
 	f.BoolVar(&inv.g.noColor, "no-color", false, "no colour in output (also NO_COLOR=1 or TERM=dumb)")

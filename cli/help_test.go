@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,6 +202,32 @@ func TestCompletion(t *testing.T) {
 		got, directive := complete(t, c.args...)
 		if s := strings.Join(append(got, directive), " "); s != c.want {
 			t.Errorf("complete %q: %q, want %q", c.args, s, c.want)
+		}
+	}
+}
+
+// With --json, help is a JSON document like every other command's output:
+// nodeup --json and COMMAND --help --json.
+func TestHelpJSON(t *testing.T) {
+	for _, args := range [][]string{{"--json"}, {"plan", "--help", "--json"}, {"--help", "--json"}} {
+		var out, errb bytes.Buffer
+		if code := Run(args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, nil); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errb.String())
+		}
+		var doc struct {
+			FormatVersion int `json:"format_version"`
+			Usage         string
+			Commands      []struct{ Name string }
+			Flags         []struct{ Name string }
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.FormatVersion != 1 || doc.Usage == "" {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		if args[0] == "plan" && !slices.ContainsFunc(doc.Flags, func(f struct{ Name string }) bool { return f.Name == "detailed-exitcode" }) {
+			t.Errorf("plan --help --json has no detailed-exitcode flag: %s", out.String())
+		}
+		if args[0] != "plan" && !slices.ContainsFunc(doc.Commands, func(c struct{ Name string }) bool { return c.Name == "apply" }) {
+			t.Errorf("%v lists no apply command: %s", args, out.String())
 		}
 	}
 }

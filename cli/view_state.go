@@ -92,8 +92,11 @@ func describeUnit(u ops.UnitRecord) string {
 	if u.EnabledBefore {
 		parts[0] = "enabled before nodeup"
 	}
-	if u.Start {
+	switch {
+	case u.Started:
 		parts = append(parts, "started")
+	case u.Start:
+		parts = append(parts, "to start at boot")
 	}
 	if u.File != "" {
 		parts = append(parts, "unit file "+u.File)

@@ -98,7 +98,8 @@ func (m DriftMetrics) Text() string {
 	}
 	if m.Applied {
 		gauge("nodeup_last_apply_timestamp_seconds", "When the last nodeup apply ran, in seconds since the epoch.", float64(m.LastApply.Time.Unix()))
-		gauge("nodeup_last_apply_ok", "1 when the last apply converged and verified the node.", bit(m.LastApply.OK))
+		gauge("nodeup_last_apply_ok", "1 when the last apply converged and verified the node.", bit(m.LastApply.OK && m.LastApply.Verified))
+		gauge("nodeup_last_apply_verified", "1 when the last apply verified the node over CRI (an image bake converges without verifying).", bit(m.LastApply.Verified))
 	}
 	if m.Verified {
 		gauge("nodeup_verify_ok", "1 when the runtime passed nodeup's CRI verification during this plan.", bit(m.VerifyOK))

@@ -60,6 +60,7 @@ type (
 		File          string   `json:"file,omitempty"`
 		Links         []string `json:"links,omitempty"`
 		Start         bool     `json:"start,omitempty"`
+		Started       bool     `json:"started,omitempty"`
 		EnabledBefore bool     `json:"enabled_before,omitempty"`
 		// RestartDue says what change makes a restart due.
 		RestartDue string `json:"restart_due,omitempty"`
@@ -201,7 +202,7 @@ func (r *record) artifact(name string) ArtifactRecord {
 
 func (r *record) unit(name string) UnitRecord {
 	u := r.snap.Units[name]
-	rec := UnitRecord{Name: name, File: u.File, Links: u.Links, Start: u.Start, EnabledBefore: u.EnabledBefore}
+	rec := UnitRecord{Name: name, File: u.File, Links: u.Links, Start: u.Start, Started: u.Started, EnabledBefore: u.EnabledBefore}
 	if cause, ok := r.snap.Restarts[name]; ok {
 		rec.RestartDue = cause + " changed"
 	}

@@ -83,6 +83,9 @@ type Unit struct {
 	Links []string `json:"links,omitempty"`
 	// Start says nodeup starts it (and reset stops it).
 	Start bool `json:"start,omitempty"`
+	// Started says an apply has started it; a unit baked into an image
+	// (--phase bake) is enabled to start at boot, and not started yet.
+	Started bool `json:"started,omitempty"`
 	// EnabledBefore says the unit was enabled before nodeup first enabled
 	// it: reset leaves it enabled.
 	EnabledBefore bool `json:"enabledBefore,omitempty"`

@@ -437,6 +437,7 @@ func (u *Unit) record(env *Env, enabled bool) {
 		rec.EnabledBefore = enabled && !earlier
 	}
 	rec.File, rec.Start, rec.Links = u.Path, u.Start, nil
+	rec.Started = u.Start && (rec.Started || env.StartsThings())
 	if p, err := unitPath(env, u); err == nil {
 		if links, err := systemd.InstallLinks(env.Host, p, u.Name); err == nil {
 			for _, l := range links {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,8 @@ type bundleOptions struct {
 	out, cacheDir string
 	arches        []string
 	binaries      []string // ARCH=FILE
+	from          []string
+	list          bool
 }
 
 func (inv *invocation) bundleCommand() *cobra.Command {
@@ -33,21 +37,30 @@ func (inv *invocation) bundleCommand() *cobra.Command {
 		Example: `  nodeup bundle node.hcl -o /srv/nodeup
   nodeup bundle node.hcl -o nodeup-bundle.tar --arch amd64 --arch arm64 --nodeup-binary arm64=bin/nodeup-linux-arm64
   nodeup bundle node.hcl -o nodeup-bundle.tar --cache /var/tmp/nodeup-cache --json
+  nodeup bundle node.hcl --list --arch amd64 --arch arm64
+  nodeup bundle node.hcl -o nodeup-bundle.tar --from https://artifacts.internal/mirror
   nodeup bundle verify nodeup-bundle.tar`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
-		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+		RunE: inv.action(func(cmd *cobra.Command, args []string) error {
+			if o.list {
+				return inv.runBundleList(o, args[0])
+			}
+			if o.out == "" {
+				return usageError{cmd: cmd.CommandPath(), msg: `required flag(s) "output" not set`}
+			}
 			return inv.runBundle(o, args[0])
 		}),
 	}
 	inv.profileFlags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&o.out, "output", "o", "", "directory, or FILE.tar, to write (required)")
+	f.StringVarP(&o.out, "output", "o", "", "directory, or FILE.tar, to write (required, unless --list)")
+	f.BoolVar(&o.list, "list", false, "list every file the bundle would hold (component, version, arch, URL, mirror path, sha256) and where it comes from; download nothing")
+	f.StringArrayVar(&o.from, "from", nil, "take the artifacts from `URL` first, a mirror in the bundle's layout (URL/HOST/PATH: another bundle, an internal mirror); repeatable")
 	f.StringVar(&o.cacheDir, "cache", "", "download cache (default: the user cache directory)")
 	f.StringArrayVar(&o.arches, "arch", nil, "bundle the artifacts for `ARCH` (amd64, arm64; repeatable; default: the profile's)")
 	f.StringArrayVar(&o.binaries, "nodeup-binary", nil, "put `ARCH=FILE` in the bundle as nodeup for ARCH (repeatable; default: this nodeup, for its own architecture)")
 	f.IntVar(&inv.g.parallelism, "parallelism", 0, "downloads run at once (0: twice the number of CPUs)")
-	_ = cmd.MarkFlagRequired("output")
 	_ = cmd.RegisterFlagCompletionFunc("cache", dirs)
 	_ = cmd.RegisterFlagCompletionFunc("arch", fixedCompletion("amd64", "arm64"))
 	_ = cmd.RegisterFlagCompletionFunc("parallelism", cobra.NoFileCompletions)
@@ -61,10 +74,11 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range o.arches {
-		if a != "amd64" && a != "arm64" {
-			return fmt.Errorf("--arch %q: use amd64 or arm64", a)
-		}
+	if err := checkArches(o.arches); err != nil {
+		return err
+	}
+	if err := checkSources(o.from); err != nil {
+		return err
 	}
 	cfg, err := inv.config()
 	if err != nil {
@@ -73,11 +87,51 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	r, err := ops.Bundle(ctx, cfg, ops.BundleOptions{Path: profilePath, Out: o.out, CacheDir: o.cacheDir,
-		Arches: o.arches, Binaries: binaries, Version: nodeupVersion()})
+		Arches: o.arches, Binaries: binaries, Version: nodeupVersion(), From: o.from})
 	if err != nil {
 		return err
 	}
 	return inv.show(bundleView{r})
+}
+
+// runBundleList says what the bundle would hold, downloading nothing.
+func (inv *invocation) runBundleList(o bundleOptions, profilePath string) error {
+	if err := checkArches(o.arches); err != nil {
+		return err
+	}
+	if err := checkSources(o.from); err != nil {
+		return err
+	}
+	cfg, err := inv.config()
+	if err != nil {
+		return err
+	}
+	l, err := ops.ListBundle(cfg, ops.BundleOptions{Path: profilePath, Arches: o.arches, From: o.from})
+	if err != nil {
+		return err
+	}
+	return inv.show(bundleListView{l})
+}
+
+// checkArches reads --arch.
+func checkArches(arches []string) error {
+	for _, a := range arches {
+		if a != "amd64" && a != "arm64" {
+			return fmt.Errorf("--arch %q: use amd64 or arm64", a)
+		}
+	}
+	return nil
+}
+
+// checkSources reads --from: mirrors as a profile's mirror block takes them.
+func checkSources(from []string) error {
+	for _, f := range from {
+		u, err := url.Parse(f)
+		if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
+			return fmt.Errorf("--from %q: want an http://, https:// or file:///absolute/path URL of a mirror (or a bundle) in the mirror layout", printable(f))
+		}
+	}
+	return nil
 }
 
 // parseBinaries reads --nodeup-binary ARCH=FILE flags.

@@ -357,3 +357,61 @@ runc {
 		}
 	}
 }
+
+// bundle --list says what a bundle would hold and from where, downloading
+// nothing; --from takes the artifacts from a source the profile does not
+// name, so an air-gapped profile (upstream = false, its mirror not
+// reachable here) bundles from another mirror.
+func TestBundleListAndFrom(t *testing.T) {
+	mirror, profile := fakeMirror(t)
+	src, _ := os.ReadFile(profile)
+	gone := filepath.Join(t.TempDir(), "not-here")
+	airgapped := filepath.Join(t.TempDir(), "p.hcl")
+	os.WriteFile(airgapped, []byte(strings.Replace(string(src), "file://"+mirror, "file://"+gone, 1)), 0o644)
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	code, out, errs := nodeup(t, "bundle", airgapped, "--list", "--from", "file://"+mirror, "--cache", cache)
+	if code != 0 {
+		t.Fatalf("bundle --list: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz  containerd 2.3.4 (amd64)",
+		"    from file://" + mirror + "/github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64\n",
+		"    from file://" + gone + "/github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64\n",
+		"bundle: 2 files for amd64, downloaded from the first source that answers; nothing was downloaded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bundle --list lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("bundle --list made the download cache")
+	}
+	code, out, _ = nodeup(t, "bundle", airgapped, "--list", "--json")
+	var doc struct {
+		Files []ops.ListedArchive
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Files) != 2 || doc.Files[0].SHA256 == "" || doc.Files[0].Path == "" || len(doc.Files[0].Arches) != 1 {
+		t.Errorf("bundle --list --json: exit %d %v\n%s", code, err, out)
+	}
+
+	// As written, the profile's only mirror is gone: bundling fails; from
+	// the other mirror it works.
+	out1 := filepath.Join(t.TempDir(), "b1")
+	if code, _, _ := nodeup(t, "bundle", airgapped, "-o", out1, "--cache", cache); code == 0 {
+		t.Error("bundled from a mirror that is gone")
+	}
+	out2 := filepath.Join(t.TempDir(), "b2")
+	if code, out, errs := nodeup(t, "bundle", airgapped, "-o", out2, "--cache", cache, "--from", "file://"+mirror); code != 0 {
+		t.Fatalf("bundle --from: exit %d\n%s%s", code, out, errs)
+	}
+	if m := readManifest(t, out2); len(m.Files) < 2 {
+		t.Errorf("manifest %+v", m)
+	}
+	if code, _, errs := nodeup(t, "bundle", airgapped, "--list", "--from", "ftp://x"); code != 1 || !strings.Contains(errs, `--from "ftp://x": want an http://, https:// or file:///absolute/path URL`) {
+		t.Errorf("--from ftp: exit %d\n%s", code, errs)
+	}
+	if code, _, errs := nodeup(t, "bundle", airgapped); code != 1 || !strings.Contains(errs, `required flag(s) "output" not set`) {
+		t.Errorf("bundle without -o: exit %d\n%s", code, errs)
+	}
+}

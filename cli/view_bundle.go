@@ -81,3 +81,26 @@ func (v bundleVerifyView) err() error {
 	}
 	return nil
 }
+
+// bundleListView is what a bundle would hold: one line per file, with its
+// sha256, mirror path, architectures and first source.
+type bundleListView struct{ l *ops.BundleListing }
+
+func (v bundleListView) human(inv *invocation) {
+	for _, f := range v.l.Files {
+		what := f.Component + " " + f.Version
+		if f.Image != "" {
+			what = "image " + f.Image
+		}
+		fmt.Fprintf(inv.out, "%s  %s  %s (%s)\n", f.SHA256, printable(f.Path), printable(strings.TrimSpace(what)), strings.Join(f.Arches, ", "))
+		for _, s := range f.Sources {
+			fmt.Fprintf(inv.out, "    from %s\n", printable(s))
+		}
+	}
+	fmt.Fprintf(inv.out, "bundle: %d files for %s, downloaded from the first source that answers; nothing was downloaded\n",
+		len(v.l.Files), strings.Join(v.l.Arches, ", "))
+}
+
+func (v bundleListView) document() any { return v.l }
+
+func (v bundleListView) ok() bool { return true }

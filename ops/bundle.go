@@ -36,6 +36,10 @@ type BundleOptions struct {
 	Binaries map[string]string
 	// Version is this nodeup's version, for the manifest.
 	Version string
+	// From are sources to take the artifacts from before those the
+	// profile names: mirrors in the bundle's layout (FROM/HOST/PATH), such
+	// as another bundle or an internal mirror the nodes will not use.
+	From []string
 }
 
 // BundleReport is what a bundle holds.
@@ -74,7 +78,7 @@ func Bundle(ctx context.Context, c *Config, o BundleOptions) (*BundleReport, err
 	if err != nil {
 		return nil, err
 	}
-	files, err := c.fetchAll(ctx, cacheDir, contents.downloads())
+	files, err := c.fetchAll(ctx, cacheDir, contents.downloads(o.From))
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +237,52 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 	return bc, nil
 }
 
+// sources are where the file is downloaded from: each of from in the
+// bundle's layout, then where the profile says.
+func (cf *carried) sources(from []string) []string {
+	var out []string
+	for _, f := range from {
+		out = append(out, strings.TrimRight(f, "/")+"/"+cf.Entry.Path)
+	}
+	return append(out, cf.Candidates...)
+}
+
+// BundleListing is what a bundle of a profile would hold, found without
+// downloading anything.
+type BundleListing struct {
+	Arches []string        `json:"arches"`
+	Files  []ListedArchive `json:"files"`
+}
+
+// ListedArchive is one download a bundle would hold.
+type ListedArchive struct {
+	Component string   `json:"component"`
+	Version   string   `json:"version,omitempty"`
+	Image     string   `json:"image,omitempty"`
+	Arches    []string `json:"arches"`
+	URL       string   `json:"url,omitempty"`
+	// Path is where the bundle, and so a mirror, holds it.
+	Path    string   `json:"path"`
+	SHA256  string   `json:"sha256"`
+	Sources []string `json:"sources"`
+}
+
+// ListBundle says what Bundle would download for the profile, for each
+// architecture, and from where (o.From first), without downloading.
+func ListBundle(c *Config, o BundleOptions) (*BundleListing, error) {
+	contents, err := c.bundleContents(o.Path, o.Arches)
+	if err != nil {
+		return nil, err
+	}
+	l := &BundleListing{Arches: contents.arches, Files: []ListedArchive{}}
+	for _, cf := range contents.files {
+		e := cf.Entry
+		l.Files = append(l.Files, ListedArchive{Component: e.Component, Version: e.Version, Image: e.Image, Arches: cf.arches,
+			URL: e.URL, Path: e.Path, SHA256: cf.SHA256, Sources: cf.sources(o.From)})
+	}
+	return l, nil
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -250,13 +300,14 @@ type bundleDownload struct {
 	file func(cached string) (bundle.File, error)
 }
 
-// downloads lists what the bundle downloads.
-func (bc *bundleContents) downloads() []bundleDownload {
+// downloads lists what the bundle downloads, from the sources in from
+// first.
+func (bc *bundleContents) downloads(from []string) []bundleDownload {
 	var out []bundleDownload
 	for _, cf := range bc.files {
 		out = append(out, bundleDownload{
 			what:       cf.What,
-			candidates: cf.Candidates,
+			candidates: cf.sources(from),
 			sha256:     cf.SHA256,
 			file:       func(cached string) (bundle.File, error) { return carriedFile(cf, cached) },
 		})

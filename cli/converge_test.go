@@ -146,7 +146,7 @@ func TestApplyOnATempRoot(t *testing.T) {
 	profile := testProfile(t)
 	root := t.TempDir()
 
-	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode")
 	if code != 2 {
 		t.Fatalf("plan before apply: exit %d\n%s%s", code, out, errs)
 	}
@@ -183,7 +183,7 @@ func TestApplyOnATempRoot(t *testing.T) {
 	noSecret(t, "state.json", string(state))
 	stateInfo, _ := os.Stat(filepath.Join(root, paths.StateFile))
 
-	code, out, errs = nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	code, out, errs = nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode")
 	if code != 0 || !strings.Contains(out, "Plan: 0 to create, 0 to update,") {
 		t.Errorf("plan after apply: exit %d\n%s%s", code, out, errs)
 	}
@@ -270,7 +270,7 @@ func TestJSONOutput(t *testing.T) {
 	if again := parseJSON(t, "second apply --json", out); code != 0 || again.Summary["create"]+again.Summary["update"] != 0 {
 		t.Errorf("second apply: exit %d, summary %v", code, again.Summary)
 	}
-	code, out, _ = nodeup(t, "plan", profile, "--root", root, "--json", "--detailed-exitcode")
+	code, out, _ = nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--json", "--detailed-exitcode")
 	if code != 0 {
 		t.Errorf("plan --json --detailed-exitcode without changes: exit %d\n%s", code, out)
 	}
@@ -283,7 +283,7 @@ func TestPlanJSONFailedStep(t *testing.T) {
 	// A file where a directory must be.
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/containerd"), []byte("not a directory"), 0o644)
-	code, out, _ := nodeup(t, "plan", profile, "--root", root, "--json")
+	code, out, _ := nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--json")
 	r := parseJSON(t, "plan --json", out)
 	if code != 1 || r.Summary["failed"] == 0 {
 		t.Errorf("exit %d, summary %v", code, r.Summary)
@@ -458,14 +458,14 @@ func TestSensitiveValueInDiffsAndLogs(t *testing.T) {
 	os.MkdirAll(filepath.Dir(dropIn), 0o755)
 	os.WriteFile(dropIn, []byte("[Service]\nEnvironment=TOKEN="+secret+"\n"), 0o644)
 
-	code, out, errs := nodeup(t, "plan", profile, "--root", root)
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake")
 	if code != 0 || !strings.Contains(out, "    (sensitive content)\n") ||
 		!strings.Contains(out, "~ file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf: update content differs; nodeup did not write it: the old file is backed up under /var/lib/nodeup/backup\n") {
 		t.Errorf("plan: exit %d\n%s%s", code, out, errs)
 	}
 	noSecret(t, "plan", out+errs)
 	for _, args := range [][]string{
-		{"plan", profile, "--root", root, "--json"},
+		{"plan", profile, "--root", root, "--phase", "bake", "--json"},
 		{"apply", profile, "--root", root, "--phase", "bake", "--json", "--log-format", "json"},
 	} {
 		code, out, errs := nodeup(t, args...)
@@ -645,7 +645,7 @@ func TestFifoStateRefused(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, out, errs := nodeup(t, "plan", profile, "--root", root)
+		code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake")
 		done <- result{code, out, errs}
 	}()
 	select {

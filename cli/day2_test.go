@@ -164,7 +164,7 @@ func TestResetCommand(t *testing.T) {
 		t.Errorf("reset --purge --json: exit %d %v\n%s", code, err, out)
 	}
 
-	code, out, _ = nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	code, out, _ = nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(out, "+ artifact:containerd: create") || !strings.Contains(out, "~ file:/etc/containerd/config.toml: update content differs; nodeup did not write it") {
 		t.Errorf("plan after reset: exit %d\n%s", code, out)
 	}
@@ -195,7 +195,7 @@ func TestPlanMetricsFile(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(t.TempDir(), "textfile", "nodeup.prom")
 
-	code, _, errs := nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode", "--metrics-file", file)
+	code, _, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode", "--metrics-file", file)
 	m := readMetrics(t, file)
 	if code != 2 || m["nodeup_plan_ok"] != "1" || m["nodeup_drift_steps"] == "0" || m["nodeup_drift_steps"] == "" {
 		t.Errorf("before apply: exit %d %v\n%s", code, m, errs)
@@ -210,7 +210,7 @@ func TestPlanMetricsFile(t *testing.T) {
 	if code, out, errs := nodeup(t, "apply", profile, "--root", root, "--phase", "bake"); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
-	code, _, _ = nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode", "--metrics-file", file)
+	code, _, _ = nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode", "--metrics-file", file)
 	m = readMetrics(t, file)
 	// A bake converges without verifying: not an apply that is ok.
 	if code != 0 || m["nodeup_drift_steps"] != "0" || m["nodeup_last_apply_ok"] != "0" || m["nodeup_last_apply_verified"] != "0" || m["nodeup_last_apply_timestamp_seconds"] == "" {
@@ -223,7 +223,7 @@ func TestPlanMetricsFile(t *testing.T) {
 	// A profile that does not load still says so.
 	bad := filepath.Join(t.TempDir(), "bad.hcl")
 	os.WriteFile(bad, []byte("containerd {"), 0o644)
-	code, _, _ = nodeup(t, "plan", bad, "--root", root, "--metrics-file", file)
+	code, _, _ = nodeup(t, "plan", bad, "--root", root, "--phase", "bake", "--metrics-file", file)
 	m = readMetrics(t, file)
 	if code != 1 || m["nodeup_plan_ok"] != "0" || m["nodeup_last_apply_timestamp_seconds"] == "" {
 		t.Errorf("broken profile: exit %d %v", code, m)
@@ -270,11 +270,25 @@ func TestApplyRefusesASchemaDowngrade(t *testing.T) {
 	cfg := filepath.Join(root, "etc/containerd/config.toml")
 	before, _ := os.ReadFile(cfg)
 
-	code, _, errs := nodeup(t, "plan", older, "--root", root)
-	if code != 0 || !strings.Contains(errs, "warning: artifact:containerd: containerd 2.3.4 -> 1.7.30 is a downgrade across config schemas (version 4 -> 2)") {
+	// The plan predicts the apply: it fails, in its diagnostics and its
+	// failed count, and passes with --allow-downgrade.
+	code, _, errs := nodeup(t, "plan", older, "--root", root, "--phase", "bake")
+	if code != 1 || !strings.Contains(errs, "Error: apply would refuse this plan") || !strings.Contains(errs, "artifact:containerd: containerd 2.3.4 -> 1.7.30 is a downgrade across config schemas (version 4 -> 2)") {
 		t.Errorf("plan of a downgrade: exit %d\n%s", code, errs)
 	}
-	code, out, errs := nodeup(t, "apply", older, "--root", root, "--phase", "bake")
+	code, out, _ := nodeup(t, "plan", older, "--root", root, "--phase", "bake", "--json")
+	var doc struct {
+		OK          bool
+		Summary     map[string]int
+		Diagnostics []struct{ Severity, Summary string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil || doc.OK || doc.Summary["failed"] != 1 || len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Severity != "error" {
+		t.Errorf("plan --json of a downgrade: exit %d %v\n%s", code, err, out)
+	}
+	if code, _, errs := nodeup(t, "plan", older, "--root", root, "--phase", "bake", "--allow-downgrade"); code != 0 {
+		t.Errorf("plan --allow-downgrade: exit %d\n%s", code, errs)
+	}
+	code, out, errs = nodeup(t, "apply", older, "--root", root, "--phase", "bake")
 	if code != 1 || !strings.Contains(errs, "nothing was changed. Pass --allow-downgrade to apply it anyway") {
 		t.Errorf("apply of a downgrade: exit %d\n%s%s", code, out, errs)
 	}

@@ -61,7 +61,7 @@ func TestBakeKeepsProfileAndValues(t *testing.T) {
 
 	// At boot, nothing is given: the kept values are read by default.
 	var bout, berr bytes.Buffer
-	if code := Run([]string{"plan", kept, "--root", root, "--detailed-exitcode"}, Streams{In: strings.NewReader(""), Out: &bout, Err: &berr}, nil); code != 0 {
+	if code := Run([]string{"plan", kept, "--root", root, "--phase", "bake", "--detailed-exitcode"}, Streams{In: strings.NewReader(""), Out: &bout, Err: &berr}, nil); code != 0 {
 		t.Errorf("plan of the kept profile with no values given: exit %d\n%s%s", code, bout.String(), berr.String())
 	}
 
@@ -96,7 +96,7 @@ func TestBakeKeepsProfileAndValues(t *testing.T) {
 
 	// Other phases keep nothing.
 	other := t.TempDir()
-	if code, out, errs := nodeup(t, "plan", profile, "--root", other); code != 0 {
+	if code, out, errs := nodeup(t, "plan", profile, "--root", other, "--phase", "bake"); code != 0 {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(other, paths.ProfileDir)); err == nil {

@@ -40,7 +40,7 @@ func TestPlanTouchesNothing(t *testing.T) {
 	profile := testProfile(t)
 	root := t.TempDir()
 	before := snapshot(t, root)
-	if code, out, errs := nodeup(t, "plan", profile, "--root", root); code != 0 {
+	if code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake"); code != 0 {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
 	}
 	if after := snapshot(t, root); after != before {
@@ -53,7 +53,7 @@ func TestPlanTouchesNothing(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/containerd/config.toml"), []byte("edited\n"), 0o644)
 	os.Chmod(filepath.Join(root, "usr/local/bin/containerd"), 0o644)
 	before = snapshot(t, root)
-	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--detailed-exitcode")
+	code, out, errs := nodeup(t, "plan", profile, "--root", root, "--phase", "bake", "--detailed-exitcode")
 	if code != 2 {
 		t.Fatalf("plan after drift: exit %d\n%s%s", code, out, errs)
 	}
@@ -83,7 +83,7 @@ func TestApplyAsNonRoot(t *testing.T) {
 	}
 	// plan needs no root.
 	errb.Reset()
-	code = runWith([]string{"plan", "../profiles/default.hcl", "--root", t.TempDir()}, Streams{Out: &out, Err: &errb}, nil, user)
+	code = runWith([]string{"plan", "../profiles/default.hcl", "--root", t.TempDir(), "--phase", "bake"}, Streams{Out: &out, Err: &errb}, nil, user)
 	if code != 0 {
 		t.Errorf("plan as a user: exit %d\n%s", code, errb.String())
 	}

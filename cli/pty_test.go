@@ -117,7 +117,7 @@ func TestColourOnATerminal(t *testing.T) {
 	profile := testProfile(t)
 	root := t.TempDir()
 	base := append([]string{"TERM=xterm"}, environ...)
-	code, screen := onTerminal(t, base, "plan", profile, "--root", root, "--verbose")
+	code, screen := onTerminal(t, base, "plan", profile, "--root", root, "--phase", "bake", "--verbose")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, screen)
 	}
@@ -139,7 +139,7 @@ func TestColourOnATerminal(t *testing.T) {
 		"TERM=dumb":  {append([]string{"TERM=dumb"}, environ...), nil},
 		"--no-color": {base, []string{"--no-color"}},
 	} {
-		for _, args := range [][]string{{"plan", profile, "--root", root}, {"validate", "../plan/testdata/invalid/many_errors.hcl"}} {
+		for _, args := range [][]string{{"plan", profile, "--root", root, "--phase", "bake"}, {"validate", "../plan/testdata/invalid/many_errors.hcl"}} {
 			_, screen := onTerminal(t, c.env, append(args, c.args...)...)
 			if strings.Contains(screen, "\x1b") {
 				t.Errorf("%s: %s prints escape codes:\n%q", name, args[0], screen)

@@ -173,7 +173,7 @@ func (p printer) line(s string) {
 }
 
 // plan shows each step that changes, with its diff, then a summary.
-func (p printer) plan(views []stepView, verbose bool) {
+func (p printer) plan(views []stepView, verbose bool, refused int) {
 	for _, v := range views {
 		if v.Result != resultOK || (!changed(v) && !verbose) {
 			continue
@@ -187,5 +187,6 @@ func (p printer) plan(views []stepView, verbose bool) {
 		}
 	}
 	c := count(views)
+	c.failed += refused
 	fmt.Fprintf(p.w, "Plan: %d to create, %d to update, %d unchanged, %d skipped, %d failed.\n", c.create, c.update, c.noop, c.skip, c.failed)
 }

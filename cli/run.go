@@ -31,7 +31,7 @@ func (inv *invocation) runPlan(path string, o planOptions) error {
 	at := time.Now()
 	r, err := ops.Plan(ctx, cfg, ops.PlanOptions{Path: path, AllowDowngrade: o.allowDowngrade, Drift: o.metricsFile != ""})
 	if err == nil {
-		v := planView{steps: inv.views(r.Results, nil), verbose: o.verbose}
+		v := planView{steps: inv.views(r.Results, nil), verbose: o.verbose, refusals: r.Refusals}
 		if err = inv.show(v); err == nil {
 			err = v.err(o.detailedExitcode)
 		}

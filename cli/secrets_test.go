@@ -92,11 +92,11 @@ func TestSecretFormsNeverPrint(t *testing.T) {
 				{"graph", profile, "--format", "dot"},
 				{"render", profile, "--out", out},
 				{"render", profile, "--out", out, "--json"},
-				{"plan", profile, "--root", root},
-				{"plan", profile, "--root", root, "--json"},
+				{"plan", profile, "--root", root, "--phase", "bake"},
+				{"plan", profile, "--root", root, "--phase", "bake", "--json"},
 				{"apply", profile, "--root", root, "--phase", "bake"},
 				{"apply", profile, "--root", root, "--phase", "bake", "--json", "--log-format", "json"},
-				{"plan", profile, "--root", root, "--verbose"},
+				{"plan", profile, "--root", root, "--phase", "bake", "--verbose"},
 				{"verify", profile, "--root", root, "--endpoint", endpoint},
 				{"verify", profile, "--root", root, "--endpoint", endpoint, "--json"},
 				{"bundle", profile, "-o", filepath.Join(out, "bundle"), "--cache", t.TempDir()},
@@ -141,7 +141,7 @@ func TestShortSecret(t *testing.T) {
 		t.Errorf("the short value garbled the graph:\n%s", graph)
 	}
 	stdout.Reset()
-	if code := Run([]string{"plan", profile, "--root", t.TempDir()}, Streams{Out: &stdout, Err: &stderr}, env); code != 0 {
+	if code := Run([]string{"plan", profile, "--root", t.TempDir(), "--phase", "bake"}, Streams{Out: &stdout, Err: &stderr}, env); code != 0 {
 		t.Fatalf("plan: exit %d\n%s", code, stderr.String())
 	}
 	plan := stdout.String()

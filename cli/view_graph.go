@@ -12,24 +12,35 @@ import (
 	"github.com/nodeup/nodeup/plan"
 )
 
-// planView is a plan: each step that changes, with its diff, and a summary.
+// planView is a plan: each step that changes, with its diff, and a
+// summary whose failures count what apply would refuse.
 type planView struct {
-	steps   []stepView
-	verbose bool
+	steps    []stepView
+	verbose  bool
+	refusals []string
 }
 
-func (v planView) human(inv *invocation) { inv.printer().plan(v.steps, v.verbose) }
+func (v planView) human(inv *invocation) { inv.printer().plan(v.steps, v.verbose, len(v.refusals)) }
+
+func (v planView) counts() counts {
+	c := count(v.steps)
+	c.failed += len(v.refusals)
+	return c
+}
 
 func (v planView) document() any {
-	c := count(v.steps)
+	c := v.counts()
 	return map[string]any{"steps": v.steps, "summary": c.json(), "changes": c.changes() > 0}
 }
 
-func (v planView) ok() bool { return count(v.steps).failed == 0 }
+func (v planView) ok() bool { return v.counts().failed == 0 }
 
-// err is how the plan ends: an error when a step could not be checked,
-// exit 2 for changes with --detailed-exitcode.
+// err is how the plan ends: an error when apply would refuse it or a step
+// could not be checked, exit 2 for changes with --detailed-exitcode.
 func (v planView) err(detailedExitcode bool) error {
+	if len(v.refusals) > 0 {
+		return fmt.Errorf("plan: apply would refuse this plan: %s", firstLine(v.refusals[0]))
+	}
 	c := count(v.steps)
 	if c.failed > 0 {
 		return fmt.Errorf("plan: %d step(s) could not be checked: %s; their errors are above", c.failed, failedIDs(v.steps))
@@ -60,7 +71,7 @@ func (l *liveView) planned(results []engine.Result) {
 		l.plan[r.ID] = r
 	}
 	if !l.inv.g.json {
-		l.out.plan(l.inv.views(results, nil), l.verbose)
+		l.out.plan(l.inv.views(results, nil), l.verbose, 0)
 		fmt.Fprintln(l.inv.out)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/nodeup/nodeup/engine"
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/plan"
@@ -27,6 +29,10 @@ type PlanReport struct {
 	// Verified says the runtime was asked (Drift, where this run may talk
 	// to it), VerifyOK that it passed.
 	Verified, VerifyOK bool
+	// Refusals are what apply would refuse before changing anything, with
+	// the same profile, phase, root and flags: a plan that passes is one
+	// apply can run. Each is also an error diagnostic.
+	Refusals []string
 }
 
 // Plan checks every step of the profile against the node and says what
@@ -42,15 +48,31 @@ func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
 		return nil, err
 	}
 	defer cleanup()
-	if err := checkVersions(g, env, false, o.AllowDowngrade); err != nil {
-		return nil, err
-	}
 	r := &PlanReport{Loaded: pr.loaded, Graph: g}
+	for _, err := range c.applyRefusals(o.Path, g, env, o.AllowDowngrade) {
+		r.Refusals = append(r.Refusals, err.Error())
+		c.diagnostics(nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "apply would refuse this plan", Detail: err.Error()}})
+	}
 	r.Results = engine.Run(ctx, g, env, engine.Options{Parallelism: c.stepsAtOnce()})
 	if o.Drift {
 		r.Verified, r.VerifyOK = verifyForMetrics(ctx, g, env)
 	}
 	return r, nil
+}
+
+// applyRefusals are the refusals apply would make of this plan before it
+// changed anything: where it could neither start nor verify what it
+// installs (the phase and the root), and a containerd downgrade across
+// config schemas without allowDowngrade.
+func (c *Config) applyRefusals(path string, g *graph.Graph, env *steps.Env, allowDowngrade bool) []error {
+	var out []error
+	if err := c.canVerify(path); err != nil {
+		out = append(out, err)
+	}
+	if err := checkVersions(g, env, false, allowDowngrade); err != nil {
+		out = append(out, err)
+	}
+	return out
 }
 
 // prepared is a profile compiled for one run.

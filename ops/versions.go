@@ -21,15 +21,13 @@ func configSchema(artifact, version string) int {
 	return v
 }
 
-// checkVersions refuses an apply that moves containerd to a release
-// reading an older config schema, unless allowed; a plan warns of it. An
-// apply logs the releases it moves.
+// checkVersions refuses a run that moves containerd to a release reading
+// an older config schema, unless allowed (a plan says apply would refuse
+// it). An apply logs the releases it moves.
 func checkVersions(gr *graph.Graph, env *steps.Env, apply, allow bool) error {
 	var errs []error
 	for _, d := range engine.SchemaDowngrades(gr, env.State, configSchema) {
 		switch {
-		case !apply && !allow:
-			env.Warnf("%v; apply will refuse it", d)
 		case allow:
 			env.Warnf("%s: %s %s -> %s goes back across config schemas (version %d -> %d), as --allow-downgrade allows", d.Step, d.Name, d.From, d.To, d.FromSchema, d.ToSchema)
 		default:

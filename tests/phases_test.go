@@ -93,9 +93,15 @@ func TestRootIntoPlainDirectory(t *testing.T) {
 	bin := buildNodeup(t)
 	root := t.TempDir()
 	args := append(hostArgs(t, "1.7.30"), "--root", root)
+	// The plan predicts the apply: without --phase bake it fails as apply
+	// would, and with it, it shows the changes.
 	r := hostNodeup(t, bin, append([]string{"plan", "--detailed-exitcode"}, args...)...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "apply would refuse this plan") || !strings.Contains(r.Stderr, "use --phase bake") {
+		t.Fatalf("plan on an empty root without --phase bake: want exit 1 saying apply would refuse it, got %s", r)
+	}
+	r = hostNodeup(t, bin, append([]string{"plan", "--detailed-exitcode", "--phase", "bake"}, args...)...)
 	if r.Code != 2 {
-		t.Fatalf("plan on an empty root: want exit 2, got %s", r)
+		t.Fatalf("plan --phase bake on an empty root: want exit 2, got %s", r)
 	}
 	r = hostNodeup(t, bin, append([]string{"apply"}, args...)...)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "use --phase bake") {

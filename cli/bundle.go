@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -133,10 +132,7 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 		return err
 	}
 	for _, f := range snapshot {
-		files = append(files, bundle.File{
-			Entry: bundle.Entry{Component: bundle.ComponentProfile, Path: path.Join(bundle.ProfileDir, f.Rel), SHA256: digest.Bytes(f.Data), Size: int64(len(f.Data))},
-			Data:  f.Data, Mode: f.Mode,
-		})
+		files = append(files, bundle.ProfileFile(f.Rel, f.Data, f.Mode, f.Sensitive))
 	}
 	if self, err := os.Executable(); err == nil && runtime.GOOS == "linux" && binaries[runtime.GOARCH] == "" && slices.Contains(arches, runtime.GOARCH) {
 		binaries[runtime.GOARCH] = self
@@ -178,7 +174,7 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 			"artifacts": arts, "images": imgs, "files": all, "manifest": bundle.ManifestName}, true)
 	}
 	for _, f := range files {
-		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.SHA256, printable(f.Path), f.Size)
+		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.ShownSHA256(), printable(f.Path), f.Size)
 	}
 	images := ""
 	switch n := len(c.images); n {

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
+
+	"github.com/nodeup/nodeup/plan"
 )
 
 type formattedFile struct {
@@ -64,7 +66,7 @@ Flags may be written with one dash or two (-check, --check).`,
 				if !inv.g.json {
 					fmt.Fprintln(inv.out, printable(f))
 					if diff {
-						inv.printDiff(f, src, out)
+						inv.printDiff(f, plan.HideSensitiveValues(src, f), plan.HideSensitiveValues(out, f))
 					}
 				}
 				if !check {

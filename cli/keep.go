@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/nodeup/nodeup/engine/state"
-	"github.com/nodeup/nodeup/node/digest"
 
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
@@ -72,7 +71,7 @@ func recordProfileDir(st *state.State, dir string, files []plan.SnapshotFile) {
 	kept := map[string]bool{}
 	for _, f := range files {
 		kept[path.Join(dir, f.Rel)] = true
-		st.Record(path.Join(dir, f.Rel), digest.Bytes(f.Data))
+		st.RecordContent(path.Join(dir, f.Rel), f.Data, f.Mode)
 	}
 	for p := range st.Snapshot().Files {
 		if strings.HasPrefix(p, dir+"/") && !kept[p] {

@@ -109,14 +109,19 @@ func TestRecordProfileDir(t *testing.T) {
 		{Rel: "files/x.conf", Data: []byte("b")},
 	})
 	recordProfileDir(st, "/etc/nodeup/profile.d", []plan.SnapshotFile{
-		{Rel: "node.hcl", Data: []byte("c")},
-		{Rel: "nodeup.auto.vars.hcl", Data: []byte("d")},
+		{Rel: "node.hcl", Data: []byte("c"), Mode: 0o644},
+		{Rel: "nodeup.auto.vars.hcl", Data: []byte("d"), Mode: 0o600},
 	})
 	snap := st.Snapshot()
 	want := map[string]string{
 		"/etc/containerd/config.toml":                "c0ffee",
 		"/etc/nodeup/profile.d/node.hcl":             digest.Bytes([]byte("c")),
-		"/etc/nodeup/profile.d/nodeup.auto.vars.hcl": digest.Bytes([]byte("d")),
+		"/etc/nodeup/profile.d/nodeup.auto.vars.hcl": snap.Files["/etc/nodeup/profile.d/nodeup.auto.vars.hcl"],
+	}
+	// A file only its owner reads is recorded by a keyed mark, never its
+	// sha256: state.json is world-readable.
+	if sum := want["/etc/nodeup/profile.d/nodeup.auto.vars.hcl"]; !state.Private(sum) || strings.Contains(sum, digest.Bytes([]byte("d"))) {
+		t.Errorf("the 0600 vars file is recorded as %q", sum)
 	}
 	if len(snap.Files) != len(want) {
 		t.Errorf("files recorded: %v, want %v", snap.Files, want)

@@ -86,6 +86,7 @@ its members, a directory, a backup), an artifact name (containerd) or a unit
 type stateView struct {
 	h         *host.Host
 	exists    bool
+	st        *state.State
 	snap      state.Snapshot
 	backups   map[string][]string
 	lastApply *state.LastApply
@@ -104,7 +105,7 @@ func readStateView(g *globalOptions) (*stateView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.snap = st.Snapshot()
+	v.st, v.snap = st, st.Snapshot()
 	if v.backups, err = h.Backups(); err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (v *stateView) list() stateList {
 		l.Artifacts = append(l.Artifacts, artifactItem{name, v.snap.Artifacts[name]})
 	}
 	for _, p := range slices.Sorted(maps.Keys(v.snap.Files)) {
-		l.Files = append(l.Files, fileItem{Path: p, SHA256: v.snap.Files[p], Artifact: v.snap.ArtifactOf(p)})
+		l.Files = append(l.Files, fileItem{Path: p, SHA256: state.Shown(v.snap.Files[p]), Artifact: v.snap.ArtifactOf(p)})
 	}
 	for _, p := range slices.Sorted(maps.Keys(v.snap.Trees)) {
 		l.Trees = append(l.Trees, treeItem{Path: p, Artifact: v.snap.ArtifactOf(p), Entries: len(v.snap.Trees[p])})

@@ -81,20 +81,8 @@ func (v *stateView) notFound(item, hint string) error {
 
 // file is a recorded file with what the node holds there now.
 func (v *stateView) file(p string) fileItem {
-	f := fileItem{Path: p, SHA256: v.snap.Files[p], Artifact: v.snap.ArtifactOf(p), Backups: v.backups[p]}
-	have, err := v.h.SHA256(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		f.Status = "missing"
-	case err != nil:
-		f.Status = err.Error()
-	case f.SHA256 == "":
-		f.Status = "not recorded"
-	case have == f.SHA256:
-		f.Status = "as nodeup wrote it"
-	default:
-		f.Status = "changed since nodeup wrote it (sha256:" + have + ")"
-	}
+	f := fileItem{Path: p, SHA256: state.Shown(v.snap.Files[p]), Artifact: v.snap.ArtifactOf(p), Backups: v.backups[p]}
+	f.Status = v.st.FileStatus(v.h, p)
 	return f
 }
 

@@ -169,40 +169,50 @@ func valueSize(v cty.Value, limit int) int {
 // file and never show what it holds.
 func fileFunc(baseDir string, dirs []string, read func(profile.FileRead)) function.Function {
 	return function.New(&function.Spec{
-		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Params: []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
-			abs := p
-			if !filepath.IsAbs(abs) {
-				abs = filepath.Join(baseDir, p)
+			arg, marks := args[0].Unmark()
+			v, err := readFileArg(arg.AsString(), baseDir, dirs, read)
+			if err != nil && len(marks) > 0 {
+				// The path is a secret, however short: no error names it.
+				return cty.NilVal, function.NewArgErrorf(0, "cannot read the file a sensitive value names (nodeup does not show the path); check the variable's value, and that the file is a regular file inside the profile's directory or one allowed with --allow-file-outside")
 			}
-			abs, err := filepath.Abs(abs)
-			if err != nil {
-				return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
-			}
-			for _, dir := range append([]string{baseDir}, dirs...) {
-				dir, err := filepath.Abs(dir)
-				if err != nil {
-					continue
-				}
-				rel, err := filepath.Rel(dir, abs)
-				if err != nil || !filepath.IsLocal(rel) {
-					continue
-				}
-				b, err := readBelow(dir, rel)
-				if err != nil {
-					return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
-				}
-				read(profile.FileRead{Arg: p, Path: abs})
-				return cty.StringVal(string(b)), nil
-			}
-			base, _ := filepath.Abs(baseDir)
-			return cty.NilVal, function.NewArgErrorf(0,
-				"%s is outside the profile's directory %s, and nodeup reads no other file unless told to. Copy the file next to the profile, or allow its directory with --allow-file-outside %s",
-				abs, base, filepath.Dir(abs))
+			return v.WithMarks(marks), err
 		},
 	})
+}
+
+// readFileArg reads file() argument p (see fileFunc).
+func readFileArg(p, baseDir string, dirs []string, read func(profile.FileRead)) (cty.Value, error) {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(baseDir, p)
+	}
+	abs, err := filepath.Abs(abs)
+	if err != nil {
+		return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
+	}
+	for _, dir := range append([]string{baseDir}, dirs...) {
+		dir, err := filepath.Abs(dir)
+		if err != nil {
+			continue
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		b, err := readBelow(dir, rel)
+		if err != nil {
+			return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
+		}
+		read(profile.FileRead{Arg: p, Path: abs})
+		return cty.StringVal(string(b)), nil
+	}
+	base, _ := filepath.Abs(baseDir)
+	return cty.NilVal, function.NewArgErrorf(0,
+		"%s is outside the profile's directory %s, and nodeup reads no other file unless told to. Copy the file next to the profile, or allow its directory with --allow-file-outside %s",
+		abs, base, filepath.Dir(abs))
 }
 
 // recordRead notes a file file() read, once, for Snapshot.
@@ -214,6 +224,13 @@ func (l *loader) recordRead(r profile.FileRead) {
 	}
 	l.reads = append(l.reads, r)
 }
+
+// errEscapes is a symlink that leads out of the directory it is read below.
+var errEscapes = errors.New("a symlink leads out of the directory")
+
+type escapeError struct{ error }
+
+func (escapeError) Is(target error) bool { return target == errEscapes }
 
 // readBelow reads the regular file rel below dir, following symlinks only
 // while they stay inside dir.
@@ -228,7 +245,7 @@ func readBelow(dir, rel string) ([]byte, error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
-			return nil, fmt.Errorf("%s leads outside %s through a symlink; copy the file itself there, or allow the directory it leads to with --allow-file-outside", full, dir)
+			return nil, escapeError{fmt.Errorf("%s leads outside %s through a symlink; copy the file itself there, or allow the directory it leads to with --allow-file-outside", full, dir)}
 		}
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("%s: %w", full, pe.Err)

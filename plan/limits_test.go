@@ -179,3 +179,55 @@ func TestFileFunc(t *testing.T) {
 		})
 	}
 }
+
+// A profile directory's own files follow file()'s rule: a *.hcl or
+// *.auto.vars.hcl symlink that leads outside the directory is not read, so
+// no diagnostic can print what it leads to, unless --allow-file-outside
+// allows where it leads.
+func TestProfileFilesStayInTheirDirectory(t *testing.T) {
+	const secret = "root:$6$s3cretHASH:19000:0:99999:7:::"
+	base := t.TempDir()
+	dir := filepath.Join(base, "profile")
+	other := filepath.Join(base, "other")
+	for _, d := range []string{dir, filepath.Join(dir, "sub"), other} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(minimal+"runc { version = \"1.4.3\" }\n"), 0o644)
+	os.WriteFile(filepath.Join(other, "shadow"), []byte(secret+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "sub", "vars"), []byte("# none\n"), 0o600)
+	for _, name := range []string{"extra.hcl", "x" + AutoVarsSuffix} {
+		t.Run(name, func(t *testing.T) {
+			link := filepath.Join(dir, name)
+			os.Symlink(filepath.Join(other, "shadow"), link)
+			defer os.Remove(link)
+			text, diags := loadPath(t, dir, Options{})
+			want := link + " is a symlink that leads outside the profile directory " + dir
+			if !diags.HasErrors() || !strings.Contains(text, want) || !strings.Contains(text, "--allow-file-outside") {
+				t.Errorf("got:\n%s\nwant %q", text, want)
+			}
+			for _, part := range []string{"s3cret", "19000", "99999"} {
+				if strings.Contains(text, part) {
+					t.Errorf("the error shows what the file holds (%q):\n%s", part, text)
+				}
+			}
+			// Allowed, it is read (and fails to parse, showing it: the
+			// operator asked for it).
+			if _, diags := loadPath(t, dir, Options{FileDirs: []string{other}}); !diags.HasErrors() {
+				t.Errorf("a shadow file parsed as a profile")
+			} else if strings.Contains(diagText(diags), "leads outside") {
+				t.Errorf("allowed directory refused: %s", diagText(diags))
+			}
+		})
+	}
+	// A link that stays inside the directory is read.
+	link := filepath.Join(dir, "inside"+AutoVarsSuffix)
+	os.Symlink("sub/vars", link)
+	if text, diags := loadPath(t, dir, Options{}); diags.HasErrors() {
+		t.Errorf("link inside refused:\n%s", text)
+	}
+	os.Remove(link)
+	os.Symlink(filepath.Join(dir, "sub", "vars"), link)
+	if text, diags := loadPath(t, dir, Options{}); diags.HasErrors() {
+		t.Errorf("absolute link inside refused:\n%s", text)
+	}
+}

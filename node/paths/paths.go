@@ -72,7 +72,10 @@ var PackageUnitDirs = []string{"/usr/local/lib/systemd/system", "/lib/systemd/sy
 const (
 	StateDir  = "/var/lib/nodeup"
 	StateFile = StateDir + "/state.json"
-	BackupDir = StateDir + "/backup"
+	// StateKeyFile (0600) keys the marks state.json holds in place of the
+	// sha256 of files only their owner may read.
+	StateKeyFile = StateDir + "/state.key"
+	BackupDir    = StateDir + "/backup"
 	// RollbackDir holds copies of what an apply replaces of a running
 	// unit's inputs, until the unit comes up verified on the new ones.
 	RollbackDir = StateDir + "/rollback"

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nodeup/nodeup/internal/escape"
 	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan"
@@ -106,7 +107,7 @@ func (inv *invocation) cloudInitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := []byte(fmt.Sprintf("#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", args[0], body))
+			out := []byte(fmt.Sprintf("#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", escape.Line(args[0]), body))
 			if o.format == "mime" {
 				out = mimeUserData(append([]userDataPart{{name: "nodeup.cfg", contentType: "text/cloud-config", data: out}}, parts...))
 			}

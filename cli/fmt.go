@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -119,11 +118,10 @@ func hclSources(args []string) ([]string, error) {
 			out = append(out, a)
 			continue
 		}
-		matches, err := filepath.Glob(filepath.Join(a, "*.hcl"))
+		matches, err := plan.HCLFiles(a)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fmt: %w", err)
 		}
-		sort.Strings(matches)
 		out = append(out, matches...)
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/nodeup/nodeup/internal/escape"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -197,7 +198,7 @@ func (inv *invocation) snippetFiles(files map[string]*hcl.File) map[string]*hcl.
 		}
 		c := *f
 		c.Bytes = bytes.Map(func(r rune) rune {
-			if r != '\n' && r != '\t' && r != '\r' && needsEscape(r) {
+			if r != '\n' && r != '\t' && r != '\r' && escape.Escaped(r) {
 				return '?'
 			}
 			return r

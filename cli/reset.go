@@ -14,6 +14,7 @@ import (
 
 	"github.com/nodeup/nodeup/engine"
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/internal/escape"
 	"github.com/nodeup/nodeup/node/paths"
 )
 
@@ -113,7 +114,7 @@ func (inv *invocation) runReset(o resetOptions) error {
 func printResetSteps(w io.Writer, steps []engine.ResetStep) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, st := range steps {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Action, st.Target, st.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Action, escape.Line(st.Target), escape.Line(st.Detail))
 	}
 	_ = tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/internal/escape"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 )
@@ -233,27 +234,27 @@ func (v *stateView) print(w io.Writer) {
 	}
 	if section("Files", len(l.Files)) {
 		for _, f := range l.Files {
-			fmt.Fprintf(tw, "  %s\tsha256:%s\t%s\n", f.Path, f.SHA256, f.Artifact)
+			fmt.Fprintf(tw, "  %s\tsha256:%s\t%s\n", escape.Line(f.Path), f.SHA256, f.Artifact)
 		}
 	}
 	if section("Trees", len(l.Trees)) {
 		for _, t := range l.Trees {
-			fmt.Fprintf(tw, "  %s\t%d files and links\t%s\n", t.Path, t.Entries, t.Artifact)
+			fmt.Fprintf(tw, "  %s\t%d files and links\t%s\n", escape.Line(t.Path), t.Entries, t.Artifact)
 		}
 	}
 	if section("Units", len(l.Units)) {
 		for _, u := range l.Units {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Name, describeUnit(u), strings.Join(u.Links, " "))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", escape.Line(u.Name), describeUnit(u), escape.Line(strings.Join(u.Links, " ")))
 		}
 	}
 	if section("Directories nodeup created", len(l.Dirs)) {
 		for _, d := range l.Dirs {
-			fmt.Fprintf(tw, "  %s\n", d)
+			fmt.Fprintf(tw, "  %s\n", escape.Line(d))
 		}
 	}
 	if section("Backups of files nodeup replaced ("+paths.BackupDir+")", len(l.Backups)) {
 		for _, b := range l.Backups {
-			fmt.Fprintf(tw, "  %s\t%s\n", b.Path, strings.Join(b.Backups, " "))
+			fmt.Fprintf(tw, "  %s\t%s\n", escape.Line(b.Path), escape.Line(strings.Join(b.Backups, " ")))
 		}
 	}
 	tw.Flush()

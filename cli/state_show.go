@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/engine/state"
+	"github.com/nodeup/nodeup/internal/escape"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/steps"
 )
@@ -129,30 +130,30 @@ func printItem(w io.Writer, it stateItem) {
 		fmt.Fprintf(tw, "unit\t%s\n", u.Name)
 		fmt.Fprintf(tw, "state\t%s\n", describeUnit(*u))
 		for _, l := range u.Links {
-			fmt.Fprintf(tw, "link\t%s\n", l)
+			fmt.Fprintf(tw, "link\t%s\n", escape.Line(l))
 		}
 	case "directory":
-		fmt.Fprintf(tw, "directory\t%s\n", it.Dir)
+		fmt.Fprintf(tw, "directory\t%s\n", escape.Line(it.Dir))
 		fmt.Fprintf(tw, "created by\tnodeup (%s now)\n", it.Status)
 	case "backup":
-		fmt.Fprintf(tw, "backup of\t%s\n", it.Backup.Path)
+		fmt.Fprintf(tw, "backup of\t%s\n", escape.Line(it.Backup.Path))
 		for _, b := range it.Backup.Backups {
-			fmt.Fprintf(tw, "backup\t%s\n", b)
+			fmt.Fprintf(tw, "backup\t%s\n", escape.Line(b))
 		}
 	}
 	for _, f := range it.Files {
-		fmt.Fprintf(tw, "file\t%s\n", f.Path)
+		fmt.Fprintf(tw, "file\t%s\n", escape.Line(f.Path))
 		fmt.Fprintf(tw, "  sha256\t%s\n", f.SHA256)
 		if f.Artifact != "" {
 			fmt.Fprintf(tw, "  installed with\t%s\n", f.Artifact)
 		}
-		fmt.Fprintf(tw, "  on the node\t%s\n", f.Status)
+		fmt.Fprintf(tw, "  on the node\t%s\n", escape.Line(f.Status))
 		for _, b := range f.Backups {
-			fmt.Fprintf(tw, "  backup\t%s\n", b)
+			fmt.Fprintf(tw, "  backup\t%s\n", escape.Line(b))
 		}
 	}
 	for _, t := range it.Trees {
-		fmt.Fprintf(tw, "tree\t%s (%d files and links", t.Path, t.Entries)
+		fmt.Fprintf(tw, "tree\t%s (%d files and links", escape.Line(t.Path), t.Entries)
 		if t.Artifact != "" {
 			fmt.Fprintf(tw, ", installed with %s", t.Artifact)
 		}
@@ -162,7 +163,7 @@ func printItem(w io.Writer, it stateItem) {
 			if m.Link != "" {
 				what = "-> " + m.Link
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Path, what, m.Status)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", escape.Line(m.Path), escape.Line(what), escape.Line(m.Status))
 		}
 	}
 }

@@ -231,3 +231,24 @@ func TestProfileFilesStayInTheirDirectory(t *testing.T) {
 		t.Errorf("absolute link inside refused:\n%s", text)
 	}
 }
+
+// A profile directory's name is data, never a pattern: "site[1]" is read,
+// not "site1" beside it.
+func TestProfileDirectoryNameIsNotAPattern(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{"site[1]", "site1", "a*"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "site[1]", "node.hcl"), []byte(minimal+"runc { version = \"1.4.3\" }\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "site1", "other.hcl"), []byte("this does not parse {"), 0o644)
+	files, err := HCLFiles(filepath.Join(base, "site[1]"))
+	if err != nil || len(files) != 1 || files[0] != filepath.Join(base, "site[1]", "node.hcl") {
+		t.Errorf("HCLFiles: %q, %v", files, err)
+	}
+	if text, diags := loadPath(t, filepath.Join(base, "site[1]"), Options{}); diags.HasErrors() {
+		t.Errorf("site[1] did not load:\n%s", text)
+	}
+	if _, diags := loadPath(t, filepath.Join(base, "a*"), Options{}); !diags.HasErrors() || !strings.Contains(diagText(diags), "holds no *.hcl profile files") {
+		t.Errorf("a* matched others: %s", diagText(diags))
+	}
+}

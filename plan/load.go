@@ -167,11 +167,10 @@ func profileFiles(path string) (files, autoVars []string, baseDir string, err er
 	if !st.IsDir() {
 		return []string{path}, nil, filepath.Dir(path), nil
 	}
-	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
+	matches, err := HCLFiles(path)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	sort.Strings(matches)
 	for _, m := range matches {
 		if strings.HasSuffix(m, AutoVarsSuffix) {
 			autoVars = append(autoVars, m)
@@ -183,6 +182,24 @@ func profileFiles(path string) (files, autoVars []string, baseDir string, err er
 		return nil, nil, "", fmt.Errorf("directory %s holds no *.hcl profile files (*%s files hold variables only)", path, AutoVarsSuffix)
 	}
 	return files, autoVars, path, nil
+}
+
+// HCLFiles lists the *.hcl files of directory dir in name order. The
+// directory's name is data, never a pattern: a profile directory named
+// "site[1]" is read, not "site1".
+func HCLFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w; pass a profile file or a readable directory of *.hcl files", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".hcl") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // loader carries the state of one load: diagnostics are appended, never

@@ -314,3 +314,22 @@ func TestSensitiveProfileFile(t *testing.T) {
 		}
 	}
 }
+
+// What verify reads of a directory bundle's file is bounded by the size the
+// manifest declares: a file larger than it declares fails at once, unread.
+func TestVerifyDirReadsAtMostTheDeclaredSize(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b")
+	if err := Write(out, Manifest{NodeupVersion: "v1", Arches: []string{"amd64"}}, []File{entry("runc", "example.com/r/runc", "runc")}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(out, "example.com/r/runc"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 40) // sparse: a terabyte of holes
+	f.Close()
+	_, checks, err := Verify(out)
+	if err != nil || len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Problem, "has 1099511627776 bytes, the manifest says 4") {
+		t.Errorf("%v %+v", err, checks)
+	}
+}

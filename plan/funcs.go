@@ -68,7 +68,7 @@ func (l *loader) functions() map[string]function.Function {
 		"csvdecode":  stdlib.CSVDecodeFunc,
 	}
 	for name, f := range fns {
-		fns[name] = bounded(f, expansions[name])
+		fns[name] = bounded(f, expansions[name], &l.produced)
 	}
 	fns["file"] = fileFunc(l.baseDir, l.opts.FileDirs, l.recordRead)
 	return fns
@@ -77,6 +77,28 @@ func (l *loader) functions() map[string]function.Function {
 // expansions estimate, before the call, the size of what the functions that
 // multiply their input would build; the others are bounded by their input.
 var expansions = map[string]func(args []cty.Value) int{
+	"range": func(args []cty.Value) int {
+		// range(start, limit, step): 8 bytes an element, as valueSize
+		// counts them.
+		var start, limit, step float64 = 0, 0, 1
+		f := func(v cty.Value) float64 { x, _ := v.AsBigFloat().Float64(); return x }
+		switch len(args) {
+		case 1:
+			limit = f(args[0])
+		case 2:
+			start, limit = f(args[0]), f(args[1])
+		case 3:
+			start, limit, step = f(args[0]), f(args[1]), f(args[2])
+		}
+		if step == 0 {
+			return 0
+		}
+		n := (limit - start) / step
+		if n > maxValueSize {
+			return maxValueSize + 1
+		}
+		return int(max(n, 0)) * 8
+	},
 	"indent": func(args []cty.Value) int {
 		spaces, _ := args[0].AsBigFloat().Int64()
 		s := args[1].AsString()
@@ -105,9 +127,16 @@ var expansions = map[string]func(args []cty.Value) int{
 	},
 }
 
+// maxProduced bounds what all the function calls of one load return
+// together: a for-expression calling a bounded function a million times
+// must stop long before memory does.
+const maxProduced = 64 << 20
+
 // bounded wraps f: a call whose estimate (nil: none) or whose result is
-// larger than maxValueSize fails, with what to do.
-func bounded(f function.Function, estimate func(args []cty.Value) int) function.Function {
+// larger than maxValueSize fails, with what to do, and so does any call
+// once the results of the load's calls (counted in produced) pass
+// maxProduced.
+func bounded(f function.Function, estimate func(args []cty.Value) int, produced *int) function.Function {
 	spec := &function.Spec{
 		Description: f.Description(),
 		Params:      f.Params(),
@@ -117,10 +146,18 @@ func bounded(f function.Function, estimate func(args []cty.Value) int) function.
 			if estimate != nil && knownArgs(args) && estimate(args) > maxValueSize {
 				return cty.NilVal, errTooLarge
 			}
+			if *produced > maxProduced {
+				return cty.NilVal, errTooMuch
+			}
 			v, err := f.Call(args)
-			if err == nil && valueSize(v, maxValueSize) > maxValueSize {
+			if err != nil {
+				return v, err
+			}
+			n := valueSize(v, maxValueSize)
+			if n > maxValueSize {
 				return cty.NilVal, errTooLarge
 			}
+			*produced += n
 			return v, err
 		},
 	}
@@ -128,6 +165,8 @@ func bounded(f function.Function, estimate func(args []cty.Value) int) function.
 }
 
 var errTooLarge = fmt.Errorf("the result would be larger than %d MiB, more than any profile value needs", maxValueSize>>20)
+
+var errTooMuch = fmt.Errorf("the profile's expressions together build more than %d MiB of values, more than any profile needs: a for-expression over a large collection calls this function too often; build smaller values", maxProduced>>20)
 
 func knownArgs(args []cty.Value) bool {
 	for _, a := range args {

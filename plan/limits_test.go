@@ -75,6 +75,16 @@ func TestProfileLimits(t *testing.T) {
 			"node {\n  sysctl = { \"net.x\" = join(\"\", [var.a, var.a, var.a, var.a, var.a, var.a, var.a, var.a]) }\n}\n", "the result would be larger than 4 MiB"},
 		{"too many tokens", minimal + "node {\n  kernel_modules = [" + strings.Repeat("\"m\",", 40000) + "]\n}\n", "Profile too long"},
 		{"too large", minimal + "# " + strings.Repeat("x", MaxFileSize) + "\n", "larger than 1024 KiB"},
+		// Every value an expression builds is bounded, not only what one
+		// function returns: a million bounded calls, a nested for over
+		// literals, a range of a billion.
+		{"for over format", minimal + "kubelet {\n  flags = flatten([for i in range(1024) : [for j in range(1024) : format(\"--x%01000000d\", j)]])\n}\n",
+			"profile.hcl:3,"},
+		{"nested for without functions", minimal + "kubelet {\n  flags = [for a in [" + strings.Repeat("1,", 2000) + "] : [for b in [" + strings.Repeat("1,", 2000) + "] : \"--x\"]]\n}\n",
+			"profile.hcl:3,11-"},
+		{"range of a billion", minimal + "kubelet {\n  flags = [for i in range(1000000000) : \"--x\"]\n}\n", "larger than 4 MiB"},
+		{"template over a for", "variable \"a\" { default = \"" + strings.Repeat("x", 8<<10) + "\" }\n" + minimal +
+			"kubelet {\n  flags = [for i in range(1000) : \"${var.a}${var.a}\"]\n}\n", "Error: Value too large"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

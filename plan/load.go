@@ -229,6 +229,9 @@ type loader struct {
 	// the expressions whose value may come from file() (filetaint.go).
 	fileVars  map[string]bool
 	fileExprs []fileExpr
+	// produced counts the bytes the profile's function calls returned
+	// (bounded by maxProduced).
+	produced int
 	// autoVarFiles are the profile directory's *.auto.vars.hcl files.
 	autoVarFiles []string
 	// given are the variables set from outside the profile; reads the

@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/fetch"
 )
 
@@ -80,6 +81,31 @@ type Entry struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+	// Sensitive marks a file that holds a secret (the values a profile
+	// was given for sensitive variables): the manifest is world-readable,
+	// so it holds no sha256 of it, and Verify checks only that it is there
+	// with its size.
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// ShownSHA256 is the entry's sha256 as nodeup prints it: "(sensitive)" for
+// a file that holds a secret.
+func (e Entry) ShownSHA256() string {
+	if e.Sensitive {
+		return "(sensitive)"
+	}
+	return e.SHA256
+}
+
+// ProfileFile is the bundle file of one file of the profile (rel, relative
+// to the profile directory): one that holds a secret is listed without its
+// sha256.
+func ProfileFile(rel string, data []byte, mode os.FileMode, sensitive bool) File {
+	e := Entry{Component: ComponentProfile, Path: path.Join(ProfileDir, rel), Size: int64(len(data)), Sensitive: sensitive}
+	if !sensitive {
+		e.SHA256 = digest.Bytes(data)
+	}
+	return File{Entry: e, Data: data, Mode: mode}
 }
 
 // File is an Entry with where its bytes come from: a file (From) or Data.

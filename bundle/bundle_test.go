@@ -276,3 +276,60 @@ func rawHeader(name string, typ byte, data []byte) []byte {
 	pad := (512 - len(data)%512) % 512
 	return append(append(h, data...), make([]byte, pad)...)
 }
+
+// A profile file that holds a secret is listed without its sha256 (the
+// manifest is world-readable); verify checks it is there with its size,
+// and still catches a damaged one by its size.
+func TestSensitiveProfileFile(t *testing.T) {
+	for _, out := range []string{filepath.Join(t.TempDir(), "b"), filepath.Join(t.TempDir(), "b.tar")} {
+		secret := []byte("pw = \"hunter2\"\n")
+		files := []File{entry("runc", "example.com/r/runc.amd64", "runc"), ProfileFile("nodeup.auto.vars.hcl", secret, 0o600, true),
+			ProfileFile("p.hcl", []byte("node {}\n"), 0o600, false)}
+		if got := files[1].ShownSHA256(); got != "(sensitive)" {
+			t.Errorf("shown as %q", got)
+		}
+		if err := Write(out, Manifest{NodeupVersion: "v1", Arches: []string{"amd64"}}, files); err != nil {
+			t.Fatal(err)
+		}
+		m, checks, err := Verify(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(m)
+		s := sha256.Sum256(secret)
+		if strings.Contains(string(raw), hex.EncodeToString(s[:])) || !strings.Contains(string(raw), `"sensitive":true`) {
+			t.Errorf("%s: manifest %s", out, raw)
+		}
+		for _, c := range checks {
+			if !c.OK {
+				t.Errorf("%s: %+v", out, c)
+			}
+		}
+		if IsTar(out) {
+			continue
+		}
+		os.WriteFile(filepath.Join(out, "profile", "nodeup.auto.vars.hcl"), []byte("pw = \"x\"\n"), 0o600)
+		if _, checks, _ := Verify(out); checks[1].OK {
+			t.Errorf("a shorter sensitive file passed: %+v", checks)
+		}
+	}
+}
+
+// What verify reads of a directory bundle's file is bounded by the size the
+// manifest declares: a file larger than it declares fails at once, unread.
+func TestVerifyDirReadsAtMostTheDeclaredSize(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b")
+	if err := Write(out, Manifest{NodeupVersion: "v1", Arches: []string{"amd64"}}, []File{entry("runc", "example.com/r/runc", "runc")}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(out, "example.com/r/runc"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 40) // sparse: a terabyte of holes
+	f.Close()
+	_, checks, err := Verify(out)
+	if err != nil || len(checks) != 1 || checks[0].OK || !strings.Contains(checks[0].Problem, "has 1099511627776 bytes, the manifest says 4") {
+		t.Errorf("%v %+v", err, checks)
+	}
+}

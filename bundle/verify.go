@@ -110,7 +110,13 @@ func (c *checker) file(p string, size int64, r io.Reader) {
 		c.fail(p, "%s has %d bytes, the manifest says %d: the file is truncated or replaced; write the bundle again", p, size, e.Size)
 		return
 	}
-	got, err := digest.Reader(r)
+	if e.Sensitive {
+		// Listed without its sha256: there, with its size, is all that
+		// can be checked.
+		c.checks = append(c.checks, Check{Path: p, OK: true})
+		return
+	}
+	got, err := digest.Reader(io.LimitReader(r, e.Size+1))
 	if err != nil {
 		c.fail(p, "read %s: %v", p, err)
 		return

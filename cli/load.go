@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nodeup/nodeup/internal/escape"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func (inv *invocation) snippetFiles(files map[string]*hcl.File) map[string]*hcl.
 		}
 		c := *f
 		c.Bytes = bytes.Map(func(r rune) rune {
-			if r != '\n' && r != '\t' && r != '\r' && needsEscape(r) {
+			if r != '\n' && r != '\t' && r != '\r' && escape.Escaped(r) {
 				return '?'
 			}
 			return r

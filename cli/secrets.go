@@ -1,17 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
-	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/plan"
 	"github.com/nodeup/nodeup/profile"
-	"github.com/nodeup/nodeup/templates"
 )
 
 // minGuardLen is the shortest value the stream guard replaces: a shorter
@@ -30,6 +26,9 @@ type secrets struct {
 	all    []string        // every spelling of every value, longest first
 	guards []string        // the spellings long enough for the stream guard
 	steps  map[string]bool // step IDs whose text depends on a secret
+	// ids maps the step IDs that hold a secret to how they are shown.
+	ids      map[string]string
+	idsOrder []string // keys of ids, longest first
 	// unguarded: guard passes everything (see system.unguarded).
 	unguarded bool
 }
@@ -42,7 +41,7 @@ func (s *secrets) add(values ...string) {
 		s.seen = map[string]bool{}
 	}
 	for _, v := range values {
-		for _, form := range spellings(v) {
+		for _, form := range plan.Spellings(v) {
 			if form == "" || s.seen[form] {
 				continue
 			}
@@ -63,38 +62,6 @@ func longestFirst(forms []string) {
 	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 }
 
-// spellings lists how a value can appear in output: as it is; as a unit
-// file holds it ("%" and "$" doubled, quotes and backslashes escaped, as
-// templates write an ExecStart argument); quoted as Go, JSON, TOML or YAML
-// double-quoted strings escape it; and each line of a value of several
-// lines, as a block scalar holds it.
-func spellings(v string) []string {
-	unit := templates.EscapeSpecifiers(v)
-	base := []string{v, unit, templates.EscapeQuoted(unit)}
-	var out []string
-	for _, f := range base {
-		out = append(out, f)
-		quoted := strconv.Quote(f)
-		out = append(out, quoted[1:len(quoted)-1])
-		b, _ := json.Marshal(f) // escapes <, > and & as well
-		out = append(out, string(b[1:len(b)-1]))
-		var sb strings.Builder
-		enc := json.NewEncoder(&sb)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(f)
-		j := strings.TrimSuffix(sb.String(), "\n")
-		out = append(out, j[1:len(j)-1])
-	}
-	if strings.Contains(v, "\n") {
-		for _, line := range strings.Split(v, "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				out = append(out, line)
-			}
-		}
-	}
-	return out
-}
-
 // guard replaces the long spellings: the last guard on every stream.
 func (s *secrets) guard(text string) string {
 	s.mu.RLock()
@@ -102,7 +69,7 @@ func (s *secrets) guard(text string) string {
 	if s.unguarded {
 		return text
 	}
-	return redact(text, s.guards)
+	return redact(s.redactIDs(text), s.guards)
 }
 
 // scrub replaces every spelling, however short: for text known to come
@@ -110,7 +77,16 @@ func (s *secrets) guard(text string) string {
 func (s *secrets) scrub(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return redact(text, s.all)
+	return redact(s.redactIDs(text), s.all)
+}
+
+// redactIDs shows each step ID that holds a secret as plan.RedactID
+// does, however short the secret; the caller holds s.mu.
+func (s *secrets) redactIDs(text string) string {
+	for _, id := range s.idsOrder {
+		text = strings.ReplaceAll(text, id, s.ids[id])
+	}
+	return text
 }
 
 // redact replaces each of forms, longest first, in text.
@@ -128,22 +104,24 @@ func (s *secrets) step(id string) bool {
 	return s.steps[id]
 }
 
-// markSteps finds the steps of g that depend on a sensitive value: those
-// that differ when the profile's secrets are replaced by placeholders.
-// When the masked profile does not build, every step counts.
+// markSteps finds the steps of g that depend on a sensitive value and the
+// step IDs that hold one (plan.SensitiveSteps).
 func (s *secrets) markSteps(p *profile.Profile, g *graph.Graph) {
-	if len(p.Sensitive) == 0 {
-		return
-	}
-	masked, err := plan.Build(plan.Masked(p))
+	depends, shown := plan.SensitiveSteps(p, g)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.steps == nil {
 		s.steps = map[string]bool{}
+		s.ids = map[string]string{}
 	}
-	for _, id := range g.IDs() {
-		if err != nil || !masked.Has(id) || !reflect.DeepEqual(g.Step(id).Action, masked.Step(id).Action) {
-			s.steps[id] = true
+	for id := range depends {
+		s.steps[id] = true
+	}
+	for id, to := range shown {
+		if _, ok := s.ids[id]; !ok {
+			s.ids[id] = to
+			s.idsOrder = append(s.idsOrder, id)
 		}
 	}
+	longestFirst(s.idsOrder)
 }

@@ -1,54 +1,12 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+	"github.com/nodeup/nodeup/internal/escape"
 )
 
-// printable makes untrusted text safe for a terminal: control characters
-// (escape sequences among them) and invalid UTF-8 are written as Go
-// escapes, so a profile string, an HTTP reason phrase or an archive member
-// name cannot move the cursor, recolour or retitle the terminal. Newlines
-// and tabs stay.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if needsEscape(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case needsEscape(r):
-			if r < 0x100 {
-				fmt.Fprintf(&b, `\x%02x`, r)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		default:
-			b.WriteRune(r)
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func needsEscape(r rune) bool {
-	if r == '\n' || r == '\t' {
-		return false
-	}
-	return r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
-}
+// printable makes untrusted text safe for a terminal (escape.Text):
+// newlines and tabs stay.
+func printable(s string) string { return escape.Text(s) }
 
 // Colours of the terminal output.
 const (

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/nodeup/nodeup/internal/escape"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 func noControl(t *testing.T, what, s string) {
 	t.Helper()
 	for _, r := range s {
-		if r != '\n' && r != '\t' && needsEscape(r) {
+		if r != '\n' && r != '\t' && escape.Escaped(r) {
 			t.Errorf("%s holds the control character %U:\n%q", what, r, s)
 			return
 		}

@@ -15,7 +15,7 @@ type bundleView struct{ r *ops.BundleReport }
 func (v bundleView) human(inv *invocation) {
 	r := v.r
 	for _, f := range r.Files {
-		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.SHA256, printable(f.Path), f.Size)
+		fmt.Fprintf(inv.out, "%s  %s (%d bytes)\n", f.ShownSHA256(), printable(f.Path), f.Size)
 	}
 	images := ""
 	switch r.Images {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/nodeup/nodeup/plan"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -48,7 +49,8 @@ func (inv *invocation) fmtLive(diff bool) func(path string, src, formatted []byt
 	return func(path string, src, formatted []byte) {
 		fmt.Fprintln(inv.out, printable(path))
 		if diff {
-			inv.printDiff(path, src, formatted)
+			// A sensitive variable's default shows as (sensitive).
+			inv.printDiff(path, plan.HideSensitiveValues(src, path), plan.HideSensitiveValues(formatted, path))
 		}
 	}
 }

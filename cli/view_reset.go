@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/nodeup/nodeup/internal/escape"
 	"io"
 	"os"
 	"strings"
@@ -59,7 +60,7 @@ func (inv *invocation) confirmReset(yes bool) func([]engine.ResetStep) (bool, er
 func printResetSteps(w io.Writer, steps []engine.ResetStep) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, st := range steps {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Action, st.Target, st.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Action, escape.Line(st.Target), escape.Line(st.Detail))
 	}
 	_ = tw.Flush()
 }

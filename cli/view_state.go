@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/nodeup/nodeup/internal/escape"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -33,19 +34,19 @@ func (v stateListView) human(inv *invocation) {
 		fmt.Fprintf(tw, "  %s\t%s\tsha256:%s\t%s\n", a.Name, orDash(a.Version), a.SHA256, history(a))
 	}
 	for _, f := range section(w, tw, "Files", l.Files) {
-		fmt.Fprintf(tw, "  %s\tsha256:%s\t%s\n", f.Path, f.SHA256, f.Artifact)
+		fmt.Fprintf(tw, "  %s\tsha256:%s\t%s\n", escape.Line(f.Path), f.SHA256, f.Artifact)
 	}
 	for _, t := range section(w, tw, "Trees", l.Trees) {
-		fmt.Fprintf(tw, "  %s\t%d files and links\t%s\n", t.Path, t.Entries, t.Artifact)
+		fmt.Fprintf(tw, "  %s\t%d files and links\t%s\n", escape.Line(t.Path), t.Entries, t.Artifact)
 	}
 	for _, u := range section(w, tw, "Units", l.Units) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Name, describeUnit(u), strings.Join(u.Links, " "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", escape.Line(u.Name), describeUnit(u), escape.Line(strings.Join(u.Links, " ")))
 	}
 	for _, d := range section(w, tw, "Directories nodeup created", l.Dirs) {
-		fmt.Fprintf(tw, "  %s\n", d)
+		fmt.Fprintf(tw, "  %s\n", escape.Line(d))
 	}
 	for _, b := range section(w, tw, "Backups of files nodeup replaced ("+paths.BackupDir+")", l.Backups) {
-		fmt.Fprintf(tw, "  %s\t%s\n", b.Path, strings.Join(b.Backups, " "))
+		fmt.Fprintf(tw, "  %s\t%s\n", escape.Line(b.Path), escape.Line(strings.Join(b.Backups, " ")))
 	}
 	tw.Flush()
 }
@@ -143,36 +144,36 @@ func printRecord(tw io.Writer, it *ops.StateItem) {
 		}
 	case "unit":
 		u := it.Unit
-		fmt.Fprintf(tw, "unit\t%s\n", u.Name)
+		fmt.Fprintf(tw, "unit\t%s\n", escape.Line(u.Name))
 		fmt.Fprintf(tw, "state\t%s\n", describeUnit(*u))
 		for _, l := range u.Links {
-			fmt.Fprintf(tw, "link\t%s\n", l)
+			fmt.Fprintf(tw, "link\t%s\n", escape.Line(l))
 		}
 	case "directory":
-		fmt.Fprintf(tw, "directory\t%s\n", it.Dir)
+		fmt.Fprintf(tw, "directory\t%s\n", escape.Line(it.Dir))
 		fmt.Fprintf(tw, "created by\tnodeup (%s now)\n", it.Status)
 	case "backup":
-		fmt.Fprintf(tw, "backup of\t%s\n", it.Backup.Path)
+		fmt.Fprintf(tw, "backup of\t%s\n", escape.Line(it.Backup.Path))
 		for _, b := range it.Backup.Backups {
-			fmt.Fprintf(tw, "backup\t%s\n", b)
+			fmt.Fprintf(tw, "backup\t%s\n", escape.Line(b))
 		}
 	}
 }
 
 func printFile(tw io.Writer, f ops.FileRecord) {
-	fmt.Fprintf(tw, "file\t%s\n", f.Path)
+	fmt.Fprintf(tw, "file\t%s\n", escape.Line(f.Path))
 	fmt.Fprintf(tw, "  sha256\t%s\n", f.SHA256)
 	if f.Artifact != "" {
 		fmt.Fprintf(tw, "  installed with\t%s\n", f.Artifact)
 	}
-	fmt.Fprintf(tw, "  on the node\t%s\n", f.Status)
+	fmt.Fprintf(tw, "  on the node\t%s\n", escape.Line(f.Status))
 	for _, b := range f.Backups {
-		fmt.Fprintf(tw, "  backup\t%s\n", b)
+		fmt.Fprintf(tw, "  backup\t%s\n", escape.Line(b))
 	}
 }
 
 func printTree(tw io.Writer, t ops.TreeRecord) {
-	fmt.Fprintf(tw, "tree\t%s (%d files and links", t.Path, t.Entries)
+	fmt.Fprintf(tw, "tree\t%s (%d files and links", escape.Line(t.Path), t.Entries)
 	if t.Artifact != "" {
 		fmt.Fprintf(tw, ", installed with %s", t.Artifact)
 	}
@@ -182,7 +183,7 @@ func printTree(tw io.Writer, t ops.TreeRecord) {
 		if m.Link != "" {
 			what = "-> " + m.Link
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Path, what, m.Status)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", escape.Line(m.Path), escape.Line(what), escape.Line(m.Status))
 	}
 }
 

@@ -267,7 +267,7 @@ func removeIfEmpty(env *steps.Env, d string) error {
 // put back; then the directories nodeup created above them, if empty.
 func removeOwn(env *steps.Env, created []string) error {
 	h := env.Host
-	for _, f := range []string{paths.StateFile, paths.LastApplyFile} {
+	for _, f := range []string{paths.StateFile, paths.StateKeyFile, paths.LastApplyFile} {
 		if err := h.Remove(f); err != nil {
 			return err
 		}

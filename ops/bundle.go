@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -124,10 +123,8 @@ func bundleCache(dir string) (string, error) {
 func profileFiles(snapshot []plan.SnapshotFile) []bundle.File {
 	var files []bundle.File
 	for _, f := range snapshot {
-		files = append(files, bundle.File{
-			Entry: bundle.Entry{Component: bundle.ComponentProfile, Path: path.Join(bundle.ProfileDir, f.Rel), SHA256: digest.Bytes(f.Data), Size: int64(len(f.Data))},
-			Data:  f.Data, Mode: f.Mode,
-		})
+		// A file holding a secret gets no world-readable hash.
+		files = append(files, bundle.ProfileFile(f.Rel, f.Data, f.Mode, f.Sensitive))
 	}
 	return files
 }

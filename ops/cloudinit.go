@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
+	"github.com/nodeup/nodeup/internal/escape"
 	"mime/multipart"
 	"net/textproto"
 	"path"
@@ -68,7 +69,8 @@ func CloudInit(c *Config, o CloudInitOptions) (*CloudInitReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []byte(fmt.Sprintf("#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", o.Path, body))
+	// The path is data: on one line, it cannot add keys to the YAML.
+	out := []byte(fmt.Sprintf("#cloud-config\n# Written by nodeup cloud-init from %s.\n%s", escape.Line(o.Path), body))
 	if o.MIME {
 		out = mimeUserData(append([]userDataPart{{name: "nodeup.cfg", contentType: "text/cloud-config", data: out}}, parts...))
 	}

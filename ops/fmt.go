@@ -1,11 +1,12 @@
 package ops
 
 import (
+	"github.com/nodeup/nodeup/plan"
+
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -99,11 +100,12 @@ func hclSources(args []string) ([]string, error) {
 			out = append(out, a)
 			continue
 		}
-		matches, err := filepath.Glob(filepath.Join(a, "*.hcl"))
+		// Listed by name, not matched as a pattern: a directory named
+		// site[1] is not site1.
+		matches, err := plan.HCLFiles(a)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fmt %s: %w", a, err)
 		}
-		sort.Strings(matches)
 		out = append(out, matches...)
 	}
 	return out, nil

@@ -136,6 +136,7 @@ func ShowState(c *Config, item string) (*StateItem, error) {
 // record is the node's state as nodeup state reads it.
 type record struct {
 	h         *host.Host
+	st        *state.State
 	exists    bool
 	snap      state.Snapshot
 	backups   map[string][]string
@@ -155,7 +156,7 @@ func readRecord(root string) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.snap = st.Snapshot()
+	r.st, r.snap = st, st.Snapshot()
 	if r.backups, err = h.Backups(); err != nil {
 		return nil, err
 	}
@@ -177,7 +178,8 @@ func (r *record) list() *StateListing {
 		l.Artifacts = append(l.Artifacts, r.artifact(name))
 	}
 	for _, p := range slices.Sorted(maps.Keys(r.snap.Files)) {
-		l.Files = append(l.Files, FileRecord{Path: p, SHA256: r.snap.Files[p], Artifact: r.snap.ArtifactOf(p)})
+		// A file holding a secret has no world-readable hash to show.
+		l.Files = append(l.Files, FileRecord{Path: p, SHA256: state.Shown(r.snap.Files[p]), Artifact: r.snap.ArtifactOf(p)})
 	}
 	for _, p := range slices.Sorted(maps.Keys(r.snap.Trees)) {
 		l.Trees = append(l.Trees, TreeRecord{Path: p, Artifact: r.snap.ArtifactOf(p), Entries: len(r.snap.Trees[p])})
@@ -274,20 +276,8 @@ func (r *record) notFound(item, hint string) error {
 
 // file is a recorded file with what the node holds there now.
 func (r *record) file(p string) FileRecord {
-	f := FileRecord{Path: p, SHA256: r.snap.Files[p], Artifact: r.snap.ArtifactOf(p), Backups: r.backups[p]}
-	have, err := r.h.SHA256(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		f.Status = "missing"
-	case err != nil:
-		f.Status = err.Error()
-	case f.SHA256 == "":
-		f.Status = "not recorded"
-	case have == f.SHA256:
-		f.Status = "as nodeup wrote it"
-	default:
-		f.Status = "changed since nodeup wrote it (sha256:" + have + ")"
-	}
+	f := FileRecord{Path: p, SHA256: state.Shown(r.snap.Files[p]), Artifact: r.snap.ArtifactOf(p), Backups: r.backups[p]}
+	f.Status = r.st.FileStatus(r.h, p)
 	return f
 }
 

@@ -68,7 +68,7 @@ func (l *loader) functions() map[string]function.Function {
 		"csvdecode":  stdlib.CSVDecodeFunc,
 	}
 	for name, f := range fns {
-		fns[name] = bounded(f, expansions[name])
+		fns[name] = bounded(f, expansions[name], &l.produced)
 	}
 	fns["file"] = fileFunc(l.baseDir, l.opts.FileDirs, l.recordRead)
 	return fns
@@ -77,6 +77,28 @@ func (l *loader) functions() map[string]function.Function {
 // expansions estimate, before the call, the size of what the functions that
 // multiply their input would build; the others are bounded by their input.
 var expansions = map[string]func(args []cty.Value) int{
+	"range": func(args []cty.Value) int {
+		// range(start, limit, step): 8 bytes an element, as valueSize
+		// counts them.
+		var start, limit, step float64 = 0, 0, 1
+		f := func(v cty.Value) float64 { x, _ := v.AsBigFloat().Float64(); return x }
+		switch len(args) {
+		case 1:
+			limit = f(args[0])
+		case 2:
+			start, limit = f(args[0]), f(args[1])
+		case 3:
+			start, limit, step = f(args[0]), f(args[1]), f(args[2])
+		}
+		if step == 0 {
+			return 0
+		}
+		n := (limit - start) / step
+		if n > maxValueSize {
+			return maxValueSize + 1
+		}
+		return int(max(n, 0)) * 8
+	},
 	"indent": func(args []cty.Value) int {
 		spaces, _ := args[0].AsBigFloat().Int64()
 		s := args[1].AsString()
@@ -105,9 +127,16 @@ var expansions = map[string]func(args []cty.Value) int{
 	},
 }
 
+// maxProduced bounds what all the function calls of one load return
+// together: a for-expression calling a bounded function a million times
+// must stop long before memory does.
+const maxProduced = 64 << 20
+
 // bounded wraps f: a call whose estimate (nil: none) or whose result is
-// larger than maxValueSize fails, with what to do.
-func bounded(f function.Function, estimate func(args []cty.Value) int) function.Function {
+// larger than maxValueSize fails, with what to do, and so does any call
+// once the results of the load's calls (counted in produced) pass
+// maxProduced.
+func bounded(f function.Function, estimate func(args []cty.Value) int, produced *int) function.Function {
 	spec := &function.Spec{
 		Description: f.Description(),
 		Params:      f.Params(),
@@ -117,10 +146,18 @@ func bounded(f function.Function, estimate func(args []cty.Value) int) function.
 			if estimate != nil && knownArgs(args) && estimate(args) > maxValueSize {
 				return cty.NilVal, errTooLarge
 			}
+			if *produced > maxProduced {
+				return cty.NilVal, errTooMuch
+			}
 			v, err := f.Call(args)
-			if err == nil && valueSize(v, maxValueSize) > maxValueSize {
+			if err != nil {
+				return v, err
+			}
+			n := valueSize(v, maxValueSize)
+			if n > maxValueSize {
 				return cty.NilVal, errTooLarge
 			}
+			*produced += n
 			return v, err
 		},
 	}
@@ -128,6 +165,8 @@ func bounded(f function.Function, estimate func(args []cty.Value) int) function.
 }
 
 var errTooLarge = fmt.Errorf("the result would be larger than %d MiB, more than any profile value needs", maxValueSize>>20)
+
+var errTooMuch = fmt.Errorf("the profile's expressions together build more than %d MiB of values, more than any profile needs: a for-expression over a large collection calls this function too often; build smaller values", maxProduced>>20)
 
 func knownArgs(args []cty.Value) bool {
 	for _, a := range args {
@@ -169,40 +208,50 @@ func valueSize(v cty.Value, limit int) int {
 // file and never show what it holds.
 func fileFunc(baseDir string, dirs []string, read func(profile.FileRead)) function.Function {
 	return function.New(&function.Spec{
-		Params: []function.Parameter{{Name: "path", Type: cty.String}},
+		Params: []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
-			abs := p
-			if !filepath.IsAbs(abs) {
-				abs = filepath.Join(baseDir, p)
+			arg, marks := args[0].Unmark()
+			v, err := readFileArg(arg.AsString(), baseDir, dirs, read)
+			if err != nil && len(marks) > 0 {
+				// The path is a secret, however short: no error names it.
+				return cty.NilVal, function.NewArgErrorf(0, "cannot read the file a sensitive value names (nodeup does not show the path); check the variable's value, and that the file is a regular file inside the profile's directory or one allowed with --allow-file-outside")
 			}
-			abs, err := filepath.Abs(abs)
-			if err != nil {
-				return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
-			}
-			for _, dir := range append([]string{baseDir}, dirs...) {
-				dir, err := filepath.Abs(dir)
-				if err != nil {
-					continue
-				}
-				rel, err := filepath.Rel(dir, abs)
-				if err != nil || !filepath.IsLocal(rel) {
-					continue
-				}
-				b, err := readBelow(dir, rel)
-				if err != nil {
-					return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
-				}
-				read(profile.FileRead{Arg: p, Path: abs})
-				return cty.StringVal(string(b)), nil
-			}
-			base, _ := filepath.Abs(baseDir)
-			return cty.NilVal, function.NewArgErrorf(0,
-				"%s is outside the profile's directory %s, and nodeup reads no other file unless told to. Copy the file next to the profile, or allow its directory with --allow-file-outside %s",
-				abs, base, filepath.Dir(abs))
+			return v.WithMarks(marks), err
 		},
 	})
+}
+
+// readFileArg reads file() argument p (see fileFunc).
+func readFileArg(p, baseDir string, dirs []string, read func(profile.FileRead)) (cty.Value, error) {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(baseDir, p)
+	}
+	abs, err := filepath.Abs(abs)
+	if err != nil {
+		return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
+	}
+	for _, dir := range append([]string{baseDir}, dirs...) {
+		dir, err := filepath.Abs(dir)
+		if err != nil {
+			continue
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil || !filepath.IsLocal(rel) {
+			continue
+		}
+		b, err := readBelow(dir, rel)
+		if err != nil {
+			return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", p, err)
+		}
+		read(profile.FileRead{Arg: p, Path: abs})
+		return cty.StringVal(string(b)), nil
+	}
+	base, _ := filepath.Abs(baseDir)
+	return cty.NilVal, function.NewArgErrorf(0,
+		"%s is outside the profile's directory %s, and nodeup reads no other file unless told to. Copy the file next to the profile, or allow its directory with --allow-file-outside %s",
+		abs, base, filepath.Dir(abs))
 }
 
 // recordRead notes a file file() read, once, for Snapshot.
@@ -214,6 +263,13 @@ func (l *loader) recordRead(r profile.FileRead) {
 	}
 	l.reads = append(l.reads, r)
 }
+
+// errEscapes is a symlink that leads out of the directory it is read below.
+var errEscapes = errors.New("a symlink leads out of the directory")
+
+type escapeError struct{ error }
+
+func (escapeError) Is(target error) bool { return target == errEscapes }
 
 // readBelow reads the regular file rel below dir, following symlinks only
 // while they stay inside dir.
@@ -228,7 +284,7 @@ func readBelow(dir, rel string) ([]byte, error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
-			return nil, fmt.Errorf("%s leads outside %s through a symlink; copy the file itself there, or allow the directory it leads to with --allow-file-outside", full, dir)
+			return nil, escapeError{fmt.Errorf("%s leads outside %s through a symlink; copy the file itself there, or allow the directory it leads to with --allow-file-outside", full, dir)}
 		}
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("%s: %w", full, pe.Err)

@@ -181,3 +181,56 @@ func bitsOf(f *big.Float) int {
 	}
 	return exp
 }
+
+// maxForElements bounds the elements nested for-expressions may build:
+// [for i in L : [for j in L : ...]] builds len(L)² of them before any
+// function or check sees the result.
+const maxForElements = 1 << 20
+
+// forSize estimates, before expr is evaluated, how many elements its
+// nested for-expressions build: the product of the lengths of the
+// collections along each chain of nesting whose collection can be
+// evaluated on its own (one that names an outer iterator counts as 1: it
+// is bounded by that iterator's value, itself bounded). It fails when that
+// is more than maxForElements.
+func (l *loader) forSize(expr hcl.Expression) error {
+	node, ok := expr.(hclsyntax.Node)
+	if !ok {
+		return nil
+	}
+	var walk func(n hclsyntax.Node, product int) error
+	walk = func(n hclsyntax.Node, product int) error {
+		if fe, ok := n.(*hclsyntax.ForExpr); ok {
+			if err := walk(fe.CollExpr, product); err != nil {
+				return err
+			}
+			size := 1
+			if v, diags := fe.CollExpr.Value(l.ctx); !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.CanIterateElements() {
+				size = max(v.LengthInt(), 1)
+			}
+			if product *= size; product > maxForElements {
+				return fmt.Errorf("its for-expressions would build more than %d elements, more than any profile value needs; iterate over smaller collections", maxForElements)
+			}
+			for _, e := range []hclsyntax.Expression{fe.KeyExpr, fe.ValExpr, fe.CondExpr} {
+				if e != nil {
+					if err := walk(e, product); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		var err error
+		hclsyntax.VisitAll(n, func(c hclsyntax.Node) hcl.Diagnostics {
+			if c == n || err != nil {
+				return nil
+			}
+			if _, isFor := c.(*hclsyntax.ForExpr); isFor {
+				err = walk(c, product)
+			}
+			return nil
+		})
+		return err
+	}
+	return walk(node, 1)
+}

@@ -75,6 +75,16 @@ func TestProfileLimits(t *testing.T) {
 			"node {\n  sysctl = { \"net.x\" = join(\"\", [var.a, var.a, var.a, var.a, var.a, var.a, var.a, var.a]) }\n}\n", "the result would be larger than 4 MiB"},
 		{"too many tokens", minimal + "node {\n  kernel_modules = [" + strings.Repeat("\"m\",", 40000) + "]\n}\n", "Profile too long"},
 		{"too large", minimal + "# " + strings.Repeat("x", MaxFileSize) + "\n", "larger than 1024 KiB"},
+		// Every value an expression builds is bounded, not only what one
+		// function returns: a million bounded calls, a nested for over
+		// literals, a range of a billion.
+		{"for over format", minimal + "kubelet {\n  flags = flatten([for i in range(1024) : [for j in range(1024) : format(\"--x%01000000d\", j)]])\n}\n",
+			"profile.hcl:3,"},
+		{"nested for without functions", minimal + "kubelet {\n  flags = [for a in [" + strings.Repeat("1,", 2000) + "] : [for b in [" + strings.Repeat("1,", 2000) + "] : \"--x\"]]\n}\n",
+			"profile.hcl:3,11-"},
+		{"range of a billion", minimal + "kubelet {\n  flags = [for i in range(1000000000) : \"--x\"]\n}\n", "larger than 4 MiB"},
+		{"template over a for", "variable \"a\" { default = \"" + strings.Repeat("x", 8<<10) + "\" }\n" + minimal +
+			"kubelet {\n  flags = [for i in range(1000) : \"${var.a}${var.a}\"]\n}\n", "Error: Value too large"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -177,5 +187,78 @@ func TestFileFunc(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A profile directory's own files follow file()'s rule: a *.hcl or
+// *.auto.vars.hcl symlink that leads outside the directory is not read, so
+// no diagnostic can print what it leads to, unless --allow-file-outside
+// allows where it leads.
+func TestProfileFilesStayInTheirDirectory(t *testing.T) {
+	const secret = "root:$6$s3cretHASH:19000:0:99999:7:::"
+	base := t.TempDir()
+	dir := filepath.Join(base, "profile")
+	other := filepath.Join(base, "other")
+	for _, d := range []string{dir, filepath.Join(dir, "sub"), other} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(minimal+"runc { version = \"1.4.3\" }\n"), 0o644)
+	os.WriteFile(filepath.Join(other, "shadow"), []byte(secret+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "sub", "vars"), []byte("# none\n"), 0o600)
+	for _, name := range []string{"extra.hcl", "x" + AutoVarsSuffix} {
+		t.Run(name, func(t *testing.T) {
+			link := filepath.Join(dir, name)
+			os.Symlink(filepath.Join(other, "shadow"), link)
+			defer os.Remove(link)
+			text, diags := loadPath(t, dir, Options{})
+			want := link + " is a symlink that leads outside the profile directory " + dir
+			if !diags.HasErrors() || !strings.Contains(text, want) || !strings.Contains(text, "--allow-file-outside") {
+				t.Errorf("got:\n%s\nwant %q", text, want)
+			}
+			for _, part := range []string{"s3cret", "19000", "99999"} {
+				if strings.Contains(text, part) {
+					t.Errorf("the error shows what the file holds (%q):\n%s", part, text)
+				}
+			}
+			// Allowed, it is read (and fails to parse, showing it: the
+			// operator asked for it).
+			if _, diags := loadPath(t, dir, Options{FileDirs: []string{other}}); !diags.HasErrors() {
+				t.Errorf("a shadow file parsed as a profile")
+			} else if strings.Contains(diagText(diags), "leads outside") {
+				t.Errorf("allowed directory refused: %s", diagText(diags))
+			}
+		})
+	}
+	// A link that stays inside the directory is read.
+	link := filepath.Join(dir, "inside"+AutoVarsSuffix)
+	os.Symlink("sub/vars", link)
+	if text, diags := loadPath(t, dir, Options{}); diags.HasErrors() {
+		t.Errorf("link inside refused:\n%s", text)
+	}
+	os.Remove(link)
+	os.Symlink(filepath.Join(dir, "sub", "vars"), link)
+	if text, diags := loadPath(t, dir, Options{}); diags.HasErrors() {
+		t.Errorf("absolute link inside refused:\n%s", text)
+	}
+}
+
+// A profile directory's name is data, never a pattern: "site[1]" is read,
+// not "site1" beside it.
+func TestProfileDirectoryNameIsNotAPattern(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{"site[1]", "site1", "a*"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "site[1]", "node.hcl"), []byte(minimal+"runc { version = \"1.4.3\" }\n"), 0o644)
+	os.WriteFile(filepath.Join(base, "site1", "other.hcl"), []byte("this does not parse {"), 0o644)
+	files, err := HCLFiles(filepath.Join(base, "site[1]"))
+	if err != nil || len(files) != 1 || files[0] != filepath.Join(base, "site[1]", "node.hcl") {
+		t.Errorf("HCLFiles: %q, %v", files, err)
+	}
+	if text, diags := loadPath(t, filepath.Join(base, "site[1]"), Options{}); diags.HasErrors() {
+		t.Errorf("site[1] did not load:\n%s", text)
+	}
+	if _, diags := loadPath(t, filepath.Join(base, "a*"), Options{}); !diags.HasErrors() || !strings.Contains(diagText(diags), "holds no *.hcl profile files") {
+		t.Errorf("a* matched others: %s", diagText(diags))
 	}
 }

@@ -5,6 +5,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,6 +63,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		return out, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read profile", Detail: err.Error()}}
 	}
 	l.baseDir = baseDir
+	l.dirProfile = len(files) > 0 && filepath.Dir(files[0]) == filepath.Clean(path)
 	l.autoVarFiles = autoVars
 	l.firstFile = files[0]
 	var bodies []namedBody
@@ -97,7 +99,10 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 // "variables"), bounded: a regular file of at most MaxFileSize bytes, within
 // checkSource's limits.
 func (l *loader) parse(path, what string) (*hcl.File, hcl.Diagnostics) {
-	src, err := readBounded(path, MaxFileSize)
+	src, err := l.readProfileFile(path)
+	if errors.Is(err, errOutside) {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read " + what + " file", Detail: err.Error()}}
+	}
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read " + what + " file",
 			Detail: fmt.Sprintf("%v; pass a %s file of at most %d KiB.", err, what, MaxFileSize>>10)}}
@@ -108,6 +113,36 @@ func (l *loader) parse(path, what string) (*hcl.File, hcl.Diagnostics) {
 		return nil, diags
 	}
 	return l.parser.ParseHCL(src, path)
+}
+
+// errOutside is a profile directory's file that leads out of it.
+var errOutside = errors.New("outside the profile directory")
+
+// readProfileFile reads one file of the profile, bounded. A file of a
+// profile directory (its *.hcl and *.auto.vars.hcl files) follows file()'s
+// rule: a symlink may lead only within the directory, or into a directory
+// allowed with --allow-file-outside; nothing else is read, so no error can
+// show what a file outside holds. --var-file files and a profile named as a
+// file are read where they are: the operator named them.
+func (l *loader) readProfileFile(p string) ([]byte, error) {
+	if !l.dirProfile || filepath.Dir(p) != filepath.Clean(l.baseDir) {
+		return readBounded(p, MaxFileSize)
+	}
+	b, err := readBelow(l.baseDir, filepath.Base(p))
+	if err == nil || !errors.Is(err, errEscapes) {
+		return b, err
+	}
+	target, terr := filepath.EvalSymlinks(p)
+	if terr == nil {
+		for _, dir := range append([]string{l.baseDir}, l.opts.FileDirs...) {
+			if d, err := filepath.EvalSymlinks(dir); err == nil {
+				if rel, err := filepath.Rel(d, target); err == nil && filepath.IsLocal(rel) {
+					return readBelow(d, rel)
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s is a symlink that leads outside the profile directory %s, and nodeup reads a profile's files only from there. Copy the file itself into the directory, or allow the directory it leads to with --allow-file-outside", errOutside, p, l.baseDir)
 }
 
 type namedBody struct {
@@ -132,11 +167,10 @@ func profileFiles(path string) (files, autoVars []string, baseDir string, err er
 	if !st.IsDir() {
 		return []string{path}, nil, filepath.Dir(path), nil
 	}
-	matches, err := filepath.Glob(filepath.Join(path, "*.hcl"))
+	matches, err := HCLFiles(path)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	sort.Strings(matches)
 	for _, m := range matches {
 		if strings.HasSuffix(m, AutoVarsSuffix) {
 			autoVars = append(autoVars, m)
@@ -150,14 +184,34 @@ func profileFiles(path string) (files, autoVars []string, baseDir string, err er
 	return files, autoVars, path, nil
 }
 
+// HCLFiles lists the *.hcl files of directory dir in name order. The
+// directory's name is data, never a pattern: a profile directory named
+// "site[1]" is read, not "site1".
+func HCLFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w; pass a profile file or a readable directory of *.hcl files", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".hcl") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // loader carries the state of one load: diagnostics are appended, never
 // returned early, so one run reports every problem.
 type loader struct {
 	opts    Options
 	parser  *hclparse.Parser
 	baseDir string
-	ctx     *hcl.EvalContext
-	diags   hcl.Diagnostics
+	// dirProfile: the profile is a directory (baseDir) of files.
+	dirProfile bool
+	ctx        *hcl.EvalContext
+	diags      hcl.Diagnostics
 	// ranges maps "block.attribute" paths to where they were written, so
 	// semantic checks made after decoding still point at the source.
 	ranges map[string]hcl.Range
@@ -177,6 +231,9 @@ type loader struct {
 	// the expressions whose value may come from file() (filetaint.go).
 	fileVars  map[string]bool
 	fileExprs []fileExpr
+	// produced counts the bytes the profile's function calls returned
+	// (bounded by maxProduced).
+	produced int
 	// autoVarFiles are the profile directory's *.auto.vars.hcl files.
 	autoVarFiles []string
 	// given are the variables set from outside the profile; reads the

@@ -25,6 +25,10 @@ type SnapshotFile struct {
 	Rel  string
 	Data []byte
 	Mode fs.FileMode
+	// Sensitive: the file holds a sensitive value (the values given for
+	// sensitive variables, a file that spells one out), so nothing
+	// world-readable may carry its sha256.
+	Sensitive bool
 }
 
 // Snapshot returns the files that carry profile p whole to another machine
@@ -49,7 +53,13 @@ func Snapshot(p *profile.Profile) ([]SnapshotFile, error) {
 	seen := map[string]bool{}
 	add := func(rel string, data []byte) {
 		seen[rel] = true
-		out = append(out, SnapshotFile{Rel: rel, Data: data, Mode: 0o600})
+		sensitive := false
+		for _, v := range p.Sensitive {
+			for _, form := range Spellings(v) {
+				sensitive = sensitive || bytes.Contains(data, []byte(form))
+			}
+		}
+		out = append(out, SnapshotFile{Rel: rel, Data: data, Mode: 0o600, Sensitive: sensitive})
 	}
 	for _, f := range p.Files {
 		name := filepath.Base(f)
@@ -89,6 +99,9 @@ func Snapshot(p *profile.Profile) ([]SnapshotFile, error) {
 			return nil, fmt.Errorf("%s: the profile reads a file named %s, where its variables go; rename it", p.Files[0], GivenVarsFile)
 		}
 		add(GivenVarsFile, GivenVars(p.Given))
+		for _, v := range p.Given {
+			out[len(out)-1].Sensitive = out[len(out)-1].Sensitive || v.Sensitive
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rel < out[j].Rel })
 	return out, nil

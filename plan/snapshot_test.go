@@ -134,7 +134,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(files, files2) {
-		t.Errorf("snapshot of the snapshot differs:\n%q\n%q", files, files2)
+		t.Errorf("snapshot of the snapshot differs:\n%+v\n%+v", files, files2)
 	}
 }
 

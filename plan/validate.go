@@ -48,9 +48,38 @@ func (l *loader) validate(p *profile.Profile) {
 	l.validateUpstream(p)
 	// Anything else the renderers refuse, once the rules found nothing.
 	if !l.diags.HasErrors() {
-		if _, err := templates.Render(p); err != nil {
+		files, err := templates.Render(p)
+		if err != nil {
 			l.errorf(l.at("containerd", p.Containerd.DeclRange), "Cannot render the node's files", "%s.", err)
 		}
+		l.validatePathLengths(p, files)
+	}
+}
+
+// validatePathLengths refuses, before anything changes, a node path that
+// an apply would fail to create half way: a rendered file's, a component's
+// destination, or a directory the kubelet config names (paths.CheckLength).
+func (l *loader) validatePathLengths(p *profile.Profile, files []templates.File) {
+	seen := map[string]bool{}
+	check := func(nodePath string, at *hcl.Range) {
+		if seen[nodePath] {
+			return
+		}
+		seen[nodePath] = true
+		if err := paths.CheckLength(nodePath); err != nil {
+			l.errorf(at, "Node path too long", "%s.", upperFirst(err.Error()))
+		}
+	}
+	b := &builder{p: p}
+	for _, f := range files {
+		r := b.fileRange(f.Path)
+		check(f.Path, &r)
+	}
+	for _, d := range l.destinations(p) {
+		check(d.path, d.at)
+	}
+	if sp, ok := p.Kubelet.Config["staticPodPath"].(string); ok {
+		check(sp, l.configKeyAt(p, "staticPodPath"))
 	}
 }
 

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -168,6 +169,12 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 				"kubelet.flags has %q, which overrides %s: the kubelet would disagree with the configuration nodeup renders. %s.",
 				k.Flags[fc.Index], fc.Owner, upperFirst(fc.Fix))
 		}
+	}
+	// The kubelet reads static pods from there and nodeup creates it: a
+	// relative path would be relative to wherever each one runs.
+	if sp, ok := k.Config["staticPodPath"].(string); ok && !path.IsAbs(sp) {
+		l.errorf(l.configKeyAt(p, "staticPodPath"), "Relative path",
+			"kubelet.config.staticPodPath %q must be an absolute path, such as \"/etc/kubernetes/manifests\".", sp)
 	}
 	_, err := templates.KubeletConfiguration(p)
 	for _, err := range leafErrors(err) {

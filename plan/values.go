@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"math/big"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -34,8 +35,18 @@ func (a attrs) value(name string, ty cty.Type) (cty.Value, bool) {
 	if !ok {
 		return cty.NilVal, false
 	}
+	if err := a.l.forSize(attr.Expr); err != nil {
+		a.l.failed[joinKey(a.prefix, name)] = true
+		a.l.errorf(attr.Expr.Range().Ptr(), "Value too large", "%s.%s: %v.", a.prefix, name, err)
+		return cty.NilVal, false
+	}
 	v, diags := attr.Expr.Value(a.l.ctx)
-	a.l.diags = append(a.l.diags, diags...)
+	a.l.diags = append(a.l.diags, onceOverBudget(diags)...)
+	if !diags.HasErrors() && valueSize(v, maxValueSize) > maxValueSize {
+		a.l.failed[joinKey(a.prefix, name)] = true
+		a.l.errorf(attr.Expr.Range().Ptr(), "Value too large", "%s.%s: %v; write a smaller value.", a.prefix, name, errTooLarge)
+		return cty.NilVal, false
+	}
 	v = a.l.unmark(v, attr.Expr.Range())
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		// Only a variable without a value is unknown, and that is
@@ -197,4 +208,22 @@ func (a attrs) rangeOf(name string) *hcl.Range {
 		return attr.Expr.Range().Ptr()
 	}
 	return nil
+}
+
+// onceOverBudget keeps the first of the errors of calls made after the
+// load's budget ran out (errTooMuch): a for-expression reports one per
+// iteration.
+func onceOverBudget(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seen := false
+	for _, d := range diags {
+		if strings.Contains(d.Detail, errTooMuch.Error()) {
+			if seen {
+				continue
+			}
+			seen = true
+		}
+		out = append(out, d)
+	}
+	return out
 }

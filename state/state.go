@@ -16,6 +16,10 @@ package state
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/paths"
 )
@@ -155,6 +160,10 @@ type State struct {
 	restarts  map[string]string   // unit -> the step whose change made its restart due
 	verified  map[string]string   // check -> fingerprint of what last passed it
 	dirty     bool
+	// key keys the marks of private files (see RecordContent); keyNew:
+	// made in this run, not saved yet.
+	key    []byte
+	keyNew bool
 }
 
 type stateFile struct {
@@ -193,6 +202,11 @@ func Load(h *host.Host) (*State, error) {
 		return s, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if key, err := h.ReadFileMax(paths.StateKeyFile, 1<<10); err == nil {
+		s.key = key
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var f stateFile
@@ -262,6 +276,83 @@ func (s *State) Record(p, sha256 string) {
 		}
 		set(s, s.files, p, sha256)
 	})
+}
+
+// RecordContent notes that nodeup wrote node path p with content and
+// mode. A file others may not read (no group or other permission bits) may
+// hold a secret, and state.json is world-readable: such a file is recorded
+// by a mark keyed with the node's state key (0600), never its sha256, so
+// the record cannot be used to guess what it holds.
+func (s *State) RecordContent(p string, content []byte, mode fs.FileMode) {
+	sum := digest.Bytes(content)
+	if mode.Perm()&0o077 == 0 {
+		s.mu.Lock()
+		sum = s.seal(sum)
+		s.mu.Unlock()
+	}
+	s.Record(p, sum)
+}
+
+// privatePrefix starts the marks of private files in the record.
+const privatePrefix = "hmac-sha256:"
+
+// Private reports whether sum, as recorded for a file, is the mark of a
+// private file rather than its sha256.
+func Private(sum string) bool { return strings.HasPrefix(sum, privatePrefix) }
+
+// Shown is sum as nodeup prints it: "(sensitive)" for a private file.
+func Shown(sum string) string {
+	if Private(sum) {
+		return "(sensitive)"
+	}
+	return sum
+}
+
+// seal returns the mark of a private file of sha256 sum, making the key
+// on first use; the caller holds s.mu.
+func (s *State) seal(sum string) string {
+	if len(s.key) == 0 {
+		s.key = make([]byte, 32)
+		if _, err := rand.Read(s.key); err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		s.keyNew, s.dirty = true, true
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(sum))
+	return privatePrefix + hex.EncodeToString(m.Sum(nil))
+}
+
+// holds reports whether recorded (a sha256 or a private file's mark) is
+// what the record says for content of sha256 got.
+func (s *State) holds(recorded, got string) bool {
+	if !Private(recorded) {
+		return recorded == got
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.key) > 0 && hmac.Equal([]byte(s.seal(got)), []byte(recorded))
+}
+
+// FileStatus says how node file p compares with the record: "missing",
+// "not recorded", "as nodeup wrote it", or "changed since nodeup wrote it"
+// (with its sha256, unless it is a private file).
+func (s *State) FileStatus(h *host.Host, p string) string {
+	want, recorded := s.Lookup(p)
+	have, err := h.SHA256(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing"
+	case err != nil:
+		return err.Error()
+	case !recorded:
+		return "not recorded"
+	case s.holds(want, have):
+		return "as nodeup wrote it"
+	case Private(want):
+		return "changed since nodeup wrote it"
+	}
+	return "changed since nodeup wrote it (sha256:" + have + ")"
 }
 
 // Forget drops node path p from the record (nodeup removed it).
@@ -552,7 +643,7 @@ func (s *State) Foreign(h *host.Host, p string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return got != want, nil
+	return !s.holds(want, got), nil
 }
 
 // Save writes the state atomically (Host.WriteFile) if it changed since it
@@ -568,6 +659,7 @@ func (s *State) Save(h *host.Host) error {
 		s.mu.Unlock()
 		return nil
 	}
+	key, keyNew := s.key, s.keyNew
 	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees,
 		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts, Verified: s.verified}, "", "  ")
 	if err == nil {
@@ -576,6 +668,19 @@ func (s *State) Save(h *host.Host) error {
 	s.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	// The key goes first: a record of marks without it would make every
+	// private file look changed.
+	if keyNew {
+		if err := h.WriteFile(paths.StateKeyFile, key, 0o600); err != nil {
+			s.mu.Lock()
+			s.dirty = true
+			s.mu.Unlock()
+			return err
+		}
+		s.mu.Lock()
+		s.keyNew = false
+		s.mu.Unlock()
 	}
 	if err := h.WriteFile(paths.StateFile, append(b, '\n'), 0o644); err != nil {
 		s.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path"
 
-	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/paths"
 )
 
@@ -66,7 +65,7 @@ func (f *File) converge(_ context.Context, env *Env, apply bool) (Change, error)
 		if fi.Mode().Perm() != f.Mode.Perm() {
 			ch = Change{Action: Update, Reason: fmt.Sprintf("mode %04o -> %04o", fi.Mode().Perm(), f.Mode.Perm())}
 		} else {
-			env.State.Record(f.Path, digest.Bytes(f.Content))
+			env.State.RecordContent(f.Path, f.Content, f.Mode)
 			return Change{Action: NoOp, Reason: "up to date"}, nil
 		}
 	}
@@ -102,6 +101,6 @@ func (f *File) converge(_ context.Context, env *Env, apply bool) (Change, error)
 	} else if err := env.Host.WriteFile(f.Path, f.Content, f.Mode); err != nil {
 		return Change{}, err
 	}
-	env.State.Record(f.Path, digest.Bytes(f.Content))
+	env.State.RecordContent(f.Path, f.Content, f.Mode)
 	return ch, nil
 }

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nodeup/nodeup/node/digest"
 	"github.com/nodeup/nodeup/node/host"
 )
 
@@ -201,7 +200,9 @@ func (k *ProfileDir) record(env *Env) {
 	for _, f := range k.Files {
 		p := path.Join(k.Dir, f.Rel)
 		kept[p] = true
-		st.Record(p, digest.Bytes(f.Data))
+		// The values given may be secrets: an owner-only file gets no
+		// world-readable hash in the state.
+		st.RecordContent(p, f.Data, f.Mode)
 	}
 	for p := range st.Snapshot().Files {
 		if strings.HasPrefix(p, k.Dir+"/") && !kept[p] {

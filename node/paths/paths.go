@@ -4,7 +4,11 @@
 // paths: under --root they are joined to the root by node/host.
 package paths
 
-import "path"
+import (
+	"fmt"
+	"path"
+	"strings"
+)
 
 // Where release binaries go.
 const (
@@ -108,7 +112,10 @@ var PackageUnitDirs = []string{"/usr/local/lib/systemd/system", "/lib/systemd/sy
 const (
 	StateDir  = "/var/lib/nodeup"
 	StateFile = StateDir + "/state.json"
-	BackupDir = StateDir + "/backup"
+	// StateKeyFile (0600) keys the marks state.json holds in place of the
+	// sha256 of files only their owner may read.
+	StateKeyFile = StateDir + "/state.key"
+	BackupDir    = StateDir + "/backup"
 	// RollbackDir holds copies of what an apply replaces of a running
 	// unit's inputs, until the unit comes up verified on the new ones.
 	RollbackDir = StateDir + "/rollback"
@@ -173,4 +180,29 @@ func Writable(p string) bool {
 		}
 	}
 	return false
+}
+
+// Limits of a Linux path: a name (one component) of at most NameMax bytes,
+// a whole path of fewer than PathMax.
+const (
+	NameMax = 255
+	PathMax = 4096
+)
+
+// CheckLength reports, with what to do, a node path that no Linux
+// filesystem could hold: a name longer than NameMax bytes, a path of
+// PathMax bytes or more, or a NUL byte. An apply would fail on it half way.
+func CheckLength(p string) error {
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("node path %q holds a NUL byte, which no file name can; remove it", p)
+	}
+	if len(p) >= PathMax {
+		return fmt.Errorf("node path %.60q... is %d bytes long, and Linux takes paths of fewer than %d; use a shorter one", p, len(p), PathMax)
+	}
+	for _, name := range strings.Split(p, "/") {
+		if len(name) > NameMax {
+			return fmt.Errorf("the name %.60q... in node path %.80q... is %d bytes long, and a Linux file name holds at most %d; use a shorter one", name, p, len(name), NameMax)
+		}
+	}
+	return nil
 }

@@ -74,10 +74,7 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkArches(o.arches); err != nil {
-		return err
-	}
-	if err := checkSources(o.from); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	cfg, err := inv.config()
@@ -96,10 +93,7 @@ func (inv *invocation) runBundle(o bundleOptions, profilePath string) error {
 
 // runBundleList says what the bundle would hold, downloading nothing.
 func (inv *invocation) runBundleList(o bundleOptions, profilePath string) error {
-	if err := checkArches(o.arches); err != nil {
-		return err
-	}
-	if err := checkSources(o.from); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
 	cfg, err := inv.config()
@@ -113,19 +107,14 @@ func (inv *invocation) runBundleList(o bundleOptions, profilePath string) error 
 	return inv.show(bundleListView{l})
 }
 
-// checkArches reads --arch.
-func checkArches(arches []string) error {
-	for _, a := range arches {
+// check reads --arch, and --from as a profile's mirror block takes mirrors.
+func (o bundleOptions) check() error {
+	for _, a := range o.arches {
 		if a != "amd64" && a != "arm64" {
 			return fmt.Errorf("--arch %q: use amd64 or arm64", a)
 		}
 	}
-	return nil
-}
-
-// checkSources reads --from: mirrors as a profile's mirror block takes them.
-func checkSources(from []string) error {
-	for _, f := range from {
+	for _, f := range o.from {
 		u, err := url.Parse(f)
 		if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
 			return fmt.Errorf("--from %q: want an http://, https:// or file:///absolute/path URL of a mirror (or a bundle) in the mirror layout", printable(f))

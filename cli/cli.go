@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nodeup/nodeup/ops"
 )
 
 // version is stamped at release build time with -ldflags -X.
@@ -72,7 +74,7 @@ func runWith(args []string, s Streams, environ []string, sys system) (code int) 
 	// A panic is a failure like any other: reported, exit 1.
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(s.Err, "nodeup: %v\n", &panicError{value: p, where: "running " + strings.Join(args, " "), stack: debug.Stack()})
+			fmt.Fprintf(s.Err, "nodeup: %v\n", &ops.PanicError{Value: p, Where: "running " + strings.Join(args, " "), Stack: debug.Stack()})
 			code = 1
 		}
 	}()
@@ -282,19 +284,4 @@ func nodeupVersion() string {
 		return info.Main.Version
 	}
 	return version
-}
-
-// panicError is a panic turned into an error: a bug in nodeup, said as one.
-type panicError struct {
-	value any
-	where string
-	stack []byte
-}
-
-func (e *panicError) Error() string {
-	msg := fmt.Sprintf("internal error while %s: %v; this is a bug in nodeup, please report it with the command line", e.where, e.value)
-	if len(e.stack) > 0 {
-		msg += "\n" + string(e.stack)
-	}
-	return msg
 }

@@ -47,16 +47,12 @@ func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error)
 	if err := c.needRoot("apply"); err != nil {
 		return nil, err
 	}
-	pr, err := c.prepare(o.Path, true)
-	if err != nil {
-		return nil, err
-	}
-	g := pr.graph
-	env, cleanup, err := c.NewEnv(ctx)
+	pr, env, cleanup, err := c.begin(ctx, o.Path, true)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
+	g := pr.graph
 	release, err := engine.Begin(ctx, g, env, o.Wait)
 	if err != nil {
 		return nil, err

@@ -38,16 +38,12 @@ type PlanReport struct {
 // Plan checks every step of the profile against the node and says what
 // apply would change. It writes nothing and takes no lock.
 func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
-	pr, err := c.prepare(o.Path, false)
-	if err != nil {
-		return nil, err
-	}
-	g := pr.graph
-	env, cleanup, err := c.NewEnv(ctx)
+	pr, env, cleanup, err := c.begin(ctx, o.Path, false)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
+	g := pr.graph
 	r := &PlanReport{Loaded: pr.loaded, Graph: g}
 	for _, err := range c.applyRefusals(o.Path, g, env, o.AllowDowngrade) {
 		r.Refusals = append(r.Refusals, err.Error())
@@ -73,6 +69,19 @@ func (c *Config) applyRefusals(path string, g *graph.Graph, env *steps.Env, allo
 		out = append(out, err)
 	}
 	return out
+}
+
+// begin prepares the profile for a plan or an apply and opens the node.
+func (c *Config) begin(ctx context.Context, path string, apply bool) (*prepared, *steps.Env, func(), error) {
+	pr, err := c.prepare(path, apply)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env, cleanup, err := c.NewEnv(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pr, env, cleanup, nil
 }
 
 // prepared is a profile compiled for one run.

@@ -268,14 +268,21 @@ func (inv *invocation) versionCommand() *cobra.Command {
 }
 
 func (inv *invocation) printVersion() error {
-	v := nodeupVersion()
-	platform := runtime.GOOS + "/" + runtime.GOARCH
-	if inv.g.json {
-		return inv.emit(map[string]any{"version": v, "go": runtime.Version(), "platform": platform}, true)
-	}
-	fmt.Fprintf(inv.out, "nodeup %s (%s, %s)\n", v, runtime.Version(), platform)
-	return nil
+	return inv.show(versionView{version: nodeupVersion(), goVersion: runtime.Version(), platform: runtime.GOOS + "/" + runtime.GOARCH})
 }
+
+// versionView is nodeup's version, the Go release and the platform.
+type versionView struct{ version, goVersion, platform string }
+
+func (v versionView) human(inv *invocation) {
+	fmt.Fprintf(inv.out, "nodeup %s (%s, %s)\n", v.version, v.goVersion, v.platform)
+}
+
+func (v versionView) document() any {
+	return map[string]any{"version": v.version, "go": v.goVersion, "platform": v.platform}
+}
+
+func (v versionView) ok() bool { return true }
 
 // nodeupVersion is the version this nodeup was built as: the release's,
 // or the module's when built with go install.

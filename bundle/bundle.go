@@ -151,7 +151,7 @@ func Write(out string, m Manifest, files []File) error {
 	}
 	manifest = append(manifest, '\n')
 	files = append(files, File{Entry: Entry{Path: ManifestName, Size: int64(len(manifest))}, Data: manifest, Mode: 0o644})
-	if err := replaceable(out); err != nil {
+	if err := Replaceable(out); err != nil {
 		return err
 	}
 	if IsTar(out) {
@@ -160,11 +160,11 @@ func Write(out string, m Manifest, files []File) error {
 	return writeDir(out, files)
 }
 
-// replaceable refuses to overwrite what is not a bundle nodeup wrote: out
+// Replaceable refuses to overwrite what is not a bundle nodeup wrote: out
 // may be missing, an empty directory, or a bundle whose manifest is one
 // nodeup writes (a format_version it reads, files at plain paths). A stray manifest.json does not make a directory or a tar
 // a bundle, and a symlink at out is refused, never followed.
-func replaceable(out string) error {
+func Replaceable(out string) error {
 	fi, err := os.Lstat(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -415,3 +415,23 @@ func TestBundleListAndFrom(t *testing.T) {
 		t.Errorf("bundle without -o: exit %d\n%s", code, errs)
 	}
 }
+
+// An -o that is not a bundle nodeup wrote is refused before anything is
+// downloaded, and left as it was.
+func TestBundleRefusesForeignOutputFirst(t *testing.T) {
+	_, profile := fakeMirror(t)
+	web := t.TempDir()
+	os.WriteFile(filepath.Join(web, "manifest.json"), []byte(`{"name":"a web app"}`), 0o644)
+	os.WriteFile(filepath.Join(web, "index.html"), []byte("hello"), 0o644)
+	cache := filepath.Join(t.TempDir(), "cache")
+	code, _, errs := nodeup(t, "bundle", profile, "-o", web, "--cache", cache)
+	if code != 1 || !strings.Contains(errs, "is not a bundle nodeup wrote") {
+		t.Fatalf("bundle -o a web app: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("downloads began before the output was refused")
+	}
+	if b, _ := os.ReadFile(filepath.Join(web, "index.html")); string(b) != "hello" {
+		t.Error("the refused output was changed")
+	}
+}

@@ -59,6 +59,10 @@ type BundleReport struct {
 // each architecture, as a mirror with nodeup and the profile: load, list,
 // download (each checked against its sha256), then write at once.
 func Bundle(ctx context.Context, c *Config, o BundleOptions) (*BundleReport, error) {
+	// Refused before anything is downloaded (and again when written).
+	if err := bundle.Replaceable(o.Out); err != nil {
+		return nil, err
+	}
 	contents, err := c.bundleContents(o.Path, o.Arches)
 	if err != nil {
 		return nil, err

@@ -83,8 +83,8 @@ func (i *Image) LayoutPath() (string, error) {
 const checkDial = 5 * time.Second
 
 // Check asks containerd over CRI whether the image is there with the ID
-// the pinned archive gives it: known from the archive where it is in the
-// download cache, else from the record of the last import. With neither,
+// the pinned archive gives it: known from the record of the last import,
+// else from the archive where it is in the download cache. With neither,
 // an image under the reference may be any image: an apply fetches the
 // archive to compare.
 func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
@@ -306,21 +306,20 @@ func (i *Image) source() string {
 }
 
 // pinnedID is the ID the pinned archive gives the image where it is known
-// without fetching the archive: from the archive in the download cache,
-// else from the record of the last import of this archive (recorded
-// reports that the record says so). "" means unknown.
+// without fetching the archive: from the record of an earlier import (or
+// check) of this archive, which spares every plan reading it, else from
+// the archive in the download cache. "" means unknown; recorded reports
+// that the record has it.
 func (i *Image) pinnedID(env *Env) (id string, recorded bool, err error) {
-	rec, ok := env.State.Image(i.Ref)
-	recorded = ok && rec.Archive == i.SHA256 && rec.Arch == i.Arch && rec.ID != ""
+	if rec, ok := env.State.Image(i.Ref); ok && rec.Archive == i.SHA256 && rec.Arch == i.Arch && rec.ID != "" {
+		return rec.ID, true, nil
+	}
 	if env.Fetcher != nil {
 		p := env.Fetcher.CachePath(i.SHA256)
 		if _, err := os.Stat(p); err == nil {
 			id, err := i.ArchiveID(p)
-			return id, recorded && rec.ID == id, err
+			return id, false, err
 		}
-	}
-	if recorded {
-		return rec.ID, true, nil
 	}
 	return "", false, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nodeup/nodeup/node/cri/critest"
 	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/node/images/imagestest"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 )
@@ -80,6 +81,11 @@ func TestImageStep(t *testing.T) {
 	}
 	if ch := n.CheckApply(im, true); ch.Action != steps.NoOp || m.Requests() != requests {
 		t.Errorf("second apply: %+v, %d more downloads", ch, m.Requests()-requests)
+	}
+	// Without the record, the cached archive says which image is pinned.
+	n.Env.State = state.New()
+	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp {
+		t.Errorf("plan with the archive cached but no record: %+v", ch)
 	}
 
 	// Another image under the name: the archive's is imported again.

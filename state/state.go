@@ -9,9 +9,12 @@
 // need no profile.
 //
 // Beside the record it keeps what spares a converged node work: a stamp per
-// installed file (see Stamp), so a check hashes only a file that moved, and
+// installed file (see Stamp), so a check hashes only a file that moved,
 // what last passed a verification that need not be repeated while it is
-// unchanged. Both are caches: without them nodeup hashes and runs again.
+// unchanged, and the image ID each pinned image archive gives its image
+// (see Image), so a check compares containerd's image with the pinned one
+// without the archive. All are caches: without them nodeup hashes, runs or
+// fetches again.
 package state
 
 import (
@@ -43,8 +46,9 @@ import (
 // and due restarts in the files map as "artifact:NAME" and "restart:UNIT";
 // version 2 had no units and directories. Both are read and rewritten as
 // version 3, which an older nodeup refuses rather than drop what it does
-// not know. File stamps and what passed verification are caches, not
-// record: a nodeup that drops them costs the next run a hash and a check.
+// not know. File stamps, what passed verification and images are caches,
+// not record: a nodeup that drops them costs the next run a hash, a check
+// and a download.
 const Version = 3
 
 // Artifact is an installed release artifact.
@@ -109,6 +113,16 @@ type TreeEntry struct {
 	Stamp
 }
 
+// Image is the image ID a pinned image archive gives the image it was
+// imported (or found in containerd) for: a check that finds containerd's
+// image under the reference with this ID knows it is the pinned one without
+// fetching the archive.
+type Image struct {
+	Archive string `json:"archive"` // sha256 of the archive
+	Arch    string `json:"arch"`    // the platform chosen in it
+	ID      string `json:"id"`      // sha256:<hex> of the image's config
+}
+
 // Stamp is how a file looked when nodeup last knew its content, having
 // written it or hashed it: size, mtime, ctime and inode. A check that finds
 // the file with the stamp recorded trusts the recorded sha256 and does not
@@ -159,6 +173,7 @@ type State struct {
 	dirs      map[string]bool     // node directories nodeup created
 	restarts  map[string]string   // unit -> the step whose change made its restart due
 	verified  map[string]string   // check -> fingerprint of what last passed it
+	images    map[string]Image    // image reference -> what its pinned archive gives it
 	dirty     bool
 	// key keys the marks of private files (see RecordContent); keyNew:
 	// made in this run, not saved yet.
@@ -176,12 +191,14 @@ type stateFile struct {
 	Dirs      []string            `json:"dirs,omitempty"`
 	Restarts  map[string]string   `json:"restarts,omitempty"`
 	Verified  map[string]string   `json:"verified,omitempty"`
+	Images    map[string]Image    `json:"images,omitempty"`
 }
 
 // New returns the state of a node nodeup never ran on.
 func New() *State {
 	return &State{files: map[string]string{}, stamps: map[string]Stamp{}, artifacts: map[string]Artifact{}, trees: map[string]Tree{},
-		units: map[string]Unit{}, dirs: map[string]bool{}, restarts: map[string]string{}, verified: map[string]string{}}
+		units: map[string]Unit{}, dirs: map[string]bool{}, restarts: map[string]string{}, verified: map[string]string{},
+		images: map[string]Image{}}
 }
 
 // Exists reports whether node h has a state file: nodeup has run there.
@@ -227,6 +244,7 @@ func Load(h *host.Host) (*State, error) {
 	maps.Copy(s.trees, f.Trees)
 	maps.Copy(s.units, f.Units)
 	maps.Copy(s.verified, f.Verified)
+	maps.Copy(s.images, f.Images)
 	for _, d := range f.Dirs {
 		s.dirs[path.Clean(d)] = true
 	}
@@ -621,6 +639,22 @@ func (s *State) Verified(check string) string {
 	return s.verified[check]
 }
 
+// RecordImage notes what the pinned archive of image ref gives it.
+func (s *State) RecordImage(ref string, im Image) {
+	s.locked(func() { set(s, s.images, ref, im) })
+}
+
+// Image returns what was recorded of the pinned archive of image ref.
+func (s *State) Image(ref string) (Image, bool) {
+	if s == nil {
+		return Image{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	im, ok := s.images[ref]
+	return im, ok
+}
+
 // Foreign reports whether node file p exists with content nodeup did not
 // write: it is not recorded, or it changed since nodeup wrote it. Such a file
 // is backed up (Host.Backup) before nodeup replaces it.
@@ -661,7 +695,7 @@ func (s *State) Save(h *host.Host) error {
 	}
 	key, keyNew := s.key, s.keyNew
 	b, err := json.MarshalIndent(stateFile{Version: Version, Files: s.files, Stamps: s.stamps, Artifacts: s.artifacts, Trees: s.trees,
-		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts, Verified: s.verified}, "", "  ")
+		Units: s.units, Dirs: slices.Sorted(maps.Keys(s.dirs)), Restarts: s.restarts, Verified: s.verified, Images: s.images}, "", "  ")
 	if err == nil {
 		s.dirty = false
 	}

@@ -265,3 +265,31 @@ func TestLastApply(t *testing.T) {
 		t.Errorf("a broken record: %v", err)
 	}
 }
+
+func TestImagesRoundTrip(t *testing.T) {
+	h, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	im := Image{Archive: strings.Repeat("a", 64), Arch: "amd64", ID: "sha256:" + strings.Repeat("b", 64)}
+	s.RecordImage("registry.k8s.io/pause:3.10", im)
+	if err := s.Save(h); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Load(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s2.Image("registry.k8s.io/pause:3.10"); !ok || got != im {
+		t.Errorf("Image = %+v, %v; want %+v", got, ok, im)
+	}
+	if _, ok := s2.Image("docker.io/library/busybox:1.36"); ok {
+		t.Error("an image never recorded has a record")
+	}
+	// Recording the same again leaves nothing to save.
+	s2.RecordImage("registry.k8s.io/pause:3.10", im)
+	if s2.dirty {
+		t.Error("recording an unchanged image marks the state changed")
+	}
+}

@@ -2,8 +2,10 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,7 +13,9 @@ import (
 
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/fetch"
+	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/images"
+	"github.com/nodeup/nodeup/state"
 )
 
 // ImageID is the ID of the step that preloads an image.
@@ -79,8 +83,10 @@ func (i *Image) LayoutPath() (string, error) {
 const checkDial = 5 * time.Second
 
 // Check asks containerd over CRI whether the image is there with the ID
-// the archive gives it. Where the archive is not in the download cache yet,
-// an image present under the reference is taken as the one.
+// the pinned archive gives it: known from the record of the last import,
+// else from the archive where it is in the download cache. With neither,
+// an image under the reference may be any image: an apply fetches the
+// archive to compare.
 func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
 		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
@@ -101,25 +107,33 @@ func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	return i.compare(have, i.cachedID(env))
+	want, _, err := i.pinnedID(env)
+	if err != nil {
+		return Change{}, err
+	}
+	return i.compare(have, want), nil
 }
 
 // compare says what an import would change, given the image ID containerd
-// reports (have, "" if absent) and the archive's (want, "" if unknown).
-func (i *Image) compare(have, want string) (Change, error) {
+// reports (have, "" if absent) and the pinned archive's (want, "" if not
+// known without fetching it).
+func (i *Image) compare(have, want string) Change {
 	switch {
 	case have == "":
-		return Change{Action: Create, Reason: fmt.Sprintf("import %s from its archive (sha256 %.12s)", i.Ref, i.SHA256)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("import %s from its archive (sha256 %.12s)", i.Ref, i.SHA256)}
 	case want == "":
-		return Change{Action: NoOp, Reason: fmt.Sprintf("%s present (%.19s)", i.Ref, have)}, nil
+		return Change{Action: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, and whether its archive (sha256 %.12s) gives that image is known once it is fetched", i.Ref, have, i.SHA256)}
 	case have != want:
-		return Change{Action: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, the archive %.19s", i.Ref, have, want)}, nil
+		return Change{Action: Update, Reason: fmt.Sprintf("import %s: containerd has %.19s, the archive %.19s", i.Ref, have, want)}
 	}
-	return Change{Action: NoOp, Reason: fmt.Sprintf("%s present (%.19s, as in its archive)", i.Ref, have)}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%s present (%.19s, as in its archive)", i.Ref, have)}
 }
 
-// Apply fetches the archive and imports it unless containerd has the
-// image with the archive's ID; it then checks that containerd reports it.
+// Apply imports the image from its archive unless containerd has it with
+// the pinned archive's ID (fetching the archive when that ID is not known
+// without it). What is imported is an archive of that image alone, named
+// by Ref alone, whatever else the pinned archive names. It then checks that
+// containerd reports the image, and records the archive's ID.
 func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	// The import runs the node's ctr: never one from an image (--root).
 	if !env.StartsThings() || !env.runsRootPrograms() {
@@ -134,19 +148,28 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
-	if ch, err := i.compare(have, i.cachedID(env)); err != nil || !ch.Changed() {
-		return ch, err
+	known, recorded, err := i.pinnedID(env)
+	if err != nil {
+		return Change{}, err
+	}
+	if ch := i.compare(have, known); !ch.Changed() {
+		if !recorded {
+			i.record(env, known)
+		}
+		return ch, nil
 	}
 	archive, err := env.Fetcher.Fetch(ctx, i.Candidates(), i.SHA256)
 	if err != nil {
 		return Change{}, fmt.Errorf("download image %s: %w", i.Ref, err)
 	}
-	want, err := i.ArchiveID(archive)
+	one, want, err := i.writeOneImage(archive)
 	if err != nil {
 		return Change{}, err
 	}
-	ch, _ := i.compare(have, want)
+	defer os.Remove(one)
+	ch := i.compare(have, want)
 	if !ch.Changed() {
+		i.record(env, want)
 		return ch, nil
 	}
 	sock, err := i.socket(env)
@@ -161,7 +184,7 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if importImage == nil {
 		importImage = images.Import
 	}
-	if err := importImage(ctx, ctr, sock, archive); err != nil {
+	if err := importImage(ctx, ctr, sock, one); err != nil {
 		return Change{}, fmt.Errorf("import image %s: %w", i.Ref, err)
 	}
 	got, err := i.awaitImage(ctx, client, want)
@@ -171,7 +194,49 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	if got != want {
 		return Change{}, fmt.Errorf("import image %s: containerd reports %q after the import, the archive holds %s; check containerd's log (journalctl -u containerd)", i.Ref, got, want)
 	}
+	i.record(env, want)
 	return ch, nil
+}
+
+func (i *Image) record(env *Env, id string) {
+	if env.State != nil {
+		env.State.RecordImage(i.Ref, state.Image{Archive: i.SHA256, Arch: i.Arch, ID: id})
+	}
+}
+
+// writeOneImage writes, beside the cached archive, the archive of the
+// image alone (see images.Image.WriteArchive), and returns its path and
+// the ID it gives the image, read back from it.
+func (i *Image) writeOneImage(archive string) (path, id string, err error) {
+	im, err := i.archiveImage(archive)
+	if err != nil {
+		return "", "", err
+	}
+	dir, err := os.Open(filepath.Dir(archive))
+	if err != nil {
+		return "", "", err
+	}
+	defer dir.Close()
+	f, name, err := host.TempIn(dir, "image-"+i.SHA256[:min(12, len(i.SHA256))])
+	if err != nil {
+		return "", "", fmt.Errorf("image %s: %w", i.Ref, err)
+	}
+	path = filepath.Join(dir.Name(), name)
+	err = im.WriteArchive(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		id, err = i.ArchiveID(path)
+	}
+	if err == nil && id != im.ID {
+		err = fmt.Errorf("image %s: the archive of it alone gives ID %s, its archive (sha256 %s) %s", i.Ref, id, i.SHA256, im.ID)
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", "", err
+	}
+	return path, id, nil
 }
 
 // awaitImage waits, up to the step's timeout, for the CRI to report the
@@ -205,36 +270,58 @@ func (i *Image) awaitImage(ctx context.Context, client *cri.Client, want string)
 // ArchiveID is the ID the archive at path gives the image, for the
 // step's Arch; an archive that does not hold it is the profile's mistake.
 func (i *Image) ArchiveID(path string) (string, error) {
-	a, err := images.Inspect(path, i.Arch)
+	im, err := i.archiveImage(path)
 	if err != nil {
-		return "", fmt.Errorf("image %s (sha256 %s): %w", i.Ref, i.SHA256, err)
+		return "", err
 	}
-	id, ok := a.Images[i.Ref]
-	if !ok {
-		held := strings.Join(a.Names(), ", ")
-		if held == "" {
-			held = "no named image"
-		}
-		return "", fmt.Errorf("image %s: its archive (sha256 %s) holds %s; name the image block as the archive does, or fix its url", i.Ref, i.SHA256, held)
-	}
-	return id, nil
+	return im.ID, nil
 }
 
-// cachedID is the archive's image ID when the archive is in the download
-// cache, else "".
-func (i *Image) cachedID(env *Env) string {
-	if env.Fetcher == nil {
-		return ""
+func (i *Image) archiveImage(path string) (*images.Image, error) {
+	a, err := images.Open(path)
+	if err == nil {
+		var im *images.Image
+		if im, err = a.Image(i.Ref, i.Arch); err == nil {
+			return im, nil
+		}
 	}
-	p := env.Fetcher.CachePath(i.SHA256)
-	if _, err := os.Stat(p); err != nil {
-		return ""
+	var notFound *images.NotFoundError
+	switch {
+	case errors.As(err, &notFound):
+		return nil, fmt.Errorf("image %s: its archive (sha256 %s) holds %s; name the image block as the archive does, or fix its url and sha256 (%s)",
+			i.Ref, i.SHA256, notFound.Held(), i.source())
+	case errors.Is(err, images.ErrNotImage):
+		return nil, fmt.Errorf("image %s: its archive (sha256 %s, %s) cannot be imported: %w; fix the archive, or the image block's url and sha256", i.Ref, i.SHA256, i.source(), err)
 	}
-	id, err := i.ArchiveID(p)
-	if err != nil {
-		return ""
+	return nil, fmt.Errorf("image %s (sha256 %s): %w", i.Ref, i.SHA256, err)
+}
+
+// source is where the archive comes from, for messages (the archive's
+// path is in the error of images).
+func (i *Image) source() string {
+	if i.URL != "" {
+		return "url " + i.URL
 	}
-	return id
+	return "served by each mirror at " + i.MirrorPath
+}
+
+// pinnedID is the ID the pinned archive gives the image where it is known
+// without fetching the archive: from the record of an earlier import (or
+// check) of this archive, which spares every plan reading it, else from
+// the archive in the download cache. "" means unknown; recorded reports
+// that the record has it.
+func (i *Image) pinnedID(env *Env) (id string, recorded bool, err error) {
+	if rec, ok := env.State.Image(i.Ref); ok && rec.Archive == i.SHA256 && rec.Arch == i.Arch && rec.ID != "" {
+		return rec.ID, true, nil
+	}
+	if env.Fetcher != nil {
+		p := env.Fetcher.CachePath(i.SHA256)
+		if _, err := os.Stat(p); err == nil {
+			id, err := i.ArchiveID(p)
+			return id, false, err
+		}
+	}
+	return "", false, nil
 }
 
 func (i *Image) socket(env *Env) (string, error) {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +16,14 @@ import (
 	"github.com/nodeup/nodeup/node/cri/critest"
 	"github.com/nodeup/nodeup/node/images"
 	"github.com/nodeup/nodeup/node/images/imagestest"
+	"github.com/nodeup/nodeup/state"
 	"github.com/nodeup/nodeup/steps"
 	"github.com/nodeup/nodeup/steps/stepstest"
 )
 
 // imageNode is a node with systemd running, a fake CRI with an image
-// store, and an importer that reads the archive as ctr would.
+// store, and an importer that reads the archive as ctr would: every image
+// the archive names is created (or moved) under that name.
 func imageNode(t *testing.T) (*stepstest.Node, *critest.Images) {
 	n := stepstest.NewNode(t)
 	n.Online()
@@ -32,12 +37,16 @@ func imageNode(t *testing.T) (*stepstest.Node, *critest.Images) {
 		if ctr != n.Real("/usr/local/bin/ctr") || socket != n.Real("/run/containerd/containerd.sock") {
 			t.Errorf("import with ctr %s at %s", ctr, socket)
 		}
-		a, err := images.Inspect(archive, "amd64")
+		a, err := images.Open(archive)
 		if err != nil {
 			return err
 		}
-		for ref, id := range a.Images {
-			store.Add(ref, id)
+		for _, ref := range a.Names() {
+			im, err := a.Image(ref, "amd64")
+			if err != nil {
+				return err
+			}
+			store.Add(ref, im.ID)
 		}
 		return nil
 	}
@@ -72,6 +81,11 @@ func TestImageStep(t *testing.T) {
 	}
 	if ch := n.CheckApply(im, true); ch.Action != steps.NoOp || m.Requests() != requests {
 		t.Errorf("second apply: %+v, %d more downloads", ch, m.Requests()-requests)
+	}
+	// Without the record, the cached archive says which image is pinned.
+	n.Env.State = state.New()
+	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp {
+		t.Errorf("plan with the archive cached but no record: %+v", ch)
 	}
 
 	// Another image under the name: the archive's is imported again.
@@ -111,7 +125,7 @@ func TestImageStepArchiveWithoutTheImage(t *testing.T) {
 		Arch: "amd64", Ctr: "/usr/local/bin/ctr", Endpoint: "unix:///run/containerd/containerd.sock", Timeout: 5 * time.Second,
 	}
 	_, err := stepstest.Do(n.Env, im, true)
-	if err == nil || !strings.Contains(err.Error(), "holds docker.io/library/busybox:1.36; name the image block as the archive does") {
+	if err == nil || !strings.Contains(err.Error(), "holds docker.io/library/busybox:1.36; name the image block as the archive does, or fix its url and sha256 (served by each mirror at images/registry.k8s.io/pause/3.10.tar)") {
 		t.Errorf("apply: %v", err)
 	}
 	if store.Has("docker.io/library/busybox:1.36") {
@@ -128,5 +142,116 @@ func TestImageStepArchiveWithoutTheImage(t *testing.T) {
 	}
 	if _, err := stepstest.Do(n.Env, im, true); err == nil || !strings.Contains(err.Error(), "import image registry.k8s.io/pause:3.10: ctr images import a.tar: exit status 1: ctr: content digest not found") {
 		t.Errorf("failing ctr: %v", err)
+	}
+}
+
+// imageStep is the step for ref whose archive, served by mirror m, is b.
+func imageStep(m *stepstest.Mirror, ref string, b []byte) *steps.Image {
+	path := images.MirrorPath(ref)
+	return &steps.Image{
+		Ref: ref, MirrorPath: path, Mirrors: []string{m.URL}, SHA256: m.Put(path, b),
+		Arch: "amd64", Ctr: "/usr/local/bin/ctr", Endpoint: "unix:///run/containerd/containerd.sock", Timeout: 5 * time.Second,
+	}
+}
+
+// An archive pinned for one image that also names another imports the
+// one: the other name keeps its image.
+func TestImageStepImportsOnlyItsImage(t *testing.T) {
+	box := imagestest.Image{Name: "busybox:1.36", Files: map[string]imagestest.File{"bin/sh": {Content: []byte("sh")}}}
+	pause := imagestest.Image{Name: "registry.k8s.io/pause:3.10", Files: map[string]imagestest.File{"pause": {Content: []byte("evil")}}}
+	const pauseID = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	for format, write := range map[string]func(io.Writer, ...imagestest.Image) []string{"oci": imagestest.OCI, "docker-archive": imagestest.Docker} {
+		t.Run(format, func(t *testing.T) {
+			n, store := imageNode(t)
+			store.Add("registry.k8s.io/pause:3.10", pauseID)
+			var archive bytes.Buffer
+			ids := write(&archive, pause, box)
+			im := imageStep(stepstest.NewMirror(t), "docker.io/library/busybox:1.36", archive.Bytes())
+			if ch := n.CheckApply(im, true); ch.Action != steps.Create {
+				t.Fatalf("apply: %+v", ch)
+			}
+			if got := store.ID("docker.io/library/busybox:1.36"); got != ids[1] {
+				t.Errorf("busybox is %s, want %s", got, ids[1])
+			}
+			if got := store.ID("registry.k8s.io/pause:3.10"); got != pauseID {
+				t.Errorf("the archive's other image replaced pause: %s", got)
+			}
+			// The one-image archive imported is gone; the cache keeps the pinned one.
+			entries, _ := os.ReadDir(filepath.Dir(n.Env.Fetcher.CachePath(im.SHA256)))
+			if len(entries) != 1 || entries[0].Name() != im.SHA256 {
+				t.Errorf("cache holds %v", entries)
+			}
+		})
+	}
+}
+
+// Without the archive in the cache, an image under the reference is not
+// taken for the pinned one: the plan says import, the apply fetches and
+// compares, and records the archive's ID for the plans after it.
+func TestImageStepChecksThePinWithoutTheArchive(t *testing.T) {
+	n, store := imageNode(t)
+	imports := 0
+	fake := n.Env.ImportImage
+	n.Env.ImportImage = func(ctx context.Context, ctr, socket, archive string) error {
+		imports++
+		return fake(ctx, ctr, socket, archive)
+	}
+	m := stepstest.NewMirror(t)
+	pause := imagestest.Image{Name: "registry.k8s.io/pause:3.10", Files: map[string]imagestest.File{"pause": {Content: []byte("x")}}}
+	var archive bytes.Buffer
+	id := pause.OCI(&archive)
+	im := imageStep(m, "registry.k8s.io/pause:3.10", archive.Bytes())
+	const other = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	store.Add(im.Ref, other)
+
+	if ch := n.CheckApply(im, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "known once it is fetched") {
+		t.Errorf("plan of another image under the reference, no archive cached: %+v", ch)
+	}
+	if m.Requests() != 0 {
+		t.Error("plan downloaded the archive")
+	}
+	if ch := n.CheckApply(im, true); ch.Action != steps.Update || store.ID(im.Ref) != id || imports != 1 {
+		t.Fatalf("apply: %+v, %s, %d imports", ch, store.ID(im.Ref), imports)
+	}
+	uncache := func() {
+		t.Helper()
+		if err := os.Remove(n.Env.Fetcher.CachePath(im.SHA256)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uncache()
+	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp {
+		t.Errorf("plan after the import, the archive no longer cached: %+v", ch)
+	}
+	store.Add(im.Ref, other)
+	if ch := n.CheckApply(im, false); ch.Action != steps.Update || !strings.Contains(ch.Reason, "the archive "+id[:19]) {
+		t.Errorf("plan after the image was replaced: %+v", ch)
+	}
+
+	// The pinned image is there, but nothing says so: the apply fetches,
+	// finds it and imports nothing; the record then says so.
+	fresh, _ := imageNode(t)
+	fresh.Env.Dial = n.Env.Dial
+	fresh.Env.ImportImage = n.Env.ImportImage
+	store.Add(im.Ref, id)
+	if ch := fresh.CheckApply(im, false); ch.Action != steps.Update {
+		t.Errorf("plan with no record and no archive: %+v", ch)
+	}
+	requests := m.Requests()
+	if ch := fresh.CheckApply(im, true); ch.Action != steps.NoOp || imports != 1 || m.Requests() != requests+1 {
+		t.Errorf("apply: %+v, %d imports, %d downloads", ch, imports, m.Requests()-requests)
+	}
+	if err := os.Remove(fresh.Env.Fetcher.CachePath(im.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if ch := fresh.CheckApply(im, false); ch.Action != steps.NoOp {
+		t.Errorf("plan after the apply that found the image: %+v", ch)
+	}
+
+	// A record of another archive says nothing about this one.
+	other2 := *im
+	other2.SHA256 = strings.Repeat("e", 64)
+	if ch := fresh.CheckApply(&other2, false); ch.Action != steps.Update {
+		t.Errorf("plan of a re-pinned archive: %+v", ch)
 	}
 }

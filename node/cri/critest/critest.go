@@ -74,6 +74,13 @@ func (im *Images) Has(ref string) bool {
 	return ok
 }
 
+// ID is the image ID of ref in the store, "" when it has none.
+func (im *Images) ID(ref string) string {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.refs[ref]
+}
+
 func (im *Images) ImageStatus(_ context.Context, req *runtimeapi.ImageStatusRequest) (*runtimeapi.ImageStatusResponse, error) {
 	im.mu.Lock()
 	defer im.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"sort"
 )
@@ -87,44 +88,63 @@ func (im Image) config(diffID string) []byte {
 // OCI writes the image as an OCI image layout tar named by the
 // io.containerd.image.name annotation (what ctr images import reads), and
 // returns its image ID (the config digest).
-func (im Image) OCI(w io.Writer) (id string) {
-	layer, diffID := im.Layer()
-	cfg := im.config(diffID)
-	manifest, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-		"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
-		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
-	})
-	must(err)
-	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
-	md["annotations"] = map[string]string{"io.containerd.image.name": im.Name, "org.opencontainers.image.ref.name": tagOf(im.Name)}
-	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
-	must(err)
-	tw := tar.NewWriter(w)
-	put(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	put(tw, "index.json", index)
-	for _, b := range [][]byte{cfg, manifest, layer} {
-		put(tw, "blobs/sha256/"+digest(b)[len("sha256:"):], b)
-	}
-	must(tw.Close())
-	return digest(cfg)
-}
+func (im Image) OCI(w io.Writer) (id string) { return OCI(w, im)[0] }
 
 // Docker writes the image as a docker-archive (docker save) and returns its
 // image ID.
-func (im Image) Docker(w io.Writer) (id string) {
-	layer, diffID := im.Layer()
-	cfg := im.config(diffID)
-	cfgName := digest(cfg)[len("sha256:"):] + ".json"
-	manifest, err := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{im.Name}, "Layers": []string{"layer.tar.gz"}}})
-	must(err)
+func (im Image) Docker(w io.Writer) (id string) { return Docker(w, im)[0] }
+
+// OCI writes one OCI image layout tar holding the images, each named in
+// index.json, and returns their image IDs.
+func OCI(w io.Writer, ims ...Image) (ids []string) {
 	tw := tar.NewWriter(w)
-	put(tw, cfgName, cfg)
-	put(tw, "layer.tar.gz", layer)
+	put(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	var entries []any
+	for _, im := range ims {
+		layer, diffID := im.Layer()
+		cfg := im.config(diffID)
+		manifest, err := json.Marshal(map[string]any{
+			"schemaVersion": 2,
+			"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+			"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
+			"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
+		})
+		must(err)
+		md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+		md["annotations"] = map[string]string{"io.containerd.image.name": im.Name, "org.opencontainers.image.ref.name": tagOf(im.Name)}
+		entries = append(entries, md)
+		for _, b := range [][]byte{cfg, manifest, layer} {
+			put(tw, "blobs/sha256/"+digest(b)[len("sha256:"):], b)
+		}
+		ids = append(ids, digest(cfg))
+	}
+	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
+	must(err)
+	put(tw, "index.json", index)
+	must(tw.Close())
+	return ids
+}
+
+// Docker writes one docker-archive holding the images, and returns their
+// image IDs.
+func Docker(w io.Writer, ims ...Image) (ids []string) {
+	tw := tar.NewWriter(w)
+	var entries []map[string]any
+	for n, im := range ims {
+		layer, diffID := im.Layer()
+		cfg := im.config(diffID)
+		cfgName := digest(cfg)[len("sha256:"):] + ".json"
+		layerName := fmt.Sprintf("layer%d.tar.gz", n)
+		entries = append(entries, map[string]any{"Config": cfgName, "RepoTags": []string{im.Name}, "Layers": []string{layerName}})
+		put(tw, cfgName, cfg)
+		put(tw, layerName, layer)
+		ids = append(ids, digest(cfg))
+	}
+	manifest, err := json.Marshal(entries)
+	must(err)
 	put(tw, "manifest.json", manifest)
 	must(tw.Close())
-	return digest(cfg)
+	return ids
 }
 
 func tagOf(name string) string {

@@ -34,13 +34,16 @@ const (
 )
 
 // The images the VM test preloads: the sandbox image, a busybox whose shell
-// loop stands in for the pause process, and the pods' image.
+// loop stands in for the pause process, the static pods' image, and the
+// verification pod's, whose default command (busybox's sh, with no input)
+// ends at once, as busybox's and alpine's images do.
 var testImages = []struct {
 	name, shaVar string // the reference, and the profile variable of its archive's sha256
 	entrypoint   []string
 }{
 	{"registry.k8s.io/pause:3.10", "pause_sha256", []string{"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"}},
 	{"nodeup.test/busybox:1", "busybox_sha256", []string{"/bin/sh", "-c", "echo hello from the verify pod; while :; do sleep 3600 & wait $!; done"}},
+	{"nodeup.test/exits:1", "exits_sha256", []string{"/bin/sh"}},
 }
 
 // The runs of the VM test: one boot each. containerd 2.x (config schema 4)

@@ -82,23 +82,32 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZ_LOAD) ./plan
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZ_UNPACK) ./node/archive
 
+# The test bed: host packages, the rootfs, the artifact mirror, and for tests/vm the
+# VM image (with qemu and the image tools) and the mirror's runc built with seccomp.
 testbed:
 	tests/testbed/install-deps.sh
 	tests/testbed/build-rootfs.sh
 	tests/testbed/build-rootfs-cloud.sh
 	tests/testbed/build-mirror.sh
+	tests/vm/install-deps.sh
+	tests/vm/build-image.sh
+	tests/vm/build-runc.sh
 
 # Real-node tests only: systemd nodes in containers, real containerd, runc,
 # CNI plugins and crictl; cloud-init, packer, lintian and rpm check what
-# nodeup emits for fleets.
+# nodeup emits for fleets; and the pod proof (tests/vm, TestPodProofOnVM): a VM
+# under qemu where nodeup installs a node without a kubelet and verify --pod
+# runs a pod under both cgroup drivers.
 e2e: testbed
 	NODEUP_E2E=1 $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./tests/... 2>&1 | tests/summarize.sh
 
-# Pods on a real kernel: a VM (qemu, TCG) where nodeup installs containerd, runc, CNI,
-# crictl, a standalone kubelet and preloaded images; verify --pod; static pods under both
-# cgroup drivers; drift. Not part of `make test` (see README for how and when it runs).
+# Pods on a real kernel with the kubelet: a VM (qemu, TCG) where nodeup installs
+# containerd, runc, CNI, crictl, a standalone kubelet built from source and preloaded
+# images; verify --pod; static pods under both cgroup drivers; drift; an upgrade under a
+# running pod. Not part of `make test`, which runs the proof without the kubelet (see
+# tests/vm/README.md).
 e2e-vm: testbed
-	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -v ./tests/vm/ 2>&1 | tests/summarize.sh
+	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -run '^TestPodsOnVM$$' -v ./tests/vm/ 2>&1 | tests/summarize.sh
 
 # Boots a throwaway node and shows nodeup's plan, apply and verification.
 demo: build testbed

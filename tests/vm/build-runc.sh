@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds runc with seccomp, as upstream's release binaries are, and caches it by version:
-# $CACHE/bin/runc-seccomp-V/runc. The test bed's runc is built without seccomp (no
-# libseccomp needed), which is enough for nodeup's own pods, but the kubelet asks for the
-# runtime's default seccomp profile for every pod sandbox, and such a runc refuses it.
-# Linked against the host's libseccomp, which Debian's systemd brings to the VM as well.
+# $CACHE/bin/runc-seccomp-V/runc. V is the argument, or else the test bed mirror's runc
+# (its manifest), which the VM tests install. The test bed's runc is built without seccomp
+# (no libseccomp needed), which is enough for its container nodes, which run no pods, but
+# the kubelet asks for the runtime's default seccomp profile for every pod sandbox, and so
+# does nodeup's verification pod, and such a runc refuses it. Linked against the host's
+# libseccomp, which Debian's systemd brings to the VM as well.
 set -euo pipefail
 
-V=${1:?usage: build-runc.sh VERSION}
 CACHE=${NODEUP_TESTBED_CACHE:-/var/cache/nodeup-testbed}
+V=${1:-$(awk -F'\t' '$1 == "runc" { print $2 }' "$CACHE/mirror/manifest.tsv" 2>/dev/null || true)}
+[ -n "$V" ] || { echo "usage: build-runc.sh [VERSION] (no runc in $CACHE/mirror/manifest.tsv: run tests/testbed/build-mirror.sh)" >&2; exit 2; }
 OUT=$CACHE/bin/runc-seccomp-$V
 
 [ -x "$OUT/runc" ] && exit 0

@@ -16,6 +16,7 @@ variable "kubelet_version" {}
 variable "kubelet_sha256" {}
 variable "pause_sha256" {}
 variable "busybox_sha256" {}
+variable "exits_sha256" {}
 
 mirror {
   urls     = [var.mirror_url]
@@ -70,8 +71,13 @@ image "nodeup.test/busybox:1" {
   sha256 = var.busybox_sha256
 }
 
+# The verification pod's image: its default command ends at once.
+image "nodeup.test/exits:1" {
+  sha256 = var.exits_sha256
+}
+
 verify {
   timeout   = "180s"
   pod       = true
-  pod_image = "nodeup.test/busybox:1"
+  pod_image = "nodeup.test/exits:1"
 }

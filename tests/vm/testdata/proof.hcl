@@ -1,0 +1,63 @@
+# The pod proof's node (TestPodProofOnVM): containerd, runc, the CNI plugins with a bridge
+# network, crictl and the sandbox and verification images preloaded, all from the mirror
+# on the test's input disk (no network); no kubelet. The verification runs a pod from an
+# image whose default command exits at once. The cgroup driver is a variable so the same
+# profile runs under both drivers.
+variable "mirror_url" { default = "file:///mnt/in/mirror" }
+variable "cgroup_driver" { default = "systemd" }
+variable "containerd_version" {}
+variable "containerd_sha256" {}
+variable "runc_version" {}
+variable "runc_sha256" {}
+variable "cni_version" {}
+variable "cni_sha256" {}
+variable "crictl_version" {}
+variable "crictl_sha256" {}
+variable "pause_sha256" {}
+variable "exits_sha256" {}
+
+mirror {
+  urls     = [var.mirror_url]
+  upstream = false
+}
+
+node {
+  cgroup_driver = var.cgroup_driver
+}
+
+containerd {
+  version       = var.containerd_version
+  sha256        = var.containerd_sha256
+  sandbox_image = "registry.k8s.io/pause:3.10"
+}
+
+runc {
+  version = var.runc_version
+  sha256  = var.runc_sha256
+}
+
+cni {
+  version  = var.cni_version
+  sha256   = var.cni_sha256
+  plugins  = ["loopback", "bridge", "host-local", "portmap"]
+  networks = { "10-bridge.conflist" = file("bridge.conflist") }
+}
+
+crictl {
+  version = var.crictl_version
+  sha256  = var.crictl_sha256
+}
+
+image "registry.k8s.io/pause:3.10" {
+  sha256 = var.pause_sha256
+}
+
+image "nodeup.test/exits:1" {
+  sha256 = var.exits_sha256
+}
+
+verify {
+  timeout   = "180s"
+  pod       = true
+  pod_image = "nodeup.test/exits:1"
+}

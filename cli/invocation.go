@@ -139,12 +139,6 @@ func (inv *invocation) close() {
 	}
 }
 
-// emit writes the command's JSON document: the payload's fields with
-// format_version, command, ok and the diagnostics of the profile.
-func (inv *invocation) emit(payload any, ok bool) error {
-	return inv.emitDocument(inv.out, payload, ok, "")
-}
-
 // emitError writes the document of a command that failed before it had a
 // result.
 func (inv *invocation) emitError(msg string) {

@@ -58,6 +58,11 @@ func (p *Package) converge(ctx context.Context, env *Env, apply bool) (Change, e
 	if env.Packages == nil {
 		return Change{}, fmt.Errorf("package %s: no package manager available", p.Name)
 	}
+	if !env.runsRootPrograms() {
+		// Asking which version is installed already runs the image's
+		// dpkg-query or rpm, as root, on this host.
+		return Change{}, fmt.Errorf("package %s: under --root %s nodeup runs none of the image's programs, and its apt-get or dnf would run as root on this host; install the package in the image's own build (or apply on the booted node), or use source = \"release\"", p.Name, env.Host.Root())
+	}
 	packages.Lock()
 	defer packages.Unlock()
 	mgr, err := env.Packages()

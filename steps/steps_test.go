@@ -898,3 +898,22 @@ func TestArtifactDriftIsJudgedByItsOwnMembers(t *testing.T) {
 		t.Errorf("cni: %+v", ch)
 	}
 }
+
+// Under --root no program of the image runs: a package step refuses
+// before it asks the image's package manager anything.
+func TestPackageStepRunsNothingUnderRoot(t *testing.T) {
+	n := stepstest.NewNode(t)
+	n.Env.RunsRootPrograms = false
+	n.Write("/usr/bin/apt-get", "#!/bin/sh\n", 0o755)
+	n.Write("/usr/bin/dpkg-query", "#!/bin/sh\n", 0o755)
+	apt := &fakeApt{n: n, installed: map[string]string{}}
+	n.Env.Packages = func() (pkgmgr.Manager, error) { return pkgmgr.DetectWith(n.Host, apt.run) }
+	p := &steps.Package{Name: "containerd", Binaries: []string{"/usr/bin/containerd"}}
+	_, err := p.Check(context.Background(), n.Env)
+	if err == nil || !strings.Contains(err.Error(), "nodeup runs none of the image's programs") {
+		t.Errorf("check under --root: %v", err)
+	}
+	if len(apt.calls) != 0 {
+		t.Errorf("the image's package manager ran: %q", apt.calls)
+	}
+}

@@ -71,9 +71,11 @@ func sumHint(loaded []string) string {
 }
 
 // loadedArches are the architectures the profile is loaded for, one load
-// each: Options.Arches (a bundle's), else node.arch alone.
+// each: Options.Arches (a bundle's), else node.arch alone. A profile that
+// writes node.arch is for that architecture only (a bundle refuses the
+// others).
 func (l *loader) loadedArches(arch string) []string {
-	if len(l.opts.Arches) == 0 {
+	if len(l.opts.Arches) == 0 || l.written("node.arch") {
 		return []string{arch}
 	}
 	return slices.Compact(slices.Sorted(slices.Values(l.opts.Arches)))

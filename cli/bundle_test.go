@@ -28,17 +28,7 @@ import (
 func fakeMirror(t *testing.T) (mirror, profile string) {
 	t.Helper()
 	mirror = t.TempDir()
-	put := func(rel, content string) string {
-		p := filepath.Join(mirror, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s := sha256.Sum256([]byte(content))
-		return hex.EncodeToString(s[:])
-	}
+	put := func(rel, content string) string { return putMirror(t, mirror, rel, content) }
 	cSum := put("github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz", "containerd archive bytes")
 	rSum := put("github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64", "runc binary bytes")
 	profile = filepath.Join(t.TempDir(), "p.hcl")

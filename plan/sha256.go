@@ -192,7 +192,7 @@ func (l *loader) validateSums(p *profile.Profile, name, key string, c *profile.C
 		}
 		if other := l.pinnedFor(key, c.Version, sum); other != "" && other != a {
 			l.errorf(s.sumAt(a), "sha256 of another architecture",
-				"%s.sha256 for %s is nodeup's pinned sum of %s %s for %s: a %s node would install %s binaries. Give %s the sha256 of its own file.",
+				"%s.sha256 for %s is nodeup's pinned sum of %s %s for %s: an %s node would install %s binaries. Give %s the sha256 of its own file.",
 				name, a, name, c.Version, other, a, other, a)
 			failed = true
 			continue

@@ -28,17 +28,7 @@ import (
 func fakeMirror(t *testing.T) (mirror, profile string) {
 	t.Helper()
 	mirror = t.TempDir()
-	put := func(rel, content string) string {
-		p := filepath.Join(mirror, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s := sha256.Sum256([]byte(content))
-		return hex.EncodeToString(s[:])
-	}
+	put := func(rel, content string) string { return putMirror(t, mirror, rel, content) }
 	cSum := put("github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz", "containerd archive bytes")
 	rSum := put("github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64", "runc binary bytes")
 	profile = filepath.Join(t.TempDir(), "p.hcl")
@@ -433,5 +423,91 @@ func TestBundleRefusesForeignOutputFirst(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(web, "index.html")); string(b) != "hello" {
 		t.Error("the refused output was changed")
+	}
+}
+
+// putMirror writes content at rel in mirror and returns its sha256.
+func putMirror(t *testing.T, mirror, rel, content string) string {
+	t.Helper()
+	p := filepath.Join(mirror, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(s[:])
+}
+
+// A bundle for two architectures of versions nodeup does not pin stores
+// each architecture's own file, checked against its own sum; one sum for
+// both is refused at its line before anything is downloaded, so an arm64
+// path never holds the amd64 file.
+func TestBundleTwoArchesOwnSums(t *testing.T) {
+	mirror := t.TempDir()
+	const containerd = "github.com/containerd/containerd/releases/download/v2.3.99/containerd-2.3.99-linux-%s.tar.gz"
+	const runc = "downloads.internal/runc/1.4.99/runc.%s"
+	sums := map[string]string{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		sums["containerd "+arch] = putMirror(t, mirror, fmt.Sprintf(containerd, arch), "containerd for "+arch)
+		sums["runc "+arch] = putMirror(t, mirror, fmt.Sprintf(runc, arch), "runc for "+arch)
+	}
+	profile := filepath.Join(t.TempDir(), "p.hcl")
+	os.WriteFile(profile, []byte(fmt.Sprintf(`mirror {
+  urls     = ["file://%s"]
+  upstream = false
+}
+containerd {
+  version = "2.3.99"
+  sha256  = { amd64 = "%s", arm64 = "%s" }
+}
+runc {
+  version = "1.4.99"
+  url     = "https://downloads.internal/runc/1.4.99/runc.{arch}"
+  sha256  = { amd64 = "%s", arm64 = "%s" }
+}
+`, mirror, sums["containerd amd64"], sums["containerd arm64"], sums["runc amd64"], sums["runc arm64"])), 0o644)
+	cache := t.TempDir()
+	out := filepath.Join(t.TempDir(), "bundle")
+	code, stdout, errs := run(t, "bundle", profile, "-o", out, "--cache", cache, "--arch", "amd64", "--arch", "arm64")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(stdout, "4 artifacts for amd64, arm64") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		for name, rel := range map[string]string{"containerd": containerd, "runc": runc} {
+			b, err := os.ReadFile(filepath.Join(out, fmt.Sprintf(rel, arch)))
+			if err != nil || string(b) != name+" for "+arch {
+				t.Errorf("%s for %s in the bundle: %q %v", name, arch, b, err)
+			}
+		}
+	}
+	for _, e := range readManifest(t, out).Files {
+		if want := sums[e.Component+" "+e.Arch]; e.Component != "nodeup" && e.Component != "profile" && e.SHA256 != want {
+			t.Errorf("manifest %s %s: sha256 %s, want %s", e.Component, e.Arch, e.SHA256, want)
+		}
+	}
+
+	// One sum for both, with the amd64 file already in the cache: refused
+	// at the attribute's line.
+	src, _ := os.ReadFile(profile)
+	one := regexp.MustCompile(`(?m)^(  sha256  = )\{ amd64 = ("[0-9a-f]+"), arm64 = "[0-9a-f]+" \}`).ReplaceAllString(string(src), "$1$2")
+	os.WriteFile(profile, []byte(one), 0o644)
+	out2 := filepath.Join(t.TempDir(), "bundle")
+	code, _, errs = run(t, "bundle", profile, "-o", out2, "--cache", cache, "--arch", "amd64", "--arch", "arm64")
+	errs = strings.Join(strings.Fields(errs), " ")
+	if code != 1 || !strings.Contains(errs, profile+":7:13: Error: One sha256 for several architectures") ||
+		!strings.Contains(errs, `Give each its own sum: sha256 = { amd64 = "<64 hex digits>", arm64 = "<64 hex digits>" }`) {
+		t.Errorf("one sum for two architectures: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(out2); err == nil {
+		t.Error("a refused bundle was written")
+	}
+	// For one architecture, the string is that architecture's sum.
+	if code, _, errs := run(t, "bundle", profile, "-o", out2, "--cache", cache, "--arch", "amd64"); code != 0 {
+		t.Errorf("one sum, one architecture: exit %d: %s", code, errs)
 	}
 }

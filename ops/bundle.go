@@ -200,9 +200,10 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 	}
 	bc.arches = slices.Compact(slices.Sorted(slices.Values(arches)))
 	byKey := map[string]*carried{}
+	bySum := map[string]*carried{}
 	for _, arch := range bc.arches {
 		forArch := *c
-		forArch.Load.Arch = arch
+		forArch.Load.Arch, forArch.Load.Arches = arch, bc.arches
 		loaded, graph, err := forArch.LoadGraph(profilePath)
 		if err != nil {
 			return nil, err
@@ -227,7 +228,20 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 				seen.arches = append(seen.arches, arch)
 				continue
 			}
+			// The download cache holds files by sum: two artifacts with one
+			// sum would be one file, an architecture's stored under
+			// another's path. The profile's rules refuse that; this is the
+			// backstop. (One image archive may serve several images.)
+			artifact := cf.Entry.Component != bundle.ComponentImage
+			if other := bySum[cf.SHA256]; other != nil && artifact {
+				at := graph.Step(id).Range
+				return nil, fmt.Errorf("%s:%d: %s and %s have the same sha256 %s, but one file cannot be both: give each the sha256 of its own file (sha256 = { amd64 = \"...\", arm64 = \"...\" })",
+					at.Filename, at.Start.Line, other.What, cf.What, cf.SHA256)
+			}
 			byKey[cf.Key] = &carried{Carried: cf, arches: []string{arch}}
+			if artifact {
+				bySum[cf.SHA256] = byKey[cf.Key]
+			}
 			bc.files = append(bc.files, byKey[cf.Key])
 		}
 	}

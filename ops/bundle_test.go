@@ -48,3 +48,51 @@ image "registry.k8s.io/pause:3.10" {
 		t.Errorf("arches %v, artifacts %s", arches, strings.Join(got, ", "))
 	}
 }
+
+// Each architecture's artifact carries its own sum; a string sum is
+// refused for two architectures, and two artifacts with one sum are
+// refused at the block that repeats it.
+func TestBundleArchSums(t *testing.T) {
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	write := func(text string) string {
+		p := filepath.Join(t.TempDir(), "p.hcl")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := &Config{Root: "/"}
+	perArch := write(`containerd {
+  version = "2.3.99"
+  sha256  = { amd64 = "` + a + `", arm64 = "` + b + `" }
+}
+runc { version = "1.4.3" }
+`)
+	bc, err := c.bundleContents(perArch, []string{"amd64", "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range bc.files {
+		if f.Entry.Component == "containerd" {
+			got = append(got, f.Entry.Arch+" "+path.Base(f.Entry.Path)+" "+f.SHA256[:1])
+		}
+	}
+	if strings.Join(got, ", ") != "amd64 containerd-2.3.99-linux-amd64.tar.gz a, arm64 containerd-2.3.99-linux-arm64.tar.gz b" {
+		t.Errorf("containerd files: %s", strings.Join(got, ", "))
+	}
+
+	one := write("containerd {\n  version = \"2.3.99\"\n  sha256  = \"" + a + "\"\n}\nrunc { version = \"1.4.3\" }\n")
+	if _, err := c.bundleContents(one, []string{"amd64", "arm64"}); err == nil || !strings.Contains(err.Error(), "1 error(s)") {
+		t.Errorf("one sum for two architectures: %v", err)
+	}
+	if _, err := c.bundleContents(one, []string{"amd64"}); err != nil {
+		t.Errorf("one sum for one architecture: %v", err)
+	}
+
+	same := write("containerd { version = \"2.3.4\" }\nrunc {\n  version = \"1.4.99\"\n  sha256  = \"" + a + "\"\n}\ncrictl {\n  version = \"1.99.0\"\n  sha256  = \"" + a + "\"\n}\n")
+	_, err = c.bundleContents(same, []string{"amd64"})
+	if err == nil || !strings.Contains(err.Error(), same+":2: crictl 1.99.0 (amd64) and runc 1.4.99 (amd64)") || !strings.Contains(err.Error(), "have the same sha256 "+a+", but one file cannot be both") {
+		t.Errorf("one sum for two artifacts: %v", err)
+	}
+}

@@ -26,6 +26,7 @@ func (c *Config) LoadProfile(path string) (*plan.Loaded, error) {
 		VarFiles: o.VarFiles,
 		Environ:  o.Environ,
 		HostArch: cmp.Or(o.Arch, runtime.GOARCH),
+		Arches:   o.Arches,
 		FileDirs: o.AllowFiles,
 	}, o.Timeout)
 	if err != nil {

@@ -52,6 +52,9 @@ type LoadOptions struct {
 	// Arch is the architecture a profile without node.arch is loaded for;
 	// "" is this machine's.
 	Arch string
+	// Arches are all the architectures the profile is loaded for, one
+	// load each (bundle --arch); none: Arch alone (plan.Options.Arches).
+	Arches []string
 	// AllowFiles are the directories outside the profile's own that
 	// file() may read.
 	AllowFiles []string

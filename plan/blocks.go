@@ -107,17 +107,22 @@ func (l *loader) decodeComponent(blk *hcl.Block, name, arch string, withSource b
 }
 
 // componentFields decodes version, sha256, url and source, and fills the
-// upstream URL and the pinned sha256 when the profile left them out.
+// upstream URL and the pinned sha256 when the profile left them out. The
+// sha256 and url are arch's: its own sum, {arch} in the url replaced.
 func (l *loader) componentFields(a attrs, blk *hcl.Block, name, arch string, c *profile.Component) {
 	c.DeclRange = blk.DefRange
 	c.Source = profile.SourceRelease
 	a.str("version", &c.Version)
-	a.str("sha256", &c.SHA256)
+	sums := l.decodeSHA256(a, name)
 	a.str("url", &c.URL)
 	a.str("source", &c.Source)
+	sums.url = c.URL
+	l.sums[name] = sums
+	c.SHA256 = sums.forArch(arch)
 	if c.Version == "" || c.Source == profile.SourcePackage {
 		return
 	}
+	c.URL = strings.ReplaceAll(c.URL, profile.ArchPlaceholder, arch)
 	pin, pinned := l.opts.Pins.Lookup(name, c.Version, arch)
 	if c.URL == "" {
 		c.URL = l.opts.Pins.UpstreamURL(name, c.Version, arch)

@@ -30,6 +30,10 @@ type Options struct {
 	Pins     *pins.Table
 	// HostArch is the default for node.arch.
 	HostArch string
+	// Arches are all the architectures the profile is loaded for, one
+	// load each (a bundle's); none: node.arch alone. A string sha256 is
+	// one architecture's sum, so it is refused when there are several.
+	Arches []string
 	// FileDirs are directories beside the profile's own that file() may
 	// read from (--allow-file-outside).
 	FileDirs []string
@@ -54,7 +58,7 @@ func Load(path string, opts Options) (*Loaded, hcl.Diagnostics) {
 		opts.Pins = pins.Builtin()
 	}
 	parser := hclparse.NewParser()
-	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}, fileVars: map[string]bool{}, given: map[string]bool{}}
+	l := &loader{opts: opts, parser: parser, ranges: map[string]hcl.Range{}, failed: map[string]bool{}, sums: map[string]archSums{}, fileVars: map[string]bool{}, given: map[string]bool{}}
 	defer l.hideFileContents()
 	out := &Loaded{Files: parser.Files()}
 
@@ -218,7 +222,9 @@ type loader struct {
 	// failed holds the "block.attribute" paths that were written but could
 	// not be decoded (an error is reported already): rules that would see
 	// them as missing stay silent.
-	failed       map[string]bool
+	failed map[string]bool
+	// sums are the artifact blocks' sha256 as written, by block name.
+	sums         map[string]archSums
 	sensitive    []string
 	sensitiveSet map[string]bool
 	// taints are where values computed from sensitive variables were

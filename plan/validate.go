@@ -98,7 +98,7 @@ func (l *loader) validateNode(p *profile.Profile) {
 		l.errorf(l.at("node.cgroup_driver", n.DeclRange), "Invalid cgroup driver",
 			"node.cgroup_driver is %q; use \"systemd\" (the default, for systemd hosts) or \"cgroupfs\".", n.CgroupDriver)
 	}
-	if !oneOf(n.Arch, "amd64", "arm64") {
+	if !oneOf(n.Arch, profile.Arches()...) {
 		l.errorf(l.at("node.arch", n.DeclRange), "Unsupported architecture", "node.arch is %q; nodeup installs \"amd64\" and \"arm64\" nodes.", n.Arch)
 	}
 	if !oneOf(n.OS, profile.OSLinux, profile.OSWindows) {
@@ -218,6 +218,10 @@ func (l *loader) validateComponents(p *profile.Profile) {
 		if c.URL != "" {
 			l.checkURL(c.URL, l.at(name+".url", c.DeclRange), name+".url")
 		}
+		if l.validateSums(p, name, nc.key, c) {
+			continue
+		}
+		loaded := l.loadedArches(p.Node.Arch)
 		switch {
 		case c.SHA256 == "" && (l.failed[name+".sha256"] || l.failed[name+".url"]):
 			// reported where it failed
@@ -225,11 +229,11 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			versions := l.opts.Pins.Versions(nc.key, p.Node.Arch)
 			if _, custom := l.ranges[name+".url"]; custom {
 				l.errorf(l.at(name+".url", c.DeclRange), "Missing sha256",
-					"%s.url is not the upstream release, so nodeup cannot know its sha256; set sha256 = \"<64 hex digits>\".", name)
+					"%s.url is not the upstream release, so nodeup cannot know its sha256; set sha256 = %s.", name, sumHint(loaded))
 			} else {
 				l.errorf(l.at(name+".version", c.DeclRange), "Version not pinned",
-					"%s %s (%s) is not in nodeup's pin table, so its sha256 must be given: set sha256 = \"<64 hex digits>\". Pinned versions: %s.",
-					name, c.Version, p.Node.Arch, strings.Join(versions, ", "))
+					"%s %s (%s) is not in nodeup's pin table, so its sha256 must be given: set sha256 = %s. Pinned versions: %s.",
+					name, c.Version, p.Node.Arch, sumHint(loaded), strings.Join(versions, ", "))
 			}
 		case !sha256Pattern.MatchString(c.SHA256):
 			l.errorf(l.at(name+".sha256", c.DeclRange), "Malformed sha256",

@@ -26,6 +26,20 @@ const (
 	OSWindows = "windows"
 )
 
+// Architectures nodeup installs, as node.arch and the keys of an
+// artifact's sha256 name them.
+const (
+	ArchAMD64 = "amd64"
+	ArchARM64 = "arm64"
+)
+
+// Arches are the architectures nodeup installs, in name order.
+func Arches() []string { return []string{ArchAMD64, ArchARM64} }
+
+// ArchPlaceholder in an artifact's url stands for the architecture the
+// profile is loaded for.
+const ArchPlaceholder = "{arch}"
+
 // Artifact sources accepted by containerd.source and runc.source.
 const (
 	SourceRelease = "release"

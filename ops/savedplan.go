@@ -271,11 +271,11 @@ func found(h *host.Host, p string) (string, error) {
 const maxSavedPlan = 256 << 20
 
 // ReadSavedPlan reads a saved plan. It returns nil and no error when path
-// is not one: a directory, or a file that does not start as JSON does (a
-// profile is HCL, which never starts with "{").
+// is not one: a directory, a *.hcl file, or a file that does not start as
+// JSON does (a profile is HCL, which never starts with "{").
 func ReadSavedPlan(path string) (*SavedPlan, error) {
 	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil || !fi.Mode().IsRegular() || strings.HasSuffix(path, ".hcl") {
 		return nil, nil
 	}
 	if fi.Size() > maxSavedPlan {

@@ -5,7 +5,7 @@ import "github.com/spf13/cobra"
 func (inv *invocation) applyCommand() *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
-		Use:   "apply PROFILE",
+		Use:   "apply PROFILE|PLAN",
 		Short: "Converge the host to the profile, then verify",
 		Long: `Show the plan, then converge the host: download and install what is missing (each
 download's sha256 checked while it streams), write every file atomically, enable and start
@@ -17,15 +17,24 @@ once, or with --wait queues behind the first.
 apply on this machine's / must run as root. In an image build, --phase bake installs and
 enables everything without starting it, and keeps the profile with the values it was given
 in /etc/nodeup/profile.d (nodeup.auto.vars.hcl); --phase boot on the booted node applies
-that directory with no flags and does the rest.`,
+that directory with no flags and does the rest.
+
+Given a plan saved by nodeup plan --out instead of a profile, apply applies exactly that
+plan: its profile, values, phase and flags. It plans again under the lock and refuses,
+changing nothing, when anything moved since: a file a step writes, the state, what a step
+would do, the profile where plan read it, or a value (--var-file and --var given now
+override the plan's values; NODEUP_VAR_* do not). Without --root it applies under the
+plan's root.`,
 		Example: `  sudo nodeup apply node.hcl
   sudo nodeup apply node.hcl --wait
   nodeup apply node.hcl --root /mnt/image --phase bake
   sudo nodeup apply /etc/nodeup/profile.d --phase boot --log-format json
-  sudo nodeup apply node.hcl --json > apply.json`,
+  sudo nodeup apply node.hcl --json > apply.json
+  sudo nodeup apply node.plan   # from nodeup plan node.hcl --out node.plan`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
-		RunE: inv.action(func(_ *cobra.Command, args []string) error {
+		RunE: inv.action(func(cmd *cobra.Command, args []string) error {
+			o.rootSet, o.phaseSet = cmd.Flags().Changed("root"), cmd.Flags().Changed("phase")
 			return inv.runApply(args[0], o)
 		}),
 	}

@@ -97,7 +97,7 @@ func TestFlagsOnlyWhereUsed(t *testing.T) {
 		"fmt":        {"check", "diff"},
 		"render":     {"var", "var-file", "out"},
 		"graph":      {"var", "var-file", "format"},
-		"plan":       {"var", "var-file", "root", "phase", "parallelism", "detailed-exitcode", "verbose"},
+		"plan":       {"var", "var-file", "root", "phase", "parallelism", "detailed-exitcode", "verbose", "out"},
 		"apply":      {"var", "var-file", "root", "phase", "parallelism", "wait", "verbose"},
 		"verify":     {"var", "var-file", "root", "endpoint", "timeout", "pod"},
 		"facts":      {"root"},

@@ -10,10 +10,16 @@ func (inv *invocation) planCommand() *cobra.Command {
 		Long: `Check every step of the profile against the host and show what apply would change:
 one line per step that changes ("+" create, "~" update), the unified diff of each file,
 and a summary. A file that holds a sensitive value shows "(sensitive content)" instead of
-its diff. plan writes nothing and takes no lock; it runs as any user that can read the node.`,
+its diff. plan writes nothing and takes no lock; it runs as any user that can read the node.
+
+--out FILE also saves the plan: the profile with the values given (so FILE is written 0600),
+the phase, what the plan saw of the node and what each step would do. nodeup apply FILE
+applies exactly that plan, elsewhere or later, and refuses, changing nothing, when the node
+or an input changed since.`,
 		Example: `  nodeup plan node.hcl
   nodeup plan node.hcl --detailed-exitcode   # 0 no changes, 2 changes, 1 error
   nodeup plan node.hcl --root /mnt/image --phase bake
+  nodeup plan node.hcl --out node.plan && sudo nodeup apply node.plan
   nodeup plan node.hcl --json | jq '.steps[] | select(.action != "no-op")'`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
@@ -27,6 +33,7 @@ its diff. plan writes nothing and takes no lock; it runs as any user that can re
 	inv.parallelismFlag(cmd)
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "show unchanged steps too")
+	cmd.Flags().StringVar(&o.out, "out", "", "also save the plan to `FILE` (0600: it holds the values given) for nodeup apply FILE")
 	addPlanDay2Flags(cmd, &o)
 	return cmd
 }

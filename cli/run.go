@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,6 +17,11 @@ type planOptions struct {
 	wait             bool
 	allowDowngrade   bool
 	metricsFile      string
+	// out: plan --out, where the plan is saved.
+	out string
+	// rootSet, phaseSet: apply's --root and --phase were given, not left
+	// to a saved plan.
+	rootSet, phaseSet bool
 }
 
 // runPlan checks every step of the profile and shows what apply would
@@ -28,12 +34,23 @@ func (inv *invocation) runPlan(path string, o planOptions) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
+	if sp, _ := ops.ReadSavedPlan(path); sp != nil {
+		return fmt.Errorf("%s is a saved plan, not a profile: nodeup apply %s applies it", path, path)
+	}
 	at := time.Now()
-	r, err := ops.Plan(ctx, cfg, ops.PlanOptions{Path: path, AllowDowngrade: o.allowDowngrade, Drift: o.metricsFile != ""})
+	r, err := ops.Plan(ctx, cfg, ops.PlanOptions{Path: path, AllowDowngrade: o.allowDowngrade, Drift: o.metricsFile != "",
+		Out: o.out, NodeupVersion: nodeupVersion()})
 	if err == nil {
-		v := planView{steps: inv.views(r.Results, nil), verbose: o.verbose, refusals: r.Refusals}
+		v := planView{steps: inv.views(r.Results, nil), verbose: o.verbose, refusals: r.Refusals, saved: r.Saved}
 		if err = inv.show(v); err == nil {
 			err = v.err(o.detailedExitcode)
+		}
+		switch {
+		case r.SaveErr == nil:
+		case err == nil || errors.As(err, new(exitError)):
+			err = r.SaveErr
+		default:
+			err = fmt.Errorf("%w; %v", err, r.SaveErr)
 		}
 	}
 	if o.metricsFile != "" {
@@ -55,11 +72,30 @@ func (inv *invocation) runApply(path string, o planOptions) error {
 	cfg.Hooks.Planned, cfg.Hooks.Finished = live.planned, live.finished
 	ctx, cancel := signalContext()
 	defer cancel()
-	r, err := ops.Apply(ctx, cfg, ops.ApplyOptions{Path: path, Wait: o.wait, AllowDowngrade: o.allowDowngrade})
+	sp, err := ops.ReadSavedPlan(path)
+	if err != nil {
+		return err
+	}
+	var r *ops.ApplyReport
+	if sp != nil {
+		// The plan says where and how it applies; a flag given says so too.
+		if !o.rootSet {
+			cfg.Root = sp.Root
+		}
+		if !o.phaseSet {
+			cfg.Phase = sp.Phase
+		}
+		r, err = ops.ApplySaved(ctx, cfg, ops.ApplySavedOptions{Plan: sp, Wait: o.wait, NodeupVersion: nodeupVersion()})
+	} else {
+		r, err = ops.Apply(ctx, cfg, ops.ApplyOptions{Path: path, Wait: o.wait, AllowDowngrade: o.allowDowngrade})
+	}
 	if err != nil {
 		return err
 	}
 	v := applyView{r: r, steps: inv.views(r.Results, r.Planned)}
+	if sp != nil {
+		v.plan = path
+	}
 	if err := inv.show(v); err != nil {
 		return err
 	}

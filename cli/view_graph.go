@@ -18,9 +18,16 @@ type planView struct {
 	steps    []stepView
 	verbose  bool
 	refusals []string
+	// saved is the file the plan was saved to (plan --out).
+	saved string
 }
 
-func (v planView) human(inv *invocation) { inv.printer().plan(v.steps, v.verbose, len(v.refusals)) }
+func (v planView) human(inv *invocation) {
+	inv.printer().plan(v.steps, v.verbose, len(v.refusals))
+	if v.saved != "" {
+		fmt.Fprintf(inv.out, "Saved this plan to %s: nodeup apply %s applies exactly it, or refuses if the node or an input changed.\n", printable(v.saved), printable(v.saved))
+	}
+}
 
 func (v planView) counts() counts {
 	c := count(v.steps)
@@ -30,7 +37,11 @@ func (v planView) counts() counts {
 
 func (v planView) document() any {
 	c := v.counts()
-	return map[string]any{"steps": v.steps, "summary": c.json(), "changes": c.changes() > 0}
+	doc := map[string]any{"steps": v.steps, "summary": c.json(), "changes": c.changes() > 0}
+	if v.saved != "" {
+		doc["saved_plan"] = v.saved
+	}
+	return doc
 }
 
 func (v planView) ok() bool { return v.counts().failed == 0 }
@@ -98,6 +109,8 @@ func (l *liveView) finished(r engine.Result) {
 type applyView struct {
 	r     *ops.ApplyReport
 	steps []stepView
+	// plan is the saved plan applied (apply FILE).
+	plan string
 }
 
 func (v applyView) human(inv *invocation) {
@@ -129,6 +142,9 @@ func (v applyView) document() any {
 	}
 	if len(v.r.Rollback) > 0 {
 		doc["rollback"] = v.r.Rollback
+	}
+	if v.plan != "" {
+		doc["saved_plan"] = v.plan
 	}
 	return doc
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nodeup/nodeup/engine"
+	"github.com/nodeup/nodeup/graph"
 	"github.com/nodeup/nodeup/node/cri"
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/plan"
@@ -44,6 +45,19 @@ type ApplyReport struct {
 // lock), version checks, plan, rollback preparation, apply, rollback of
 // what did not come up, save, record.
 func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error) {
+	return c.apply(ctx, o, nil)
+}
+
+// applyGate is what an apply of a saved plan checks before it changes
+// anything: the profile compiled as the plan's did, then the node's plan is
+// the saved one.
+type applyGate interface {
+	compiled(pr *prepared) error
+	planned(env *steps.Env, g *graph.Graph, planned []engine.Result) error
+}
+
+// apply is Apply, through gate when it is not nil.
+func (c *Config) apply(ctx context.Context, o ApplyOptions, gate applyGate) (*ApplyReport, error) {
 	if err := c.needRoot("apply"); err != nil {
 		return nil, err
 	}
@@ -52,6 +66,11 @@ func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error)
 		return nil, err
 	}
 	defer cleanup()
+	if gate != nil {
+		if err := gate.compiled(pr); err != nil {
+			return nil, err
+		}
+	}
 	g := pr.graph
 	release, err := engine.Begin(ctx, g, env, o.Wait)
 	if err != nil {
@@ -65,6 +84,11 @@ func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error)
 	env.Verified = func(v cri.Report) { r.Verify = &v }
 	start := time.Now()
 	r.Planned = engine.Run(ctx, g, env, engine.Options{Parallelism: c.stepsAtOnce()})
+	if gate != nil {
+		if err := gate.planned(env, g, r.Planned); err != nil {
+			return nil, err
+		}
+	}
 	if c.Hooks.Planned != nil {
 		c.Hooks.Planned(r.Planned)
 	}

@@ -19,6 +19,10 @@ type PlanOptions struct {
 	// Drift also asks the runtime over CRI, as apply's last step does,
 	// for the drift metrics.
 	Drift bool
+	// Out, when set, is where the plan is saved for nodeup apply FILE
+	// (savedplan.go), made by nodeup NodeupVersion.
+	Out           string
+	NodeupVersion string
 }
 
 // PlanReport is what a plan found: every step's check.
@@ -33,6 +37,9 @@ type PlanReport struct {
 	// the same profile, phase, root and flags: a plan that passes is one
 	// apply can run. Each is also an error diagnostic.
 	Refusals []string
+	// Saved is the file the plan was saved to; SaveErr why it was not.
+	Saved   string
+	SaveErr error
 }
 
 // Plan checks every step of the profile against the node and says what
@@ -52,6 +59,9 @@ func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
 	r.Results = engine.Run(ctx, g, env, engine.Options{Parallelism: c.stepsAtOnce()})
 	if o.Drift {
 		r.Verified, r.VerifyOK = verifyForMetrics(ctx, g, env)
+	}
+	if o.Out != "" {
+		r.SaveErr = c.savePlan(o, pr, env, r)
 	}
 	return r, nil
 }

@@ -419,25 +419,8 @@ func (a *Archive) dockerImage(ref string, e dockerEntry) (*Image, error) {
 			return nil, err
 		}
 	}
-	resolved := func(m string) (string, error) {
-		name := resolve(links, path.Clean(m))
-		switch {
-		case name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name):
-			return "", a.notImage("image %s: member %.80q leads out of the archive", ref, m)
-		case !regular[name]:
-			return "", a.notImage("image %s: manifest.json names member %.80q, which the archive does not hold", ref, m)
-		}
-		return name, nil
-	}
-	if im.docker.Config, err = resolved(e.Config); err != nil {
+	if err := a.dockerMembers(im, e, links, regular); err != nil {
 		return nil, err
-	}
-	for _, l := range e.Layers {
-		name, err := resolved(l)
-		if err != nil {
-			return nil, err
-		}
-		im.docker.Layers = append(im.docker.Layers, name)
 	}
 	if configSum == "" {
 		return nil, a.notImage("image %s: config %.80q is not a file of its own", ref, e.Config)
@@ -446,6 +429,34 @@ func (a *Archive) dockerImage(ref string, e dockerEntry) (*Image, error) {
 	im.docker.RepoTags = []string{ref}
 	im.members = append([]string{im.docker.Config}, im.docker.Layers...)
 	return im, nil
+}
+
+// dockerMembers sets the image's config and layers to the regular members
+// manifest.json entry e names, through one link each; a name that leaves
+// the archive or that it does not hold is refused.
+func (a *Archive) dockerMembers(im *Image, e dockerEntry, links map[string]string, regular map[string]bool) error {
+	resolved := func(m string) (string, error) {
+		name := resolve(links, path.Clean(m))
+		switch {
+		case name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name):
+			return "", a.notImage("image %s: member %.80q leads out of the archive", im.Ref, m)
+		case !regular[name]:
+			return "", a.notImage("image %s: manifest.json names member %.80q, which the archive does not hold", im.Ref, m)
+		}
+		return name, nil
+	}
+	var err error
+	if im.docker.Config, err = resolved(e.Config); err != nil {
+		return err
+	}
+	for _, l := range e.Layers {
+		name, err := resolved(l)
+		if err != nil {
+			return err
+		}
+		im.docker.Layers = append(im.docker.Layers, name)
+	}
+	return nil
 }
 
 // resolve follows one symlink, as ctr does.

@@ -58,6 +58,8 @@ func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error)
 		return nil, err
 	}
 	defer release()
+	// From the state read under the lock.
+	engine.AddPrunes(g, env)
 	if err := checkVersions(g, env, true, o.AllowDowngrade); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
 	}
 	defer cleanup()
 	g := pr.graph
+	engine.AddPrunes(g, env)
 	r := &PlanReport{Loaded: pr.loaded, Graph: g}
 	for _, err := range c.applyRefusals(o.Path, g, env, o.AllowDowngrade) {
 		r.Refusals = append(r.Refusals, err.Error())

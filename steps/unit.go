@@ -55,6 +55,7 @@ func (u *Unit) Writes() []string {
 var (
 	_ Scheduled = (*Unit)(nil)
 	_ Starter   = (*Unit)(nil)
+	_ Reader    = (*Unit)(nil)
 )
 
 // Weight: starting a service takes tenths of a second.
@@ -66,6 +67,32 @@ func (u *Unit) Starts() (string, []string) {
 		return "", nil
 	}
 	return u.Name, u.RestartOn
+}
+
+// Reads: its unit file and drop-ins, and the files beside those it
+// restarts on (a configuration directory such as the kubelet's
+// kubelet.conf.d). Other units' files in the unit directory are not its.
+func (u *Unit) Reads(p string, triggers []string) bool {
+	if p == paths.InUnitDir(u.Name) || path.Dir(p) == paths.InUnitDir(u.Name+".d") {
+		return true
+	}
+	dir := path.Dir(p)
+	if dir == paths.UnitDir || path.Dir(dir) == paths.UnitDir {
+		return false
+	}
+	for _, t := range triggers {
+		if !strings.HasSuffix(t, "/") && path.Dir(t) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// RestartAlsoOn adds a step whose change restarts the unit.
+func (u *Unit) RestartAlsoOn(id string) {
+	if !slices.Contains(u.RestartOn, id) {
+		u.RestartOn = append(u.RestartOn, id)
+	}
 }
 
 // Check says what enabling, starting or restarting the unit would do.
@@ -195,7 +222,7 @@ func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	// a unit it holds no reference to when asked about it, as
 	// LoadState just did): then the reload would cost a pass over
 	// every unit for nothing.
-	return stale(ctx, m, u.Name, written)
+	return stale(ctx, env, u.Name, written)
 }
 
 // writtenUnitFiles are the unit files and drop-ins this run wrote that no
@@ -251,15 +278,18 @@ func (u *Unit) do(ctx context.Context, env *Env, t unitTodo) error {
 
 // stale reports whether systemd's loaded unit may predate the files in
 // written: it was not loaded from each of them (a unit file that shadows
-// another, a new drop-in). NeedReload has said the files it loaded did
-// not change since.
-func stale(ctx context.Context, m systemd.Manager, unit string, written []string) (bool, error) {
-	fragment, dropIns, err := m.UnitFiles(ctx, unit)
+// another, a new drop-in), or it was loaded from one this run removed.
+// NeedReload has said the files it loaded did not change since.
+func stale(ctx context.Context, env *Env, unit string, written []string) (bool, error) {
+	fragment, dropIns, err := env.Systemd.UnitFiles(ctx, unit)
 	if err != nil {
 		return false, err
 	}
 	for _, p := range written {
 		if p != fragment && !slices.Contains(dropIns, p) {
+			return true, nil
+		}
+		if _, err := env.Host.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			return true, nil
 		}
 	}

@@ -197,7 +197,7 @@ func (u *Unit) todo(ctx context.Context, env *Env) (unitTodo, error) {
 // needsReload reports whether systemd must re-read the unit's files.
 func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	m := env.Systemd
-	written := u.writtenUnitFiles(env)
+	written, removed := u.writtenUnitFiles(env)
 	load, err := m.LoadState(ctx, u.Name)
 	if err != nil {
 		return false, err
@@ -214,6 +214,10 @@ func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	if reload, err := m.NeedReload(ctx, u.Name); err != nil || reload {
 		return reload, err
 	}
+	// A unit file or drop-in this run took away (a Prune).
+	if removed {
+		return true, nil
+	}
 	if len(written) == 0 {
 		return false, nil
 	}
@@ -222,24 +226,29 @@ func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	// a unit it holds no reference to when asked about it, as
 	// LoadState just did): then the reload would cost a pass over
 	// every unit for nothing.
-	return stale(ctx, env, u.Name, written)
+	return stale(ctx, m, u.Name, written)
 }
 
 // writtenUnitFiles are the unit files and drop-ins this run wrote that no
-// daemon-reload of the run (another unit's) came after.
-func (u *Unit) writtenUnitFiles(env *Env) []string {
-	var written []string
+// daemon-reload of the run (another unit's) came after; removed says one
+// such step took its files away instead.
+func (u *Unit) writtenUnitFiles(env *Env) (written []string, removed bool) {
 	for _, id := range u.RestartOn {
 		if !env.changed(id) || reloadedSince(env, id) {
 			continue
 		}
 		for _, p := range env.writes(id) {
-			if paths.IsUnitFile(p) {
-				written = append(written, p)
+			if !paths.IsUnitFile(p) {
+				continue
 			}
+			if env.deleted(id) {
+				removed = true
+				continue
+			}
+			written = append(written, p)
 		}
 	}
-	return written
+	return written, removed
 }
 
 // do reloads, enables, starts or restarts the unit as t says, and waits
@@ -278,18 +287,15 @@ func (u *Unit) do(ctx context.Context, env *Env, t unitTodo) error {
 
 // stale reports whether systemd's loaded unit may predate the files in
 // written: it was not loaded from each of them (a unit file that shadows
-// another, a new drop-in), or it was loaded from one this run removed.
-// NeedReload has said the files it loaded did not change since.
-func stale(ctx context.Context, env *Env, unit string, written []string) (bool, error) {
-	fragment, dropIns, err := env.Systemd.UnitFiles(ctx, unit)
+// another, a new drop-in). NeedReload has said the files it loaded did
+// not change since.
+func stale(ctx context.Context, m systemd.Manager, unit string, written []string) (bool, error) {
+	fragment, dropIns, err := m.UnitFiles(ctx, unit)
 	if err != nil {
 		return false, err
 	}
 	for _, p := range written {
 		if p != fragment && !slices.Contains(dropIns, p) {
-			return true, nil
-		}
-		if _, err := env.Host.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			return true, nil
 		}
 	}

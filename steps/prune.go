@@ -192,7 +192,7 @@ func (p *Prune) removals(ctx context.Context, env *Env) ([]Removal, error) {
 			rs = append(rs, Removal{Action: RemovalRestore, Target: f, Detail: "from " + b + ", the file nodeup replaced", Do: Restore(env, b, f)})
 		}
 	}
-	if p.What == PruneUnit && p.Reload && env.Systemd != nil {
+	if p.What == PruneUnit && p.Reload && env.Systemd != nil && slices.ContainsFunc(rs, func(r Removal) bool { return r.Do != nil }) {
 		m := env.Systemd
 		rs = append(rs, Removal{Action: RemovalReload, Target: "systemd", Detail: "daemon-reload: forget the removed units", Do: m.DaemonReload})
 	}

@@ -37,7 +37,7 @@ import (
 // config.toml without the kata handler before /opt/kata goes). Units go
 // kubelet first, with one daemon-reload after the last; directories go
 // last, deepest first, each only if it is empty by then.
-func AddPrunes(g *graph.Graph, env *steps.Env) {
+func AddPrunes(g *graph.Graph, env *steps.Env) error {
 	snap := env.State.Snapshot()
 	inferUnits(env, snap)
 	m := madeBy(g, snap)
@@ -63,6 +63,7 @@ func AddPrunes(g *graph.Graph, env *steps.Env) {
 	}
 	a.kernel(env, snap)
 	a.dirs(snap)
+	return g.Validate()
 }
 
 // pruner adds the Prune steps of one graph.

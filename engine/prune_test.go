@@ -39,8 +39,7 @@ func TestPruneTakesOffWhatLeftTheProfile(t *testing.T) {
 	r.nodeExtra, r.containerdExtra = "", ""
 	r.without = map[string]bool{"crictl": true, "kata": true, "kubelet": true}
 	g := r.graph()
-	AddPrunes(g, n.Env)
-	if err := g.Validate(); err != nil {
+	if err := AddPrunes(g, n.Env); err != nil {
 		t.Fatal(err)
 	}
 	before := stepstest.Snapshot(t, n.Root)
@@ -127,7 +126,9 @@ func TestPruneTakesOffWhatLeftTheProfile(t *testing.T) {
 
 	n.Settle("containerd.service")
 	again := r.graph()
-	AddPrunes(again, n.Env)
+	if err := AddPrunes(again, n.Env); err != nil {
+		t.Fatal(err)
+	}
 	if again.Len() != r.graph().Len() {
 		t.Errorf("after the apply, prunes are left: %v", again.IDs())
 	}
@@ -152,7 +153,9 @@ func TestPruneOfADropInRestartsItsUnit(t *testing.T) {
 	n.Fake.Unit("containerd.service").DropIns = []string{dropIn}
 
 	g = r.graph()
-	AddPrunes(g, n.Env)
+	if err := AddPrunes(g, n.Env); err != nil {
+		t.Fatal(err)
+	}
 	planned := n.run(g, false)
 	if res := planned["file:"+dropIn]; res.Action != steps.Delete {
 		t.Errorf("plan: the drop-in: %+v", res)
@@ -189,7 +192,9 @@ func TestPruneLeavesWhatTheGraphMakes(t *testing.T) {
 
 	g = r.graph()
 	ids := g.IDs()
-	AddPrunes(g, n.Env)
+	if err := AddPrunes(g, n.Env); err != nil {
+		t.Fatal(err)
+	}
 	var added []string
 	for _, id := range g.IDs() {
 		if !slices.Contains(ids, id) {

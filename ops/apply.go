@@ -59,7 +59,9 @@ func Apply(ctx context.Context, c *Config, o ApplyOptions) (*ApplyReport, error)
 	}
 	defer release()
 	// From the state read under the lock.
-	engine.AddPrunes(g, env)
+	if err := engine.AddPrunes(g, env); err != nil {
+		return nil, err
+	}
 	if err := checkVersions(g, env, true, o.AllowDowngrade); err != nil {
 		return nil, err
 	}

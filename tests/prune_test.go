@@ -19,7 +19,8 @@ import (
 // planDeletes is the count of deletes in a plan's summary.
 var planDeletes = regexp.MustCompile(`Plan: \d+ to create, \d+ to update, (\d+) to delete,`)
 
-// restarts counts containerd's stops and starts in the journal since t.
+// restarts counts containerd's stops and starts in the journal since
+// since, and logs them.
 func restarts(t *testing.T, n *testbed.Node, since time.Time) (stops, starts int) {
 	t.Helper()
 	lines := containerdStarts(t, n, since)

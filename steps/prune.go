@@ -108,6 +108,9 @@ func (p *Prune) forget(ctx context.Context, env *Env) {
 	st := env.State
 	for _, f := range p.Files {
 		st.Forget(f)
+		if p.What == PruneFile {
+			st.ForgetMember(f)
+		}
 	}
 	for _, t := range p.Trees {
 		st.ForgetTree(t)

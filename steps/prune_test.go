@@ -102,6 +102,26 @@ func TestPruneArtifact(t *testing.T) {
 	}
 }
 
+// A file of an artifact that stays (a CNI plugin the profile no longer
+// lists) goes, and off the artifact's record.
+func TestPruneFileOfAnArtifact(t *testing.T) {
+	n := stepstest.NewNode(t)
+	for _, p := range []string{"/opt/cni/bin/bridge", "/opt/cni/bin/portmap"} {
+		wrote(n, p, "plugin")
+	}
+	sum := digest.Bytes([]byte("plugin"))
+	n.Env.State.RecordArtifact("cni", state.Artifact{Version: "1.9.1", SHA256: "abc", Files: []string{"/opt/cni/bin/bridge", "/opt/cni/bin/portmap"},
+		Members: map[string]string{"/opt/cni/bin/bridge": sum, "/opt/cni/bin/portmap": sum}})
+	converges(t, n, pruneFile("/opt/cni/bin/portmap"), steps.Delete)
+	a, _ := n.Env.State.Artifact("cni")
+	if _, ok := a.Members["/opt/cni/bin/portmap"]; ok || !slices.Equal(a.Files, []string{"/opt/cni/bin/bridge"}) || a.Members["/opt/cni/bin/bridge"] != sum {
+		t.Errorf("cni's record: %+v", a)
+	}
+	if n.Exists("/opt/cni/bin/portmap") || !n.Exists("/opt/cni/bin/bridge") {
+		t.Error("the wrong plugin went")
+	}
+}
+
 // A tree's members go; what an operator added there stays, and so does
 // the directory holding it.
 func TestPruneTree(t *testing.T) {

@@ -121,7 +121,7 @@ func TestColourOnATerminal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, screen)
 	}
-	for _, want := range []string{"\x1b[32m+\x1b[0m file:/etc/containerd/config.toml: create", "\x1b[31m-\x1b[0m verify:cri: skip", "\x1b[32m+version = 4\x1b[0m", "\x1b[1m+++ /etc/containerd/config.toml\x1b[0m"} {
+	for _, want := range []string{"\x1b[32m+\x1b[0m file:/etc/containerd/config.toml: create", "\x1b[36m.\x1b[0m verify:cri: skip", "\x1b[32m+version = 4\x1b[0m", "\x1b[1m+++ /etc/containerd/config.toml\x1b[0m"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("plan on a terminal lacks %q:\n%q", want, screen)
 		}

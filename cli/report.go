@@ -23,7 +23,7 @@ const (
 // kept out, untrusted text made printable.
 type stepView struct {
 	ID        string  `json:"id"`
-	Action    string  `json:"action"` // create | update | no-op | skip | unknown
+	Action    string  `json:"action"` // create | update | delete | no-op | skip | unknown
 	Result    string  `json:"result"` // ok | failed | not-run
 	Reason    string  `json:"reason,omitempty"`
 	Diff      string  `json:"diff,omitempty"`
@@ -74,7 +74,7 @@ func (inv *invocation) views(results []engine.Result, planned []engine.Result) [
 }
 
 // counts summarises results.
-type counts struct{ create, update, noop, skip, failed int }
+type counts struct{ create, update, delete, noop, skip, failed int }
 
 func count(views []stepView) counts {
 	var c counts
@@ -86,6 +86,8 @@ func count(views []stepView) counts {
 			c.create++
 		case v.Action == string(steps.Update):
 			c.update++
+		case v.Action == string(steps.Delete):
+			c.delete++
 		case v.Action == string(steps.Skip):
 			c.skip++
 		default:
@@ -95,19 +97,19 @@ func count(views []stepView) counts {
 	return c
 }
 
-func (c counts) changes() int { return c.create + c.update }
+func (c counts) changes() int { return c.create + c.update + c.delete }
 
 func (c counts) json() map[string]int {
-	return map[string]int{"create": c.create, "update": c.update, "unchanged": c.noop, "skipped": c.skip, "failed": c.failed}
+	return map[string]int{"create": c.create, "update": c.update, "delete": c.delete, "unchanged": c.noop, "skipped": c.skip, "failed": c.failed}
 }
 
 func changed(v stepView) bool {
-	return v.Result == resultOK && (v.Action == string(steps.Create) || v.Action == string(steps.Update))
+	return v.Result == resultOK && (v.Action == string(steps.Create) || v.Action == string(steps.Update) || v.Action == string(steps.Delete))
 }
 
-var marks = map[string]string{string(steps.Create): "+", string(steps.Update): "~", string(steps.NoOp): "=", string(steps.Skip): "-"}
+var marks = map[string]string{string(steps.Create): "+", string(steps.Update): "~", string(steps.Delete): "-", string(steps.NoOp): "=", string(steps.Skip): "."}
 
-var markColors = map[string]string{"+": green, "~": yellow, "-": red}
+var markColors = map[string]string{"+": green, "~": yellow, "-": red, ".": cyan}
 
 // printer writes step lines, coloured on a terminal.
 type printer struct {
@@ -188,5 +190,5 @@ func (p printer) plan(views []stepView, verbose bool, refused int) {
 	}
 	c := count(views)
 	c.failed += refused
-	fmt.Fprintf(p.w, "Plan: %d to create, %d to update, %d unchanged, %d skipped, %d failed.\n", c.create, c.update, c.noop, c.skip, c.failed)
+	fmt.Fprintf(p.w, "Plan: %d to create, %d to update, %d to delete, %d unchanged, %d skipped, %d failed.\n", c.create, c.update, c.delete, c.noop, c.skip, c.failed)
 }

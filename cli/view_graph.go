@@ -126,8 +126,8 @@ func (v applyView) human(inv *invocation) {
 		inv.table(v.r.Verify.Table)
 	}
 	c := count(v.steps)
-	fmt.Fprintf(inv.out, "Apply: %d created, %d updated, %d unchanged, %d skipped, %d failed in %s.\n",
-		c.create, c.update, c.noop, c.skip, c.failed, v.r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(inv.out, "Apply: %d created, %d updated, %d deleted, %d unchanged, %d skipped, %d failed in %s.\n",
+		c.create, c.update, c.delete, c.noop, c.skip, c.failed, v.r.Elapsed.Round(time.Millisecond))
 	printRollback(inv, v.r.Rollback)
 	for _, n := range v.notes() {
 		fmt.Fprintln(inv.out, n)

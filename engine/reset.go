@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -24,13 +23,13 @@ import (
 
 // What a reset step does.
 const (
-	ResetStop    = "stop"    // a unit
-	ResetDisable = "disable" // a unit, over D-Bus
-	ResetUnlink  = "unlink"  // an [Install] link, without systemd running
-	ResetRemove  = "remove"  // a file, a tree, a directory when empty, nodeup's own files
-	ResetRestore = "restore" // a file from its backup
-	ResetReload  = "reload"  // systemd daemon-reload
-	ResetKeep    = "keep"    // left as it is, and why
+	ResetStop    = steps.RemovalStop    // a unit
+	ResetDisable = steps.RemovalDisable // a unit, over D-Bus
+	ResetUnlink  = steps.RemovalUnlink  // an [Install] link, without systemd running
+	ResetRemove  = steps.RemovalRemove  // a file, a tree, a directory when empty, nodeup's own files
+	ResetRestore = steps.RemovalRestore // a file from its backup
+	ResetReload  = steps.RemovalReload  // systemd daemon-reload
+	ResetKeep    = steps.RemovalKeep    // left as it is, and why
 )
 
 // ResetStep is one thing a reset does, or leaves (ResetKeep).
@@ -103,6 +102,13 @@ func (p *ResetPlan) add(action, target, detail string, do func(ctx context.Conte
 	p.Steps = append(p.Steps, ResetStep{Action: action, Target: target, Detail: detail, do: do})
 }
 
+// addAll adds the steps of removals.
+func (p *ResetPlan) addAll(rs ...steps.Removal) {
+	for _, r := range rs {
+		p.add(r.Action, r.Target, r.Detail, r.Do)
+	}
+}
+
 // resetPlanner is a reset being planned from the state.
 type resetPlanner struct {
 	*ResetPlan
@@ -119,7 +125,7 @@ func (r *resetPlanner) plan(ctx context.Context) error {
 	if err := r.units(ctx); err != nil {
 		return err
 	}
-	backups, later, err := backupsOf(env)
+	backups, later, err := steps.FirstBackups(env)
 	if err != nil {
 		return err
 	}
@@ -151,56 +157,18 @@ func (r *resetPlanner) plan(ctx context.Context) error {
 // units plans stopping and disabling the units nodeup enabled; kubelet
 // goes before containerd, which it runs on.
 func (r *resetPlanner) units(ctx context.Context) error {
-	env, h, snap, add := r.env, r.env.Host, r.snap, r.add
-	names := make([]string, 0, len(snap.Units))
-	for name := range snap.Units {
+	names := make([]string, 0, len(r.snap.Units))
+	for name := range r.snap.Units {
 		names = append(names, name)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
 	for _, name := range names {
-		u := snap.Units[name]
-		if m := env.Systemd; m != nil {
-			active, _, err := m.ActiveState(ctx, name)
-			if err != nil {
-				return err
-			}
-			if active != "inactive" && active != "failed" {
-				add(ResetStop, name, "is "+active, func(ctx context.Context) error { return m.Stop(ctx, name) })
-			}
-			if u.EnabledBefore {
-				add(ResetKeep, name, "enabled: it was enabled before nodeup", nil)
-				continue
-			}
-			enabled, err := m.IsEnabled(ctx, name)
-			if err != nil {
-				return err
-			}
-			if enabled {
-				r.reload = true
-				add(ResetDisable, name, "", func(ctx context.Context) error {
-					if err := m.Disable(ctx, name); err != nil {
-						return err
-					}
-					// Off the record once it is also stopped: a unit that
-					// would not stop is stopped by the next reset.
-					if active, _, err := m.ActiveState(ctx, name); err == nil && (active == "inactive" || active == "failed") {
-						env.State.ForgetUnit(name)
-					}
-					return nil
-				})
-			}
-			continue
+		rs, reload, err := steps.UnitRemovals(ctx, r.env, name, r.snap.Units[name], true)
+		if err != nil {
+			return err
 		}
-		if u.EnabledBefore {
-			add(ResetKeep, name, "enabled: it was enabled before nodeup", nil)
-			continue
-		}
-		for _, l := range u.Links {
-			if !paths.Writable(l) || !linksTo(env, l, name) {
-				continue
-			}
-			add(ResetUnlink, l, "enables "+name, func(context.Context) error { return h.Remove(l) })
-		}
+		r.reload = r.reload || reload
+		r.addAll(rs...)
 	}
 	return nil
 }
@@ -225,17 +193,6 @@ func inferUnits(env *steps.Env, snap state.Snapshot) {
 		}
 		snap.Units[name] = u
 	}
-}
-
-// linksTo reports whether node path l is a symlink to a unit file named
-// unit: an [Install] link that enabling it made.
-func linksTo(env *steps.Env, l, unit string) bool {
-	fi, err := env.Host.Lstat(l)
-	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-		return false
-	}
-	target, err := env.Host.Readlink(l)
-	return err == nil && path.Base(target) == unit
 }
 
 // Run does the plan's steps in order. A step that fails is reported and

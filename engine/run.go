@@ -43,6 +43,13 @@ func (w *walk) Changed(id string) bool {
 	return r != nil && r.Err == nil && r.Changed()
 }
 
+func (w *walk) Deleted(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.results[id]
+	return r != nil && r.Err == nil && r.Action == steps.Delete
+}
+
 func (w *walk) Finished(id string) (time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -33,6 +33,12 @@ type release struct {
 	runc       string
 	kubelet    string
 	plugins    string // the cni block's plugins line
+	// containerdExtra and nodeExtra go at the end of those blocks
+	// (registries, kernel modules), each line starting with a newline;
+	// without names blocks left out: crictl, kata (with its runtime),
+	// kubelet.
+	containerdExtra, nodeExtra string
+	without                    map[string]bool
 }
 
 const releases = "https://releases.example/"
@@ -47,6 +53,7 @@ func newRelease(t *testing.T) *release {
 		runc:       "runc 1.4.3",
 		kubelet:    "kubelet 1.34.11",
 		plugins:    `plugins = ["loopback", "bridge"]`,
+		without:    map[string]bool{},
 	}
 }
 
@@ -76,13 +83,13 @@ mirror {
 
 node {
   cgroup_driver = "systemd"
-  arch          = "amd64"
+  arch          = "amd64"%s
 }
 
 containerd {
   version       = %q
   %s
-  sandbox_image = %q
+  sandbox_image = %q%s
 }
 
 runc {
@@ -96,41 +103,26 @@ cni {
   %s
 }
 
-crictl {
-  version = "1.36.0"
-  %s
-}
+%s
 
-kata {
-  version = "3.32.0"
-  %s
-}
+%s
 
 runtime "runc" {
   type    = "runc"
   default = true
 }
 
-runtime "kata-qemu" {
-  type = "kata"
-}
-
-kubelet {
-  version = "1.34.11"
-  %s
-  start   = true
-  flags   = [%s]
-}
+%s
 
 verify {
   timeout = "5s"
 }
-`, r.m.URL, r.version, r.Put("containerd-"+r.version+"-linux-amd64.tar.gz", containerd), r.sandbox,
+`, r.m.URL, r.nodeExtra, r.version, r.Put("containerd-"+r.version+"-linux-amd64.tar.gz", containerd), r.sandbox, r.containerdExtra,
 		r.Put("runc.amd64", []byte(r.runc)),
 		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni), r.plugins,
-		r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl),
-		r.Put("kata-static-3.32.0-amd64.tar.zst", kata),
-		r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))
+		r.block("crictl", fmt.Sprintf("crictl {\n  version = \"1.36.0\"\n  %s\n}", r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl))),
+		r.block("kata", fmt.Sprintf("kata {\n  version = \"3.32.0\"\n  %s\n}\n\nruntime \"kata-qemu\" {\n  type = \"kata\"\n}", r.Put("kata-static-3.32.0-amd64.tar.zst", kata))),
+		r.block("kubelet", fmt.Sprintf("kubelet {\n  version = \"1.34.11\"\n  %s\n  start   = true\n  flags   = [%s]\n}", r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))))
 	path := filepath.Join(r.dir, "profile.hcl")
 	if err := os.WriteFile(path, []byte(profile), 0o644); err != nil {
 		t.Fatal(err)
@@ -144,6 +136,14 @@ verify {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// block is a block of the profile, or nothing when the test leaves it out.
+func (r *release) block(name, text string) string {
+	if r.without[name] {
+		return ""
+	}
+	return text
 }
 
 // graphNode is a node with systemd, a kernel and a CRI runtime, all fake.

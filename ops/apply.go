@@ -77,6 +77,10 @@ func (c *Config) apply(ctx context.Context, o ApplyOptions, gate applyGate) (*Ap
 		return nil, err
 	}
 	defer release()
+	// From the state read under the lock.
+	if err := engine.AddPrunes(g, env); err != nil {
+		return nil, err
+	}
 	if err := checkVersions(g, env, true, o.AllowDowngrade); err != nil {
 		return nil, err
 	}

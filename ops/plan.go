@@ -51,6 +51,9 @@ func Plan(ctx context.Context, c *Config, o PlanOptions) (*PlanReport, error) {
 	}
 	defer cleanup()
 	g := pr.graph
+	if err := engine.AddPrunes(g, env); err != nil {
+		return nil, err
+	}
 	r := &PlanReport{Loaded: pr.loaded, Graph: g}
 	for _, err := range c.applyRefusals(o.Path, g, env, o.AllowDowngrade) {
 		r.Refusals = append(r.Refusals, err.Error())

@@ -536,6 +536,25 @@ func (s *State) ForgetArtifact(name string) {
 	s.locked(func() { drop(s, s.artifacts, name) })
 }
 
+// ForgetMember drops node path p from the record of the artifacts that
+// installed it: nodeup removed it, and the artifact stays (a CNI plugin the
+// profile no longer lists).
+func (s *State) ForgetMember(p string) {
+	p = path.Clean(p)
+	s.locked(func() {
+		for name, a := range s.artifacts {
+			_, member := a.Members[p]
+			if !member && !slices.Contains(a.Files, p) {
+				continue
+			}
+			a.Members = maps.Clone(a.Members)
+			delete(a.Members, p)
+			a.Files = slices.DeleteFunc(slices.Clone(a.Files), func(f string) bool { return f == p })
+			setDeep(s, s.artifacts, name, a)
+		}
+	})
+}
+
 // Empty reports whether the state records nothing nodeup did.
 func (s *State) Empty() bool {
 	s.mu.Lock()

@@ -55,6 +55,9 @@ type Run interface {
 	// Changed reports whether a step changed the node earlier in this run
 	// (in a plan: would change).
 	Changed(id string) bool
+	// Deleted reports whether a step took what it writes off the node
+	// earlier in this run (in a plan: would): a Prune's delete.
+	Deleted(id string) bool
 	// Writes lists the node paths another step of the graph writes.
 	Writes(id string) []string
 	// Finished is when a step of this walk finished (its writes are on the
@@ -63,6 +66,8 @@ type Run interface {
 }
 
 func (e *Env) changed(id string) bool { return e.Run != nil && e.Run.Changed(id) }
+
+func (e *Env) deleted(id string) bool { return e.Run != nil && e.Run.Deleted(id) }
 
 func (e *Env) finished(id string) (time.Time, bool) {
 	if e.Run == nil {

@@ -36,6 +36,16 @@ type Starter interface {
 	Starts() (service string, restartOn []string)
 }
 
+// Reader is a kind whose service reads node files: a step that takes one
+// of them off the node (a Prune) restarts it, as a change of one does.
+type Reader interface {
+	// Reads reports whether the service reads node path p; triggers are
+	// the node paths the steps it restarts on write.
+	Reads(p string, triggers []string) bool
+	// RestartAlsoOn makes step id one the service restarts on.
+	RestartAlsoOn(id string)
+}
+
 // Rollbacker is a kind whose change a rollback takes back in its own way.
 // The change of a step that is not a Rollbacker is taken back by putting
 // back the node paths it Writes.

@@ -57,6 +57,8 @@ type Outcome string
 const (
 	Create Outcome = "create"
 	Update Outcome = "update"
+	// Delete takes off the node what the profile no longer makes.
+	Delete Outcome = "delete"
 	NoOp   Outcome = "no-op"
 	// Skip is a step that does not belong to this phase or host.
 	Skip Outcome = "skip"
@@ -70,4 +72,4 @@ type Change struct {
 }
 
 // Changed reports whether the step changes (or changed) the host.
-func (c Change) Changed() bool { return c.Action == Create || c.Action == Update }
+func (c Change) Changed() bool { return c.Action == Create || c.Action == Update || c.Action == Delete }

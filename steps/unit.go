@@ -55,6 +55,7 @@ func (u *Unit) Writes() []string {
 var (
 	_ Scheduled = (*Unit)(nil)
 	_ Starter   = (*Unit)(nil)
+	_ Reader    = (*Unit)(nil)
 )
 
 // Weight: starting a service takes tenths of a second.
@@ -66,6 +67,32 @@ func (u *Unit) Starts() (string, []string) {
 		return "", nil
 	}
 	return u.Name, u.RestartOn
+}
+
+// Reads: its unit file and drop-ins, and the files beside those it
+// restarts on (a configuration directory such as the kubelet's
+// kubelet.conf.d). Other units' files in the unit directory are not its.
+func (u *Unit) Reads(p string, triggers []string) bool {
+	if p == paths.InUnitDir(u.Name) || path.Dir(p) == paths.InUnitDir(u.Name+".d") {
+		return true
+	}
+	dir := path.Dir(p)
+	if dir == paths.UnitDir || path.Dir(dir) == paths.UnitDir {
+		return false
+	}
+	for _, t := range triggers {
+		if !strings.HasSuffix(t, "/") && path.Dir(t) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// RestartAlsoOn adds a step whose change restarts the unit.
+func (u *Unit) RestartAlsoOn(id string) {
+	if !slices.Contains(u.RestartOn, id) {
+		u.RestartOn = append(u.RestartOn, id)
+	}
 }
 
 // Check says what enabling, starting or restarting the unit would do.
@@ -170,7 +197,7 @@ func (u *Unit) todo(ctx context.Context, env *Env) (unitTodo, error) {
 // needsReload reports whether systemd must re-read the unit's files.
 func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	m := env.Systemd
-	written := u.writtenUnitFiles(env)
+	written, removed := u.writtenUnitFiles(env)
 	load, err := m.LoadState(ctx, u.Name)
 	if err != nil {
 		return false, err
@@ -187,6 +214,10 @@ func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 	if reload, err := m.NeedReload(ctx, u.Name); err != nil || reload {
 		return reload, err
 	}
+	// A unit file or drop-in this run took away (a Prune).
+	if removed {
+		return true, nil
+	}
 	if len(written) == 0 {
 		return false, nil
 	}
@@ -199,20 +230,25 @@ func (u *Unit) needsReload(ctx context.Context, env *Env) (bool, error) {
 }
 
 // writtenUnitFiles are the unit files and drop-ins this run wrote that no
-// daemon-reload of the run (another unit's) came after.
-func (u *Unit) writtenUnitFiles(env *Env) []string {
-	var written []string
+// daemon-reload of the run (another unit's) came after; removed says one
+// such step took its files away instead.
+func (u *Unit) writtenUnitFiles(env *Env) (written []string, removed bool) {
 	for _, id := range u.RestartOn {
 		if !env.changed(id) || reloadedSince(env, id) {
 			continue
 		}
 		for _, p := range env.writes(id) {
-			if paths.IsUnitFile(p) {
-				written = append(written, p)
+			if !paths.IsUnitFile(p) {
+				continue
 			}
+			if env.deleted(id) {
+				removed = true
+				continue
+			}
+			written = append(written, p)
 		}
 	}
-	return written
+	return written, removed
 }
 
 // do reloads, enables, starts or restarts the unit as t says, and waits

@@ -142,3 +142,30 @@ func RuntimeClassesYAML(p *profile.Profile) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// ModulesIn lists the kernel modules a modules-load.d file (as ModulesLoad
+// renders it) loads; nil for nil.
+func ModulesIn(b []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && line[0] != '#' && line[0] != ';' {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// SysctlsIn reads the "key = value" lines of a sysctl.d file (as
+// SysctlConf renders it).
+func SysctlsIn(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		out[strings.TrimPrefix(strings.TrimSpace(k), "-")] = strings.TrimSpace(v)
+	}
+	return out
+}

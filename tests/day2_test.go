@@ -203,17 +203,7 @@ func TestUpgrade(t *testing.T) {
 	if !strings.Contains(r.Stderr, "upgrade containerd 1.7.30 -> 2.3.4") {
 		t.Errorf("the upgrade does not say it upgrades")
 	}
-	lines := containerdStarts(t, n, since)
-	t.Logf("containerd's journal during the upgrade:\n%s", strings.Join(lines, "\n"))
-	stops, starts := 0, 0
-	for _, l := range lines {
-		switch journalStart.FindStringSubmatch(l)[1] {
-		case "Stopping":
-			stops++
-		case "Started":
-			starts++
-		}
-	}
+	stops, starts := restarts(t, n, since)
 	if stops != 1 || starts != 1 {
 		t.Errorf("containerd stopped %d and started %d times during the upgrade, want once each", stops, starts)
 	}

@@ -73,7 +73,7 @@ func mainPID(t *testing.T, n *testbed.Node) string {
 	return pid
 }
 
-var applySummary = regexp.MustCompile(`Apply: (\d+) created, (\d+) updated, (\d+) unchanged, (\d+) skipped, (\d+) failed`)
+var applySummary = regexp.MustCompile(`Apply: (\d+) created, (\d+) updated, (?:\d+ deleted, )?(\d+) unchanged, (\d+) skipped, (\d+) failed`)
 
 func TestApplyConvergesFreshNode(t *testing.T) {
 	bin := buildNodeup(t)

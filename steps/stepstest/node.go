@@ -43,6 +43,7 @@ type Node struct {
 	Warns   []string
 	Mu      sync.Mutex
 	Changes map[string]bool      // step ID -> changed earlier in the run
+	Deletes map[string]bool      // step ID -> deleted what it writes earlier in the run
 	Paths   map[string][]string  // step ID -> node paths it writes
 	Done    map[string]time.Time // step ID -> when it finished in the run
 }
@@ -60,7 +61,7 @@ func NewNode(t *testing.T) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{T: t, Root: root, Host: h, Changes: map[string]bool{}, Paths: map[string][]string{}, Done: map[string]time.Time{}}
+	n := &Node{T: t, Root: root, Host: h, Changes: map[string]bool{}, Deletes: map[string]bool{}, Paths: map[string][]string{}, Done: map[string]time.Time{}}
 	n.Env = &steps.Env{
 		Host:  h,
 		State: st,
@@ -88,6 +89,13 @@ func (n *Node) Changed(id string) bool {
 	n.Mu.Lock()
 	defer n.Mu.Unlock()
 	return n.Changes[id]
+}
+
+// Deleted is what the node's steps see of other steps' deletes.
+func (n *Node) Deleted(id string) bool {
+	n.Mu.Lock()
+	defer n.Mu.Unlock()
+	return n.Deletes[id]
 }
 
 // Writes is what the node's steps see of other steps' paths.

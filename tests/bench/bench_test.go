@@ -326,7 +326,7 @@ func timed(t *testing.T, n *testbed.Node, env []string, args ...string) result {
 	return r
 }
 
-var applySummary = regexp.MustCompile(`Apply: (\d+) created, (\d+) updated, (\d+) unchanged, (\d+) skipped, (\d+) failed`)
+var applySummary = regexp.MustCompile(`Apply: (\d+) created, (\d+) updated, (?:\d+ deleted, )?(\d+) unchanged, (\d+) skipped, (\d+) failed`)
 
 // checkApply fails t unless nodeup's apply succeeded and, for a re-apply, changed nothing.
 func checkApply(t *testing.T, r result, noop bool) {

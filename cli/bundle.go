@@ -39,6 +39,7 @@ func (inv *invocation) bundleCommand() *cobra.Command {
   nodeup bundle node.hcl -o nodeup-bundle.tar --cache /var/tmp/nodeup-cache --json
   nodeup bundle node.hcl --list --arch amd64 --arch arm64
   nodeup bundle node.hcl -o nodeup-bundle.tar --from https://artifacts.internal/mirror
+  nodeup bundle airgapped.hcl -o nodeup-bundle.tar --from upstream
   nodeup bundle verify nodeup-bundle.tar`,
 		Args:              onePROFILE,
 		ValidArgsFunction: profileArg,
@@ -56,7 +57,7 @@ func (inv *invocation) bundleCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&o.out, "output", "o", "", "directory, or FILE.tar, to write (required, unless --list)")
 	f.BoolVar(&o.list, "list", false, "list every file the bundle would hold (component, version, arch, URL, mirror path, sha256) and where it comes from; download nothing")
-	f.StringArrayVar(&o.from, "from", nil, "take the artifacts from `URL` first, a mirror in the bundle's layout (URL/HOST/PATH: another bundle, an internal mirror); repeatable")
+	f.StringArrayVar(&o.from, "from", nil, "take the artifacts from `URL` first, a mirror in the bundle's layout (URL/HOST/PATH: another bundle, an internal mirror), or from upstream (--from upstream), whatever the profile's mirror block says; repeatable")
 	f.StringVar(&o.cacheDir, "cache", "", "download cache (default: the user cache directory)")
 	f.StringArrayVar(&o.arches, "arch", nil, "bundle the artifacts for `ARCH` (amd64, arm64; repeatable; default: the profile's)")
 	f.StringArrayVar(&o.binaries, "nodeup-binary", nil, "put `ARCH=FILE` in the bundle as nodeup for ARCH (repeatable; default: this nodeup, for its own architecture)")
@@ -115,6 +116,9 @@ func (o bundleOptions) check() error {
 		}
 	}
 	for _, f := range o.from {
+		if f == ops.FromUpstream {
+			continue
+		}
 		u, err := url.Parse(f)
 		if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
 			return fmt.Errorf("--from %q: want an http://, https:// or file:///absolute/path URL of a mirror (or a bundle) in the mirror layout", printable(f))

@@ -398,6 +398,12 @@ func TestBundleListAndFrom(t *testing.T) {
 	if m := readManifest(t, out2); len(m.Files) < 2 {
 		t.Errorf("manifest %+v", m)
 	}
+	// --from upstream lists each file's upstream URL first, whatever the
+	// profile's mirror block says.
+	code, out, _ = nodeup(t, "bundle", airgapped, "--list", "--from", "upstream")
+	if code != 0 || !strings.Contains(out, "    from https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64\n    from file://"+gone) {
+		t.Errorf("bundle --list --from upstream: exit %d\n%s", code, out)
+	}
 	if code, _, errs := nodeup(t, "bundle", airgapped, "--list", "--from", "ftp://x"); code != 1 || !strings.Contains(errs, `--from "ftp://x": want an http://, https:// or file:///absolute/path URL`) {
 		t.Errorf("--from ftp: exit %d\n%s", code, errs)
 	}

@@ -257,10 +257,21 @@ func (c *Config) bundleContents(profilePath string, arches []string) (*bundleCon
 func (cf *carried) sources(from []string) []string {
 	var out []string
 	for _, f := range from {
-		out = append(out, strings.TrimRight(f, "/")+"/"+cf.Entry.Path)
+		switch {
+		case f != FromUpstream:
+			out = append(out, strings.TrimRight(f, "/")+"/"+cf.Entry.Path)
+		case strings.HasPrefix(cf.Entry.URL, "https://") || strings.HasPrefix(cf.Entry.URL, "http://"):
+			// The sha256 is checked whatever the source.
+			out = append(out, cf.Entry.URL)
+		}
 	}
-	return append(out, cf.Candidates...)
+	return slices.Compact(append(out, cf.Candidates...))
 }
+
+// FromUpstream, as a bundle source, is each file's upstream URL: a bundle
+// made where there is a network, of a profile whose nodes have none
+// (upstream = false).
+const FromUpstream = "upstream"
 
 // BundleListing is what a bundle of a profile would hold, found without
 // downloading anything.

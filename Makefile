@@ -83,12 +83,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZ_UNPACK) ./node/archive
 
 # The test bed: host packages, the rootfs, the artifact mirror, and for tests/vm the
-# VM image (with qemu and the image tools) and the mirror's runc built with seccomp.
+# VM image (with qemu and the image tools) and the mirror's runc built with seccomp;
+# the distribution registry the registry test pulls from.
 testbed:
 	tests/testbed/install-deps.sh
 	tests/testbed/build-rootfs.sh
 	tests/testbed/build-rootfs-cloud.sh
 	tests/testbed/build-mirror.sh
+	tests/testbed/build-registry.sh
 	tests/vm/install-deps.sh
 	tests/vm/build-image.sh
 	tests/vm/build-runc.sh

@@ -138,8 +138,6 @@ var containerdSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{{Type: "registry", LabelNames: []string{"host"}}},
 }
 
-var registrySchema = &hcl.BodySchema{Attributes: attrSchema("mirrors", "skip_verify")}
-
 func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 	c := &p.Containerd
 	c.Socket = paths.ContainerdSocket
@@ -160,11 +158,7 @@ func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 		}
 	}
 	for _, rb := range content.Blocks {
-		r := profile.Registry{Host: rb.Labels[0], DeclRange: rb.DefRange}
-		ra := l.attrs(joinKey("containerd.registry", r.Host), l.blockAttrs(rb, registrySchema))
-		ra.strList("mirrors", &r.Mirrors)
-		ra.boolean("skip_verify", &r.SkipVerify)
-		c.Registries = append(c.Registries, r)
+		c.Registries = append(c.Registries, l.decodeRegistry(rb))
 	}
 }
 

@@ -41,9 +41,7 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 		if !registryHostPattern.MatchString(r.Host) {
 			l.errorf(r.DeclRange.Ptr(), "Invalid registry host", "registry %q must be a host name (with an optional :port), e.g. \"docker.io\".", r.Host)
 		}
-		for _, m := range r.Mirrors {
-			l.checkURL(m, l.at("containerd.registry."+r.Host+".mirrors", r.DeclRange), "registry "+r.Host+" mirrors")
-		}
+		l.validateRegistry(r)
 	}
 	l.validateRawConfig(p)
 }

@@ -147,10 +147,49 @@ type Containerd struct {
 
 // Registry is a containerd registry block: certs.d/HOST/hosts.toml.
 type Registry struct {
-	Host       string
-	Mirrors    []string
-	SkipVerify bool
-	DeclRange  hcl.Range
+	Host string
+	// Server is the upstream containerd falls back to after the hosts:
+	// "" for HOST itself (docker.io's is registry-1.docker.io; the
+	// _default registry has none, so each pull uses its own).
+	Server string
+	// HostSettings are the server's: the top of hosts.toml.
+	HostSettings
+	// Mirrors are tried before the server, in order, with the default
+	// settings of a mirror, unless a Hosts entry of the same URL gives its own.
+	Mirrors []string
+	// Hosts are the host blocks, in declaration order.
+	Hosts     []RegistryHost
+	DeclRange hcl.Range
+}
+
+// RegistryHost is a host block of a registry: a mirror with settings of
+// its own, a [host."URL"] table of hosts.toml.
+type RegistryHost struct {
+	URL string
+	HostSettings
+	DeclRange hcl.Range
+}
+
+// Registry host capabilities, as containerd's hosts.toml names them.
+const (
+	CapabilityPull    = "pull"
+	CapabilityResolve = "resolve"
+	CapabilityPush    = "push"
+)
+
+// HostSettings are what hosts.toml sets for one host (containerd's
+// docs/hosts.md). Certificates and keys are PEM text; the renderer writes
+// them beside hosts.toml and names their files.
+type HostSettings struct {
+	// Capabilities are nil for containerd's default (every operation).
+	Capabilities []string
+	CA           string
+	ClientCert   string
+	ClientKey    string // sensitive: the loader records it as such
+	// Headers are sent with every request, by header name.
+	Headers      map[string][]string
+	SkipVerify   bool
+	OverridePath bool
 }
 
 // CNI is the cni block.

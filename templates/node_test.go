@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -58,15 +59,15 @@ func TestHostsTOML(t *testing.T) {
 		{profile.Registry{Host: "docker.io", Mirrors: []string{"https://mirror.internal:5000"}},
 			"server = 'https://registry-1.docker.io'\n\n[host.'https://mirror.internal:5000']\ncapabilities = ['pull', 'resolve']\n"},
 		// Mirrors keep the profile's order (containerd tries them in file order).
-		{profile.Registry{Host: "registry.k8s.io:443", Mirrors: []string{"https://z.internal", "http://a.internal:5000"}, SkipVerify: true},
+		{profile.Registry{Host: "registry.k8s.io:443", Mirrors: []string{"https://z.internal", "http://a.internal:5000"}, HostSettings: profile.HostSettings{SkipVerify: true}},
 			"server = 'https://registry.k8s.io:443'\nskip_verify = true\n\n" +
 				"[host.'https://z.internal']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n\n" +
 				"[host.'http://a.internal:5000']\ncapabilities = ['pull', 'resolve']\nskip_verify = true\n"},
 		{profile.Registry{Host: "quay.io"}, "server = 'https://quay.io'\n"},
 		// skip_verify holds for the registry itself too, mirrors or not (a
 		// registry with a self-signed certificate serving the sandbox image).
-		{profile.Registry{Host: "registry.internal:5000", SkipVerify: true}, "server = 'https://registry.internal:5000'\nskip_verify = true\n"},
-		{profile.Registry{Host: "_default", SkipVerify: true}, "skip_verify = true\n"},
+		{profile.Registry{Host: "registry.internal:5000", HostSettings: profile.HostSettings{SkipVerify: true}}, "server = 'https://registry.internal:5000'\nskip_verify = true\n"},
+		{profile.Registry{Host: "_default", HostSettings: profile.HostSettings{SkipVerify: true}}, "skip_verify = true\n"},
 		// _default stands for every registry: no server of its own, so a pull
 		// falls back to the registry it names.
 		{profile.Registry{Host: "_default", Mirrors: []string{"https://mirror.internal:5000"}},
@@ -83,6 +84,45 @@ func TestHostsTOML(t *testing.T) {
 	}
 	if got := HostsTOMLPath(exampleProfile(t, "2.3.4").Layout(), "docker.io"); got != "/etc/containerd/certs.d/docker.io/hosts.toml" {
 		t.Errorf("HostsTOMLPath = %s", got)
+	}
+}
+
+// TestRegistryFiles: each host's certificate lands beside hosts.toml under
+// a name of its own, even for two URLs of one host; keys are 0600.
+func TestRegistryFiles(t *testing.T) {
+	ca := profile.HostSettings{CA: "CA PEM"}
+	r := profile.Registry{Host: "r.internal", Server: "http://r.internal:5000",
+		HostSettings: profile.HostSettings{ClientCert: "CERT PEM", ClientKey: "KEY PEM"},
+		Hosts:        []profile.RegistryHost{{URL: "https://m.internal", HostSettings: ca}, {URL: "http://m.internal", HostSettings: ca}}}
+	files, err := RegistryFiles("/d", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.Path] = fmt.Sprintf("%o %s", f.Mode, f.Content)
+	}
+	want := map[string]string{
+		"/d/client.cert":         "644 CERT PEM",
+		"/d/client.key":          "600 KEY PEM",
+		"/d/m.internal.ca.crt":   "644 CA PEM",
+		"/d/m.internal-2.ca.crt": "644 CA PEM",
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s = %q, want %q", p, got[p], w)
+		}
+	}
+	hosts := got["/d/hosts.toml"]
+	for _, w := range []string{"server = 'http://r.internal:5000'\nclient = [['client.cert', 'client.key']]\n",
+		"[host.'https://m.internal']\ncapabilities = ['pull', 'resolve']\nca = 'm.internal.ca.crt'\n",
+		"[host.'http://m.internal']\ncapabilities = ['pull', 'resolve']\nca = 'm.internal-2.ca.crt'\n"} {
+		if !strings.Contains(hosts, w) {
+			t.Errorf("hosts.toml lacks %q:\n%s", w, hosts)
+		}
+	}
+	if len(files) != 5 {
+		t.Errorf("%d files, want 5", len(files))
 	}
 }
 

@@ -24,7 +24,8 @@ type File struct {
 	Content []byte
 }
 
-// fileMode is the mode of every rendered file: none of them holds a secret.
+// fileMode is the mode of a rendered file; one that holds a secret (a
+// client key) says so with a mode of its own.
 const fileMode fs.FileMode = 0o644
 
 // The file name of a registry's hosts.toml, and what every rendered file says first.
@@ -49,7 +50,8 @@ func Render(p *profile.Profile) ([]File, error) {
 
 	r.add(layout.ContainerdConfig)(ContainerdConfig(p))
 	for _, reg := range p.Containerd.Registries {
-		r.add(HostsTOMLPath(layout, reg.Host))(HostsTOML(reg))
+		dir := path.Dir(HostsTOMLPath(layout, reg.Host))
+		r.addAll(dir)(RegistryFiles(dir, reg))
 	}
 	r.add(layout.KubeletConfig)(KubeletConfigYAML(p))
 	r.add(layout.RuntimeClasses)(RuntimeClassesYAML(p))
@@ -100,6 +102,17 @@ func CNINetworkPath(c *profile.CNI, n profile.CNINetwork) string {
 type renderer struct {
 	files []File
 	errs  []error
+}
+
+// addAll is add for a renderer of several files, which gives their modes.
+func (r *renderer) addAll(p string) func([]File, error) {
+	return func(files []File, err error) {
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: %w", p, err))
+			return
+		}
+		r.files = append(r.files, files...)
+	}
 }
 
 // add returns a function taking a renderer's results, so each call site reads

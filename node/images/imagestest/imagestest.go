@@ -85,6 +85,24 @@ func (im Image) config(diffID string) []byte {
 	return b
 }
 
+// ManifestMediaType is the media type of the manifest Manifest returns.
+const ManifestMediaType = "application/vnd.oci.image.manifest.v1+json"
+
+// Manifest returns the image's OCI manifest and the blobs it references:
+// the config, then the layer. A registry serves an image from these.
+func (im Image) Manifest() (manifest []byte, blobs [][]byte) {
+	layer, diffID := im.Layer()
+	cfg := im.config(diffID)
+	manifest, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     ManifestMediaType,
+		"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
+		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
+	})
+	must(err)
+	return manifest, [][]byte{cfg, layer}
+}
+
 // OCI writes the image as an OCI image layout tar named by the
 // io.containerd.image.name annotation (what ctr images import reads), and
 // returns its image ID (the config digest).
@@ -101,22 +119,14 @@ func OCI(w io.Writer, ims ...Image) (ids []string) {
 	put(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	var entries []any
 	for _, im := range ims {
-		layer, diffID := im.Layer()
-		cfg := im.config(diffID)
-		manifest, err := json.Marshal(map[string]any{
-			"schemaVersion": 2,
-			"mediaType":     "application/vnd.oci.image.manifest.v1+json",
-			"config":        desc("application/vnd.oci.image.config.v1+json", cfg),
-			"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
-		})
-		must(err)
-		md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+		manifest, blobs := im.Manifest()
+		md := desc(ManifestMediaType, manifest)
 		md["annotations"] = map[string]string{"io.containerd.image.name": im.Name, "org.opencontainers.image.ref.name": tagOf(im.Name)}
 		entries = append(entries, md)
-		for _, b := range [][]byte{cfg, manifest, layer} {
+		for _, b := range [][]byte{blobs[0], manifest, blobs[1]} {
 			put(tw, "blobs/sha256/"+digest(b)[len("sha256:"):], b)
 		}
-		ids = append(ids, digest(cfg))
+		ids = append(ids, digest(blobs[0]))
 	}
 	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
 	must(err)

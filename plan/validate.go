@@ -44,6 +44,7 @@ func (l *loader) validate(p *profile.Profile) {
 	l.validateImages(p)
 	l.validateVerify(p)
 	l.validateDestinations(p)
+	l.validateSiteFiles(p)
 	l.validateText(p)
 	l.validateUpstream(p)
 	// Anything else the renderers refuse, once the rules found nothing.

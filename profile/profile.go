@@ -56,6 +56,8 @@ type Profile struct {
 	Kubelet    Kubelet
 	Images     []Image // in declaration order
 	Verify     Verify
+	// SiteFiles are the file blocks, in path order.
+	SiteFiles []SiteFile
 
 	// Sensitive holds the values of sensitive variables, to be redacted
 	// from every plan, log and JSON output.

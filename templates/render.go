@@ -76,6 +76,10 @@ func Render(p *profile.Profile) ([]File, error) {
 		}
 		r.add(paths.ModulesLoad)(ModulesLoad(p), nil)
 		r.add(paths.Sysctl)(SysctlConf(p), nil)
+		// file blocks: the profile's own bytes and mode.
+		for _, f := range p.SiteFiles {
+			r.files = append(r.files, File{Path: f.Path, Mode: f.Mode, Content: []byte(f.Content)})
+		}
 	}
 
 	if len(r.errs) > 0 {

@@ -39,7 +39,7 @@ const (
 	DefaultWindowsCNIConfDir = `C:\Program Files\containerd\cni\conf`
 )
 
-var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl")}
+var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl", "proxy")}
 
 func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 	n := profile.Node{
@@ -62,6 +62,7 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		}
 		a.strList("kernel_modules", &n.KernelModules)
 		a.strMap("sysctl", &n.Sysctl)
+		l.decodeProxy(a, &n)
 	}
 	p.Node = n
 }

@@ -78,6 +78,9 @@ func (b *builder) fileRange(p string) hcl.Range {
 	if r, ok := siteFileRange(pr, p); ok {
 		return r
 	}
+	if r, ok := proxyFileRange(pr, p); ok {
+		return r
+	}
 	layout := pr.Layout()
 	switch {
 	case strings.HasPrefix(p, layout.ContainerdCertsDir+"/"):
@@ -235,6 +238,7 @@ func (b *builder) units() {
 	unitFile := paths.ContainerdUnit
 	containerd := b.ifHas(steps.ArtifactID("containerd"), steps.PackageID("containerd"))
 	restartOn := append(b.ifHas(steps.FileID(unitFile), steps.FileID(paths.ContainerdConfig)), containerd...)
+	restartOn = append(restartOn, b.proxyFiles(paths.ContainerdProxyDropIn)...)
 	restartOn = withSiteRestarts(p, paths.ContainerdService, restartOn)
 	u := &steps.Unit{Name: paths.ContainerdService, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
 	if b.g.Has(steps.FileID(unitFile)) {
@@ -254,7 +258,7 @@ func (b *builder) units() {
 	kubeletFile := paths.KubeletUnit
 	var kfiles []string
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) {
+		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) || id == steps.FileID(paths.ProxyEnv) {
 			kfiles = append(kfiles, id)
 		}
 	}

@@ -33,6 +33,7 @@ var (
 // that parses but would build a broken node.
 func (l *loader) validate(p *profile.Profile) {
 	l.validateNode(p)
+	l.validateProxy(p)
 	l.validateMirror(p)
 	l.validateComponents(p)
 	l.validateRuntimes(p)

@@ -93,8 +93,10 @@ type Node struct {
 	OS            string
 	KernelModules []string
 	Sysctl        map[string]string
-	DeclRange     hcl.Range
-	OSRange       hcl.Range // where node.os was written, if it was
+	// Proxy is node.proxy; nil without one.
+	Proxy     *Proxy
+	DeclRange hcl.Range
+	OSRange   hcl.Range // where node.os was written, if it was
 }
 
 // SystemdCgroup reports whether runc and the kubelet use the systemd

@@ -24,7 +24,8 @@ type File struct {
 	Content []byte
 }
 
-// fileMode is the mode of every rendered file: none of them holds a secret.
+// fileMode is the mode of a rendered file; the proxy's environment file
+// and file blocks have their own.
 const fileMode fs.FileMode = 0o644
 
 // The file name of a registry's hosts.toml, and what every rendered file says first.
@@ -74,11 +75,18 @@ func Render(p *profile.Profile) ([]File, error) {
 				r.add(CNINetworkPath(p.CNI, n))([]byte(n.Config), nil)
 			}
 		}
+		if p.Node.Proxy != nil {
+			r.addMode(paths.ProxyEnv, ProxyEnvMode)(ProxyEnv(p))
+			r.add(paths.ContainerdProxyDropIn)(ProxyDropIn())
+			if p.Kubelet.Declared {
+				r.add(paths.KubeletProxyDropIn)(ProxyDropIn())
+			}
+		}
 		r.add(paths.ModulesLoad)(ModulesLoad(p), nil)
 		r.add(paths.Sysctl)(SysctlConf(p), nil)
 		// file blocks: the profile's own bytes and mode.
 		for _, f := range p.SiteFiles {
-			r.files = append(r.files, File{Path: f.Path, Mode: f.Mode, Content: []byte(f.Content)})
+			r.addMode(f.Path, f.Mode)([]byte(f.Content), nil)
 		}
 	}
 
@@ -108,12 +116,15 @@ type renderer struct {
 
 // add returns a function taking a renderer's results, so each call site reads
 // r.add(path)(Renderer(p)).
-func (r *renderer) add(p string) func([]byte, error) {
+func (r *renderer) add(p string) func([]byte, error) { return r.addMode(p, fileMode) }
+
+// addMode is add for a file of another mode.
+func (r *renderer) addMode(p string, mode fs.FileMode) func([]byte, error) {
 	return func(content []byte, err error) {
 		if err != nil {
 			r.errs = append(r.errs, fmt.Errorf("%s: %w", p, err))
 			return
 		}
-		r.files = append(r.files, File{Path: p, Mode: fileMode, Content: content})
+		r.files = append(r.files, File{Path: p, Mode: mode, Content: content})
 	}
 }

@@ -91,6 +91,11 @@ const (
 	// KubeletDropIn is the drop-in nodeup writes for a kubelet it does not
 	// install (or does), with its flags and mode.
 	KubeletDropIn = KubeletUnit + ".d/10-nodeup.conf"
+	// The drop-ins that give containerd and the kubelet node.proxy, and
+	// the environment file (0600: proxy URLs carry credentials) they read.
+	ContainerdProxyDropIn = ContainerdUnit + ".d/10-nodeup-proxy.conf"
+	KubeletProxyDropIn    = KubeletUnit + ".d/10-nodeup-proxy.conf"
+	ProxyEnv              = ConfigDir + "/proxy.env"
 )
 
 // systemd's unit directories.

@@ -243,7 +243,7 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "reserved")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
@@ -263,6 +263,7 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 		k.Kubeconfig = paths.KubeletKubeconfig
 	}
 	a.object("config", &k.Config, k.ConfigRanges)
+	l.decodeReserved(a, k)
 	if a.strList("flags", &k.Flags) {
 		// Each flag's own place, when the list is written out.
 		if exprs, diags := hcl.ExprList(a.m["flags"].Expr); !diags.HasErrors() && len(exprs) == len(k.Flags) {

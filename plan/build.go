@@ -81,6 +81,9 @@ func (b *builder) fileRange(p string) hcl.Range {
 	if r, ok := proxyFileRange(pr, p); ok {
 		return r
 	}
+	if r, ok := reservedFileRange(pr, p); ok {
+		return r
+	}
 	layout := pr.Layout()
 	switch {
 	case strings.HasPrefix(p, layout.ContainerdCertsDir+"/"):
@@ -238,7 +241,9 @@ func (b *builder) units() {
 	unitFile := paths.ContainerdUnit
 	containerd := b.ifHas(steps.ArtifactID("containerd"), steps.PackageID("containerd"))
 	restartOn := append(b.ifHas(steps.FileID(unitFile), steps.FileID(paths.ContainerdConfig)), containerd...)
-	restartOn = append(restartOn, b.proxyFiles(paths.ContainerdProxyDropIn)...)
+	// What node.proxy and kubelet.reserved give it.
+	restartOn = append(restartOn, b.ifHas(steps.FileID(paths.ContainerdProxyDropIn), steps.FileID(paths.ProxyEnv),
+		steps.FileID(paths.ContainerdSliceDropIn), steps.FileID(paths.KubeSliceUnit))...)
 	restartOn = withSiteRestarts(p, paths.ContainerdService, restartOn)
 	u := &steps.Unit{Name: paths.ContainerdService, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
 	if b.g.Has(steps.FileID(unitFile)) {
@@ -258,11 +263,13 @@ func (b *builder) units() {
 	kubeletFile := paths.KubeletUnit
 	var kfiles []string
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) || id == steps.FileID(paths.ProxyEnv) {
+		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) {
 			kfiles = append(kfiles, id)
 		}
 	}
 	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
+	// Beside its drop-ins, what node.proxy and kubelet.reserved give it.
+	krestart = append(krestart, b.ifHas(steps.FileID(paths.ProxyEnv), steps.FileID(paths.KubeSliceUnit), steps.FileID(paths.SystemSliceDropIn))...)
 	krestart = withSiteRestarts(p, paths.KubeletService, krestart)
 	k := &steps.Unit{Name: paths.KubeletService, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
 	if templates.InstallsKubelet(p) {

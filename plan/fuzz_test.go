@@ -20,6 +20,8 @@ var renderedPath = regexp.MustCompile(`^/etc/containerd/config\.toml$|^/etc/cont
 	`^/etc/systemd/system/(containerd|kubelet)\.service$|^/etc/systemd/system/kubelet\.service\.d/10-nodeup\.conf$|` +
 	`^/var/lib/kubelet/config\.yaml$|^/etc/nodeup/runtimeclasses\.yaml$|^/etc/crictl\.yaml$|` +
 	`^/etc/modules-load\.d/nodeup\.conf$|^/etc/sysctl\.d/99-nodeup\.conf$|` +
+	`^/etc/systemd/system/(containerd|kubelet)\.service\.d/10-nodeup-(proxy|slice)\.conf$|^/etc/nodeup/proxy\.env$|` +
+	`^/etc/systemd/system/kube\.slice$|^/etc/systemd/system/system\.slice\.d/10-nodeup\.conf$|` +
 	`^/Program Files/containerd/config\.toml$|^/Program Files/containerd/certs\.d/[^/]+/hosts\.toml$|^/ProgramData/nodeup/runtimeclasses\.yaml$`)
 
 // FuzzLoad feeds arbitrary bytes to the loader as a profile file. Whatever

@@ -10,37 +10,20 @@ import (
 
 	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/profile"
-	"github.com/nodeup/nodeup/steps"
 )
 
 // decodeProxy decodes node.proxy, an object of http, https and no_proxy.
 // A password in a proxy URL is sensitive from here on, like a sensitive
 // variable's value: it never prints, and the files that hold it are 0600.
 func (l *loader) decodeProxy(a attrs, n *profile.Node) {
-	v, ok := a.value("proxy", cty.DynamicPseudoType)
+	values, keyAt, ok := a.settings("proxy", "Invalid proxy", `{ http = "http://proxy:3128", https = "http://proxy:3128", no_proxy = ["10.0.0.0/8"] }`)
 	if !ok {
 		return
 	}
 	at := a.rangeOf("proxy")
-	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
-		l.errorf(at, "Invalid proxy", "node.proxy must be an object such as { http = \"http://proxy:3128\", https = \"http://proxy:3128\", no_proxy = [\"10.0.0.0/8\"] }.")
-		return
-	}
 	px := &profile.Proxy{DeclRange: *at}
-	keys := a.keyRanges("proxy")
-	keyAt := func(k string) *hcl.Range {
-		if r, ok := keys[k]; ok {
-			return &r
-		}
-		return at
-	}
-	for it := v.ElementIterator(); it.Next(); {
-		k, e := it.Element()
-		key := k.AsString()
-		l.ranges[joinKey("node.proxy", key)] = *keyAt(key)
-		if e.IsNull() {
-			continue
-		}
+	for _, key := range sortedKeys(values) {
+		e := values[key]
 		switch key {
 		case "http", "https":
 			s, err := convert.Convert(e, cty.String)
@@ -127,10 +110,4 @@ func proxyFileRange(p *profile.Profile, nodePath string) (hcl.Range, bool) {
 		return p.Node.Proxy.DeclRange, true
 	}
 	return hcl.Range{}, false
-}
-
-// proxyFiles are the steps of node.proxy's files a service reads: a
-// change restarts it.
-func (b *builder) proxyFiles(dropIn string) []string {
-	return b.ifHas(steps.FileID(paths.ProxyEnv), steps.FileID(dropIn))
 }

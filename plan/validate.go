@@ -42,6 +42,7 @@ func (l *loader) validate(p *profile.Profile) {
 		l.validateCNI(p)
 	}
 	l.validateKubelet(p)
+	l.validateReserved(p)
 	l.validateImages(p)
 	l.validateVerify(p)
 	l.validateDestinations(p)

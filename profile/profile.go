@@ -204,6 +204,8 @@ type Kubelet struct {
 	// FlagRanges are where each of Flags was written, when the list was
 	// written element by element (else nil).
 	FlagRanges []hcl.Range
+	// Reserved is kubelet.reserved; nil without one.
+	Reserved *KubeletReserved
 }
 
 // Image is an image block: an image archive (OCI layout or docker-archive

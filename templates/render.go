@@ -69,6 +69,14 @@ func Render(p *profile.Profile) ([]File, error) {
 				r.add(paths.KubeletUnit)(KubeletUnit(p))
 			}
 			r.add(paths.KubeletDropIn)(KubeletDropIn(p))
+			if EnforcesKubeReserved(p) {
+				r.add(paths.KubeSliceUnit)(KubeSliceUnit())
+				r.add(paths.ContainerdSliceDropIn)(SliceDropIn())
+				r.add(paths.KubeletSliceDropIn)(SliceDropIn())
+			}
+			if EnforcesSystemReserved(p) {
+				r.add(paths.SystemSliceDropIn)(SystemSliceDropIn())
+			}
 		}
 		if p.CNI != nil {
 			for _, n := range p.CNI.Networks {

@@ -39,7 +39,7 @@ const (
 	DefaultWindowsCNIConfDir = `C:\Program Files\containerd\cni\conf`
 )
 
-var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl")}
+var nodeSchema = &hcl.BodySchema{Attributes: attrSchema("cgroup_driver", "arch", "os", "kernel_modules", "sysctl", "proxy")}
 
 func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 	n := profile.Node{
@@ -62,6 +62,7 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		}
 		a.strList("kernel_modules", &n.KernelModules)
 		a.strMap("sysctl", &n.Sysctl)
+		l.decodeProxy(a, &n)
 	}
 	p.Node = n
 }
@@ -241,7 +242,7 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "reserved")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
@@ -261,6 +262,7 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 		k.Kubeconfig = paths.KubeletKubeconfig
 	}
 	a.object("config", &k.Config, k.ConfigRanges)
+	l.decodeReserved(a, k)
 	if a.strList("flags", &k.Flags) {
 		// Each flag's own place, when the list is written out.
 		if exprs, diags := hcl.ExprList(a.m["flags"].Expr); !diags.HasErrors() && len(exprs) == len(k.Flags) {

@@ -33,6 +33,7 @@ func Build(p *profile.Profile) (*graph.Graph, error) {
 	if p.Node.OS == profile.OSLinux {
 		b.kernel()
 		b.units()
+		b.siteUnits()
 		b.images()
 		b.verify()
 	}
@@ -74,6 +75,15 @@ func (b *builder) linkDirs() {
 // fileRange is the part of the profile a rendered file comes from.
 func (b *builder) fileRange(p string) hcl.Range {
 	pr := b.p
+	if r, ok := siteFileRange(pr, p); ok {
+		return r
+	}
+	if r, ok := proxyFileRange(pr, p); ok {
+		return r
+	}
+	if r, ok := reservedFileRange(pr, p); ok {
+		return r
+	}
 	layout := pr.Layout()
 	switch {
 	case strings.HasPrefix(p, layout.ContainerdCertsDir+"/"):
@@ -231,6 +241,10 @@ func (b *builder) units() {
 	unitFile := paths.ContainerdUnit
 	containerd := b.ifHas(steps.ArtifactID("containerd"), steps.PackageID("containerd"))
 	restartOn := append(b.ifHas(steps.FileID(unitFile), steps.FileID(paths.ContainerdConfig)), containerd...)
+	// What node.proxy and kubelet.reserved give it.
+	restartOn = append(restartOn, b.ifHas(steps.FileID(paths.ContainerdProxyDropIn), steps.FileID(paths.ProxyEnv),
+		steps.FileID(paths.ContainerdSliceDropIn), steps.FileID(paths.KubeSliceUnit))...)
+	restartOn = withSiteRestarts(p, paths.ContainerdService, restartOn)
 	u := &steps.Unit{Name: paths.ContainerdService, WantedBy: []string{"multi-user.target"}, Start: true, RestartOn: restartOn}
 	if b.g.Has(steps.FileID(unitFile)) {
 		u.Path = unitFile
@@ -254,6 +268,9 @@ func (b *builder) units() {
 		}
 	}
 	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
+	// Beside its drop-ins, what node.proxy and kubelet.reserved give it.
+	krestart = append(krestart, b.ifHas(steps.FileID(paths.ProxyEnv), steps.FileID(paths.KubeSliceUnit), steps.FileID(paths.SystemSliceDropIn))...)
+	krestart = withSiteRestarts(p, paths.KubeletService, krestart)
 	k := &steps.Unit{Name: paths.KubeletService, WantedBy: []string{"multi-user.target"}, Start: p.Kubelet.Start, RestartOn: krestart}
 	if templates.InstallsKubelet(p) {
 		k.Path = kubeletFile

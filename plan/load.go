@@ -306,6 +306,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "kubelet"},
 		{Type: "image", LabelNames: []string{"name"}},
 		{Type: "verify"},
+		{Type: "file", LabelNames: []string{"path"}},
 	},
 }
 
@@ -378,6 +379,10 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		l.decodeImage(blk, p)
 	}
 	l.decodeVerify(one["verify"], p)
+	for _, blk := range byType["file"] {
+		l.decodeSiteFile(blk, p)
+	}
+	sort.SliceStable(p.SiteFiles, func(i, j int) bool { return p.SiteFiles[i].Path < p.SiteFiles[j].Path })
 	p.Sensitive = l.sensitive
 	p.Given = l.givenVars
 	p.Read = l.reads

@@ -33,6 +33,7 @@ var (
 // that parses but would build a broken node.
 func (l *loader) validate(p *profile.Profile) {
 	l.validateNode(p)
+	l.validateProxy(p)
 	l.validateMirror(p)
 	l.validateComponents(p)
 	l.validateRuntimes(p)
@@ -41,9 +42,11 @@ func (l *loader) validate(p *profile.Profile) {
 		l.validateCNI(p)
 	}
 	l.validateKubelet(p)
+	l.validateReserved(p)
 	l.validateImages(p)
 	l.validateVerify(p)
 	l.validateDestinations(p)
+	l.validateSiteFiles(p)
 	l.validateText(p)
 	l.validateUpstream(p)
 	// Anything else the renderers refuse, once the rules found nothing.

@@ -191,6 +191,9 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 				"kubelet.config has %q, which is not a KubeletConfiguration (v1beta1) field. Check its spelling: fields use their JSON names, such as maxPods.", unknown.Field)
 		case errors.As(err, &release):
 			l.errorf(l.configKeyAt(p, release.Field), "KubeletConfiguration field not in this kubelet release", "%s.", release)
+		case errors.As(err, &conflict) && strings.HasPrefix(conflict.Owner, "kubelet.reserved"):
+			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
+				"kubelet.config sets %s = %s, which kubelet.reserved owns. Remove it, and set what it should be in %s.", conflict.Field, conflict.Got, conflict.Owner)
 		case errors.As(err, &conflict) && conflict.Want == "":
 			l.errorf(l.configKeyAt(p, conflict.Field), "Conflicting kubelet setting",
 				"kubelet.config sets %s = %s, which %s does not use. Remove it.", conflict.Field, conflict.Got, conflict.Owner)

@@ -70,6 +70,8 @@ type Profile struct {
 	Kubelet    Kubelet
 	Images     []Image // in declaration order
 	Verify     Verify
+	// SiteFiles are the file blocks, in path order.
+	SiteFiles []SiteFile
 
 	// Sensitive holds the values of sensitive variables, to be redacted
 	// from every plan, log and JSON output.
@@ -105,8 +107,10 @@ type Node struct {
 	OS            string
 	KernelModules []string
 	Sysctl        map[string]string
-	DeclRange     hcl.Range
-	OSRange       hcl.Range // where node.os was written, if it was
+	// Proxy is node.proxy; nil without one.
+	Proxy     *Proxy
+	DeclRange hcl.Range
+	OSRange   hcl.Range // where node.os was written, if it was
 }
 
 // SystemdCgroup reports whether runc and the kubelet use the systemd
@@ -253,6 +257,8 @@ type Kubelet struct {
 	// FlagRanges are where each of Flags was written, when the list was
 	// written element by element (else nil).
 	FlagRanges []hcl.Range
+	// Reserved is kubelet.reserved; nil without one.
+	Reserved *KubeletReserved
 }
 
 // Image is an image block: an image archive (OCI layout or docker-archive

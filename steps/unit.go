@@ -330,18 +330,8 @@ const startSlack = 2 * time.Second
 // changed in this run, or a file it reads is newer than its main process
 // (an earlier run was interrupted between the change and the restart).
 func restartCause(env *Env, u *Unit, pid uint32) string {
-	var changed []string
-	for _, id := range u.RestartOn {
-		if env.changed(id) {
-			changed = append(changed, id)
-		}
-	}
-	if len(changed) > 0 {
-		sort.Strings(changed)
-		return strings.Join(changed, ", ") + " changed"
-	}
-	if id, ok := env.State.DueRestart(u.Name); ok {
-		return id + " changed in an earlier run that ended before this restart"
+	if cause := changedOrDue(env, u.Name, u.RestartOn); cause != "" {
+		return cause
 	}
 	if pid == 0 {
 		return ""
@@ -356,6 +346,26 @@ func restartCause(env *Env, u *Unit, pid uint32) string {
 				return p + " is newer than the running process"
 			}
 		}
+	}
+	return ""
+}
+
+// changedOrDue names the steps of restartOn that changed in this run, or
+// the change of an earlier run that ended before it restarted unit; "" when
+// neither.
+func changedOrDue(env *Env, unit string, restartOn []string) string {
+	var changed []string
+	for _, id := range restartOn {
+		if env.changed(id) {
+			changed = append(changed, id)
+		}
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		return strings.Join(changed, ", ") + " changed"
+	}
+	if id, ok := env.State.DueRestart(unit); ok {
+		return id + " changed in an earlier run that ended before this restart"
 	}
 	return ""
 }

@@ -88,10 +88,10 @@ func derivedFields(p *profile.Profile) []derivedField {
 			{"containerRuntimeEndpoint", windows, p.RuntimeEndpoint()},
 		}
 	}
-	return []derivedField{
+	return append([]derivedField{
 		{"cgroupDriver", "node.cgroup_driver", p.Node.CgroupDriver},
 		{"containerRuntimeEndpoint", endpointOwner, p.RuntimeEndpoint()},
-	}
+	}, reservedFields(p)...)
 }
 
 // KubeletConfiguration builds the node's KubeletConfiguration: the fields
@@ -156,6 +156,9 @@ func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfigurat
 		cfg.EnforceNodeAllocatable = []string{"none"}
 	} else {
 		cfg.CgroupDriver = p.Node.CgroupDriver
+		if p.Kubelet.Reserved != nil {
+			applyReserved(cfg, p.Kubelet.Reserved)
+		}
 	}
 	cfg.ContainerRuntimeEndpoint = p.RuntimeEndpoint()
 	cfg.Kind = kubeletConfigKind

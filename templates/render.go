@@ -25,7 +25,7 @@ type File struct {
 }
 
 // fileMode is the mode of a rendered file; one that holds a secret (a
-// client key) says so with a mode of its own.
+// client key, the proxy's environment file) and file blocks have their own.
 const fileMode fs.FileMode = 0o644
 
 // The file name of a registry's hosts.toml, and what every rendered file says first.
@@ -70,14 +70,33 @@ func Render(p *profile.Profile) ([]File, error) {
 				r.add(paths.KubeletUnit)(KubeletUnit(p))
 			}
 			r.add(paths.KubeletDropIn)(KubeletDropIn(p))
+			if EnforcesKubeReserved(p) {
+				r.add(paths.KubeSliceUnit)(KubeSliceUnit())
+				r.add(paths.ContainerdSliceDropIn)(SliceDropIn())
+				r.add(paths.KubeletSliceDropIn)(SliceDropIn())
+			}
+			if EnforcesSystemReserved(p) {
+				r.add(paths.SystemSliceDropIn)(SystemSliceDropIn())
+			}
 		}
 		if p.CNI != nil {
 			for _, n := range p.CNI.Networks {
 				r.add(CNINetworkPath(p.CNI, n))([]byte(n.Config), nil)
 			}
 		}
+		if p.Node.Proxy != nil {
+			r.addMode(paths.ProxyEnv, ProxyEnvMode)(ProxyEnv(p))
+			r.add(paths.ContainerdProxyDropIn)(ProxyDropIn())
+			if p.Kubelet.Declared {
+				r.add(paths.KubeletProxyDropIn)(ProxyDropIn())
+			}
+		}
 		r.add(paths.ModulesLoad)(ModulesLoad(p), nil)
 		r.add(paths.Sysctl)(SysctlConf(p), nil)
+		// file blocks: the profile's own bytes and mode.
+		for _, f := range p.SiteFiles {
+			r.addMode(f.Path, f.Mode)([]byte(f.Content), nil)
+		}
 	}
 
 	if len(r.errs) > 0 {
@@ -117,12 +136,15 @@ func (r *renderer) addAll(p string) func([]File, error) {
 
 // add returns a function taking a renderer's results, so each call site reads
 // r.add(path)(Renderer(p)).
-func (r *renderer) add(p string) func([]byte, error) {
+func (r *renderer) add(p string) func([]byte, error) { return r.addMode(p, fileMode) }
+
+// addMode is add for a file of another mode.
+func (r *renderer) addMode(p string, mode fs.FileMode) func([]byte, error) {
 	return func(content []byte, err error) {
 		if err != nil {
 			r.errs = append(r.errs, fmt.Errorf("%s: %w", p, err))
 			return
 		}
-		r.files = append(r.files, File{Path: p, Mode: fileMode, Content: content})
+		r.files = append(r.files, File{Path: p, Mode: mode, Content: content})
 	}
 }

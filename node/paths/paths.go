@@ -91,6 +91,20 @@ const (
 	// KubeletDropIn is the drop-in nodeup writes for a kubelet it does not
 	// install (or does), with its flags and mode.
 	KubeletDropIn = KubeletUnit + ".d/10-nodeup.conf"
+	// The drop-ins that give containerd and the kubelet node.proxy, and
+	// the environment file (0600: proxy URLs carry credentials) they read.
+	ContainerdProxyDropIn = ContainerdUnit + ".d/10-nodeup-proxy.conf"
+	KubeletProxyDropIn    = KubeletUnit + ".d/10-nodeup-proxy.conf"
+	ProxyEnv              = ConfigDir + "/proxy.env"
+	// kubelet.reserved's enforcement: the slice containerd and the kubelet
+	// run in, the drop-ins that put them there, and the drop-in that has
+	// systemd's slice of system services account what the kubelet caps.
+	KubeSlice             = "kube.slice"
+	SystemSlice           = "system.slice"
+	KubeSliceUnit         = UnitDir + "/" + KubeSlice
+	ContainerdSliceDropIn = ContainerdUnit + ".d/10-nodeup-slice.conf"
+	KubeletSliceDropIn    = KubeletUnit + ".d/10-nodeup-slice.conf"
+	SystemSliceDropIn     = UnitDir + "/" + SystemSlice + ".d/10-nodeup.conf"
 )
 
 // systemd's unit directories.

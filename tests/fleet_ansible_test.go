@@ -21,6 +21,10 @@ import (
 // namespace: the controller is .1 on a bridge there, node i is .(10+i).
 const fleetSubnet = "10.231.7."
 
+// fleetSecret is the fleet's sensitive value: it must reach each node's values file and
+// never Ansible's output. Its "${" must stay text, not become an HCL template.
+const fleetSecret = "s3cr3t-${not-a-template}-9f1c"
+
 // ansibleFleet is three SSH nodes on a bridge in a network namespace of the test's own,
 // and what ansible-playbook needs to reach them from the host.
 type ansibleFleet struct {
@@ -64,6 +68,11 @@ func TestAnsibleFleet(t *testing.T) {
 	}
 	if strings.Contains(out, "1888ae094a035a21762220fe655163226c3308a6929a08dbb846de4b1104ca95") {
 		t.Error("the playbook's output shows a value from the values file")
+	}
+	for _, n := range f.nodes {
+		if vars := n.Run(t, "cat", "/etc/nodeup/profile.d/nodeup.auto.vars.hcl"); !strings.Contains(vars, `join_token = "s3cr3t-$${not-a-template}-9f1c"`) {
+			t.Errorf("%s: the values file lacks the escaped sensitive value:\n%s", n.Name, vars)
+		}
 	}
 
 	// 2. Second run: nothing changes anywhere.
@@ -209,18 +218,20 @@ func newAnsibleFleet(t *testing.T, count int) *ansibleFleet {
 
 	// The profiles: the demo one, and one whose verification cannot pass in a node
 	// (NetworkReady without a network config), failing after 10 s.
-	demo, err := os.ReadFile(filepath.Join(profilesDir(t), "demo.hcl"))
+	demoFile, err := os.ReadFile(filepath.Join(profilesDir(t), "demo.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A sensitive value too (given through nodeup_sensitive_vars).
+	demo := string(demoFile) + "\nvariable \"join_token\" {\n  sensitive = true\n}\n"
 	f.profile = filepath.Join(f.work, "profile", "demo.hcl")
 	f.bad = filepath.Join(f.work, "bad", "demo.hcl")
-	bad := strings.Replace(strings.Replace(string(demo), `timeout  = "60s"`, `timeout  = "10s"`, 1),
+	bad := strings.Replace(strings.Replace(demo, `timeout  = "60s"`, `timeout  = "10s"`, 1),
 		`handlers = ["runc", "kata-qemu"]`, `handlers = ["runc", "kata-qemu"]`+"\n  network_ready = true", 1)
-	if bad == string(demo) || !strings.Contains(bad, "network_ready") {
+	if bad == demo || !strings.Contains(bad, "network_ready") {
 		t.Fatal("the demo profile's verify block is not as expected")
 	}
-	for p, data := range map[string]string{f.profile: string(demo), f.bad: bad} {
+	for p, data := range map[string]string{f.profile: demo, f.bad: bad} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -275,6 +286,7 @@ func (f *ansibleFleet) playbook(t *testing.T, hostVars map[string]any, args ...s
 			"nodeup_binary_sha256":         hex.EncodeToString(sum[:]),
 			"nodeup_profile_files":         []string{f.profile},
 			"nodeup_vars":                  fleetValues(t),
+			"nodeup_sensitive_vars":        map[string]string{"join_token": fleetSecret},
 		},
 	}}
 	inv, _ := json.MarshalIndent(inventory, "", "  ")
@@ -292,6 +304,9 @@ func (f *ansibleFleet) playbook(t *testing.T, hostVars map[string]any, args ...s
 		"ANSIBLE_CONFIG=" + filepath.Join(examples, "ansible.cfg"), "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"}
 	out, err := cmd.CombinedOutput()
 	t.Logf("ansible-playbook %s: %v\n%s", strings.Join(args, " "), err, out)
+	if strings.Contains(string(out), "s3cr3t") {
+		t.Errorf("ansible-playbook %s shows the sensitive value", strings.Join(args, " "))
+	}
 	for _, line := range regexp.MustCompile(`(?m)^fleet-\d+\s+: ok=.*$`).FindAllString(string(out), -1) {
 		t.Logf("PLAY RECAP %s", line)
 	}

@@ -89,6 +89,7 @@ testbed:
 	tests/testbed/install-deps.sh
 	tests/testbed/build-rootfs.sh
 	tests/testbed/build-rootfs-cloud.sh
+	tests/testbed/build-rootfs-ssh.sh
 	tests/testbed/build-mirror.sh
 	tests/testbed/build-registry.sh
 	tests/vm/install-deps.sh
@@ -133,6 +134,13 @@ bench-profile: testbed
 	NODEUP_E2E=1 NODEUP_BENCH_PROFILES=$(CURDIR)/bin/profiles \
 		$(GO) test -tags bench -count=1 -timeout 30m -run '^TestProfile$$' -v ./tests/bench/ 2>&1 | \
 		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
+
+# The Ansible collection (packaging/ansible): the module compiles and the example
+# playbook parses; TestAnsibleFleet (make e2e) runs it on three nodes over SSH.
+.PHONY: ansible-check
+ansible-check:
+	python3 -m py_compile packaging/ansible/ansible_collections/nodeup/node/plugins/modules/nodeup_apply.py
+	cd packaging/ansible/examples && ansible-playbook --syntax-check -i inventory.ini fleet.yml
 
 clean:
 	rm -rf bin docs/man/*.1

@@ -119,6 +119,17 @@ func CloudRootfs(t testing.TB) string {
 	return filepath.Join(Cache(), "rootfs-bookworm-cloud")
 }
 
+// SSHRootfs returns a cached rootfs like Rootfs's with the OpenSSH server, sudo and Python
+// 3: an Ansible target over SSH. It builds it first if needed (about a minute: apt inside a
+// container on the host's network). The image has no SSH host keys: write one into each
+// node between Create and Start (sshd starts at boot).
+func SSHRootfs(t testing.TB) string {
+	t.Helper()
+	requireRoot(t)
+	runScript(t, "build-rootfs-ssh.sh")
+	return filepath.Join(Cache(), "rootfs-bookworm-ssh")
+}
+
 // Mirror returns the artifact mirror directory: Mirror(t)+"/github.com/..." is the
 // upstream URL without "https://". It runs build-mirror.sh when the manifest is missing
 // or older than the script (a changed script may add artifacts); a cold build takes

@@ -121,6 +121,17 @@ build_runc_source() { # OUT VERSION
     "github.com/opencontainers/runc@v$2")
 }
 
+# crun publishes static release binaries that cannot be downloaded here; Debian's crun
+# (the VM image carries the libraries it links) stands in for one, published in crun's
+# release layout under its upstream version.
+build_crun_debian() { # OUT
+  local d
+  d=$(mktemp -d "$work/crun.XXXXXX")
+  (cd "$d" && apt-get download crun >/dev/null && dpkg-deb -x crun_*.deb root)
+  install -m 0755 "$d/root/usr/bin/crun" "$1/crun"
+  dpkg-deb -f "$d"/crun_*.deb Version | sed 's/-.*//' >"$1/version"
+}
+
 build_runc_debian() { # OUT
   local d
   d=$(mktemp -d "$work/deb.XXXXXX")
@@ -274,6 +285,9 @@ else
   fi
 fi
 
+cached "crun (Debian)" "$BIN/crun-debian" build_crun_debian
+crun_version=$(cat "$BIN/crun-debian/version")
+
 cached "cni plugins $CNI_VERSION" "$BIN/cni-$CNI_VERSION" build_cni "$CNI_VERSION"
 cached "crictl $CRICTL_VERSION" "$BIN/crictl-$CRICTL_VERSION" build_crictl "$CRICTL_VERSION"
 cached "kata shim $KATA_VERSION" "$BIN/kata-$KATA_VERSION" build_kata_shim "$KATA_VERSION"
@@ -286,6 +300,8 @@ for v in "${CONTAINERD_VERSIONS[@]}"; do
 done
 artifact["runc $runc_version"]=github.com/opencontainers/runc/releases/download/v$runc_version/runc.$ARCH
 publish "$MIRROR/${artifact["runc $runc_version"]}" cp "$BIN/runc-$runc_version/runc"
+artifact["crun $crun_version"]=github.com/containers/crun/releases/download/$crun_version/crun-$crun_version-linux-$ARCH
+publish "$MIRROR/${artifact["crun $crun_version"]}" cp "$BIN/crun-debian/crun"
 artifact["cni $CNI_VERSION"]=github.com/containernetworking/plugins/releases/download/v$CNI_VERSION/cni-plugins-linux-$ARCH-v$CNI_VERSION.tgz
 publish "$MIRROR/${artifact["cni $CNI_VERSION"]}" pack_cni "$BIN/cni-$CNI_VERSION"
 artifact["crictl $CRICTL_VERSION"]=github.com/kubernetes-sigs/cri-tools/releases/download/v$CRICTL_VERSION/crictl-v$CRICTL_VERSION-linux-$ARCH.tar.gz

@@ -7,9 +7,10 @@ set -euo pipefail
 # debootstrap: the node rootfs; systemd-container: systemd-nspawn; zstd: the kata
 # archive; gcc + libc6-dev: runc needs cgo; util-linux: nsenter. The real tools nodeup's
 # output is checked with: cloud-init (cloud-init schema), packer (packer validate),
-# lintian (the .deb), rpm (rpm -qpl on the .rpm).
+# lintian (the .deb), rpm (rpm -qpl on the .rpm); make, pkg-config and the -dev packages
+# build crun.
 packages=(debootstrap systemd-container zstd gcc libc6-dev util-linux ca-certificates
-  cloud-init packer lintian rpm)
+  cloud-init packer lintian rpm make pkg-config libyajl-dev libseccomp-dev libcap-dev libsystemd-dev)
 
 # One dpkg-query for all of them: a warm run is a single cheap call.
 mapfile -t missing < <(

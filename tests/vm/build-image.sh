@@ -34,7 +34,7 @@ root=$work/root
 cp -a "$CACHE/rootfs-bookworm" "$root"
 
 # The kernel and what pods need, from the Debian archive the rootfs's apt already names;
-# libyajl2 is the one library the test bed's crun (Debian's) links that the rootfs lacks.
+# libyajl2 is the one library the test bed's crun (build-mirror.sh) links that the rootfs lacks.
 log "installing the cloud kernel into the image"
 systemd-nspawn -q -D "$root" --register=no --keep-unit --resolv-conf=replace-host sh -ec '
   export DEBIAN_FRONTEND=noninteractive

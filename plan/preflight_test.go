@@ -129,3 +129,19 @@ containerd {
 		t.Errorf("want one warning at line 4: %s", diagText(diags))
 	}
 }
+
+// Debian 12's crun refuses containerd 2's OCI specs; the distribution's
+// version is unknown until install, so a packaged crun is a warning.
+func TestPackagedCrunWithContainerd2(t *testing.T) {
+	_, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+crun { source = "package" }
+runtime "runc" { default = true }
+runtime "crun" { type = "crun" }
+`), Options{})
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 4 ||
+		!strings.Contains(diags[0].Detail, "unknown version specified") {
+		t.Errorf("want one warning at line 4: %s", diagText(diags))
+	}
+}

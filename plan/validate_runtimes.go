@@ -131,7 +131,9 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		if p.Crun == nil {
 			l.errorf(r.DeclRange.Ptr(), "crun runtime without crun",
 				"runtime %q has type = \"crun\" but the profile has no crun block, so nothing installs the crun it runs. Add crun { source = \"package\" } for the distribution's crun, or crun { version = \"...\", sha256 = \"...\" } for a release.", r.Name)
+			return
 		}
+		l.validateCrunSpecVersion(p)
 		return
 	case profile.RuntimeNvidia:
 		if !path.IsAbs(r.Binary) {
@@ -172,6 +174,30 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		}
 		l.errorf(hvAt, "Hypervisor not in this kata release",
 			"kata %s ships no configuration-%s.toml.%s", p.Kata.Version, hv.Name, hint)
+	}
+}
+
+// crunAnyOCIVersion is the first crun that runs OCI specs of any 1.x
+// version: older ones refuse all but 1.0 ("unknown version specified"),
+// and containerd writes 1.2 from 2.0 on.
+const crunAnyOCIVersion = "v1.14.2"
+
+// validateCrunSpecVersion checks that the crun block's crun runs the OCI
+// specs of the profile's containerd.
+func (l *loader) validateCrunSpecVersion(p *profile.Profile) {
+	c := p.Crun
+	cv := semverOf(releasePrefix.FindString(p.Containerd.Version))
+	if cv != "" && semver.Major(cv) == "v1" {
+		return
+	}
+	if c.Source == profile.SourcePackage && c.Version == "" {
+		l.warnf(l.at("crun.source", c.DeclRange), "The distribution's crun may refuse containerd 2's OCI specs",
+			"crun before 1.14.2 (Debian 12 ships 1.8.1) runs only OCI specs of version 1.0, and containerd 2.x writes 1.2 or later: every pod of a crun runtime would fail with \"unknown version specified\". Use a crun release, crun { version = \"1.21\", sha256 = \"...\" }, or a distribution with crun 1.14.2 or later.")
+		return
+	}
+	if v := semverOf(releasePrefix.FindString(c.Version)); v != "" && semver.Compare(v, crunAnyOCIVersion) < 0 {
+		l.errorf(l.at("crun.version", c.DeclRange), "crun too old for containerd 2",
+			"crun %s runs only OCI specs of version 1.0, and containerd 2.x writes 1.2 or later: every pod of a crun runtime would fail with \"unknown version specified\". Use crun 1.14.2 or later.", c.Version)
 	}
 }
 

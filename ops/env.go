@@ -130,7 +130,8 @@ func (c *Config) checkHost(p *profile.Profile, files map[string]*hcl.File) error
 	cg := facts.ReadCgroup(h)
 	pre := facts.GatherPreflight(h, true)
 	diags := plan.CheckHost(p, plan.HostFacts{KVM: facts.HasKVM(h), CgroupV1: cg.Version == "v1",
-		Controllers: cg.Controllers, Preflight: &pre, Module: kernel.Local().Module})
+		Controllers: cg.Controllers, Preflight: &pre, Module: kernel.Local().Module,
+		Exists: func(path string) bool { _, err := h.Stat(path); return err == nil }})
 	c.diagnostics(files, diags)
 	if diags.HasErrors() {
 		return fmt.Errorf("the profile does not fit this host: %s", CountDiags(diags))

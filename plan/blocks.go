@@ -88,8 +88,8 @@ func (l *loader) decodeMirror(blk *hcl.Block, p *profile.Profile) {
 
 var componentAttrs = []string{"version", "sha256", "url"}
 
-// componentSchema is the schema of runc, crictl and kata blocks; runc may
-// also come from the distribution's packages.
+// componentSchema is the schema of runc, crun, crictl and kata blocks;
+// runc and crun may also come from the distribution's packages.
 func componentSchema(withSource bool) *hcl.BodySchema {
 	names := append([]string{}, componentAttrs...)
 	if withSource {
@@ -135,7 +135,7 @@ func (l *loader) componentFields(a attrs, blk *hcl.Block, name, arch string, c *
 
 var containerdSchema = &hcl.BodySchema{
 	Attributes: attrSchema(append(append([]string{}, componentAttrs...),
-		"source", "socket", "sandbox_image", "config_version", "config")...),
+		"source", "socket", "sandbox_image", "config_version", "config", "cdi", "cdi_spec_dirs")...),
 	Blocks: []hcl.BlockHeaderSchema{{Type: "registry", LabelNames: []string{"host"}}},
 }
 
@@ -146,6 +146,8 @@ func (l *loader) decodeContainerd(blk *hcl.Block, p *profile.Profile) {
 	a := l.attrs("containerd", content)
 	l.componentFields(a, blk, pins.Containerd, p.Node.Arch, &c.Component)
 	a.str("socket", &c.Socket)
+	a.boolean("cdi", &c.CDI)
+	a.strList("cdi_spec_dirs", &c.CDISpecDirs)
 	l.sandboxImageSet = a.str("sandbox_image", &c.SandboxImage)
 	if a.str("config", &c.RawConfig) {
 		c.RawConfigRange = a.m["config"].Expr.Range()
@@ -225,7 +227,7 @@ func (l *loader) decodeCNINetworks(a attrs, c *profile.CNI) {
 	}
 }
 
-var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead")}
+var runtimeSchema = &hcl.BodySchema{Attributes: attrSchema("type", "default", "hypervisor", "overhead", "snapshotter", "binary")}
 
 func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 	r := profile.Runtime{Name: blk.Labels[0], Type: defaultRuntimeType(p), DeclRange: blk.DefRange}
@@ -235,8 +237,13 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 	a.boolean("default", &r.Default)
 	a.str("hypervisor", &r.Hypervisor)
 	a.strMap("overhead", &r.Overhead)
+	a.str("snapshotter", &r.Snapshotter)
+	a.str("binary", &r.Binary)
 	if r.Type == profile.RuntimeKata && r.Hypervisor == "" {
 		r.Hypervisor = DefaultHypervisor
+	}
+	if r.Type == profile.RuntimeNvidia && r.Binary == "" {
+		r.Binary = paths.NvidiaRuntime
 	}
 	p.Runtimes = append(p.Runtimes, r)
 }

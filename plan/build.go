@@ -178,6 +178,14 @@ func installs(p *profile.Profile) []install {
 			out = append(out, install{name: "runc", component: p.Runc, files: []archive.Placement{bin("", paths.Runc)}})
 		}
 	}
+	if p.Crun != nil {
+		if p.Crun.Source == profile.SourcePackage {
+			out = append(out, install{name: "crun", component: p.Crun, binaries: []string{paths.PackageCrun}})
+		} else {
+			// A static binary, like runc's.
+			out = append(out, install{name: "crun", component: p.Crun, files: []archive.Placement{bin("", paths.Crun)}})
+		}
+	}
 	if p.CNI != nil {
 		in := install{name: "cni", component: &p.CNI.Component}
 		if p.CNI.Plugins == nil {
@@ -250,7 +258,7 @@ func (b *builder) units() {
 		u.Path = unitFile
 	}
 	s := b.g.Add(u, p.Containerd.DeclRange, restartOn...)
-	s.After(b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"))...)
+	s.After(b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("crun"), steps.PackageID("crun"))...)
 	for _, id := range b.g.IDs() {
 		if strings.HasPrefix(id, steps.FileID(paths.ContainerdCerts)) || strings.HasPrefix(id, steps.ModuleID("")) {
 			s.After(id)
@@ -337,7 +345,7 @@ func (b *builder) verify() {
 	if p.Verify.Pod && b.g.Has(steps.UnitID(paths.KubeletService)) {
 		defer b.g.Step(steps.UnitID(paths.KubeletService)).After(steps.VerifyID)
 	}
-	s := b.g.Add(v, from, append([]string{steps.UnitID(paths.ContainerdService)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
+	s := b.g.Add(v, from, append([]string{steps.UnitID(paths.ContainerdService)}, b.ifHas(steps.ArtifactID("runc"), steps.PackageID("runc"), steps.ArtifactID("crun"), steps.PackageID("crun"), steps.ArtifactID("cni"), steps.ArtifactID("kata"))...)...)
 	for _, im := range p.Images {
 		s.After(steps.ImageID(im.Ref))
 	}

@@ -22,6 +22,8 @@ type HostFacts struct {
 	// Module says what the running kernel offers of a module; nil when
 	// not checked.
 	Module func(name string) kernel.ModuleState
+	// Exists says whether a node path exists; nil when not checked.
+	Exists func(path string) bool
 }
 
 // firstKubeletRefusingCgroupV1 is the first kubelet release whose

@@ -299,6 +299,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "mirror"},
 		{Type: "containerd"},
 		{Type: "runc"},
+		{Type: "crun"},
 		{Type: "crictl"},
 		{Type: "kata"},
 		{Type: "cni"},
@@ -311,7 +312,7 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // singletons are the blocks a profile may hold at most once.
-var singletons = []string{"node", "mirror", "containerd", "runc", "crictl", "kata", "cni", "kubelet", "verify"}
+var singletons = []string{"node", "mirror", "containerd", "runc", "crun", "crictl", "kata", "cni", "kubelet", "verify"}
 
 func (l *loader) load(bodies []namedBody) *profile.Profile {
 	byType := map[string][]*hcl.Block{}
@@ -360,6 +361,7 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		l.decodeContainerd(one["containerd"], p)
 	}
 	p.Runc = l.decodeComponent(one["runc"], pins.Runc, p.Node.Arch, true)
+	p.Crun = l.decodeComponent(one["crun"], pins.Crun, p.Node.Arch, true)
 	p.Crictl = l.decodeComponent(one["crictl"], pins.Crictl, p.Node.Arch, false)
 	p.Kata = l.decodeComponent(one["kata"], pins.Kata, p.Node.Arch, false)
 	l.decodeCNI(one["cni"], p)

@@ -68,6 +68,17 @@ func checkPreflight(p *profile.Profile, h HostFacts) hcl.Diagnostics {
 				strings.Join(missing, ", "), strings.Join(h.Controllers, " "))
 		}
 	}
+	if h.Exists != nil {
+		for _, r := range p.Runtimes {
+			// nodeup installs no NVIDIA Container Toolkit: the GPU operator
+			// or the site's packages do, and without it every pod of the
+			// handler fails to start.
+			if r.Type == profile.RuntimeNvidia && !h.Exists(r.Binary) {
+				add(hcl.DiagError, r.DeclRange, "nvidia-container-runtime missing",
+					"runtime %q runs %s, which this host does not have: its pods cannot start. Install the NVIDIA Container Toolkit (apt-get install nvidia-container-toolkit from NVIDIA's repository, or let the GPU operator install it), or set binary to where it is.", r.Name, r.Binary)
+			}
+		}
+	}
 	if h.Module != nil {
 		for _, m := range p.Node.KernelModules {
 			if h.Module(m) == kernel.ModuleMissing {

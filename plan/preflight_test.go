@@ -83,3 +83,65 @@ kubelet {
 		t.Errorf("without a kubelet: %s", diagText(d))
 	}
 }
+
+// An nvidia handler runs a binary nodeup does not install: the host must
+// have it, at the default path or the one the runtime names.
+func TestPreflightNvidiaRuntime(t *testing.T) {
+	loaded, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd {
+  version = "2.3.4"
+  cdi     = true
+}
+runc { version = "1.4.3" }
+runtime "runc" { default = true }
+runtime "nvidia" { type = "nvidia" }
+runtime "nvidia-toolkit" {
+  type   = "nvidia"
+  binary = "/usr/local/nvidia/toolkit/nvidia-container-runtime"
+}
+`), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	p := loaded.Profile
+	have := map[string]bool{"/usr/bin/nvidia-container-runtime": true}
+	d := CheckHost(p, HostFacts{Exists: func(path string) bool { return have[path] }})
+	if len(d) != 1 || d[0].Severity != hcl.DiagError || d[0].Subject == nil || d[0].Subject.Start.Line != 9 ||
+		!strings.Contains(d[0].Detail, `runtime "nvidia-toolkit" runs /usr/local/nvidia/toolkit/nvidia-container-runtime, which this host does not have`) {
+		t.Errorf("one runtime missing its binary: %s", diagText(d))
+	}
+	have["/usr/local/nvidia/toolkit/nvidia-container-runtime"] = true
+	if d := CheckHost(p, HostFacts{Exists: func(path string) bool { return have[path] }}); len(d) != 0 {
+		t.Errorf("both binaries there: %s", diagText(d))
+	}
+}
+
+// The distribution's containerd may be older than 1.7 and ignore CDI.
+func TestCDIWithPackagedContainerd(t *testing.T) {
+	_, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd {
+  source = "package"
+  cdi    = true
+}
+`), Options{})
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 4 ||
+		diags[0].Summary != "CDI with the distribution's containerd" {
+		t.Errorf("want one warning at line 4: %s", diagText(diags))
+	}
+}
+
+// Debian 12's crun refuses containerd 2's OCI specs; the distribution's
+// version is unknown until install, so a packaged crun is a warning.
+func TestPackagedCrunWithContainerd2(t *testing.T) {
+	_, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+crun { source = "package" }
+runtime "runc" { default = true }
+runtime "crun" { type = "crun" }
+`), Options{})
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 4 ||
+		!strings.Contains(diags[0].Detail, "unknown version specified") {
+		t.Errorf("want one warning at line 4: %s", diagText(diags))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nodeup/nodeup/templates"
 )
 
 // containerd runs loopback in every pod sandbox: a plugin list without it
@@ -45,5 +47,19 @@ func TestFirecrackerWithoutSnapshotterWarns(t *testing.T) {
 	_, diags := load(t, path, Options{HostArch: "amd64"})
 	if diags.HasErrors() || !strings.Contains(diagText(diags), "Firecracker without a block-device snapshotter") {
 		t.Errorf("diagnostics:\n%s", diagText(diags))
+	}
+}
+
+// The runtime's own snapshotter is the fix the warning names.
+func TestFirecrackerWithSnapshotter(t *testing.T) {
+	path := write(t, t.TempDir(), "p.hcl", "containerd { version = \"2.3.4\" }\nrunc { version = \"1.4.3\" }\nkata { version = \"3.32.0\" }\nruntime \"runc\" {\n  default = true\n}\nruntime \"kata-fc\" {\n  type = \"kata\"\n  hypervisor = \"fc\"\n  snapshotter = \"devmapper\"\n}\n")
+	loaded, diags := load(t, path, Options{HostArch: "amd64"})
+	if diags.HasErrors() || strings.Contains(diagText(diags), "Firecracker without") {
+		t.Fatalf("diagnostics:\n%s", diagText(diags))
+	}
+	out, err := templates.ContainerdConfig(loaded.Profile)
+	_, fc, _ := strings.Cut(string(out), "runtimes.kata-fc]\n")
+	if err != nil || !strings.Contains(fc, "\n          snapshotter = 'devmapper'\n") {
+		t.Errorf("config.toml (%v):\n%s", err, out)
 	}
 }

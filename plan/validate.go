@@ -176,6 +176,7 @@ func components(p *profile.Profile) *profileComponents {
 		add("containerd", pins.Containerd, &p.Containerd.Component)
 	}
 	add("runc", pins.Runc, p.Runc)
+	add("crun", pins.Crun, p.Crun)
 	add("crictl", pins.Crictl, p.Crictl)
 	add("kata", pins.Kata, p.Kata)
 	if p.CNI != nil {
@@ -234,9 +235,13 @@ func (l *loader) validateComponents(p *profile.Profile) {
 				l.errorf(l.at(name+".url", c.DeclRange), "Missing sha256",
 					"%s.url is not the upstream release, so nodeup cannot know its sha256; set sha256 = %s.", name, sumHint(loaded))
 			} else {
+				pinned := "Pinned versions: " + strings.Join(versions, ", ") + "."
+				if len(versions) == 0 {
+					pinned = "nodeup pins no " + name + " release."
+				}
 				l.errorf(l.at(name+".version", c.DeclRange), "Version not pinned",
-					"%s %s (%s) is not in nodeup's pin table, so its sha256 must be given: set sha256 = %s. Pinned versions: %s.",
-					name, c.Version, p.Node.Arch, sumHint(loaded), strings.Join(versions, ", "))
+					"%s %s (%s) is not in nodeup's pin table, so its sha256 must be given: set sha256 = %s. %s",
+					name, c.Version, p.Node.Arch, sumHint(loaded), pinned)
 			}
 		case !sha256Pattern.MatchString(c.SHA256):
 			l.errorf(l.at(name+".sha256", c.DeclRange), "Malformed sha256",
@@ -248,8 +253,8 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			"The distribution's runc lands in "+paths.PackageRunc+"; containerd is pointed at it.")
 	}
 	for _, nc := range components(p).list() {
-		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc") {
-			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd and runc only.")
+		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc", "crun") {
+			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd, runc and crun only.")
 		}
 	}
 }

@@ -32,6 +32,7 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 		l.errorf(l.at("containerd.config_version", c.DeclRange), "config_version too new",
 			"containerd %s reads config version %d at most; set config_version = %d or leave it out.", c.Version, nativeConfigVersion(c.Version), nativeConfigVersion(c.Version))
 	}
+	l.validateCDI(p)
 	seen := map[string]bool{}
 	for _, r := range c.Registries {
 		if seen[r.Host] {
@@ -44,6 +45,30 @@ func (l *loader) validateContainerd(p *profile.Profile) {
 		l.validateRegistry(r)
 	}
 	l.validateRawConfig(p)
+}
+
+// validateCDI checks containerd.cdi and cdi_spec_dirs: the CRI plugin has
+// them from containerd 1.7; spec directories are node paths.
+func (l *loader) validateCDI(p *profile.Profile) {
+	c := p.Containerd
+	for _, d := range c.CDISpecDirs {
+		l.absPath(d, "containerd.cdi_spec_dirs", c.DeclRange)
+	}
+	if !c.CDI && len(c.CDISpecDirs) == 0 {
+		return
+	}
+	at := l.at("containerd.cdi", c.DeclRange)
+	if !c.CDI {
+		at = l.at("containerd.cdi_spec_dirs", c.DeclRange)
+	}
+	switch {
+	case before17(c):
+		l.errorf(at, "CDI before containerd 1.7",
+			"containerd %s has no CDI support (enable_cdi came in 1.7); use containerd 1.7 or later.", c.Version)
+	case c.Source == profile.SourcePackage && c.Version == "":
+		l.warnf(at, "CDI with the distribution's containerd",
+			"CDI needs containerd 1.7 or later, and the distribution's containerd may be older (Debian 12 ships 1.6), which ignores it. Pin containerd.version, or use source = \"release\".")
+	}
 }
 
 // validateRawConfig checks containerd.config on its own, so its errors show

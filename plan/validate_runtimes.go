@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/mod/semver"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nodeup/nodeup/node/images"
@@ -15,6 +17,9 @@ import (
 	"github.com/nodeup/nodeup/profile"
 	"github.com/nodeup/nodeup/templates"
 )
+
+// snapshotterPattern is a containerd snapshotter plugin name.
+var snapshotterPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // checkQuantity accepts Kubernetes resource quantities such as 250m or 160Mi.
 func checkQuantity(q string) error {
@@ -78,8 +83,14 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 	if r.Type != profile.RuntimeKata && r.Hypervisor != "" {
 		l.errorf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "hypervisor on a "+r.Type+" runtime", "hypervisor applies to type = \"kata\" runtimes only.")
 	}
+	if r.Type != profile.RuntimeNvidia && r.Binary != "" {
+		l.errorf(l.at("runtime."+r.Name+".binary", r.DeclRange), "binary on a "+r.Type+" runtime", "binary applies to type = \"nvidia\" runtimes only; a %s runtime runs the binary its own block installs.", r.Type)
+	}
+	if r.Snapshotter != "" {
+		l.validateRuntimeSnapshotter(p, r)
+	}
 	switch r.Type {
-	case profile.RuntimeRunc, profile.RuntimeKata:
+	case profile.RuntimeRunc, profile.RuntimeCrun, profile.RuntimeNvidia, profile.RuntimeKata:
 		if windows {
 			l.errorf(typeAt, "Linux runtime on a Windows node",
 				"runtime %q has type = %q, which runs on Linux only; a Windows node runs type = \"runhcs\".", r.Name, r.Type)
@@ -88,11 +99,11 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 	case profile.RuntimeRunhcs:
 		if !windows {
 			l.errorf(typeAt, "Windows runtime on a Linux node",
-				"runtime %q has type = \"runhcs\", which runs Windows containers; use \"runc\" or \"kata\", or set node.os = \"windows\".", r.Name)
+				"runtime %q has type = \"runhcs\", which runs Windows containers; use \"runc\", \"crun\", \"nvidia\" or \"kata\", or set node.os = \"windows\".", r.Name)
 		}
 		return
 	default:
-		l.errorf(typeAt, "Invalid runtime type", "runtime %q has type %q; use \"runc\" or \"kata\" (\"runhcs\" on Windows).", r.Name, r.Type)
+		l.errorf(typeAt, "Invalid runtime type", "runtime %q has type %q; use \"runc\", \"crun\", \"nvidia\" or \"kata\" (\"runhcs\" on Windows).", r.Name, r.Type)
 		return
 	}
 	if r.Type == profile.RuntimeRunc {
@@ -112,6 +123,22 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 			l.errorf(at, "runc runtime without runc",
 				"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",
 				r.Name, implicit, newest(l.opts.Pins, pins.Runc, p.Node.Arch))
+		}
+		return
+	}
+	switch r.Type {
+	case profile.RuntimeCrun:
+		if p.Crun == nil {
+			l.errorf(r.DeclRange.Ptr(), "crun runtime without crun",
+				"runtime %q has type = \"crun\" but the profile has no crun block, so nothing installs the crun it runs. Add crun { source = \"package\" } for the distribution's crun, or crun { version = \"...\", sha256 = \"...\" } for a release.", r.Name)
+			return
+		}
+		l.validateCrunSpecVersion(p)
+		return
+	case profile.RuntimeNvidia:
+		if !path.IsAbs(r.Binary) {
+			l.errorf(l.at("runtime."+r.Name+".binary", r.DeclRange), "Relative path",
+				"runtime %q binary %q must be an absolute path such as %q.", r.Name, r.Binary, paths.NvidiaRuntime)
 		}
 		return
 	}
@@ -148,6 +175,52 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		l.errorf(hvAt, "Hypervisor not in this kata release",
 			"kata %s ships no configuration-%s.toml.%s", p.Kata.Version, hv.Name, hint)
 	}
+}
+
+// crunAnyOCIVersion is the first crun that runs OCI specs of any 1.x
+// version: older ones refuse all but 1.0 ("unknown version specified"),
+// and containerd writes 1.2 from 2.0 on.
+const crunAnyOCIVersion = "v1.14.2"
+
+// validateCrunSpecVersion checks that the crun block's crun runs the OCI
+// specs of the profile's containerd.
+func (l *loader) validateCrunSpecVersion(p *profile.Profile) {
+	c := p.Crun
+	cv := semverOf(releasePrefix.FindString(p.Containerd.Version))
+	if cv != "" && semver.Major(cv) == "v1" {
+		return
+	}
+	if c.Source == profile.SourcePackage && c.Version == "" {
+		l.warnf(l.at("crun.source", c.DeclRange), "The distribution's crun may refuse containerd 2's OCI specs",
+			"crun before 1.14.2 (Debian 12 ships 1.8.1) runs only OCI specs of version 1.0, and containerd 2.x writes 1.2 or later: every pod of a crun runtime would fail with \"unknown version specified\". Use a crun release, crun { version = \"1.21\", sha256 = \"...\" }, or a distribution with crun 1.14.2 or later.")
+		return
+	}
+	if v := semverOf(releasePrefix.FindString(c.Version)); v != "" && semver.Compare(v, crunAnyOCIVersion) < 0 {
+		l.errorf(l.at("crun.version", c.DeclRange), "crun too old for containerd 2",
+			"crun %s runs only OCI specs of version 1.0, and containerd 2.x writes 1.2 or later: every pod of a crun runtime would fail with \"unknown version specified\". Use crun 1.14.2 or later.", c.Version)
+	}
+}
+
+// validateRuntimeSnapshotter checks a runtime's snapshotter: a plugin name
+// that containerd knows per handler from 1.7 on.
+func (l *loader) validateRuntimeSnapshotter(p *profile.Profile, r profile.Runtime) {
+	at := l.at("runtime."+r.Name+".snapshotter", r.DeclRange)
+	if !snapshotterPattern.MatchString(r.Snapshotter) {
+		l.errorf(at, "Invalid snapshotter", "runtime %q snapshotter %q is not a snapshotter plugin name such as \"overlayfs\" or \"devmapper\".", r.Name, r.Snapshotter)
+		return
+	}
+	if before17(p.Containerd) {
+		l.errorf(at, "snapshotter before containerd 1.7",
+			"containerd %s has no per-runtime snapshotter (it came in 1.7); use containerd 1.7 or later, or remove snapshotter.", p.Containerd.Version)
+	}
+}
+
+// before17 reports whether the profile's containerd is a release older
+// than 1.7, which lacks CDI and per-runtime snapshotters. A packaged
+// containerd of unknown version is not.
+func before17(c profile.Containerd) bool {
+	v := semverOf(releasePrefix.FindString(c.Version))
+	return v != "" && semver.Compare(v, "v1.7.0") < 0
 }
 
 func (l *loader) validateKubelet(p *profile.Profile) {

@@ -25,9 +25,9 @@ func (l *loader) validateUpstream(p *profile.Profile) {
 		if r.Type != profile.RuntimeKata || !ok || !hv.BlockDeviceOnly() {
 			continue
 		}
-		if !strings.Contains(p.Containerd.RawConfig, "snapshotter") {
+		if r.Snapshotter == "" && !strings.Contains(p.Containerd.RawConfig, "snapshotter") {
 			l.warnf(l.at("runtime."+r.Name+".hypervisor", r.DeclRange), "Firecracker without a block-device snapshotter",
-				"runtime %q runs kata with %s, which takes a container's root filesystem only as a block device: with containerd's default overlayfs snapshotter its pods cannot start. Configure the devmapper snapshotter and set this runtime's snapshotter = \"devmapper\" in containerd.config.", r.Name, hv.Name)
+				"runtime %q runs kata with %s, which takes a container's root filesystem only as a block device: with containerd's default overlayfs snapshotter its pods cannot start. Configure the devmapper snapshotter (in containerd.config) and set snapshotter = \"devmapper\" on this runtime.", r.Name, hv.Name)
 		}
 	}
 }

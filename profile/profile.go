@@ -40,16 +40,19 @@ func Arches() []string { return []string{ArchAMD64, ArchARM64} }
 // profile is loaded for.
 const ArchPlaceholder = "{arch}"
 
-// Artifact sources accepted by containerd.source and runc.source.
+// Artifact sources accepted by containerd.source, runc.source and crun.source.
 const (
 	SourceRelease = "release"
 	SourcePackage = "package"
 )
 
-// Runtime types accepted by runtime.type: runc and kata on Linux, runhcs
-// (process-isolated Windows containers) on Windows.
+// Runtime types accepted by runtime.type: runc, crun, nvidia and kata on
+// Linux, runhcs (process-isolated Windows containers) on Windows. crun and
+// nvidia run under containerd's runc shim with another OCI runtime binary.
 const (
 	RuntimeRunc   = "runc"
+	RuntimeCrun   = "crun"
+	RuntimeNvidia = "nvidia"
 	RuntimeKata   = "kata"
 	RuntimeRunhcs = "runhcs"
 )
@@ -63,6 +66,7 @@ type Profile struct {
 	Mirror     Mirror
 	Containerd Containerd
 	Runc       *Component // nil when the profile has no runc block
+	Crun       *Component // nil when the profile has no crun block
 	Crictl     *Component
 	Kata       *Component
 	CNI        *CNI
@@ -144,6 +148,11 @@ type Containerd struct {
 	SandboxImage  string
 	ConfigVersion int // 2, 3 or 4: explicit, or derived from Version
 	Registries    []Registry
+	// CDI enables the Container Device Interface (enable_cdi); false
+	// leaves containerd's default. CDISpecDirs are where it reads CDI
+	// specs; empty leaves containerd's default.
+	CDI         bool
+	CDISpecDirs []string
 	// RawConfig is TOML deep-merged over the rendered config.toml.
 	RawConfig      string
 	RawConfigRange hcl.Range
@@ -217,11 +226,15 @@ type CNINetwork struct {
 // Runtime is a runtime block: one CRI runtime handler.
 type Runtime struct {
 	Name       string // the handler name
-	Type       string // RuntimeRunc or RuntimeKata
+	Type       string // RuntimeRunc, RuntimeCrun, RuntimeNvidia, RuntimeKata or RuntimeRunhcs
 	Default    bool
 	Hypervisor string            // kata only: a KataHypervisor name
 	Overhead   map[string]string // RuntimeClass podFixed overhead (cpu, memory)
-	DeclRange  hcl.Range
+	// Snapshotter is the handler's own snapshotter; "" is containerd's default.
+	Snapshotter string
+	// Binary is the OCI runtime an nvidia handler runs (BinaryName).
+	Binary    string
+	DeclRange hcl.Range
 }
 
 // Kubelet modes accepted by kubelet.mode: how the kubelet finds (or does

@@ -248,6 +248,13 @@ func containerdTree(p *profile.Profile) (map[string]any, []ownedKey, error) {
 			t.set("containerd.sandbox_image", c.SandboxImage, under(imagesPath, "pinned_images", "sandbox")...)
 		}
 	}
+	if c.CDI {
+		// The CRI plugin's key in every schema (1.7 on); 2.x enables CDI by default.
+		t.set("containerd.cdi", true, under(criPath, "enable_cdi")...)
+	}
+	if len(c.CDISpecDirs) > 0 {
+		t.set("containerd.cdi_spec_dirs", c.CDISpecDirs, under(criPath, "cdi_spec_dirs")...)
+	}
 	if p.CNI != nil {
 		cni := under(criPath, "cni")
 		t.set("cni.conf_dir", p.CNI.ConfDir, under(cni, "conf_dir")...)
@@ -292,13 +299,17 @@ func runtimeHandler(p *profile.Profile, r profile.Runtime, t *configTree, path [
 	if windows := p.Node.OS == profile.OSWindows; windows != (r.Type == profile.RuntimeRunhcs) {
 		return fmt.Errorf("containerd config: runtime %q has type %q, which %s nodes do not run", r.Name, r.Type, p.Node.OS)
 	}
+	if r.Snapshotter != "" {
+		t.set(fmt.Sprintf("runtime %q snapshotter", r.Name), r.Snapshotter, at("snapshotter")...)
+	}
 	switch r.Type {
-	case profile.RuntimeRunc:
+	case profile.RuntimeRunc, profile.RuntimeCrun, profile.RuntimeNvidia:
+		// crun and nvidia-container-runtime are OCI runtimes with runc's
+		// command line: the runc shim runs them as its BinaryName.
 		t.set(typeOwner, runcShimType, at("runtime_type")...)
 		t.set("node.cgroup_driver", p.Node.SystemdCgroup(), at("options", "SystemdCgroup")...)
-		if p.Runc != nil && p.Runc.Source != profile.SourcePackage {
-			// A packaged runc is found on PATH; a release is where nodeup installs it.
-			t.set("the runc block", paths.Runc, at("options", "BinaryName")...)
+		if owner, binary := ociBinary(p, r); binary != "" {
+			t.set(owner, binary, at("options", "BinaryName")...)
 		}
 	case profile.RuntimeKata:
 		hv, ok := profile.LookupKataHypervisor(r.Hypervisor)
@@ -320,6 +331,25 @@ func runtimeHandler(p *profile.Profile, r profile.Runtime, t *configTree, path [
 		return fmt.Errorf("containerd config: runtime %q has unknown type %q", r.Name, r.Type)
 	}
 	return nil
+}
+
+// ociBinary is the BinaryName of a runc-shim handler and the setting that
+// owns it; "" leaves the shim to find runc on PATH.
+func ociBinary(p *profile.Profile, r profile.Runtime) (owner, binary string) {
+	switch r.Type {
+	case profile.RuntimeCrun:
+		if p.Crun != nil && p.Crun.Source == profile.SourcePackage {
+			return "the crun block", paths.PackageCrun
+		}
+		return "the crun block", paths.Crun
+	case profile.RuntimeNvidia:
+		return fmt.Sprintf("runtime %q binary", r.Name), r.Binary
+	}
+	if p.Runc != nil && p.Runc.Source != profile.SourcePackage {
+		// A packaged runc is found on PATH; a release is where nodeup installs it.
+		return "the runc block", paths.Runc
+	}
+	return "", ""
 }
 
 // parseRawConfig decodes the raw config, turning a syntax error into a

@@ -18,6 +18,7 @@ const (
 	Containerd = BinDir + "/containerd"
 	Ctr        = BinDir + "/ctr"
 	Runc       = SbinDir + "/runc"
+	Crun       = BinDir + "/crun"
 	Kubelet    = BinDir + "/kubelet"
 	Nodeup     = BinDir + "/nodeup"
 )
@@ -27,6 +28,7 @@ const (
 	PackageContainerd = "/usr/bin/containerd"
 	PackageCtr        = "/usr/bin/ctr"
 	PackageRunc       = "/usr/sbin/runc"
+	PackageCrun       = "/usr/bin/crun"
 	PackageKubelet    = "/usr/bin/kubelet"
 )
 
@@ -36,7 +38,10 @@ const (
 	CNIConfDir       = "/etc/cni/net.d"
 	ContainerdSocket = "/run/containerd/containerd.sock"
 	KataDir          = "/opt/kata"
-	KataShim         = KataDir + "/bin/containerd-shim-kata-v2"
+	// NvidiaRuntime is where the NVIDIA Container Toolkit's packages (and
+	// the GPU operator) put the runtime an nvidia handler runs.
+	NvidiaRuntime = "/usr/bin/nvidia-container-runtime"
+	KataShim      = KataDir + "/bin/containerd-shim-kata-v2"
 )
 
 // The rest of kata's static release: the Rust runtime's (runtime-rs) shim,

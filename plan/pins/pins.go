@@ -19,6 +19,7 @@ var table string
 const (
 	Containerd = "containerd"
 	Runc       = "runc"
+	Crun       = "crun"
 	CNI        = "cni"
 	Crictl     = "crictl"
 	Kata       = "kata"
@@ -120,6 +121,9 @@ func (t *Table) UpstreamURL(component, version, arch string) string {
 		return fmt.Sprintf("https://github.com/containerd/containerd/releases/download/v%s/containerd-%s-linux-%s.tar.gz", v, v, arch)
 	case Runc:
 		return fmt.Sprintf("https://github.com/opencontainers/runc/releases/download/v%s/runc.%s", v, arch)
+	case Crun:
+		// A static binary; crun's tags have no leading v.
+		return fmt.Sprintf("https://github.com/containers/crun/releases/download/%s/crun-%s-linux-%s", v, v, arch)
 	case CNI:
 		return fmt.Sprintf("https://github.com/containernetworking/plugins/releases/download/v%s/cni-plugins-linux-%s-v%s.tgz", v, arch, v)
 	case Crictl:

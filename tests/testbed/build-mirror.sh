@@ -18,6 +18,7 @@ ARCH=amd64
 
 CONTAINERD_VERSIONS=(2.3.4 1.7.30)
 RUNC_VERSION=1.4.3
+CRUN_VERSION=1.21
 CNI_VERSION=1.9.1
 CRICTL_VERSION=1.37.0
 KATA_VERSION=3.32.0
@@ -119,6 +120,28 @@ build_runc_source() { # OUT VERSION
   # The version comes from runc's embedded VERSION file.
   (cd "$work" && CGO_ENABLED=1 GOBIN="$out" go install -trimpath -ldflags "-s -w -X main.gitCommit=testbed" \
     "github.com/opencontainers/runc@v$2")
+}
+
+# crun: its release binaries cannot be downloaded here, and Debian 12's crun (1.8.1) takes
+# only OCI specs of version 1.0 ("unknown version specified" for containerd 2.x's 1.3.0).
+# So crun is built from the source of Debian 13's package (the upstream release tarball)
+# against bookworm's libraries, which the VM image carries, and published in crun's
+# release layout. apt gets the source with its own lists: the host's sources stay as
+# they are.
+build_crun_source() { # OUT VERSION
+  local d
+  d=$(mktemp -d "$work/crun.XXXXXX")
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/src"
+  echo "deb-src http://deb.debian.org/debian trixie main" >"$d/sources.list"
+  local apt=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
+  apt-get -qq "${apt[@]}" update
+  # Only the upstream tarball is needed; the Debian packaging may be missing.
+  (cd "$d/src" && apt-get -qq "${apt[@]}" source --download-only crun >/dev/null 2>&1) || true
+  [ -f "$d/src/crun_$2.orig.tar.gz" ] || { log "no crun_$2.orig.tar.gz in Debian's crun source"; return 1; }
+  tar -xzf "$d/src/crun_$2.orig.tar.gz" -C "$d/src"
+  (cd "$d/src/crun-$2" && ./configure -q --disable-criu >/dev/null && make -s -j2 git-version.h crun >/dev/null 2>&1)
+  install -m 0755 "$d/src/crun-$2/crun" "$1/crun"
 }
 
 build_runc_debian() { # OUT
@@ -274,6 +297,10 @@ else
   fi
 fi
 
+# Without crun the rest of the test bed still works; the tests that want it say it lacks.
+cached "crun $CRUN_VERSION" "$BIN/crun-$CRUN_VERSION" build_crun_source "$CRUN_VERSION" ||
+  log "crun $CRUN_VERSION did not build: the mirror has no crun"
+
 cached "cni plugins $CNI_VERSION" "$BIN/cni-$CNI_VERSION" build_cni "$CNI_VERSION"
 cached "crictl $CRICTL_VERSION" "$BIN/crictl-$CRICTL_VERSION" build_crictl "$CRICTL_VERSION"
 cached "kata shim $KATA_VERSION" "$BIN/kata-$KATA_VERSION" build_kata_shim "$KATA_VERSION"
@@ -286,6 +313,10 @@ for v in "${CONTAINERD_VERSIONS[@]}"; do
 done
 artifact["runc $runc_version"]=github.com/opencontainers/runc/releases/download/v$runc_version/runc.$ARCH
 publish "$MIRROR/${artifact["runc $runc_version"]}" cp "$BIN/runc-$runc_version/runc"
+if [ -d "$BIN/crun-$CRUN_VERSION" ]; then
+  artifact["crun $CRUN_VERSION"]=github.com/containers/crun/releases/download/$CRUN_VERSION/crun-$CRUN_VERSION-linux-$ARCH
+  publish "$MIRROR/${artifact["crun $CRUN_VERSION"]}" cp "$BIN/crun-$CRUN_VERSION/crun"
+fi
 artifact["cni $CNI_VERSION"]=github.com/containernetworking/plugins/releases/download/v$CNI_VERSION/cni-plugins-linux-$ARCH-v$CNI_VERSION.tgz
 publish "$MIRROR/${artifact["cni $CNI_VERSION"]}" pack_cni "$BIN/cni-$CNI_VERSION"
 artifact["crictl $CRICTL_VERSION"]=github.com/kubernetes-sigs/cri-tools/releases/download/v$CRICTL_VERSION/crictl-v$CRICTL_VERSION-linux-$ARCH.tar.gz

@@ -8,9 +8,11 @@ set -euo pipefail
 # archive; gcc + libc6-dev: runc needs cgo; util-linux: nsenter. The real tools nodeup's
 # output is checked with: cloud-init (cloud-init schema), packer (packer validate),
 # lintian (the .deb), rpm (rpm -qpl on the .rpm). The fleet test's controller:
-# ansible-core (ansible-playbook) and openssh-client (its SSH connection).
+# ansible-core (ansible-playbook) and openssh-client (its SSH connection). make,
+# pkg-config and the -dev packages build crun.
 packages=(debootstrap systemd-container zstd gcc libc6-dev util-linux ca-certificates
-  cloud-init packer lintian rpm ansible-core openssh-client)
+  cloud-init packer lintian rpm ansible-core openssh-client
+  make pkg-config libyajl-dev libseccomp-dev libcap-dev libsystemd-dev)
 
 # One dpkg-query for all of them: a warm run is a single cheap call.
 mapfile -t missing < <(

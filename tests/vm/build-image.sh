@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the cached VM image the VM tests boot: $CACHE/vm/bookworm/{disk.img,vmlinuz,initrd.img}.
+# Builds the cached VM image the VM tests boot: $CACHE/vm/bookworm-2/{disk.img,vmlinuz,initrd.img}.
 # It is the test bed's Debian bookworm rootfs (tests/testbed/build-rootfs.sh) plus Debian's
 # cloud kernel, the tools a node needs to run pods (kmod, iptables), and nodeup-e2e.service:
 # at boot it mounts the input disk (LABEL=nodeup-in) read-only and the results disk
@@ -11,7 +11,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${NODEUP_TESTBED_CACHE:-/var/cache/nodeup-testbed}
-OUT=$CACHE/vm/bookworm
+# The image's revision is in its name (as in vm.go's CachedImage): a new one is built when
+# what the image holds changes, and no test boots an older one.
+OUT=$CACHE/vm/bookworm-2
 DISK_SIZE=4G
 
 log() { printf 'build-image: %s\n' "$*" >&2; }
@@ -31,12 +33,13 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 cp -a "$CACHE/rootfs-bookworm" "$root"
 
-# The kernel and what pods need, from the Debian archive the rootfs's apt already names.
+# The kernel and what pods need, from the Debian archive the rootfs's apt already names;
+# libyajl2 is the one library the test bed's crun (build-mirror.sh) links that the rootfs lacks.
 log "installing the cloud kernel into the image"
 systemd-nspawn -q -D "$root" --register=no --keep-unit --resolv-conf=replace-host sh -ec '
   export DEBIAN_FRONTEND=noninteractive
   apt-get -qq update
-  apt-get -qq install -y --no-install-recommends linux-image-cloud-amd64 initramfs-tools kmod iptables e2fsprogs procps >/dev/null
+  apt-get -qq install -y --no-install-recommends linux-image-cloud-amd64 initramfs-tools kmod iptables e2fsprogs procps libyajl2 >/dev/null
   apt-get -qq clean
   rm -rf /var/lib/apt/lists/*' >"$work/apt.log" 2>&1 || { tail -n 30 "$work/apt.log" >&2; exit 1; }
 

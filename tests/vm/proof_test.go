@@ -21,9 +21,10 @@ const proofTime = 30 * time.Minute
 // TestPodProofOnVM proves on a real kernel that a node nodeup installs runs a
 // pod, without the kubelet (which takes an hour to build here; TestPodsOnVM,
 // behind the vm build tag, has it): on a fresh VM, nodeup applies a profile
-// with containerd, runc with seccomp, the CNI plugins with a bridge network,
-// crictl and preloaded images, from the mirror on the input disk. Under the
-// systemd and then the cgroupfs driver, apply's verification runs a pod whose
+// with containerd, runc with seccomp, crun (a runc-shim handler with its
+// BinaryName), the CNI plugins with a bridge network, crictl and preloaded
+// images, from the mirror on the input disk. Under the systemd and then the
+// cgroupfs driver, apply's verification runs a pod per handler whose
 // image's command exits at once: the container ran and exited 0, the pod's
 // cgroup is the driver's under nodeup-verify, lo is up with a bridge address,
 // the pod is removed and nothing is left; verify --pod on its own then does
@@ -35,7 +36,7 @@ func TestPodProofOnVM(t *testing.T) {
 	work := t.TempDir()
 	in := newInput(t, here, repo, filepath.Join(work, "in"), "run-proof.sh", "proof.hcl")
 	in.file(t, filepath.Join(here, "testdata/bridge.conflist"), "bridge.conflist", 0o644)
-	in.artifacts(t, "containerd "+proofContainerd, "cni", "crictl")
+	in.artifacts(t, "containerd "+proofContainerd, "crun", "cni", "crictl")
 	in.seccompRunc(t)
 	in.images(t, repo, "registry.k8s.io/pause:3.10", "nodeup.test/exits:1")
 	in.writeVars(t, fmt.Sprintf("PHASES=%q\n", strings.Join(proofDrivers, " ")))
@@ -48,8 +49,10 @@ func proofChecks(drivers []string) []string {
 	for _, d := range drivers {
 		out = append(out, "apply-"+d)
 		out = append(out, podChecks("verify-pod", d)...)
+		out = append(out, podChecks("verify-pod-crun", d)...)
 		out = append(out, "verify-pod-alone-"+d)
 		out = append(out, podChecks("verify-pod-alone", d)...)
+		out = append(out, podChecks("verify-pod-alone-crun", d)...)
 		out = append(out, "plan-no-changes-"+d)
 	}
 	return out

@@ -29,7 +29,8 @@ type Image struct {
 
 // CachedImage is the image build-image.sh leaves in the cache.
 func CachedImage() Image {
-	d := filepath.Join(testbed.Cache(), "vm", "bookworm")
+	// The name carries the image's revision (build-image.sh's OUT).
+	d := filepath.Join(testbed.Cache(), "vm", "bookworm-2")
 	return Image{Disk: filepath.Join(d, "disk.img"), Kernel: filepath.Join(d, "vmlinuz"), Initrd: filepath.Join(d, "initrd.img")}
 }
 

@@ -44,34 +44,36 @@ exited_zero() {
   [ -n "$ev" ] && ! grep -q 'exit_status:' <<<"$ev"
 }
 
-# pod_line CHECK OUTPUT: nodeup's passing "pod runc CHECK" line of OUTPUT, without its "ok".
-pod_line() { sed -nE "s/^ok +(pod runc $1 .*)/\1/p" <<<"$2"; }
+# pod_line HANDLER CHECK OUTPUT: nodeup's passing "pod HANDLER CHECK" line of OUTPUT,
+# without its "ok".
+pod_line() { sed -nE "s/^ok +(pod $1 $2 .*)/\1/p" <<<"$3"; }
 
-# pod_checks NAME DRIVER OUTPUT: the checks of the pod a verification ran (OUTPUT is
-# nodeup's): its container ran the image's command, which exits at once, and it exited 0;
-# the pod ran in DRIVER's cgroup under nodeup-verify, with lo up and a bridge address; it
-# was removed, and no pod is left in the nodeup-verify namespace. Checks NAME-exits-DRIVER,
-# NAME-cgroup-DRIVER, NAME-network-DRIVER, NAME-cleanup-DRIVER, NAME-nothing-left-DRIVER.
+# pod_checks NAME DRIVER OUTPUT [HANDLER]: the checks of the pod a verification ran
+# through HANDLER (runc unless given; OUTPUT is nodeup's): its container ran the image's
+# command, which exits at once, and it exited 0; the pod ran in DRIVER's cgroup under
+# nodeup-verify, with lo up and a bridge address; it was removed, and no pod is left in the
+# nodeup-verify namespace. Checks NAME-exits-DRIVER, NAME-cgroup-DRIVER,
+# NAME-network-DRIVER, NAME-cleanup-DRIVER, NAME-nothing-left-DRIVER.
 pod_checks() {
-  local name=$1 driver=$2 out=$3 cg line cid ev
+  local name=$1 driver=$2 out=$3 h=${4:-runc} cg line cid ev
   cg=$(verify_cgroup "$driver")
   # nodeup says the container ran its command and exited 0 when containerd had seen the
   # exit when asked; when asked first, containerd still says running (pid N), and its
   # journal then has the exit, whose status must be 0.
-  line=$(pod_line container "$out")
+  line=$(pod_line "$h" container "$out")
   cid=$(awk '{ print $4 }' <<<"$line")
   if grep -Eq ' ran its command and exited 0$' <<<"$line"; then
     check "$name-exits-$driver" ok "$line"
   elif [ -n "$cid" ] && grep -Eq ' running \(pid [0-9]+\)$' <<<"$line" && ev=$(exited_zero "$cid"); then
     check "$name-exits-$driver" ok "$line; containerd: ${ev#*msg=}"
   else
-    check "$name-exits-$driver" FAIL "${line:-no ok pod runc container line}${ev:+; containerd: $ev}"
+    check "$name-exits-$driver" FAIL "${line:-no ok pod $h container line}${ev:+; containerd: $ev}"
   fi
-  line=$(pod_line cgroup "$out")
-  check "$name-cgroup-$driver" "$(okif grep -Eq "^pod runc cgroup +$cg" <<<"$line")" "$line"
-  line=$(pod_line network "$out")
-  check "$name-network-$driver" "$(okif grep -Eq '^pod runc network +lo up, pod IP 10\.244\.' <<<"$line")" "$line"
-  line=$(pod_line cleanup "$out")
+  line=$(pod_line "$h" cgroup "$out")
+  check "$name-cgroup-$driver" "$(okif grep -Eq "^pod $h cgroup +$cg" <<<"$line")" "$line"
+  line=$(pod_line "$h" network "$out")
+  check "$name-network-$driver" "$(okif grep -Eq "^pod $h network +lo up, pod IP 10\\.244\\." <<<"$line")" "$line"
+  line=$(pod_line "$h" cleanup "$out")
   check "$name-cleanup-$driver" "$(okif [ -n "$line" ])" "$line"
   check "$name-nothing-left-$driver" "$(okif [ -z "$(crictl pods --namespace nodeup-verify -q 2>/dev/null)" ])"
 }

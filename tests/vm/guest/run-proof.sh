@@ -1,9 +1,10 @@
 #!/bin/bash
 # The pod proof without a kubelet, run inside the VM from the input disk (as run.sh): for
 # each cgroup driver in PHASES (systemd, then cgroupfs), `nodeup apply` installs
-# containerd, runc, the CNI plugins with a bridge network, crictl and the preloaded images,
-# and its verification runs a pod through the CRI; `nodeup verify --pod` on its own then
-# runs it again; and a plan afterwards changes nothing.
+# containerd, runc, crun, the CNI plugins with a bridge network, crictl and the preloaded
+# images, and its verification runs a pod through the CRI per handler (runc, crun);
+# `nodeup verify --pod` on its own then runs them again; and a plan afterwards changes
+# nothing.
 #
 # Every check prints one "CHECK <name>: ok|FAIL <detail>" line; the harness reads them.
 set -u
@@ -22,6 +23,7 @@ for driver in $PHASES; do
   echo "$out"
   check "apply-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
   pod_checks verify-pod "$driver" "$out"
+  pod_checks verify-pod-crun "$driver" "$out" crun
 
   section "nodeup verify --pod ($driver)"
   # shellcheck disable=SC2046
@@ -30,6 +32,7 @@ for driver in $PHASES; do
   echo "$out"
   check "verify-pod-alone-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
   pod_checks verify-pod-alone "$driver" "$out"
+  pod_checks verify-pod-alone-crun "$driver" "$out" crun
 
   section "nodeup plan after the apply ($driver)"
   # shellcheck disable=SC2046

@@ -1,7 +1,7 @@
-# The pod proof's node (TestPodProofOnVM): containerd, runc, the CNI plugins with a bridge
-# network, crictl and the sandbox and verification images preloaded, all from the mirror
-# on the test's input disk (no network); no kubelet. The verification runs a pod from an
-# image whose default command exits at once. The cgroup driver is a variable so the same
+# The pod proof's node (TestPodProofOnVM): containerd, runc, crun, the CNI plugins with a
+# bridge network, crictl and the sandbox and verification images preloaded, all from the
+# mirror on the test's input disk (no network); no kubelet. The verification runs a pod per
+# runtime handler (runc, crun) from an image whose default command exits at once. The cgroup driver is a variable so the same
 # profile runs under both drivers.
 variable "mirror_url" { default = "file:///mnt/in/mirror" }
 variable "cgroup_driver" { default = "systemd" }
@@ -9,6 +9,8 @@ variable "containerd_version" {}
 variable "containerd_sha256" {}
 variable "runc_version" {}
 variable "runc_sha256" {}
+variable "crun_version" {}
+variable "crun_sha256" {}
 variable "cni_version" {}
 variable "cni_sha256" {}
 variable "crictl_version" {}
@@ -35,6 +37,18 @@ runc {
   version = var.runc_version
   sha256  = var.runc_sha256
 }
+
+crun {
+  version = var.crun_version
+  sha256  = var.crun_sha256
+}
+
+runtime "runc" {
+  type    = "runc"
+  default = true
+}
+
+runtime "crun" { type = "crun" }
 
 cni {
   version  = var.cni_version

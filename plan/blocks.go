@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,7 +23,8 @@ const (
 	DefaultVerifyWait   = 60 * time.Second
 )
 
-// DefaultKernelModules and DefaultSysctl are the kubeadm prerequisites.
+// DefaultKernelModules and DefaultSysctl are the kubeadm prerequisites: a
+// profile's node.kernel_modules and node.sysctl add to them (mergeNode).
 func DefaultKernelModules() []string { return []string{"overlay", "br_netfilter"} }
 
 func DefaultSysctl() map[string]string {
@@ -60,10 +62,43 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		if a.str("os", &n.OS) {
 			n.OSRange = *a.rangeOf("os")
 		}
-		a.strList("kernel_modules", &n.KernelModules)
-		a.strMap("sysctl", &n.Sysctl)
+		var modules []string
+		if a.strList("kernel_modules", &modules) {
+			n.KernelModules = addModules(n.KernelModules, modules)
+		}
+		var sysctl map[string]string
+		if a.strMap("sysctl", &sysctl) {
+			n.Sysctl = addSysctls(n.Sysctl, sysctl)
+		}
 	}
 	p.Node = n
+}
+
+// addModules is the default modules, then the profile's others in order.
+// An empty list is the profile's way to load none: a node that must leave
+// the host's kernel alone.
+func addModules(defaults, given []string) []string {
+	if len(given) == 0 {
+		return []string{}
+	}
+	out := slices.Clone(defaults)
+	for _, m := range given {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// addSysctls is the defaults with the profile's keys added; a default key
+// the profile sets takes the profile's value. An empty map sets none.
+func addSysctls(defaults, given map[string]string) map[string]string {
+	if len(given) == 0 {
+		return map[string]string{}
+	}
+	out := maps.Clone(defaults)
+	maps.Copy(out, given)
+	return out
 }
 
 var mirrorSchema = &hcl.BodySchema{Attributes: attrSchema("urls", "upstream")}

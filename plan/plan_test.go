@@ -417,3 +417,22 @@ kubelet {
 		}
 	}
 }
+
+// TestNodeKernelSettingsNone: an empty kernel_modules list and an empty
+// sysctl map ask for none, not for the defaults: a node sharing its host's
+// kernel changes nothing there.
+func TestNodeKernelSettingsNone(t *testing.T) {
+	g := buildText(t, `
+node {
+  kernel_modules = []
+  sysctl         = {}
+}
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+`)
+	for _, id := range []string{steps.SysctlID("net.ipv4.ip_forward"), "module:overlay", "module:br_netfilter"} {
+		if g.Has(id) {
+			t.Errorf("graph has %s for a node that asks for no kernel settings", id)
+		}
+	}
+}

@@ -276,7 +276,7 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "client_ca_file")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
@@ -295,6 +295,7 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	if !a.str("kubeconfig", &k.Kubeconfig) && k.Mode == profile.KubeletKubeconfig {
 		k.Kubeconfig = paths.KubeletKubeconfig
 	}
+	a.str("client_ca_file", &k.ClientCAFile)
 	a.object("config", &k.Config, k.ConfigRanges)
 	if a.strList("flags", &k.Flags) {
 		// Each flag's own place, when the list is written out.

@@ -218,8 +218,13 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 			"kubelet.mode is %q; use \"kubeadm\" (join a cluster with kubeadm, the default), \"standalone\" (static pods, no API server) or \"kubeconfig\" (a kubeconfig the node is given).", k.Mode)
 		return
 	}
+	if l.written("kubelet.client_ca_file") && k.Mode != profile.KubeletKubeconfig {
+		l.errorf(l.at("kubelet.client_ca_file", k.DeclRange), "client_ca_file without mode = \"kubeconfig\"",
+			"kubelet.client_ca_file is used by kubelet.mode = \"kubeconfig\" only; the %s mode does not read it. Set mode = \"kubeconfig\" or remove client_ca_file.", k.Mode)
+	}
 	if k.Mode == profile.KubeletKubeconfig {
 		l.absPath(k.Kubeconfig, "kubelet.kubeconfig", k.DeclRange)
+		l.validateClientCA(p, modeAt)
 	}
 	if k.Mode != profile.KubeletStandalone {
 		return
@@ -246,6 +251,23 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 	if !k.Start {
 		l.warnf(modeAt, "Standalone kubelet not started",
 			"No kubeadm join will start a standalone kubelet; set kubelet.start = true to have nodeup start it.")
+	}
+}
+
+// validateClientCA: a kubelet given a kubeconfig serves its API to the API
+// server, whose client certificate it checks against a CA it must be told.
+func (l *loader) validateClientCA(p *profile.Profile, modeAt *hcl.Range) {
+	k := p.Kubelet
+	inConfig, _ := templates.Lookup(k.Config, "authentication", "x509", "clientCAFile").(string)
+	switch {
+	case k.ClientCAFile == "" && inConfig == "":
+		l.errorf(modeAt, "kubeconfig mode without a client CA",
+			"A kubelet given a kubeconfig checks the API server's client certificate against the cluster's CA; set kubelet.client_ca_file to that CA's file on the node, such as \"/etc/kubernetes/pki/ca.crt\".")
+	case k.ClientCAFile != "" && inConfig != "" && inConfig != k.ClientCAFile:
+		l.errorf(l.configKeyAt(p, "authentication"), "Two client CAs",
+			"kubelet.config sets authentication.x509.clientCAFile = %q and kubelet.client_ca_file is %q; keep kubelet.client_ca_file only.", inConfig, k.ClientCAFile)
+	case k.ClientCAFile != "":
+		l.absPath(k.ClientCAFile, "kubelet.client_ca_file", k.DeclRange)
 	}
 }
 

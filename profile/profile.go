@@ -245,6 +245,9 @@ type Kubelet struct {
 	Mode string
 	// Kubeconfig is the node path of the kubeconfig of KubeletKubeconfig.
 	Kubeconfig string
+	// ClientCAFile is the node path of the CA the kubelet of
+	// KubeletKubeconfig checks client certificates with (the API server's).
+	ClientCAFile string
 	// Config holds KubeletConfiguration fields by their JSON names.
 	Config map[string]any
 	// ConfigRanges maps a top-level Config key to where it was written.
@@ -328,6 +331,29 @@ func (p *Profile) RuntimeEndpoint() string {
 		return WindowsEndpoint
 	}
 	return "unix://" + p.Containerd.Socket
+}
+
+// RuntimeLabelPrefix starts the node label that says a node has a runtime
+// handler: RuntimeLabel.
+const RuntimeLabelPrefix = "runtime.nodeup.io/"
+
+// RuntimeLabel is the node label, key and value, that a RuntimeClass of a
+// handler not every node has selects: runtime.nodeup.io/kata-qemu=true.
+func RuntimeLabel(handler string) (key, value string) {
+	return RuntimeLabelPrefix + handler, "true"
+}
+
+// RuntimeLabels are the labels of the node's handlers that are not the
+// default one, which every node has, in declaration order, as key=value.
+func (p *Profile) RuntimeLabels() []string {
+	var out []string
+	for _, r := range p.Runtimes {
+		if !r.Default {
+			k, v := RuntimeLabel(r.Name)
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 // DefaultRuntime returns the runtime marked default (validation ensures one).

@@ -158,9 +158,37 @@ func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfigurat
 		cfg.CgroupDriver = p.Node.CgroupDriver
 	}
 	cfg.ContainerRuntimeEndpoint = p.RuntimeEndpoint()
+	modeDefaults(p, cfg)
 	cfg.Kind = kubeletConfigKind
 	cfg.APIVersion = kubeletConfigAPIVersion
 	return cfg, nil
+}
+
+// StandaloneAddress is where a standalone kubelet serves its API unless
+// kubelet.config sets address: it authorizes every request (no API server
+// to ask), so only the node itself may reach it.
+const StandaloneAddress = "127.0.0.1"
+
+// modeDefaults sets what kubelet.mode implies and kubelet.config left out:
+// a standalone kubelet listens on StandaloneAddress; a kubelet given a
+// kubeconfig checks client certificates against kubelet.client_ca_file and
+// renews its own certificate.
+func modeDefaults(p *profile.Profile, cfg *kubeletv1beta1.KubeletConfiguration) {
+	_, setAddress := p.Kubelet.Config["address"]
+	_, setRotate := p.Kubelet.Config["rotateCertificates"]
+	switch p.Kubelet.Mode {
+	case profile.KubeletStandalone:
+		if !setAddress {
+			cfg.Address = StandaloneAddress
+		}
+	case profile.KubeletKubeconfig:
+		if cfg.Authentication.X509.ClientCAFile == "" {
+			cfg.Authentication.X509.ClientCAFile = p.Kubelet.ClientCAFile
+		}
+		if !setRotate {
+			cfg.RotateCertificates = true
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

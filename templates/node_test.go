@@ -209,6 +209,8 @@ func TestKubeletDropIn(t *testing.T) {
 	got := unitOptions(t, out)["Service.ExecStart"]
 	want := []string{"", "/usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf" +
 		" --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml" +
+		// The label of the kata handler its RuntimeClass selects, then the profile's flags.
+		" --node-labels=runtime.nodeup.io/kata-qemu=true" +
 		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$ $KUBELET_KUBEADM_ARGS`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ExecStart:\n got %q\nwant %q", got, want)

@@ -87,6 +87,11 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		args = append(args, "--bootstrap-kubeconfig="+paths.KubeletBootstrapConfig, "--kubeconfig="+paths.KubeletKubeconfig)
 	}
 	args = append(args, "--config="+paths.KubeletConfig)
+	// The labels the RuntimeClasses of its other handlers select; a
+	// --node-labels of kubelet.flags adds to them (the kubelet merges).
+	if labels := p.RuntimeLabels(); len(labels) > 0 {
+		args = append(args, "--node-labels="+strings.Join(labels, ","))
+	}
 	args = append(args, p.Kubelet.Flags...)
 	quoted := make([]string, len(args))
 	for i, a := range args {

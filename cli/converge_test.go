@@ -33,7 +33,7 @@ import (
 const secret = `s3cr3t&<boot"strap>$x%y`
 
 // secretInUnit is the secret as the kubelet drop-in holds it.
-const secretInUnit = `"--bootstrap-token=s3cr3t&<boot\"strap>$$x%%y"`
+const secretInUnit = `"--hostname-override=s3cr3t&<boot\"strap>$$x%%y"`
 
 // testProfile writes a profile whose artifacts are small archives built
 // here and served by a test mirror, and returns its path.
@@ -101,7 +101,7 @@ runtime "runc" {
 kubelet {
   version = "1.34.11"
   %s
-  flags   = ["--node-labels=role=worker", "--bootstrap-token=${var.bootstrap_token}"]
+  flags   = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }
 `, srv.URL,
 		put("containerd.tar.gz", tarGz(t, map[string]string{"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr"})),

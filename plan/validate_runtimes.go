@@ -162,12 +162,24 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 			l.errorf(l.flagAt(p, i), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
 		}
 	}
+	conflicting := map[int]bool{}
 	for _, err := range templates.KubeletFlagConflicts(p) {
 		var fc *templates.FlagConflictError
 		if errors.As(err, &fc) {
+			conflicting[fc.Index] = true
 			l.errorf(l.flagAt(p, fc.Index), "Conflicting kubelet flag",
 				"kubelet.flags has %q, which overrides %s: the kubelet would disagree with the configuration nodeup renders. %s.",
 				k.Flags[fc.Index], fc.Owner, upperFirst(fc.Fix))
+		}
+	}
+	unknown, deprecated := templates.KubeletFlagErrors(k.Flags)
+	for _, err := range unknown {
+		uf := err.(*templates.UnknownFlagError)
+		l.errorf(l.flagAt(p, uf.Index), "Unknown kubelet flag", "%s; the kubelet would not start.", upperFirst(uf.Error()))
+	}
+	for _, err := range deprecated {
+		if df := err.(*templates.DeprecatedFlagError); !conflicting[df.Index] {
+			l.warnf(l.flagAt(p, df.Index), "Deprecated kubelet flag", "%s.", upperFirst(df.Error()))
 		}
 	}
 	// The kubelet reads static pods from there and nodeup creates it: a

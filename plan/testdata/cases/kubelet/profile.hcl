@@ -19,5 +19,5 @@ kubelet {
     evictionHard  = { "memory.available" = "200Mi" }
     failSwapOn    = false
   }
-  flags = ["--node-labels=role=worker", "--token=${var.bootstrap_token}"]
+  flags = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }

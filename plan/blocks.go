@@ -298,6 +298,9 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	a.str("client_ca_file", &k.ClientCAFile)
 	a.object("config", &k.Config, k.ConfigRanges)
 	if a.strList("flags", &k.Flags) {
+		for _, f := range k.Flags {
+			k.SecretFlags = append(k.SecretFlags, l.holdsSensitive(f))
+		}
 		// Each flag's own place, when the list is written out.
 		if exprs, diags := hcl.ExprList(a.m["flags"].Expr); !diags.HasErrors() && len(exprs) == len(k.Flags) {
 			for _, e := range exprs {

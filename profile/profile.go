@@ -253,6 +253,9 @@ type Kubelet struct {
 	// ConfigRanges maps a top-level Config key to where it was written.
 	ConfigRanges map[string]hcl.Range
 	Flags        []string
+	// SecretFlags says, for each of Flags, whether it holds a sensitive
+	// value: the drop-in then reads it from a 0600 environment file.
+	SecretFlags []bool
 	// FlagRanges are where each of Flags was written, when the list was
 	// written element by element (else nil).
 	FlagRanges []hcl.Range

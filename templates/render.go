@@ -70,6 +70,10 @@ func Render(p *profile.Profile) ([]File, error) {
 				r.add(paths.KubeletUnit)(KubeletUnit(p))
 			}
 			r.add(paths.KubeletDropIn)(KubeletDropIn(p))
+			if HasSecretFlags(p) {
+				f, err := KubeletSecretFlagsEnv(p)
+				r.addAll(paths.KubeletSecretFlags)([]File{f}, err)
+			}
 		}
 		if p.CNI != nil {
 			for _, n := range p.CNI.Networks {

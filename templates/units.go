@@ -92,17 +92,32 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	if labels := p.RuntimeLabels(); len(labels) > 0 {
 		args = append(args, "--node-labels="+strings.Join(labels, ","))
 	}
-	args = append(args, p.Kubelet.Flags...)
-	quoted := make([]string, len(args))
-	for i, a := range args {
+	quoted := make([]string, 0, len(args)+len(p.Kubelet.Flags))
+	for _, a := range args {
 		q, err := execQuote(a)
 		if err != nil {
 			return nil, fmt.Errorf("kubelet flag %q: %w", a, err)
 		}
-		quoted[i] = q
+		quoted = append(quoted, q)
+	}
+	var opts []*unit.UnitOption
+	// A flag with a sensitive value stays out of the unit, which anyone
+	// reads: the drop-in names its variable in KubeletSecretFlagsEnv.
+	for i, f := range p.Kubelet.Flags {
+		if secretFlag(p, i) {
+			quoted = append(quoted, "${"+secretFlagVar(i)+"}")
+			continue
+		}
+		q, err := execQuote(f)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet flag %q: %w", f, err)
+		}
+		quoted = append(quoted, q)
+	}
+	if HasSecretFlags(p) {
+		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", paths.KubeletSecretFlags))
 	}
 	exec := strings.Join(quoted, " ")
-	var opts []*unit.UnitOption
 	if p.Kubelet.Mode == profile.KubeletKubeadm || p.Kubelet.Mode == "" {
 		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags))
 		exec += " $KUBELET_KUBEADM_ARGS"
@@ -112,6 +127,41 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		unit.NewUnitOption("Service", "ExecStart", ""),
 		unit.NewUnitOption("Service", "ExecStart", exec))
 	return serializeUnit(opts)
+}
+
+func secretFlag(p *profile.Profile, i int) bool {
+	return i < len(p.Kubelet.SecretFlags) && p.Kubelet.SecretFlags[i]
+}
+
+func secretFlagVar(i int) string { return fmt.Sprintf("NODEUP_KUBELET_FLAG_%d", i) }
+
+// HasSecretFlags reports whether a kubelet.flags entry holds a sensitive
+// value, so KubeletSecretFlagsEnv is written.
+func HasSecretFlags(p *profile.Profile) bool {
+	for i := range p.Kubelet.Flags {
+		if secretFlag(p, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// KubeletSecretFlagsEnv renders paths.KubeletSecretFlags, mode 0600: one
+// variable per kubelet.flags entry holding a sensitive value, which the
+// drop-in's ExecStart passes as one argument (${VAR}).
+func KubeletSecretFlagsEnv(p *profile.Profile) (File, error) {
+	var b strings.Builder
+	b.WriteString("# " + header + "\n")
+	for i, f := range p.Kubelet.Flags {
+		if !secretFlag(p, i) {
+			continue
+		}
+		if strings.ContainsAny(f, "\n\r") {
+			return File{}, fmt.Errorf("kubelet flag %d: a newline cannot be passed in an environment file", i)
+		}
+		fmt.Fprintf(&b, "%s=\"%s\"\n", secretFlagVar(i), EscapeQuoted(f))
+	}
+	return File{Path: paths.KubeletSecretFlags, Mode: 0o600, Content: []byte(b.String())}, nil
 }
 
 // InstallsKubelet reports whether nodeup installs the kubelet binary (its

@@ -57,6 +57,9 @@ const (
 	CrictlConfig     = "/etc/crictl.yaml"
 	ModulesLoad      = ModulesLoadDir + "/nodeup.conf"
 	Sysctl           = SysctlDir + "/99-nodeup.conf"
+	// KubeletSecretFlags holds the kubelet flags that carry a sensitive
+	// value (0600), which the drop-in reads as an EnvironmentFile.
+	KubeletSecretFlags = ConfigDir + "/kubelet-flags.env"
 )
 
 // Where the kernel's settings are read from at boot.

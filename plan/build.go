@@ -249,7 +249,7 @@ func (b *builder) units() {
 	kubeletFile := paths.KubeletUnit
 	var kfiles []string
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) || id == steps.FileID(paths.KubeletSecretFlags) {
+		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(p.Layout().KubeletConfig) || id == steps.FileID(paths.KubeletSecretFlags) {
 			kfiles = append(kfiles, id)
 		}
 	}

@@ -410,7 +410,7 @@ kubelet {
   }
 }
 `)
-	cfg := string(g.Step("file:/var/lib/kubelet/config.yaml").Action.(*steps.File).Content)
+	cfg := string(g.Step("file:" + paths.KubeletConfigDropIn).Action.(*steps.File).Content)
 	for _, want := range []string{"idsPerPod: 65536", "maxContainerRestartPeriod: 2m0s"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("kubelet config lacks %q:\n%s", want, cfg)
@@ -434,5 +434,24 @@ runc { version = "1.4.3" }
 		if g.Has(id) {
 			t.Errorf("graph has %s for a node that asks for no kernel settings", id)
 		}
+	}
+}
+
+// TestKubeadmCustomSocket: kubeadm looks for containerd at its default
+// socket; another one is a warning that says what to pass kubeadm.
+func TestKubeadmCustomSocket(t *testing.T) {
+	_, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd {
+  version = "2.3.4"
+  socket  = "/run/cri/containerd.sock"
+}
+runc { version = "1.4.3" }
+kubelet { version = "1.34.11" }
+`), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	if text := diagText(diags); !strings.Contains(text, "pass --cri-socket unix:///run/cri/containerd.sock to kubeadm init and kubeadm join") {
+		t.Errorf("no --cri-socket warning:\n%s", text)
 	}
 }

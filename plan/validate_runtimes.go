@@ -238,6 +238,9 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 		l.absPath(k.Kubeconfig, "kubelet.kubeconfig", k.DeclRange)
 		l.validateClientCA(p, modeAt)
 	}
+	if k.KubeadmMode() {
+		l.validateKubeadmMode(p, modeAt)
+	}
 	if k.Mode != profile.KubeletStandalone {
 		return
 	}
@@ -263,6 +266,28 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 	if !k.Start {
 		l.warnf(modeAt, "Standalone kubelet not started",
 			"No kubeadm join will start a standalone kubelet; set kubelet.start = true to have nodeup start it.")
+	}
+}
+
+// kubeletConfigDirSince is the first kubelet release whose drop-in
+// directory (--config-dir) is on by default (beta; GA in 1.35).
+const kubeletConfigDirSince = "1.30.0"
+
+// validateKubeadmMode: kubeadm owns the kubelet's config file, so nodeup's
+// settings reach the kubelet through its drop-in directory, and kubeadm
+// itself must find containerd.
+func (l *loader) validateKubeadmMode(p *profile.Profile, modeAt *hcl.Range) {
+	k := p.Kubelet
+	if k.Version != "" && profile.CompareVersions(k.Version, kubeletConfigDirSince) < 0 {
+		l.errorf(l.at("kubelet.version", k.DeclRange), "kubelet too old for kubeadm mode",
+			"With kubelet.mode = \"kubeadm\" nodeup leaves kubeadm's %s alone and passes its settings in %s (--config-dir), which kubelet %s does not read by default; use kubelet 1.30 or later.",
+			paths.KubeletConfig, paths.KubeletConfigDropIn, k.Version)
+	}
+	if p.Node.OS == profile.OSLinux && p.Containerd.Socket != paths.ContainerdSocket {
+		at := l.at("containerd.socket", p.Containerd.DeclRange)
+		l.warnf(at, "kubeadm does not know this CRI socket",
+			"kubeadm looks for containerd at %s, not at %s: pass --cri-socket %s to kubeadm init and kubeadm join (or set nodeRegistration.criSocket in their configuration).",
+			paths.ContainerdSocket, p.Containerd.Socket, p.RuntimeEndpoint())
 	}
 }
 

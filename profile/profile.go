@@ -261,6 +261,10 @@ type Kubelet struct {
 	FlagRanges []hcl.Range
 }
 
+// KubeadmMode reports whether kubeadm sets the kubelet up (KubeletKubeadm,
+// the default): kubeadm then owns the kubelet's config file and kubeconfigs.
+func (k Kubelet) KubeadmMode() bool { return k.Mode == KubeletKubeadm || k.Mode == "" }
+
 // Image is an image block: an image archive (OCI layout or docker-archive
 // tar) imported into containerd's k8s.io namespace, for images a node needs
 // before any registry answers.
@@ -297,8 +301,10 @@ const WindowsEndpoint = "npipe://./pipe/containerd-containerd"
 type Layout struct {
 	ContainerdConfig   string
 	ContainerdCertsDir string
-	KubeletConfig      string
-	RuntimeClasses     string
+	// KubeletConfig is the KubeletConfiguration nodeup renders: the
+	// kubelet's config file, or in kubeadm mode a drop-in beside kubeadm's.
+	KubeletConfig  string
+	RuntimeClasses string
 }
 
 // Layout is the file layout of the profile's OS.
@@ -311,10 +317,15 @@ func (p *Profile) Layout() Layout {
 			RuntimeClasses:     paths.WindowsNodeupDir + "/runtimeclasses.yaml",
 		}
 	}
+	kubeletConfig := paths.KubeletConfig
+	if p.Kubelet.KubeadmMode() {
+		// kubeadm writes config.yaml: nodeup's settings go to a drop-in.
+		kubeletConfig = paths.KubeletConfigDropIn
+	}
 	return Layout{
 		ContainerdConfig:   paths.ContainerdConfig,
 		ContainerdCertsDir: paths.ContainerdCerts,
-		KubeletConfig:      paths.KubeletConfig,
+		KubeletConfig:      kubeletConfig,
 		RuntimeClasses:     paths.RuntimeClasses,
 	}
 }

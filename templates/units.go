@@ -68,25 +68,61 @@ func KubeletUnit(p *profile.Profile) ([]byte, error) {
 }
 
 // KubeletDropIn renders kubelet.service.d/10-nodeup.conf: an ExecStart
-// reset, then the kubelet with the flags of its mode, --config pointing at
-// the rendered KubeletConfiguration, and kubelet.flags in order.
-//
-// Joining with kubeadm (the default), the kubelet gets kubeadm's kubeconfig
-// flags (the bootstrap kubeconfig that kubeadm join writes, and the
-// kubeconfig the TLS bootstrap produces); `kubeadm join` writes node-specific
-// flags (--node-ip, ...) to kubeadm-flags.env, whose variable is appended
-// last, as kubeadm's own drop-in does. A standalone kubelet gets --config
-// alone; a kubelet given a kubeconfig gets --kubeconfig with its path.
+// reset, then the kubelet with the flags of its mode, and kubelet.flags in
+// order. Joining with kubeadm (the default) it is kubeadmDropIn. A
+// standalone kubelet gets --config (the rendered KubeletConfiguration)
+// alone; a kubelet given a kubeconfig gets --kubeconfig with its path too.
 func KubeletDropIn(p *profile.Profile) ([]byte, error) {
+	if p.Kubelet.KubeadmMode() {
+		return kubeadmDropIn(p)
+	}
 	args := []string{kubeletBin(p)}
-	switch p.Kubelet.Mode {
-	case profile.KubeletStandalone:
-	case profile.KubeletKubeconfig:
+	if p.Kubelet.Mode == profile.KubeletKubeconfig {
 		args = append(args, "--kubeconfig="+p.Kubelet.Kubeconfig)
-	default:
-		args = append(args, "--bootstrap-kubeconfig="+paths.KubeletBootstrapConfig, "--kubeconfig="+paths.KubeletKubeconfig)
 	}
 	args = append(args, "--config="+paths.KubeletConfig)
+	opts, exec, err := kubeletExec(p, args)
+	if err != nil {
+		return nil, err
+	}
+	return serializeUnit(append(opts,
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart", exec)))
+}
+
+// kubeadmDropIn is the drop-in of kubeadm mode, with the semantics of
+// kubeadm's own 10-kubeadm.conf, which it replaces: kubeadm's kubeconfigs
+// and config file, the flags kubeadm join writes (kubeadm-flags.env), the
+// package's KUBELET_EXTRA_ARGS, then nodeup's drop-in directory
+// (--config-dir, where KubeletConfigYAML goes), the runtime labels and
+// kubelet.flags last, so they win. nodeup owns no file kubeadm writes.
+func kubeadmDropIn(p *profile.Profile) ([]byte, error) {
+	opts := []*unit.UnitOption{
+		unit.NewUnitOption("Service", "Environment", `"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=`+paths.KubeletBootstrapConfig+` --kubeconfig=`+paths.KubeletKubeconfig+`"`),
+		unit.NewUnitOption("Service", "Environment", `"KUBELET_CONFIG_ARGS=--config=`+paths.KubeletConfig+`"`),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeletDefaults),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeletSysconfig),
+	}
+	bin, err := execQuote(kubeletBin(p))
+	if err != nil {
+		return nil, err
+	}
+	more, exec, err := kubeletExec(p, []string{"--config-dir=" + paths.KubeletConfigDir})
+	if err != nil {
+		return nil, err
+	}
+	exec = bin + " $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS " + exec
+	return serializeUnit(append(append(opts, more...),
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart", exec)))
+}
+
+// kubeletExec is the kubelet's command line from args on: args, the
+// labels of the node's runtimes, then kubelet.flags, each quoted for
+// systemd; a flag holding a sensitive value is named by its variable in
+// KubeletSecretFlagsEnv, whose EnvironmentFile option opts holds.
+func kubeletExec(p *profile.Profile, args []string) (opts []*unit.UnitOption, exec string, err error) {
 	// The labels the RuntimeClasses of its other handlers select; a
 	// --node-labels of kubelet.flags adds to them (the kubelet merges).
 	if labels := p.RuntimeLabels(); len(labels) > 0 {
@@ -96,11 +132,10 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 	for _, a := range args {
 		q, err := execQuote(a)
 		if err != nil {
-			return nil, fmt.Errorf("kubelet flag %q: %w", a, err)
+			return nil, "", fmt.Errorf("kubelet flag %q: %w", a, err)
 		}
 		quoted = append(quoted, q)
 	}
-	var opts []*unit.UnitOption
 	// A flag with a sensitive value stays out of the unit, which anyone
 	// reads: the drop-in names its variable in KubeletSecretFlagsEnv.
 	for i, f := range p.Kubelet.Flags {
@@ -110,23 +145,14 @@ func KubeletDropIn(p *profile.Profile) ([]byte, error) {
 		}
 		q, err := execQuote(f)
 		if err != nil {
-			return nil, fmt.Errorf("kubelet flag %q: %w", f, err)
+			return nil, "", fmt.Errorf("kubelet flag %q: %w", f, err)
 		}
 		quoted = append(quoted, q)
 	}
 	if HasSecretFlags(p) {
 		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", paths.KubeletSecretFlags))
 	}
-	exec := strings.Join(quoted, " ")
-	if p.Kubelet.Mode == profile.KubeletKubeadm || p.Kubelet.Mode == "" {
-		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags))
-		exec += " $KUBELET_KUBEADM_ARGS"
-	}
-	// An empty ExecStart= clears the unit's own before the drop-in sets one.
-	opts = append(opts,
-		unit.NewUnitOption("Service", "ExecStart", ""),
-		unit.NewUnitOption("Service", "ExecStart", exec))
-	return serializeUnit(opts)
+	return opts, strings.Join(quoted, " "), nil
 }
 
 func secretFlag(p *profile.Profile, i int) bool {

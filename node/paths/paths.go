@@ -53,6 +53,15 @@ const (
 	ContainerdCerts  = "/etc/containerd/certs.d"
 	KubeletConfig    = "/var/lib/kubelet/config.yaml"
 	KubeadmFlags     = "/var/lib/kubelet/kubeadm-flags.env"
+	// KubeletConfigDir is the kubelet's drop-in directory (--config-dir):
+	// its *.conf KubeletConfiguration documents override --config's file.
+	KubeletConfigDir = "/etc/kubernetes/kubelet.conf.d"
+	// KubeletConfigDropIn holds nodeup's kubelet settings in kubeadm mode,
+	// where kubeadm owns KubeletConfig.
+	KubeletConfigDropIn = KubeletConfigDir + "/50-nodeup.conf"
+	// The files kubelet packages read KUBELET_EXTRA_ARGS from (deb, rpm).
+	KubeletDefaults  = "/etc/default/kubelet"
+	KubeletSysconfig = "/etc/sysconfig/kubelet"
 	RuntimeClasses   = ConfigDir + "/runtimeclasses.yaml"
 	CrictlConfig     = "/etc/crictl.yaml"
 	ModulesLoad      = ModulesLoadDir + "/nodeup.conf"

@@ -188,6 +188,12 @@ func installs(p *profile.Profile) []install {
 	if templates.InstallsKubelet(p) {
 		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []archive.Placement{bin("", paths.Kubelet)}})
 	}
+	if p.Kubeadm != nil {
+		out = append(out, install{name: "kubeadm", component: p.Kubeadm, files: []archive.Placement{bin("", paths.Kubeadm)}})
+	}
+	if p.Kubectl != nil {
+		out = append(out, install{name: "kubectl", component: p.Kubectl, files: []archive.Placement{bin("", paths.Kubectl)}})
+	}
 	return out
 }
 

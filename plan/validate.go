@@ -181,6 +181,8 @@ func components(p *profile.Profile) *profileComponents {
 	if p.Kubelet.Declared {
 		add("kubelet", pins.Kubelet, &p.Kubelet.Component)
 	}
+	add("kubeadm", pins.Kubeadm, p.Kubeadm)
+	add("kubectl", pins.Kubectl, p.Kubectl)
 	return pc
 }
 

@@ -68,6 +68,8 @@ type Profile struct {
 	CNI        *CNI
 	Runtimes   []Runtime // in declaration order
 	Kubelet    Kubelet
+	Kubeadm    *Component // nil without a kubeadm block
+	Kubectl    *Component
 	Images     []Image // in declaration order
 	Verify     Verify
 

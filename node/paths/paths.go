@@ -19,6 +19,8 @@ const (
 	Ctr        = BinDir + "/ctr"
 	Runc       = SbinDir + "/runc"
 	Kubelet    = BinDir + "/kubelet"
+	Kubeadm    = BinDir + "/kubeadm"
+	Kubectl    = BinDir + "/kubectl"
 	Nodeup     = BinDir + "/nodeup"
 )
 

@@ -21,3 +21,5 @@ kubelet {
   }
   flags = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }
+kubeadm { version = "1.34.11" } # installed to /usr/local/bin, pinned like the kubelet
+kubectl { version = "1.34.11" }

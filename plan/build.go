@@ -188,11 +188,18 @@ func installs(p *profile.Profile) []install {
 	if templates.InstallsKubelet(p) {
 		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []archive.Placement{bin("", paths.Kubelet)}})
 	}
-	if p.Kubeadm != nil {
-		out = append(out, install{name: "kubeadm", component: p.Kubeadm, files: []archive.Placement{bin("", paths.Kubeadm)}})
-	}
-	if p.Kubectl != nil {
-		out = append(out, install{name: "kubectl", component: p.Kubectl, files: []archive.Placement{bin("", paths.Kubectl)}})
+	for _, k := range []struct {
+		name     string
+		c        *profile.Component
+		bin, pkg string
+	}{{"kubeadm", p.Kubeadm, paths.Kubeadm, paths.PackageKubeadm}, {"kubectl", p.Kubectl, paths.Kubectl, paths.PackageKubectl}} {
+		switch {
+		case k.c == nil:
+		case k.c.Source == profile.SourcePackage:
+			out = append(out, install{name: k.name, component: k.c, binaries: []string{k.pkg}})
+		default:
+			out = append(out, install{name: k.name, component: k.c, files: []archive.Placement{bin("", k.bin)}})
+		}
 	}
 	return out
 }

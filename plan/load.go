@@ -373,8 +373,8 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		p.Runtimes = []profile.Runtime{defaultRuntime(p)}
 	}
 	l.decodeKubelet(one["kubelet"], p)
-	p.Kubeadm = l.decodeComponent(one["kubeadm"], pins.Kubeadm, p.Node.Arch, false)
-	p.Kubectl = l.decodeComponent(one["kubectl"], pins.Kubectl, p.Node.Arch, false)
+	p.Kubeadm = l.decodeComponent(one["kubeadm"], pins.Kubeadm, p.Node.Arch, true)
+	p.Kubectl = l.decodeComponent(one["kubectl"], pins.Kubectl, p.Node.Arch, true)
 	if !l.sandboxImageSet {
 		p.Containerd.SandboxImage = SandboxImageFor(p.Containerd.Version, p.Kubelet.Version)
 	}

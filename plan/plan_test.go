@@ -455,3 +455,20 @@ kubelet { version = "1.34.11" }
 		t.Errorf("no --cri-socket warning:\n%s", text)
 	}
 }
+
+// TestKubeadmFromPackages: kubeadm and kubectl may come from Kubernetes'
+// packages, like runc from the distribution's: a package step, no download.
+func TestKubeadmFromPackages(t *testing.T) {
+	g := buildText(t, `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+kubeadm { source = "package" }
+kubectl { version = "1.36.4" }
+`)
+	if g.Has(steps.ArtifactID("kubeadm")) || !g.Has(steps.PackageID("kubeadm")) {
+		t.Errorf("kubeadm from packages: graph has no package step, or a download:\n%v", g.IDs())
+	}
+	if !g.Has(steps.ArtifactID("kubectl")) {
+		t.Errorf("kubectl 1.36.4: no download step:\n%v", g.IDs())
+	}
+}

@@ -247,8 +247,8 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			"The distribution's runc lands in "+paths.PackageRunc+"; containerd is pointed at it.")
 	}
 	for _, nc := range components(p).list() {
-		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc") {
-			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd and runc only.")
+		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc", "kubeadm", "kubectl") {
+			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd, runc, kubeadm and kubectl only.")
 		}
 	}
 }

@@ -30,6 +30,8 @@ const (
 	PackageCtr        = "/usr/bin/ctr"
 	PackageRunc       = "/usr/sbin/runc"
 	PackageKubelet    = "/usr/bin/kubelet"
+	PackageKubeadm    = "/usr/bin/kubeadm"
+	PackageKubectl    = "/usr/bin/kubectl"
 )
 
 // The CNI plugins and networks, containerd's socket, and kata's tree.

@@ -55,7 +55,7 @@ func TestRenderWritesTheFilesOfTheNode(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, p := range []string{"etc/containerd/config.toml", "etc/systemd/system/containerd.service", "var/lib/kubelet/config.yaml",
+	for _, p := range []string{"etc/containerd/config.toml", "etc/systemd/system/containerd.service", "etc/kubernetes/kubelet.conf.d/50-nodeup.conf",
 		"etc/crictl.yaml", "etc/modules-load.d/nodeup.conf", "etc/sysctl.d/99-nodeup.conf", "etc/nodeup/runtimeclasses.yaml"} {
 		b, err := os.ReadFile(filepath.Join(out, p))
 		if err != nil || len(b) == 0 {
@@ -107,16 +107,16 @@ func TestVersion(t *testing.T) {
 // or leads out of it, and "" or / is refused.
 func TestRenderWritesOnlyInsideOut(t *testing.T) {
 	out, outside := t.TempDir(), t.TempDir()
-	os.Symlink(outside, filepath.Join(out, "etc"))
-	os.MkdirAll(filepath.Join(out, "var/lib/kubelet"), 0o755)
-	os.Symlink(filepath.Join(outside, "victim"), filepath.Join(out, "var/lib/kubelet/config.yaml"))
+	os.MkdirAll(filepath.Join(out, "etc"), 0o755)
+	os.Symlink(outside, filepath.Join(out, "etc/containerd"))
+	os.Symlink(filepath.Join(outside, "victim"), filepath.Join(out, "etc/crictl.yaml"))
 	if code, _, errs := run(t, "render", "../profiles/kata.hcl", "--out", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	if es, _ := os.ReadDir(outside); len(es) != 0 {
 		t.Errorf("render wrote outside --out: %v", es)
 	}
-	if fi, err := os.Lstat(filepath.Join(out, "var/lib/kubelet/config.yaml")); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := os.Lstat(filepath.Join(out, "etc/crictl.yaml")); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("a link in a file's place was written through: %v %v", fi, err)
 	}
 	for _, dir := range []string{"", "/"} {

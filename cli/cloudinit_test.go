@@ -85,7 +85,7 @@ containerd {
   config  = file("conf/extra.toml")
 }
 runc { version = "1.4.3" }
-kubelet { flags = ["--token=${var.token}"] }
+kubelet { flags = ["--hostname-override=${var.token}"] }
 `,
 		"conf/extra.toml": "[plugins.'io.containerd.cri.v1.runtime']\n  enable_unprivileged_ports = true\n",
 	} {

@@ -32,8 +32,9 @@ import (
 // forms counts too: each starts with "s3cr3t".
 const secret = `s3cr3t&<boot"strap>$x%y`
 
-// secretInUnit is the secret as the kubelet drop-in holds it.
-const secretInUnit = `"--bootstrap-token=s3cr3t&<boot\"strap>$$x%%y"`
+// secretInEnv is the secret's kubelet flag as the 0600 environment file
+// holds it, which the drop-in names instead of the flag.
+const secretInEnv = `="--hostname-override=s3cr3t&<boot\"strap>$x%y"`
 
 // testProfile writes a profile whose artifacts are small archives built
 // here and served by a test mirror, and returns its path.
@@ -101,7 +102,7 @@ runtime "runc" {
 kubelet {
   version = "1.34.11"
   %s
-  flags   = ["--node-labels=role=worker", "--bootstrap-token=${var.bootstrap_token}"]
+  flags   = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }
 `, srv.URL,
 		put("containerd.tar.gz", tarGz(t, map[string]string{"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr"})),
@@ -173,8 +174,15 @@ func TestApplyOnATempRoot(t *testing.T) {
 		}
 	}
 	dropIn, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
-	if !strings.Contains(string(dropIn), secretInUnit) {
-		t.Errorf("the drop-in lacks the secret:\n%s", dropIn)
+	if strings.Contains(string(dropIn), "s3cr3t") || !strings.Contains(string(dropIn), "EnvironmentFile="+paths.KubeletSecretFlags+"\n") {
+		t.Errorf("the drop-in holds the secret, or does not read it from %s:\n%s", paths.KubeletSecretFlags, dropIn)
+	}
+	env, _ := os.ReadFile(filepath.Join(root, paths.KubeletSecretFlags))
+	if !strings.Contains(string(env), secretInEnv) {
+		t.Errorf("the environment file lacks the secret:\n%s", env)
+	}
+	if fi, err := os.Stat(filepath.Join(root, paths.KubeletSecretFlags)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the environment file: %v, %v; want mode 0600", fi, err)
 	}
 	state, err := os.ReadFile(filepath.Join(root, paths.StateFile))
 	if err != nil {
@@ -240,9 +248,9 @@ func TestJSONOutput(t *testing.T) {
 	for _, s := range planned.Steps {
 		byID[s.ID] = s
 	}
-	dropIn := byID["file:/etc/systemd/system/kubelet.service.d/10-nodeup.conf"]
-	if dropIn.Action != "create" || dropIn.Diff != sensitiveContent || !dropIn.Sensitive || !strings.HasSuffix(dropIn.Source, "node.hcl:40") {
-		t.Errorf("drop-in step: %+v", dropIn)
+	env := byID["file:"+paths.KubeletSecretFlags]
+	if env.Action != "create" || env.Diff != sensitiveContent || !env.Sensitive || !strings.HasSuffix(env.Source, "node.hcl:40") {
+		t.Errorf("kubelet flags environment file step: %+v", env)
 	}
 	if s := byID["verify:cri"]; s.Action != "skip" {
 		t.Errorf("verify step: %+v", s)

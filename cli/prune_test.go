@@ -43,7 +43,8 @@ func TestPlanShowsWhatLeftTheProfile(t *testing.T) {
 		"- artifact:kubelet: delete (no longer in the profile): remove /usr/local/bin/kubelet\n",
 		"- unit:kubelet.service: delete (no longer in the profile): unlink /etc/systemd/system/multi-user.target.wants/kubelet.service, remove /etc/systemd/system/kubelet.service (written by nodeup), remove /etc/systemd/system/kubelet.service.d/10-nodeup.conf (written by nodeup)\n",
 		"- dir:/etc/systemd/system/kubelet.service.d: delete (no longer in the profile): remove if empty\n",
-		" 3 to delete,",
+		"- file:/etc/nodeup/kubelet-flags.env: delete (no longer in the profile)\n",
+		" 4 to delete,",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
@@ -54,15 +55,15 @@ func TestPlanShowsWhatLeftTheProfile(t *testing.T) {
 		Summary map[string]int `json:"summary"`
 		Steps   []jsonStep     `json:"steps"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Summary["delete"] != 3 {
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || doc.Summary["delete"] != 4 {
 		t.Errorf("plan --json: exit %d, %v, summary %v", code, err, doc.Summary)
 	}
 
 	code, out, errs = nodeup(t, "apply", without, "--root", root, "--phase", "bake")
-	if code != 0 || !strings.Contains(out, " 3 deleted,") {
+	if code != 0 || !strings.Contains(out, " 4 deleted,") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
-	for _, p := range []string{"usr/local/bin/kubelet", "etc/systemd/system/kubelet.service", "etc/systemd/system/kubelet.service.d", "etc/systemd/system/multi-user.target.wants/kubelet.service"} {
+	for _, p := range []string{"usr/local/bin/kubelet", "etc/nodeup/kubelet-flags.env", "etc/systemd/system/kubelet.service", "etc/systemd/system/kubelet.service.d", "etc/systemd/system/multi-user.target.wants/kubelet.service"} {
 		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
 			t.Errorf("%s is still there", p)
 		}

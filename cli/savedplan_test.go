@@ -90,9 +90,9 @@ func TestSavedPlanApplied(t *testing.T) {
 			t.Errorf("step %d: applied %+v, planned %+v", i, s, p)
 		}
 	}
-	dropIn, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/kubelet.service.d/10-nodeup.conf"))
-	if !strings.Contains(string(dropIn), secretInUnit) {
-		t.Errorf("the drop-in lacks the secret the plan carried:\n%s", dropIn)
+	env, _ := os.ReadFile(filepath.Join(root, paths.KubeletSecretFlags))
+	if !strings.Contains(string(env), secretInEnv) {
+		t.Errorf("the kubelet's environment file lacks the secret the plan carried:\n%s", env)
 	}
 
 	before := nodeSnapshot(t, root)

@@ -21,7 +21,7 @@ type secretForm struct {
 	fails   bool                    // the profile does not load
 }
 
-var tokenFlag = `  flags   = ["--node-labels=role=worker", "--bootstrap-token=${var.bootstrap_token}"]`
+var tokenFlag = `  flags   = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]`
 
 func replace(old, new string) func(string) string {
 	return func(src string) string {
@@ -46,7 +46,7 @@ var secretForms = []secretForm{
 		edit: replace("containerd {\n", "containerd {\n  sandbox_image = var.bootstrap_token\n")},
 	{name: "raw TOML", value: `s3cr3t-password`,
 		edit: replace("containerd {\n", "containerd {\n  config = \"[plugins.'io.containerd.cri.v1.images'.registry.configs.'r.example'.auth]\\npassword = '${var.bootstrap_token}'\\n\"\n")},
-	{name: "JSON escapes in a list", value: `s3cr3t<&>"`, edit: replace(tokenFlag, `  flags   = ["--a=${var.bootstrap_token}", "--b=x"]`)},
+	{name: "JSON escapes in a list", value: `s3cr3t<&>"`, edit: replace(tokenFlag, `  flags   = ["--hostname-override=${var.bootstrap_token}", "--node-labels=b=x"]`)},
 
 	// The profile does not load: the value must stay out of the diagnostics.
 	{name: "invalid sha256 (got …)", value: "s3cr3t-not-a-sum", fails: true,

@@ -407,7 +407,7 @@ func TestRunUnitFailsToStart(t *testing.T) {
 	}
 	skippedBy(t, res, steps.VerifyID, steps.UnitID(paths.ContainerdService))
 	skippedBy(t, res, steps.UnitID(paths.KubeletService), steps.UnitID(paths.ContainerdService))
-	for _, id := range []string{"artifact:crictl", "file:/etc/crictl.yaml", "sysctl:net.ipv4.ip_forward", "artifact:kubelet", "file:/var/lib/kubelet/config.yaml"} {
+	for _, id := range []string{"artifact:crictl", "file:/etc/crictl.yaml", "sysctl:net.ipv4.ip_forward", "artifact:kubelet", "file:" + paths.KubeletConfigDropIn} {
 		if r := res[id]; r.Err != nil || !r.Changed() {
 			t.Errorf("%s, independent of containerd: %+v %v", id, r.Change, r.Err)
 		}

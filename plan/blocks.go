@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,7 +23,8 @@ const (
 	DefaultVerifyWait   = 60 * time.Second
 )
 
-// DefaultKernelModules and DefaultSysctl are the kubeadm prerequisites.
+// DefaultKernelModules and DefaultSysctl are the kubeadm prerequisites: a
+// profile's node.kernel_modules and node.sysctl add to them (mergeNode).
 func DefaultKernelModules() []string { return []string{"overlay", "br_netfilter"} }
 
 func DefaultSysctl() map[string]string {
@@ -60,11 +62,44 @@ func (l *loader) decodeNode(blk *hcl.Block, p *profile.Profile) {
 		if a.str("os", &n.OS) {
 			n.OSRange = *a.rangeOf("os")
 		}
-		a.strList("kernel_modules", &n.KernelModules)
-		a.strMap("sysctl", &n.Sysctl)
+		var modules []string
+		if a.strList("kernel_modules", &modules) {
+			n.KernelModules = addModules(n.KernelModules, modules)
+		}
+		var sysctl map[string]string
+		if a.strMap("sysctl", &sysctl) {
+			n.Sysctl = addSysctls(n.Sysctl, sysctl)
+		}
 		l.decodeProxy(a, &n)
 	}
 	p.Node = n
+}
+
+// addModules is the default modules, then the profile's others in order.
+// An empty list is the profile's way to load none: a node that must leave
+// the host's kernel alone.
+func addModules(defaults, given []string) []string {
+	if len(given) == 0 {
+		return []string{}
+	}
+	out := slices.Clone(defaults)
+	for _, m := range given {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// addSysctls is the defaults with the profile's keys added; a default key
+// the profile sets takes the profile's value. An empty map sets none.
+func addSysctls(defaults, given map[string]string) map[string]string {
+	if len(given) == 0 {
+		return map[string]string{}
+	}
+	out := maps.Clone(defaults)
+	maps.Copy(out, given)
+	return out
 }
 
 var mirrorSchema = &hcl.BodySchema{Attributes: attrSchema("urls", "upstream")}
@@ -249,7 +284,7 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 }
 
 var kubeletSchema = &hcl.BodySchema{
-	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "reserved")...),
+	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "reserved", "client_ca_file")...),
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
@@ -268,9 +303,13 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	if !a.str("kubeconfig", &k.Kubeconfig) && k.Mode == profile.KubeletKubeconfig {
 		k.Kubeconfig = paths.KubeletKubeconfig
 	}
+	a.str("client_ca_file", &k.ClientCAFile)
 	a.object("config", &k.Config, k.ConfigRanges)
 	l.decodeReserved(a, k)
 	if a.strList("flags", &k.Flags) {
+		for _, f := range k.Flags {
+			k.SecretFlags = append(k.SecretFlags, l.holdsSensitive(f))
+		}
 		// Each flag's own place, when the list is written out.
 		if exprs, diags := hcl.ExprList(a.m["flags"].Expr); !diags.HasErrors() && len(exprs) == len(k.Flags) {
 			for _, e := range exprs {

@@ -206,6 +206,19 @@ func installs(p *profile.Profile) []install {
 	if templates.InstallsKubelet(p) {
 		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []archive.Placement{bin("", paths.Kubelet)}})
 	}
+	for _, k := range []struct {
+		name     string
+		c        *profile.Component
+		bin, pkg string
+	}{{"kubeadm", p.Kubeadm, paths.Kubeadm, paths.PackageKubeadm}, {"kubectl", p.Kubectl, paths.Kubectl, paths.PackageKubectl}} {
+		switch {
+		case k.c == nil:
+		case k.c.Source == profile.SourcePackage:
+			out = append(out, install{name: k.name, component: k.c, binaries: []string{k.pkg}})
+		default:
+			out = append(out, install{name: k.name, component: k.c, files: []archive.Placement{bin("", k.bin)}})
+		}
+	}
 	return out
 }
 
@@ -271,7 +284,7 @@ func (b *builder) units() {
 	kubeletFile := paths.KubeletUnit
 	var kfiles []string
 	for _, id := range b.g.IDs() {
-		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(paths.KubeletConfig) {
+		if strings.HasPrefix(id, steps.FileID(kubeletFile)) || id == steps.FileID(p.Layout().KubeletConfig) || id == steps.FileID(paths.KubeletSecretFlags) {
 			kfiles = append(kfiles, id)
 		}
 	}

@@ -305,6 +305,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "cni"},
 		{Type: "runtime", LabelNames: []string{"name"}},
 		{Type: "kubelet"},
+		{Type: "kubeadm"},
+		{Type: "kubectl"},
 		{Type: "image", LabelNames: []string{"name"}},
 		{Type: "verify"},
 		{Type: "file", LabelNames: []string{"path"}},
@@ -312,7 +314,7 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // singletons are the blocks a profile may hold at most once.
-var singletons = []string{"node", "mirror", "containerd", "runc", "crun", "crictl", "kata", "cni", "kubelet", "verify"}
+var singletons = []string{"node", "mirror", "containerd", "runc", "crun", "crictl", "kata", "cni", "kubelet", "kubeadm", "kubectl", "verify"}
 
 func (l *loader) load(bodies []namedBody) *profile.Profile {
 	byType := map[string][]*hcl.Block{}
@@ -374,6 +376,8 @@ func (l *loader) load(bodies []namedBody) *profile.Profile {
 		p.Runtimes = []profile.Runtime{defaultRuntime(p)}
 	}
 	l.decodeKubelet(one["kubelet"], p)
+	p.Kubeadm = l.decodeComponent(one["kubeadm"], pins.Kubeadm, p.Node.Arch, true)
+	p.Kubectl = l.decodeComponent(one["kubectl"], pins.Kubectl, p.Node.Arch, true)
 	if !l.sandboxImageSet {
 		p.Containerd.SandboxImage = SandboxImageFor(p.Containerd.Version, p.Kubelet.Version)
 	}

@@ -410,10 +410,65 @@ kubelet {
   }
 }
 `)
-	cfg := string(g.Step("file:/var/lib/kubelet/config.yaml").Action.(*steps.File).Content)
+	cfg := string(g.Step("file:" + paths.KubeletConfigDropIn).Action.(*steps.File).Content)
 	for _, want := range []string{"idsPerPod: 65536", "maxContainerRestartPeriod: 2m0s"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("kubelet config lacks %q:\n%s", want, cfg)
 		}
+	}
+}
+
+// TestNodeKernelSettingsNone: an empty kernel_modules list and an empty
+// sysctl map ask for none, not for the defaults: a node sharing its host's
+// kernel changes nothing there.
+func TestNodeKernelSettingsNone(t *testing.T) {
+	g := buildText(t, `
+node {
+  kernel_modules = []
+  sysctl         = {}
+}
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+`)
+	for _, id := range []string{steps.SysctlID("net.ipv4.ip_forward"), "module:overlay", "module:br_netfilter"} {
+		if g.Has(id) {
+			t.Errorf("graph has %s for a node that asks for no kernel settings", id)
+		}
+	}
+}
+
+// TestKubeadmCustomSocket: kubeadm looks for containerd at its default
+// socket; another one is a warning that says what to pass kubeadm.
+func TestKubeadmCustomSocket(t *testing.T) {
+	_, diags := load(t, write(t, t.TempDir(), "p.hcl", `
+containerd {
+  version = "2.3.4"
+  socket  = "/run/cri/containerd.sock"
+}
+runc { version = "1.4.3" }
+kubelet { version = "1.34.11" }
+`), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	if text := diagText(diags); !strings.Contains(text, "pass --cri-socket unix:///run/cri/containerd.sock to kubeadm init and kubeadm join") {
+		t.Errorf("no --cri-socket warning:\n%s", text)
+	}
+}
+
+// TestKubeadmFromPackages: kubeadm and kubectl may come from Kubernetes'
+// packages, like runc from the distribution's: a package step, no download.
+func TestKubeadmFromPackages(t *testing.T) {
+	g := buildText(t, `
+containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+kubeadm { source = "package" }
+kubectl { version = "1.36.4" }
+`)
+	if g.Has(steps.ArtifactID("kubeadm")) || !g.Has(steps.PackageID("kubeadm")) {
+		t.Errorf("kubeadm from packages: graph has no package step, or a download:\n%v", g.IDs())
+	}
+	if !g.Has(steps.ArtifactID("kubectl")) {
+		t.Errorf("kubectl 1.36.4: no download step:\n%v", g.IDs())
 	}
 }

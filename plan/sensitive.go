@@ -34,6 +34,20 @@ func (l *loader) addSensitive(values ...string) {
 	}
 }
 
+// holdsSensitive reports whether s is, or holds, a sensitive value
+// recorded so far (one too short to tell from other text only as a whole).
+func (l *loader) holdsSensitive(s string) bool {
+	if l.sensitiveSet[s] {
+		return true
+	}
+	for _, v := range l.sensitive {
+		if len(v) >= 3 && strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
 // unmark strips the sensitive mark from an evaluated attribute, recording
 // every string it covered as sensitive and the range it was written at:
 // diagnostics about that range must not repeat those strings.

@@ -106,7 +106,7 @@ containerd {
       password = "${var.token}"
   EOT
 }
-kubelet { flags = ["--token=${var.token}", "--v=1"] }
+kubelet { flags = ["--hostname-override=${var.token}", "--v=1"] }
 runc { version = "1.4.3" }
 `)
 	loaded, diags := load(t, path, Options{})
@@ -127,7 +127,7 @@ runc { version = "1.4.3" }
 	if m.Containerd.Version != p.Containerd.Version || !reflect.DeepEqual(m.Node.KernelModules, p.Node.KernelModules) {
 		t.Errorf("Masked changed what holds no secret")
 	}
-	if p.Kubelet.Flags[0] != "--token=s3cret-token" {
+	if p.Kubelet.Flags[0] != "--hostname-override=s3cret-token" {
 		t.Errorf("Masked changed its input: %q", p.Kubelet.Flags)
 	}
 }
@@ -155,7 +155,7 @@ containerd {
       password = "${var.token}"
   EOT
 }
-kubelet { flags = ["--token=${var.token}", "--v=1"] }
+kubelet { flags = ["--hostname-override=${var.token}", "--v=1"] }
 runc { version = "1.4.3" }
 `)
 	loaded, diags := load(t, path, Options{})

@@ -23,7 +23,7 @@ containerd {
   config  = file("conf/extra.toml")
 }
 runc { version = "1.4.3" }
-kubelet { flags = ["--token=${var.token}"] }
+kubelet { flags = ["--hostname-override=${var.token}"] }
 `
 
 // A directory's *.auto.vars.hcl files are variables, read in name order

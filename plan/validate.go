@@ -185,6 +185,8 @@ func components(p *profile.Profile) *profileComponents {
 	if p.Kubelet.Declared {
 		add("kubelet", pins.Kubelet, &p.Kubelet.Component)
 	}
+	add("kubeadm", pins.Kubeadm, p.Kubeadm)
+	add("kubectl", pins.Kubectl, p.Kubectl)
 	return pc
 }
 
@@ -253,8 +255,8 @@ func (l *loader) validateComponents(p *profile.Profile) {
 			"The distribution's runc lands in "+paths.PackageRunc+"; containerd is pointed at it.")
 	}
 	for _, nc := range components(p).list() {
-		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc", "crun") {
-			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd, runc and crun only.")
+		if nc.c.Source == profile.SourcePackage && !oneOf(nc.name, "containerd", "runc", "crun", "kubeadm", "kubectl") {
+			l.errorf(l.at(nc.name+".source", nc.c.DeclRange), "Invalid source", "source = \"package\" is for containerd, runc, crun, kubeadm and kubectl only.")
 		}
 	}
 }

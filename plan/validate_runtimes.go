@@ -235,12 +235,24 @@ func (l *loader) validateKubelet(p *profile.Profile) {
 			l.errorf(l.flagAt(p, i), "Invalid kubelet flag", "kubelet flag %q must start with --.", f)
 		}
 	}
+	conflicting := map[int]bool{}
 	for _, err := range templates.KubeletFlagConflicts(p) {
 		var fc *templates.FlagConflictError
 		if errors.As(err, &fc) {
+			conflicting[fc.Index] = true
 			l.errorf(l.flagAt(p, fc.Index), "Conflicting kubelet flag",
 				"kubelet.flags has %q, which overrides %s: the kubelet would disagree with the configuration nodeup renders. %s.",
 				k.Flags[fc.Index], fc.Owner, upperFirst(fc.Fix))
+		}
+	}
+	unknown, deprecated := templates.KubeletFlagErrors(k.Flags)
+	for _, err := range unknown {
+		uf := err.(*templates.UnknownFlagError)
+		l.errorf(l.flagAt(p, uf.Index), "Unknown kubelet flag", "%s; the kubelet would not start.", upperFirst(uf.Error()))
+	}
+	for _, err := range deprecated {
+		if df := err.(*templates.DeprecatedFlagError); !conflicting[df.Index] {
+			l.warnf(l.flagAt(p, df.Index), "Deprecated kubelet flag", "%s.", upperFirst(df.Error()))
 		}
 	}
 	// The kubelet reads static pods from there and nodeup creates it: a
@@ -294,8 +306,16 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 			"kubelet.mode is %q; use \"kubeadm\" (join a cluster with kubeadm, the default), \"standalone\" (static pods, no API server) or \"kubeconfig\" (a kubeconfig the node is given).", k.Mode)
 		return
 	}
+	if l.written("kubelet.client_ca_file") && k.Mode != profile.KubeletKubeconfig {
+		l.errorf(l.at("kubelet.client_ca_file", k.DeclRange), "client_ca_file without mode = \"kubeconfig\"",
+			"kubelet.client_ca_file is used by kubelet.mode = \"kubeconfig\" only; the %s mode does not read it. Set mode = \"kubeconfig\" or remove client_ca_file.", k.Mode)
+	}
 	if k.Mode == profile.KubeletKubeconfig {
 		l.absPath(k.Kubeconfig, "kubelet.kubeconfig", k.DeclRange)
+		l.validateClientCA(p, modeAt)
+	}
+	if k.KubeadmMode() {
+		l.validateKubeadmMode(p, modeAt)
 	}
 	if k.Mode != profile.KubeletStandalone {
 		return
@@ -322,6 +342,45 @@ func (l *loader) validateKubeletMode(p *profile.Profile) {
 	if !k.Start {
 		l.warnf(modeAt, "Standalone kubelet not started",
 			"No kubeadm join will start a standalone kubelet; set kubelet.start = true to have nodeup start it.")
+	}
+}
+
+// kubeletConfigDirSince is the first kubelet release whose drop-in
+// directory (--config-dir) is on by default (beta; GA in 1.35).
+const kubeletConfigDirSince = "1.30.0"
+
+// validateKubeadmMode: kubeadm owns the kubelet's config file, so nodeup's
+// settings reach the kubelet through its drop-in directory, and kubeadm
+// itself must find containerd.
+func (l *loader) validateKubeadmMode(p *profile.Profile, modeAt *hcl.Range) {
+	k := p.Kubelet
+	if k.Version != "" && profile.CompareVersions(k.Version, kubeletConfigDirSince) < 0 {
+		l.errorf(l.at("kubelet.version", k.DeclRange), "kubelet too old for kubeadm mode",
+			"With kubelet.mode = \"kubeadm\" nodeup leaves kubeadm's %s alone and passes its settings in %s (--config-dir), which kubelet %s does not read by default; use kubelet 1.30 or later.",
+			paths.KubeletConfig, paths.KubeletConfigDropIn, k.Version)
+	}
+	if p.Node.OS == profile.OSLinux && p.Containerd.Socket != paths.ContainerdSocket {
+		at := l.at("containerd.socket", p.Containerd.DeclRange)
+		l.warnf(at, "kubeadm does not know this CRI socket",
+			"kubeadm looks for containerd at %s, not at %s: pass --cri-socket %s to kubeadm init and kubeadm join (or set nodeRegistration.criSocket in their configuration).",
+			paths.ContainerdSocket, p.Containerd.Socket, p.RuntimeEndpoint())
+	}
+}
+
+// validateClientCA: a kubelet given a kubeconfig serves its API to the API
+// server, whose client certificate it checks against a CA it must be told.
+func (l *loader) validateClientCA(p *profile.Profile, modeAt *hcl.Range) {
+	k := p.Kubelet
+	inConfig, _ := templates.Lookup(k.Config, "authentication", "x509", "clientCAFile").(string)
+	switch {
+	case k.ClientCAFile == "" && inConfig == "":
+		l.errorf(modeAt, "kubeconfig mode without a client CA",
+			"A kubelet given a kubeconfig checks the API server's client certificate against the cluster's CA; set kubelet.client_ca_file to that CA's file on the node, such as \"/etc/kubernetes/pki/ca.crt\".")
+	case k.ClientCAFile != "" && inConfig != "" && inConfig != k.ClientCAFile:
+		l.errorf(l.configKeyAt(p, "authentication"), "Two client CAs",
+			"kubelet.config sets authentication.x509.clientCAFile = %q and kubelet.client_ca_file is %q; keep kubelet.client_ca_file only.", inConfig, k.ClientCAFile)
+	case k.ClientCAFile != "":
+		l.absPath(k.ClientCAFile, "kubelet.client_ca_file", k.DeclRange)
 	}
 }
 

@@ -31,7 +31,7 @@ variable "token" {
 node { kernel_modules = var.modules }
 containerd { version = var.containerd_version }
 runc { version = "1.4.3" }
-kubelet { flags = ["--token=${var.token}"] }
+kubelet { flags = ["--hostname-override=${var.token}"] }
 `
 
 func TestVariablePrecedence(t *testing.T) {
@@ -87,10 +87,10 @@ func TestSensitiveValuesCollected(t *testing.T) {
 		t.Fatal(diagText(diags))
 	}
 	// The value itself, and the flag computed from it.
-	if got := strings.Join(loaded.Profile.Sensitive, " "); got != "s3cret-token --token=s3cret-token" {
+	if got := strings.Join(loaded.Profile.Sensitive, " "); got != "s3cret-token --hostname-override=s3cret-token" {
 		t.Errorf("sensitive = %q", loaded.Profile.Sensitive)
 	}
-	if got := loaded.Profile.Kubelet.Flags[0]; got != "--token=s3cret-token" {
+	if got := loaded.Profile.Kubelet.Flags[0]; got != "--hostname-override=s3cret-token" {
 		t.Errorf("flag = %s", got)
 	}
 }

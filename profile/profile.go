@@ -72,6 +72,8 @@ type Profile struct {
 	CNI        *CNI
 	Runtimes   []Runtime // in declaration order
 	Kubelet    Kubelet
+	Kubeadm    *Component // nil without a kubeadm block
+	Kubectl    *Component
 	Images     []Image // in declaration order
 	Verify     Verify
 	// SiteFiles are the file blocks, in path order.
@@ -262,17 +264,27 @@ type Kubelet struct {
 	Mode string
 	// Kubeconfig is the node path of the kubeconfig of KubeletKubeconfig.
 	Kubeconfig string
+	// ClientCAFile is the node path of the CA the kubelet of
+	// KubeletKubeconfig checks client certificates with (the API server's).
+	ClientCAFile string
 	// Config holds KubeletConfiguration fields by their JSON names.
 	Config map[string]any
 	// ConfigRanges maps a top-level Config key to where it was written.
 	ConfigRanges map[string]hcl.Range
 	Flags        []string
+	// SecretFlags says, for each of Flags, whether it holds a sensitive
+	// value: the drop-in then reads it from a 0600 environment file.
+	SecretFlags []bool
 	// FlagRanges are where each of Flags was written, when the list was
 	// written element by element (else nil).
 	FlagRanges []hcl.Range
 	// Reserved is kubelet.reserved; nil without one.
 	Reserved *KubeletReserved
 }
+
+// KubeadmMode reports whether kubeadm sets the kubelet up (KubeletKubeadm,
+// the default): kubeadm then owns the kubelet's config file and kubeconfigs.
+func (k Kubelet) KubeadmMode() bool { return k.Mode == KubeletKubeadm || k.Mode == "" }
 
 // Image is an image block: an image archive (OCI layout or docker-archive
 // tar) imported into containerd's k8s.io namespace, for images a node needs
@@ -310,8 +322,10 @@ const WindowsEndpoint = "npipe://./pipe/containerd-containerd"
 type Layout struct {
 	ContainerdConfig   string
 	ContainerdCertsDir string
-	KubeletConfig      string
-	RuntimeClasses     string
+	// KubeletConfig is the KubeletConfiguration nodeup renders: the
+	// kubelet's config file, or in kubeadm mode a drop-in beside kubeadm's.
+	KubeletConfig  string
+	RuntimeClasses string
 }
 
 // Layout is the file layout of the profile's OS.
@@ -324,10 +338,15 @@ func (p *Profile) Layout() Layout {
 			RuntimeClasses:     paths.WindowsNodeupDir + "/runtimeclasses.yaml",
 		}
 	}
+	kubeletConfig := paths.KubeletConfig
+	if p.Kubelet.KubeadmMode() {
+		// kubeadm writes config.yaml: nodeup's settings go to a drop-in.
+		kubeletConfig = paths.KubeletConfigDropIn
+	}
 	return Layout{
 		ContainerdConfig:   paths.ContainerdConfig,
 		ContainerdCertsDir: paths.ContainerdCerts,
-		KubeletConfig:      paths.KubeletConfig,
+		KubeletConfig:      kubeletConfig,
 		RuntimeClasses:     paths.RuntimeClasses,
 	}
 }
@@ -347,6 +366,29 @@ func (p *Profile) RuntimeEndpoint() string {
 		return WindowsEndpoint
 	}
 	return "unix://" + p.Containerd.Socket
+}
+
+// RuntimeLabelPrefix starts the node label that says a node has a runtime
+// handler: RuntimeLabel.
+const RuntimeLabelPrefix = "runtime.nodeup.io/"
+
+// RuntimeLabel is the node label, key and value, that a RuntimeClass of a
+// handler not every node has selects: runtime.nodeup.io/kata-qemu=true.
+func RuntimeLabel(handler string) (key, value string) {
+	return RuntimeLabelPrefix + handler, "true"
+}
+
+// RuntimeLabels are the labels of the node's handlers that are not the
+// default one, which every node has, in declaration order, as key=value.
+func (p *Profile) RuntimeLabels() []string {
+	var out []string
+	for _, r := range p.Runtimes {
+		if !r.Default {
+			k, v := RuntimeLabel(r.Name)
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 // DefaultRuntime returns the runtime marked default (validation ensures one).

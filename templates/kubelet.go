@@ -161,9 +161,37 @@ func KubeletConfiguration(p *profile.Profile) (*kubeletv1beta1.KubeletConfigurat
 		}
 	}
 	cfg.ContainerRuntimeEndpoint = p.RuntimeEndpoint()
+	modeDefaults(p, cfg)
 	cfg.Kind = kubeletConfigKind
 	cfg.APIVersion = kubeletConfigAPIVersion
 	return cfg, nil
+}
+
+// StandaloneAddress is where a standalone kubelet serves its API unless
+// kubelet.config sets address: it authorizes every request (no API server
+// to ask), so only the node itself may reach it.
+const StandaloneAddress = "127.0.0.1"
+
+// modeDefaults sets what kubelet.mode implies and kubelet.config left out:
+// a standalone kubelet listens on StandaloneAddress; a kubelet given a
+// kubeconfig checks client certificates against kubelet.client_ca_file and
+// renews its own certificate.
+func modeDefaults(p *profile.Profile, cfg *kubeletv1beta1.KubeletConfiguration) {
+	_, setAddress := p.Kubelet.Config["address"]
+	_, setRotate := p.Kubelet.Config["rotateCertificates"]
+	switch p.Kubelet.Mode {
+	case profile.KubeletStandalone:
+		if !setAddress {
+			cfg.Address = StandaloneAddress
+		}
+	case profile.KubeletKubeconfig:
+		if cfg.Authentication.X509.ClientCAFile == "" {
+			cfg.Authentication.X509.ClientCAFile = p.Kubelet.ClientCAFile
+		}
+		if !setRotate {
+			cfg.RotateCertificates = true
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -177,8 +205,9 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// KubeletConfigYAML renders /var/lib/kubelet/config.yaml from
-// KubeletConfiguration(p). Keys are sorted; fields left at their zero value
+// KubeletConfigYAML renders the KubeletConfiguration at p.Layout().KubeletConfig
+// (/var/lib/kubelet/config.yaml; in kubeadm mode a drop-in of the kubelet's
+// --config-dir, which holds only nodeup's keys over kubeadm's file). Keys are sorted; fields left at their zero value
 // are omitted (the typed struct would print every duration as "0s") unless
 // kubelet.config set them explicitly.
 func KubeletConfigYAML(p *profile.Profile) ([]byte, error) {
@@ -288,9 +317,13 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 	dropIn := func(what, path string) owner {
 		return owner{"the " + what + " nodeup's kubelet drop-in passes (" + path + ")", "remove the flag"}
 	}
+	config := owner{"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"}
+	if p.Kubelet.KubeadmMode() {
+		config = owner{"the kubelet config kubeadm writes (" + paths.KubeletConfig + "), which nodeup's drop-in passes", "remove the flag and put the settings in kubelet.config"}
+	}
 	owners := map[string]owner{
 		// The drop-in passes these; a second one would replace nodeup's.
-		normalFlag("config"): {"the kubelet config nodeup renders (" + paths.KubeletConfig + ")", "remove the flag and put the settings in kubelet.config"},
+		normalFlag("config"): config,
 		// The endpoint and the pause image the runtime serves.
 		normalFlag("image-service-endpoint"):    useSetting("containerd.socket"),
 		normalFlag("pod-infra-container-image"): useSetting("containerd.sandbox_image"),
@@ -306,6 +339,7 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 	default:
 		owners[normalFlag("kubeconfig")] = dropIn("kubeconfig", paths.KubeletKubeconfig)
 		owners[normalFlag("bootstrap-kubeconfig")] = dropIn("bootstrap kubeconfig", paths.KubeletBootstrapConfig)
+		owners[normalFlag("config-dir")] = owner{"the drop-in directory nodeup's kubelet config goes to (" + paths.KubeletConfigDir + ")", "remove the flag and put the settings in kubelet.config"}
 	}
 	for _, d := range derivedFields(p) {
 		owners[flagName(d.field)] = useSetting(d.owner)

@@ -147,7 +147,7 @@ func TestKubeletFlagConflicts(t *testing.T) {
 	want := map[int]string{
 		1: "node.cgroup_driver",
 		2: "containerd.socket",
-		3: "the kubelet config nodeup renders (/var/lib/kubelet/config.yaml)",
+		3: "the kubelet config kubeadm writes (/var/lib/kubelet/config.yaml), which nodeup's drop-in passes",
 		5: "kubelet.config.maxPods",
 		6: "the kubeconfig nodeup's kubelet drop-in passes (/etc/kubernetes/kubelet.conf)",
 		7: "containerd.socket",

@@ -75,7 +75,7 @@ func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
 			TypeMeta:   metav1.TypeMeta{APIVersion: nodev1.SchemeGroupVersion.String(), Kind: "RuntimeClass"},
 			ObjectMeta: metav1.ObjectMeta{Name: r.Name},
 			Handler:    r.Name,
-			Scheduling: scheduling(p),
+			Scheduling: scheduling(p, r),
 		}
 		overhead := r.Overhead
 		if len(overhead) == 0 && r.Type == profile.RuntimeKata {
@@ -97,13 +97,20 @@ func RuntimeClasses(p *profile.Profile) ([]nodev1.RuntimeClass, error) {
 	return classes, nil
 }
 
-// scheduling keeps a RuntimeClass's pods on nodes of the profile's OS.
-func scheduling(p *profile.Profile) *nodev1.Scheduling {
+// scheduling keeps a RuntimeClass's pods on nodes of the profile's OS and,
+// for a handler that is not the default one, on nodes labelled as having it
+// (the kubelet's --node-labels, KubeletDropIn): a kata pod never lands on a
+// node without kata.
+func scheduling(p *profile.Profile, r profile.Runtime) *nodev1.Scheduling {
 	os := string(p.Node.OS)
 	if os == "" {
 		os = string(profile.OSLinux)
 	}
 	s := &nodev1.Scheduling{NodeSelector: map[string]string{corev1.LabelOSStable: os}}
+	if !r.Default {
+		k, v := profile.RuntimeLabel(r.Name)
+		s.NodeSelector[k] = v
+	}
 	if p.Node.OS == profile.OSWindows {
 		s.Tolerations = []corev1.Toleration{{Key: "os", Operator: corev1.TolerationOpEqual, Value: os, Effect: corev1.TaintEffectNoSchedule}}
 	}

@@ -207,14 +207,26 @@ func TestKubeletDropIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := unitOptions(t, out)["Service.ExecStart"]
-	want := []string{"", "/usr/local/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf" +
-		" --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml" +
-		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$ $KUBELET_KUBEADM_ARGS`}
+	// As kubeadm's 10-kubeadm.conf: its variables in its order, then
+	// nodeup's drop-in directory, the label of the kata handler its
+	// RuntimeClass selects, and the profile's flags last.
+	want := []string{"", "/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS" +
+		" --config-dir=/etc/kubernetes/kubelet.conf.d" +
+		" --node-labels=runtime.nodeup.io/kata-qemu=true" +
+		` --node-labels=role=worker --node-ip=10.0.0.7 "--provider-id=a b\"c" --v=2%%$$`}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ExecStart:\n got %q\nwant %q", got, want)
 	}
-	// kubeadm join's node-specific flags still reach the kubelet.
-	if env := unitOptions(t, out)["Service.EnvironmentFile"]; !reflect.DeepEqual(env, []string{"-/var/lib/kubelet/kubeadm-flags.env"}) {
+	wantEnv := []string{
+		`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"`,
+		`"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"`,
+	}
+	if env := unitOptions(t, out)["Service.Environment"]; !reflect.DeepEqual(env, wantEnv) {
+		t.Errorf("Environment = %q", env)
+	}
+	// kubeadm join's node-specific flags and the package's extra args still reach the kubelet.
+	wantFiles := []string{"-/var/lib/kubelet/kubeadm-flags.env", "-/etc/default/kubelet", "-/etc/sysconfig/kubelet"}
+	if env := unitOptions(t, out)["Service.EnvironmentFile"]; !reflect.DeepEqual(env, wantFiles) {
 		t.Errorf("EnvironmentFile = %q", env)
 	}
 	p.Kubelet.Flags = []string{"--bad=a\nb"}

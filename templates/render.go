@@ -78,6 +78,10 @@ func Render(p *profile.Profile) ([]File, error) {
 			if EnforcesSystemReserved(p) {
 				r.add(paths.SystemSliceDropIn)(SystemSliceDropIn())
 			}
+			if HasSecretFlags(p) {
+				f, err := KubeletSecretFlagsEnv(p)
+				r.addAll(paths.KubeletSecretFlags)([]File{f}, err)
+			}
 		}
 		if p.CNI != nil {
 			for _, n := range p.CNI.Networks {

@@ -42,21 +42,22 @@ func TestRenderFiles(t *testing.T) {
 			"/etc/containerd/certs.d/docker.io/hosts.toml",
 			"/etc/containerd/config.toml",
 			"/etc/crictl.yaml",
+			// kubeadm mode: kubeadm owns /var/lib/kubelet/config.yaml.
+			"/etc/kubernetes/kubelet.conf.d/50-nodeup.conf",
 			"/etc/modules-load.d/nodeup.conf",
 			"/etc/nodeup/runtimeclasses.yaml",
 			"/etc/sysctl.d/99-nodeup.conf",
 			"/etc/systemd/system/containerd.service",
 			"/etc/systemd/system/kubelet.service",
 			"/etc/systemd/system/kubelet.service.d/10-nodeup.conf",
-			"/var/lib/kubelet/config.yaml",
 		},
 		// The packaged containerd brings its unit; no kubelet block, no units for it.
 		"cgroupfs-package": {
 			"/etc/containerd/config.toml",
+			"/etc/kubernetes/kubelet.conf.d/50-nodeup.conf",
 			"/etc/modules-load.d/nodeup.conf",
 			"/etc/nodeup/runtimeclasses.yaml",
 			"/etc/sysctl.d/99-nodeup.conf",
-			"/var/lib/kubelet/config.yaml",
 		},
 		// Windows paths, relative to the system drive; no units, no crictl.yaml.
 		"windows": {

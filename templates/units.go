@@ -68,45 +68,126 @@ func KubeletUnit(p *profile.Profile) ([]byte, error) {
 }
 
 // KubeletDropIn renders kubelet.service.d/10-nodeup.conf: an ExecStart
-// reset, then the kubelet with the flags of its mode, --config pointing at
-// the rendered KubeletConfiguration, and kubelet.flags in order.
-//
-// Joining with kubeadm (the default), the kubelet gets kubeadm's kubeconfig
-// flags (the bootstrap kubeconfig that kubeadm join writes, and the
-// kubeconfig the TLS bootstrap produces); `kubeadm join` writes node-specific
-// flags (--node-ip, ...) to kubeadm-flags.env, whose variable is appended
-// last, as kubeadm's own drop-in does. A standalone kubelet gets --config
-// alone; a kubelet given a kubeconfig gets --kubeconfig with its path.
+// reset, then the kubelet with the flags of its mode, and kubelet.flags in
+// order. Joining with kubeadm (the default) it is kubeadmDropIn. A
+// standalone kubelet gets --config (the rendered KubeletConfiguration)
+// alone; a kubelet given a kubeconfig gets --kubeconfig with its path too.
 func KubeletDropIn(p *profile.Profile) ([]byte, error) {
+	if p.Kubelet.KubeadmMode() {
+		return kubeadmDropIn(p)
+	}
 	args := []string{kubeletBin(p)}
-	switch p.Kubelet.Mode {
-	case profile.KubeletStandalone:
-	case profile.KubeletKubeconfig:
+	if p.Kubelet.Mode == profile.KubeletKubeconfig {
 		args = append(args, "--kubeconfig="+p.Kubelet.Kubeconfig)
-	default:
-		args = append(args, "--bootstrap-kubeconfig="+paths.KubeletBootstrapConfig, "--kubeconfig="+paths.KubeletKubeconfig)
 	}
 	args = append(args, "--config="+paths.KubeletConfig)
-	args = append(args, p.Kubelet.Flags...)
-	quoted := make([]string, len(args))
-	for i, a := range args {
+	opts, exec, err := kubeletExec(p, args)
+	if err != nil {
+		return nil, err
+	}
+	return serializeUnit(append(opts,
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart", exec)))
+}
+
+// kubeadmDropIn is the drop-in of kubeadm mode, with the semantics of
+// kubeadm's own 10-kubeadm.conf, which it replaces: kubeadm's kubeconfigs
+// and config file, the flags kubeadm join writes (kubeadm-flags.env), the
+// package's KUBELET_EXTRA_ARGS, then nodeup's drop-in directory
+// (--config-dir, where KubeletConfigYAML goes), the runtime labels and
+// kubelet.flags last, so they win. nodeup owns no file kubeadm writes.
+func kubeadmDropIn(p *profile.Profile) ([]byte, error) {
+	opts := []*unit.UnitOption{
+		unit.NewUnitOption("Service", "Environment", `"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=`+paths.KubeletBootstrapConfig+` --kubeconfig=`+paths.KubeletKubeconfig+`"`),
+		unit.NewUnitOption("Service", "Environment", `"KUBELET_CONFIG_ARGS=--config=`+paths.KubeletConfig+`"`),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeletDefaults),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeletSysconfig),
+	}
+	bin, err := execQuote(kubeletBin(p))
+	if err != nil {
+		return nil, err
+	}
+	more, exec, err := kubeletExec(p, []string{"--config-dir=" + paths.KubeletConfigDir})
+	if err != nil {
+		return nil, err
+	}
+	exec = bin + " $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS " + exec
+	return serializeUnit(append(append(opts, more...),
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart", exec)))
+}
+
+// kubeletExec is the kubelet's command line from args on: args, the
+// labels of the node's runtimes, then kubelet.flags, each quoted for
+// systemd; a flag holding a sensitive value is named by its variable in
+// KubeletSecretFlagsEnv, whose EnvironmentFile option opts holds.
+func kubeletExec(p *profile.Profile, args []string) (opts []*unit.UnitOption, exec string, err error) {
+	// The labels the RuntimeClasses of its other handlers select; a
+	// --node-labels of kubelet.flags adds to them (the kubelet merges).
+	if labels := p.RuntimeLabels(); len(labels) > 0 {
+		args = append(args, "--node-labels="+strings.Join(labels, ","))
+	}
+	quoted := make([]string, 0, len(args)+len(p.Kubelet.Flags))
+	for _, a := range args {
 		q, err := execQuote(a)
 		if err != nil {
-			return nil, fmt.Errorf("kubelet flag %q: %w", a, err)
+			return nil, "", fmt.Errorf("kubelet flag %q: %w", a, err)
 		}
-		quoted[i] = q
+		quoted = append(quoted, q)
 	}
-	exec := strings.Join(quoted, " ")
-	var opts []*unit.UnitOption
-	if p.Kubelet.Mode == profile.KubeletKubeadm || p.Kubelet.Mode == "" {
-		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", "-"+paths.KubeadmFlags))
-		exec += " $KUBELET_KUBEADM_ARGS"
+	// A flag with a sensitive value stays out of the unit, which anyone
+	// reads: the drop-in names its variable in KubeletSecretFlagsEnv.
+	for i, f := range p.Kubelet.Flags {
+		if secretFlag(p, i) {
+			quoted = append(quoted, "${"+secretFlagVar(i)+"}")
+			continue
+		}
+		q, err := execQuote(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("kubelet flag %q: %w", f, err)
+		}
+		quoted = append(quoted, q)
 	}
-	// An empty ExecStart= clears the unit's own before the drop-in sets one.
-	opts = append(opts,
-		unit.NewUnitOption("Service", "ExecStart", ""),
-		unit.NewUnitOption("Service", "ExecStart", exec))
-	return serializeUnit(opts)
+	if HasSecretFlags(p) {
+		opts = append(opts, unit.NewUnitOption("Service", "EnvironmentFile", paths.KubeletSecretFlags))
+	}
+	return opts, strings.Join(quoted, " "), nil
+}
+
+func secretFlag(p *profile.Profile, i int) bool {
+	return i < len(p.Kubelet.SecretFlags) && p.Kubelet.SecretFlags[i]
+}
+
+func secretFlagVar(i int) string { return fmt.Sprintf("NODEUP_KUBELET_FLAG_%d", i) }
+
+// HasSecretFlags reports whether a kubelet.flags entry holds a sensitive
+// value, so KubeletSecretFlagsEnv is written.
+func HasSecretFlags(p *profile.Profile) bool {
+	for i := range p.Kubelet.Flags {
+		if secretFlag(p, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// KubeletSecretFlagsEnv renders paths.KubeletSecretFlags, mode 0600: one
+// variable per kubelet.flags entry holding a sensitive value, which the
+// drop-in's ExecStart passes as one argument (${VAR}).
+func KubeletSecretFlagsEnv(p *profile.Profile) (File, error) {
+	var b strings.Builder
+	b.WriteString("# " + header + "\n")
+	for i, f := range p.Kubelet.Flags {
+		if !secretFlag(p, i) {
+			continue
+		}
+		if strings.ContainsAny(f, "\n\r") {
+			return File{}, fmt.Errorf("kubelet flag %d: a newline cannot be passed in an environment file", i)
+		}
+		fmt.Fprintf(&b, "%s=\"%s\"\n", secretFlagVar(i), EscapeQuoted(f))
+	}
+	return File{Path: paths.KubeletSecretFlags, Mode: 0o600, Content: []byte(b.String())}, nil
 }
 
 // InstallsKubelet reports whether nodeup installs the kubelet binary (its

@@ -266,7 +266,7 @@ func checkNodeFiles(t *testing.T, n *testbed.Node) {
 		"/etc/containerd/config.toml":                                 "SystemdCgroup = true",
 		"/etc/systemd/system/containerd.service":                      "Delegate=yes",
 		"/etc/crictl.yaml":                                            "unix:///run/containerd/containerd.sock",
-		"/var/lib/kubelet/config.yaml":                                "cgroupDriver: systemd",
+		"/etc/kubernetes/kubelet.conf.d/50-nodeup.conf":               "cgroupDriver: systemd",
 		"/etc/modules-load.d/nodeup.conf":                             "br_netfilter",
 		"/etc/sysctl.d/99-nodeup.conf":                                "net.ipv4.ip_forward = 1",
 		"/etc/nodeup/runtimeclasses.yaml":                             "handler: kata-qemu",

@@ -20,6 +20,8 @@ const (
 	Runc       = SbinDir + "/runc"
 	Crun       = BinDir + "/crun"
 	Kubelet    = BinDir + "/kubelet"
+	Kubeadm    = BinDir + "/kubeadm"
+	Kubectl    = BinDir + "/kubectl"
 	Nodeup     = BinDir + "/nodeup"
 )
 
@@ -30,6 +32,8 @@ const (
 	PackageRunc       = "/usr/sbin/runc"
 	PackageCrun       = "/usr/bin/crun"
 	PackageKubelet    = "/usr/bin/kubelet"
+	PackageKubeadm    = "/usr/bin/kubeadm"
+	PackageKubectl    = "/usr/bin/kubectl"
 )
 
 // The CNI plugins and networks, containerd's socket, and kata's tree.
@@ -58,10 +62,22 @@ const (
 	ContainerdCerts  = "/etc/containerd/certs.d"
 	KubeletConfig    = "/var/lib/kubelet/config.yaml"
 	KubeadmFlags     = "/var/lib/kubelet/kubeadm-flags.env"
+	// KubeletConfigDir is the kubelet's drop-in directory (--config-dir):
+	// its *.conf KubeletConfiguration documents override --config's file.
+	KubeletConfigDir = "/etc/kubernetes/kubelet.conf.d"
+	// KubeletConfigDropIn holds nodeup's kubelet settings in kubeadm mode,
+	// where kubeadm owns KubeletConfig.
+	KubeletConfigDropIn = KubeletConfigDir + "/50-nodeup.conf"
+	// The files kubelet packages read KUBELET_EXTRA_ARGS from (deb, rpm).
+	KubeletDefaults  = "/etc/default/kubelet"
+	KubeletSysconfig = "/etc/sysconfig/kubelet"
 	RuntimeClasses   = ConfigDir + "/runtimeclasses.yaml"
 	CrictlConfig     = "/etc/crictl.yaml"
 	ModulesLoad      = ModulesLoadDir + "/nodeup.conf"
 	Sysctl           = SysctlDir + "/99-nodeup.conf"
+	// KubeletSecretFlags holds the kubelet flags that carry a sensitive
+	// value (0600), which the drop-in reads as an EnvironmentFile.
+	KubeletSecretFlags = ConfigDir + "/kubelet-flags.env"
 )
 
 // Where the kernel's settings are read from at boot.

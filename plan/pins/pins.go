@@ -24,6 +24,8 @@ const (
 	Crictl     = "crictl"
 	Kata       = "kata"
 	Kubelet    = "kubelet"
+	Kubeadm    = "kubeadm"
+	Kubectl    = "kubectl"
 )
 
 // tableNames maps the table's component column to profile names.
@@ -34,6 +36,8 @@ var tableNames = map[string]string{
 	"crictl":          Crictl,
 	"kata-containers": Kata,
 	"kubelet":         Kubelet,
+	"kubeadm":         Kubeadm,
+	"kubectl":         Kubectl,
 }
 
 // Pin is one row of the table.
@@ -130,8 +134,8 @@ func (t *Table) UpstreamURL(component, version, arch string) string {
 		return fmt.Sprintf("https://github.com/kubernetes-sigs/cri-tools/releases/download/v%s/crictl-v%s-linux-%s.tar.gz", v, v, arch)
 	case Kata:
 		return fmt.Sprintf("https://github.com/kata-containers/kata-containers/releases/download/%s/kata-static-%s-%s.tar.zst", v, v, arch)
-	case Kubelet:
-		return fmt.Sprintf("https://dl.k8s.io/release/v%s/bin/linux/%s/kubelet", v, arch)
+	case Kubelet, Kubeadm, Kubectl:
+		return fmt.Sprintf("https://dl.k8s.io/release/v%s/bin/linux/%s/%s", v, arch, component)
 	}
 	return ""
 }

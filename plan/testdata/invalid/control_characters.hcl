@@ -28,4 +28,5 @@ kubelet {
   flags      = ["--v=2\u001b]0;title\u0007"]
   mode       = "kubeconfig"
   kubeconfig = "/etc/kubernetes/kubelet.conf\u001b[2J"
+  client_ca_file = "/etc/kubernetes/pki/ca.crt"
 }

@@ -1,5 +1,5 @@
 # want 10: Relative path
-# want 11: overrides kubelet.kubeconfig
+# want 12: overrides kubelet.kubeconfig
 containerd { version = "2.3.4" }
 runc { version = "1.4.3" }
 
@@ -8,5 +8,6 @@ kubelet {
   mode       = "kubeconfig"
   start      = true
   kubeconfig = "kubelet.conf"
+  client_ca_file = "/etc/kubernetes/pki/ca.crt"
   flags      = ["--kubeconfig=/etc/kubernetes/admin.conf"]
 }

@@ -1,8 +1,9 @@
 containerd { version = "2.3.4" }
 runc { version = "1.4.3" }
 kubelet {
-  version    = "1.34.11"
-  mode       = "kubeconfig"
-  kubeconfig = "/etc/kubernetes/node.kubeconfig"
-  flags      = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap.kubeconfig"]
+  version        = "1.34.11"
+  mode           = "kubeconfig"
+  kubeconfig     = "/etc/kubernetes/node.kubeconfig"
+  client_ca_file = "/etc/kubernetes/pki/ca.crt"
+  flags          = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap.kubeconfig"]
 }

@@ -19,5 +19,7 @@ kubelet {
     evictionHard  = { "memory.available" = "200Mi" }
     failSwapOn    = false
   }
-  flags = ["--node-labels=role=worker", "--token=${var.bootstrap_token}"]
+  flags = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }
+kubeadm { version = "1.34.11" } # installed to /usr/local/bin, pinned like the kubelet
+kubectl { version = "1.34.11" }

@@ -106,27 +106,16 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 		l.errorf(typeAt, "Invalid runtime type", "runtime %q has type %q; use \"runc\", \"crun\", \"nvidia\" or \"kata\" (\"runhcs\" on Windows).", r.Name, r.Type)
 		return
 	}
-	if r.Type == profile.RuntimeRunc {
-		// containerd would run whatever "runc" is on its PATH, if any: the
-		// runc comes from a runc block, or with a packaged containerd,
-		// whose package brings its own.
-		if p.Runc == nil && p.Containerd.Source != profile.SourcePackage {
-			at := r.DeclRange.Ptr()
-			implicit := ""
-			if r.DeclRange.Filename == "" {
-				// The runtime every profile without runtime blocks gets.
-				at, implicit = l.at("containerd", p.Containerd.DeclRange), " (a profile without runtime blocks gets it)"
-				if at == nil {
-					at = l.profileStart()
-				}
-			}
-			l.errorf(at, "runc runtime without runc",
-				"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",
-				r.Name, implicit, newest(l.opts.Pins, pins.Runc, p.Node.Arch))
-		}
-		return
-	}
+	l.validateRuntimeBinary(p, r)
+}
+
+// validateRuntimeBinary checks that what a Linux runtime runs is there to
+// run: a runc, crun or kata block, a kata hypervisor the release ships, an
+// absolute path for nvidia's.
+func (l *loader) validateRuntimeBinary(p *profile.Profile, r profile.Runtime) {
 	switch r.Type {
+	case profile.RuntimeRunc:
+		l.validateRuncRuntime(p, r)
 	case profile.RuntimeCrun:
 		if p.Crun == nil {
 			l.errorf(r.DeclRange.Ptr(), "crun runtime without crun",
@@ -134,14 +123,39 @@ func (l *loader) validateRuntimeType(p *profile.Profile, r profile.Runtime) {
 			return
 		}
 		l.validateCrunSpecVersion(p)
-		return
 	case profile.RuntimeNvidia:
 		if !path.IsAbs(r.Binary) {
 			l.errorf(l.at("runtime."+r.Name+".binary", r.DeclRange), "Relative path",
 				"runtime %q binary %q must be an absolute path such as %q.", r.Name, r.Binary, paths.NvidiaRuntime)
 		}
+	case profile.RuntimeKata:
+		l.validateKataRuntime(p, r)
+	}
+}
+
+// validateRuncRuntime needs a runc to run: containerd would run whatever
+// "runc" is on its PATH, if any. The runc comes from a runc block, or with
+// a packaged containerd, whose package brings its own.
+func (l *loader) validateRuncRuntime(p *profile.Profile, r profile.Runtime) {
+	if p.Runc != nil || p.Containerd.Source == profile.SourcePackage {
 		return
 	}
+	at := r.DeclRange.Ptr()
+	implicit := ""
+	if r.DeclRange.Filename == "" {
+		// The runtime every profile without runtime blocks gets.
+		at, implicit = l.at("containerd", p.Containerd.DeclRange), " (a profile without runtime blocks gets it)"
+		if at == nil {
+			at = l.profileStart()
+		}
+	}
+	l.errorf(at, "runc runtime without runc",
+		"runtime %q%s has type = \"runc\" but the profile has no runc block, so nothing installs the runc it runs. Add runc { version = %q }, or runc { source = \"package\" } for the distribution's runc.",
+		r.Name, implicit, newest(l.opts.Pins, pins.Runc, p.Node.Arch))
+}
+
+// validateKataRuntime needs a kata block and a hypervisor its release ships.
+func (l *loader) validateKataRuntime(p *profile.Profile, r profile.Runtime) {
 	if p.Kata == nil {
 		l.errorf(r.DeclRange.Ptr(), "kata runtime without kata",
 			"runtime %q has type = \"kata\" but the profile has no kata block; add kata { version = %q }.", r.Name, newest(l.opts.Pins, pins.Kata, p.Node.Arch))

@@ -256,39 +256,50 @@ func containerdTree(p *profile.Profile) (map[string]any, []ownedKey, error) {
 		t.set("containerd.cdi_spec_dirs", c.CDISpecDirs, under(criPath, "cdi_spec_dirs")...)
 	}
 	if p.CNI != nil {
-		cni := under(criPath, "cni")
-		t.set("cni.conf_dir", p.CNI.ConfDir, under(cni, "conf_dir")...)
-		// 2.1 deprecated bin_dir for bin_dirs; 2.0 knows only bin_dir, and
-		// 2.1+ refuses both at once. Whichever is not rendered may not be set.
-		if c.ConfigVersion == 4 || (c.ConfigVersion == 3 && atLeast(c.Version, "v2.1.0")) {
-			t.set("cni.bin_dir", []string{p.CNI.BinDir}, under(cni, "bin_dirs")...)
-			t.own("cni.bin_dir", under(cni, "bin_dir")...)
-		} else {
-			t.set("cni.bin_dir", p.CNI.BinDir, under(cni, "bin_dir")...)
-			if c.ConfigVersion == 3 {
-				t.own("cni.bin_dir", under(cni, "bin_dirs")...)
-			}
-		}
+		cniKeys(p, t, under(criPath, "cni"))
 	}
+	socketKeys(p, t)
+	return t.root, t.owned, nil
+}
 
-	if p.Node.OS == profile.OSWindows {
+// cniKeys sets the CRI's CNI directories at cni. 2.1 deprecated bin_dir
+// for bin_dirs; 2.0 knows only bin_dir, and 2.1+ refuses both at once:
+// whichever is not rendered may not be set.
+func cniKeys(p *profile.Profile, t *configTree, cni []string) {
+	c := p.Containerd
+	at := func(key string) []string { return append(append([]string(nil), cni...), key) }
+	t.set("cni.conf_dir", p.CNI.ConfDir, at("conf_dir")...)
+	if c.ConfigVersion == 4 || (c.ConfigVersion == 3 && atLeast(c.Version, "v2.1.0")) {
+		t.set("cni.bin_dir", []string{p.CNI.BinDir}, at("bin_dirs")...)
+		t.own("cni.bin_dir", at("bin_dir")...)
+		return
+	}
+	t.set("cni.bin_dir", p.CNI.BinDir, at("bin_dir")...)
+	if c.ConfigVersion == 3 {
+		t.own("cni.bin_dir", at("bin_dirs")...)
+	}
+}
+
+// socketKeys sets containerd's gRPC (and, from schema 4, ttrpc) address.
+func socketKeys(p *profile.Profile, t *configTree) {
+	c := p.Containerd
+	switch {
+	case p.Node.OS == profile.OSWindows:
 		// containerd's default named pipe is the endpoint the kubelet is given.
 		owner := fmt.Sprintf("node.os = %q (the endpoint %s)", profile.OSWindows, profile.WindowsEndpoint)
 		t.own(owner, "grpc", "address")
 		if c.ConfigVersion == 4 {
 			t.own(owner, "plugins", grpcServerPlugin, "address")
 		}
-	} else if c.Socket != "" {
-		if c.ConfigVersion == 4 {
-			t.set("containerd.socket", c.Socket, "plugins", grpcServerPlugin, "address")
-			// Before schema 4 containerd derived this from the gRPC address; now it does not.
-			t.set("containerd.socket", c.Socket+".ttrpc", "plugins", ttrpcServerPlugin, "address")
-			t.own("containerd.socket", "grpc", "address")
-		} else {
-			t.set("containerd.socket", c.Socket, "grpc", "address")
-		}
+	case c.Socket == "":
+	case c.ConfigVersion == 4:
+		t.set("containerd.socket", c.Socket, "plugins", grpcServerPlugin, "address")
+		// Before schema 4 containerd derived this from the gRPC address; now it does not.
+		t.set("containerd.socket", c.Socket+".ttrpc", "plugins", ttrpcServerPlugin, "address")
+		t.own("containerd.socket", "grpc", "address")
+	default:
+		t.set("containerd.socket", c.Socket, "grpc", "address")
 	}
-	return t.root, t.owned, nil
 }
 
 // runtimeHandler adds the containerd table of one CRI runtime handler at

@@ -2,13 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"net/url"
-	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nodeup/nodeup/bundle"
+	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/ops"
 )
 
@@ -119,9 +118,8 @@ func (o bundleOptions) check() error {
 		if f == ops.FromUpstream {
 			continue
 		}
-		u, err := url.Parse(f)
-		if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
-			return fmt.Errorf("--from %q: want an http://, https:// or file:///absolute/path URL of a mirror (or a bundle) in the mirror layout", printable(f))
+		if err := fetch.CheckSource(f); err != nil {
+			return fmt.Errorf("--from %q: want an http://, https:// or file:///absolute/path URL of a mirror (or a bundle) in the mirror layout: %v", printable(f), err)
 		}
 	}
 	return nil

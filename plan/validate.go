@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"net/url"
 	"path"
 	"regexp"
@@ -145,12 +146,12 @@ func (l *loader) validateMirror(p *profile.Profile) {
 // them out as files (mirrors, bundles, the cache), so their paths hold no
 // "." or ".." segment, plain or percent-encoded, and their hosts are hosts.
 func (l *loader) checkURL(raw string, subject *hcl.Range, what string) {
-	u, err := url.Parse(raw)
-	if err != nil || !oneOf(u.Scheme, "http", "https", "file") || (u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
+	err := fetch.CheckSource(raw)
+	if errors.Is(err, fetch.ErrNotSourceURL) {
 		l.errorf(subject, "Invalid URL", "%s: %q is not an http://, https:// or file:///absolute/path URL.", what, raw)
 		return
 	}
-	if err := fetch.CheckURL(u); err != nil {
+	if err != nil {
 		l.errorf(subject, "Invalid URL", "%s: %q: %v. Write the URL of the file itself: the path it resolves to, without \".\" or \"..\" segments (nor %%2e or %%2f spellings of them), on a host name or IP address.", what, raw, err)
 	}
 }

@@ -48,9 +48,6 @@ func (u *SiteUnit) Starts() (string, []string) {
 	return u.Name, u.RestartOn
 }
 
-// SiteUnitID is the ID of the SiteUnit step of a unit.
-func SiteUnitID(name string) string { return "site-unit:" + name }
-
 // Check says whether the unit needs a daemon-reload or a restart.
 func (u *SiteUnit) Check(ctx context.Context, env *Env) (Change, error) {
 	return u.converge(ctx, env, false)

@@ -45,13 +45,6 @@ type hostsTable struct {
 	OverridePath bool       `toml:"override_path,omitempty"`
 }
 
-// HostsTOML renders containerd's certs.d/HOST/hosts.toml for a registry
-// block; RegistryFiles renders it with the certificates and keys it names.
-func HostsTOML(r profile.Registry) ([]byte, error) {
-	hosts, _, err := registryFiles(r)
-	return hosts, err
-}
-
 // RegistryFiles renders a registry block's files into dir, its certs.d
 // directory: hosts.toml, and beside it each certificate (0644) and client
 // key (0600) it names.

@@ -73,7 +73,7 @@ func TestHostsTOML(t *testing.T) {
 		{profile.Registry{Host: "_default", Mirrors: []string{"https://mirror.internal:5000"}},
 			"[host.'https://mirror.internal:5000']\ncapabilities = ['pull', 'resolve']\n"},
 	} {
-		out, err := HostsTOML(c.reg)
+		out, _, err := registryFiles(c.reg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,21 @@ var ErrNotAFile = errors.New("the URL cannot name a file")
 // hostName is a DNS name (with underscores, which some internal names use).
 var hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)
 
+// ErrNotSourceURL is a source (a mirror, an artifact's url) that is not an
+// http or https URL with a host, nor a file:///absolute/path URL.
+var ErrNotSourceURL = errors.New("not an http://, https:// or file:///absolute/path URL")
+
+// CheckSource checks raw as a place to download from: ErrNotSourceURL for
+// the wrong kind of URL, else what CheckURL finds.
+func CheckSource(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !(u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file") ||
+		(u.Scheme != "file" && u.Host == "") || (u.Scheme == "file" && !path.IsAbs(u.Path)) {
+		return ErrNotSourceURL
+	}
+	return CheckURL(u)
+}
+
 // CheckURL says why u cannot name a file below a directory (the mirror
 // layout M/HOST/PATH, a bundle, a file:// mirror): a "." or ".." segment
 // in its path, written as it is or percent-encoded (%2e); an encoded "/"

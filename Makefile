@@ -26,8 +26,9 @@ FUZZ_UNPACK ?= 10000x
 
 # The VM test boots Debian under qemu (TCG) and runs pods: see README.
 VM_TIMEOUT  ?= 120m
+CLUSTER_TIMEOUT ?= 240m
 
-.PHONY: build release binaries packages man test unit fuzz e2e e2e-vm testbed demo bench bench-profile clean
+.PHONY: build release binaries packages man test unit fuzz e2e e2e-vm e2e-cluster testbed demo bench bench-profile clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/nodeup/nodeup/cli.version=$(VERSION)" -o $(BIN) ./cmd/nodeup
@@ -111,6 +112,13 @@ e2e: testbed
 # tests/vm/README.md).
 e2e-vm: testbed
 	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -run '^TestPodsOnVM$$' -v ./tests/vm/ 2>&1 | tests/summarize.sh
+
+# A real cluster on nodeup's node: a VM where nodeup installs a kubeadm node and
+# kubeadm init brings up a control plane built from the Go module proxy (with the
+# kubelet, kubeadm and kubectl; cached after the first run); pods scheduled through
+# nodeup's RuntimeClasses, under both cgroup drivers (tests/vm/README.md).
+e2e-cluster: testbed
+	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(CLUSTER_TIMEOUT) -run '^TestClusterOnVM$$' -v ./tests/vm/ 2>&1 | tests/summarize.sh
 
 # Boots a throwaway node and shows nodeup's plan, apply and verification.
 demo: build testbed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/nodeup/nodeup/node/fetch"
 	"github.com/nodeup/nodeup/node/host"
 	"github.com/nodeup/nodeup/node/images"
+	"github.com/nodeup/nodeup/node/paths"
 	"github.com/nodeup/nodeup/state"
 )
 
@@ -89,7 +91,7 @@ const checkDial = 5 * time.Second
 // archive to compare.
 func (i *Image) Check(ctx context.Context, env *Env) (Change, error) {
 	if !env.StartsThings() {
-		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
+		return i.checkStaged(env)
 	}
 	sock, err := i.socket(env)
 	if err != nil {
@@ -137,7 +139,7 @@ func (i *Image) compare(have, want string) Change {
 func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	// The import runs the node's ctr: never one from an image (--root).
 	if !env.StartsThings() || !env.runsRootPrograms() {
-		return Change{Action: Skip, Reason: "imported at boot, once containerd runs"}, nil
+		return i.stage(ctx, env)
 	}
 	client, err := i.dial(ctx, env, i.Timeout)
 	if err != nil {
@@ -158,9 +160,13 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 		}
 		return ch, nil
 	}
-	archive, err := env.Fetcher.Fetch(ctx, i.Candidates(), i.SHA256)
+	archive, staged, err := i.archive(ctx, env)
 	if err != nil {
-		return Change{}, fmt.Errorf("download image %s: %w", i.Ref, err)
+		return Change{}, err
+	}
+	if staged {
+		// Imported or found present, the staged archive has done its work.
+		defer i.unstage(env)
 	}
 	one, want, err := i.writeOneImage(archive)
 	if err != nil {
@@ -196,6 +202,85 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	i.record(env, want)
 	return ch, nil
+}
+
+// stagedPath is where an image build leaves the archive for the boot.
+func (i *Image) stagedPath() string {
+	return paths.StagedImagesDir + "/" + strings.ToLower(i.SHA256) + ".tar"
+}
+
+// staged reports whether the archive is staged, checked against its sha256.
+func (i *Image) staged(env *Env) (bool, error) {
+	sum, err := env.Host.SHA256(i.stagedPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return strings.EqualFold(sum, i.SHA256), nil
+}
+
+// checkStaged is Check in an image build, which starts nothing: the
+// archive is staged for the boot to import, or is to be.
+func (i *Image) checkStaged(env *Env) (Change, error) {
+	ok, err := i.staged(env)
+	if err != nil {
+		return Change{}, err
+	}
+	if ok {
+		return Change{Action: NoOp, Reason: fmt.Sprintf("archive staged in %s, imported at boot once containerd runs", i.stagedPath())}, nil
+	}
+	return Change{Action: Create, Reason: fmt.Sprintf("stage the archive (sha256 %.12s) in %s, imported at boot once containerd runs", i.SHA256, paths.StagedImagesDir)}, nil
+}
+
+// stage is Apply in an image build: the archive is fetched now, while the
+// build has its mirrors, and kept where the boot imports it from without
+// them (and where cleaning the download cache leaves it).
+func (i *Image) stage(ctx context.Context, env *Env) (Change, error) {
+	ch, err := i.checkStaged(env)
+	if err != nil || !ch.Changed() {
+		return ch, err
+	}
+	archive, err := env.Fetcher.Fetch(ctx, i.Candidates(), i.SHA256)
+	if err != nil {
+		return Change{}, fmt.Errorf("download image %s: %w", i.Ref, err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return Change{}, fmt.Errorf("image %s: %w", i.Ref, err)
+	}
+	defer f.Close()
+	if err := env.Host.MkdirAll(paths.StagedImagesDir, 0o700); err != nil {
+		return Change{}, fmt.Errorf("image %s: %w", i.Ref, err)
+	}
+	if err := env.Host.InstallFile(i.stagedPath(), f, 0o600); err != nil {
+		return Change{}, fmt.Errorf("image %s: stage the archive: %w", i.Ref, err)
+	}
+	return ch, nil
+}
+
+// archive returns the archive's path on this machine: the one an image
+// build staged (staged true), else fetched from the mirrors.
+func (i *Image) archive(ctx context.Context, env *Env) (path string, staged bool, err error) {
+	if ok, err := i.staged(env); err != nil {
+		return "", false, fmt.Errorf("image %s: %w", i.Ref, err)
+	} else if ok {
+		p, err := env.Host.Path(i.stagedPath())
+		return p, err == nil, err
+	}
+	path, err = env.Fetcher.Fetch(ctx, i.Candidates(), i.SHA256)
+	if err != nil {
+		return "", false, fmt.Errorf("download image %s: %w", i.Ref, err)
+	}
+	return path, false, nil
+}
+
+// unstage removes the staged archive once the boot no longer needs it.
+func (i *Image) unstage(env *Env) {
+	if err := env.Host.Remove(i.stagedPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		env.warnf("image %s: remove the staged archive %s: %v; remove it by hand", i.Ref, i.stagedPath(), err)
+	}
 }
 
 func (i *Image) record(env *Env, id string) {

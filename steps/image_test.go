@@ -105,11 +105,54 @@ func TestImageStep(t *testing.T) {
 	if ch := n.CheckApply(im, true); ch.Action != steps.Create {
 		t.Errorf("apply while the CRI lags: %+v", ch)
 	}
+}
 
-	// Bake: nothing runs, so the image waits for the boot.
+// An image build (--phase bake) starts nothing, so the boot imports the
+// image: the build fetches the archive while it has its mirrors and stages
+// it in nodeup's state, where cleaning the download cache leaves it; the
+// boot imports it without a mirror and removes it.
+func TestImageStepBakeThenBoot(t *testing.T) {
+	n, store := imageNode(t)
+	m := stepstest.NewMirror(t)
+	pause := imagestest.Image{Name: "registry.k8s.io/pause:3.10", Entrypoint: []string{"/pause"}, Files: map[string]imagestest.File{"pause": {Content: []byte("x")}}}
+	var archive bytes.Buffer
+	pause.OCI(&archive)
+	sum := m.Put(images.MirrorPath("registry.k8s.io/pause:3.10"), archive.Bytes())
+	im := &steps.Image{
+		Ref: "registry.k8s.io/pause:3.10", MirrorPath: images.MirrorPath("registry.k8s.io/pause:3.10"),
+		Mirrors: []string{m.URL}, SHA256: sum, Arch: "amd64", Ctr: "/usr/local/bin/ctr",
+		Endpoint: "unix:///run/containerd/containerd.sock", Timeout: 5 * time.Second,
+	}
+	staged := "/var/lib/nodeup/images/" + sum + ".tar"
+
 	n.Env.Phase = steps.PhaseBake
-	if ch := n.CheckApply(im, true); ch.Action != steps.Skip {
-		t.Errorf("bake: %+v", ch)
+	if ch := n.CheckApply(im, false); ch.Action != steps.Create || !strings.Contains(ch.Reason, "stage the archive") {
+		t.Errorf("plan of the bake: %+v", ch)
+	}
+	if ch := n.CheckApply(im, true); ch.Action != steps.Create || store.Has(im.Ref) {
+		t.Fatalf("bake: %+v, imported %v", ch, store.Has(im.Ref))
+	}
+	if fi, err := os.Stat(n.Real(staged)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the staged archive: %v %v", fi, err)
+	}
+	if ch := n.CheckApply(im, true); ch.Action != steps.NoOp {
+		t.Errorf("second bake: %+v", ch)
+	}
+	// The image build empties the download cache and leaves its mirrors.
+	if err := os.RemoveAll(n.Env.Fetcher.CacheDir); err != nil {
+		t.Fatal(err)
+	}
+	im.Mirrors = []string{"http://127.0.0.1:1/gone"}
+
+	n.Env.Phase = steps.PhaseAll
+	if ch := n.CheckApply(im, true); ch.Action != steps.Create || !store.Has(im.Ref) {
+		t.Fatalf("boot: %+v, imported %v", ch, store.Has(im.Ref))
+	}
+	if n.Exists(staged) {
+		t.Error("the boot left the staged archive")
+	}
+	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp {
+		t.Errorf("plan after the boot: %+v", ch)
 	}
 }
 

@@ -157,7 +157,12 @@ const (
 	// LastApplyFile says when the last apply ran and how it ended.
 	LastApplyFile = StateDir + "/last-apply.json"
 	CacheDir      = "/var/cache/nodeup"
-	LockFile      = "/run/nodeup.lock"
+	// StagedImagesDir holds the image archives an image build (--phase
+	// bake) fetched for the boot to import once containerd runs, by sha256:
+	// nodeup's state, not its download cache, so `cache clean` in the build
+	// keeps them; the boot's import removes each.
+	StagedImagesDir = StateDir + "/images"
+	LockFile        = "/run/nodeup.lock"
 	// ConfigDir holds what nodeup renders for the cluster (the
 	// RuntimeClasses) and the profile an image keeps for its boot.
 	ConfigDir  = "/etc/nodeup"

@@ -136,19 +136,29 @@ func (in *input) images(t *testing.T, repo string, names ...string) {
 		if i < 0 {
 			t.Fatalf("no test image %s", name)
 		}
-		im := testImages[i]
-		ref, err := images.Normalize(im.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(in.dir, "mirror", images.MirrorPath(ref))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"run", "-C", repo, "./tests/vm/mkimage", "-busybox", "/bin/busybox", "-name", im.name, "-o", dst, "--"}, im.entrypoint...)
-		step(t, "image "+im.name, "go", args...)
-		in.vars[im.shaVar] = fileSHA(t, dst)
+		in.image(t, repo, testImages[i])
 	}
+}
+
+// image writes im into the mirror, with the files add names (mkimage's
+// -add FILE=PATH) beside busybox, and sets its sha256 variable.
+func (in *input) image(t *testing.T, repo string, im testImage, add ...string) {
+	t.Helper()
+	ref, err := images.Normalize(im.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(in.dir, "mirror", images.MirrorPath(ref))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "-C", repo, "./tests/vm/mkimage", "-busybox", "/bin/busybox", "-name", im.name, "-o", dst}
+	for _, a := range add {
+		args = append(args, "-add", a)
+	}
+	args = append(append(args, "--"), im.entrypoint...)
+	step(t, "image "+im.name, "go", args...)
+	in.vars[im.shaVar] = fileSHA(t, dst)
 }
 
 // writeVars writes the variables to vars.hcl and env (the guest's shell
@@ -165,12 +175,21 @@ func (in *input) writeVars(t *testing.T, env string) {
 // work) within limit, with the console on stdout, and asserts that run.sh
 // printed each of the expected CHECK lines as ok and exited 0. On a failure
 // the guest's journal is left in the temp dir, named after the run.
-func bootAndCheck(t *testing.T, in *input, work string, limit time.Duration, run string, expected []string) {
+func bootAndCheck(t *testing.T, in *input, work string, limit time.Duration, run string, expected []string) Result {
+	t.Helper()
+	return bootWith(t, Boot{Input: in.dir, Work: work}, limit, run, expected)
+}
+
+// bootWith is bootAndCheck for a boot with settings of its own (memory, a
+// network, a second boot of the same disk); it returns what the boot
+// brought back, for the figures run.sh printed.
+func bootWith(t *testing.T, b Boot, limit time.Duration, run string, expected []string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	t.Logf("booting the VM (TCG; about a minute to boot, then the test; its console follows)")
-	res, err := Boot{Image: CachedImage(), Input: in.dir, Work: work, Console: prefixed(os.Stdout, "vm| ")}.Run(ctx)
+	b.Image, b.Console = CachedImage(), prefixed(os.Stdout, "vm| ")
+	t.Logf("booting the VM for %s (TCG; about a minute to boot, then the test; its console follows)", run)
+	res, err := b.Run(ctx)
 	t.Logf("the VM ran %s", res.Elapsed.Round(time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -192,10 +211,11 @@ func bootAndCheck(t *testing.T, in *input, work string, limit time.Duration, run
 		journal := filepath.Join(os.TempDir(), "nodeup-vm-journal-"+run+".txt")
 		if err := os.WriteFile(journal, []byte(res.Journal), 0o644); err != nil {
 			t.Logf("the guest's journal: %v", err)
-			return
+			return res
 		}
 		t.Logf("the guest's journal is in %s", journal)
 	}
+	return res
 }
 
 // podChecks are the checks guest/lib.sh's pod_checks makes of a

@@ -16,7 +16,7 @@ import (
 )
 
 // The kubelet the VM test installs, built from the Go module proxy
-// (build-kubelet.sh).
+// (build-kube.sh).
 const (
 	kubeletVersion = "1.37.2"
 	// vmTime bounds one boot: TCG is slow, and the guest runs two drivers.
@@ -51,7 +51,7 @@ var variants = []struct {
 // guest/run-pod.sh; every check it makes is a "CHECK" line here.
 func TestPodsOnVM(t *testing.T) {
 	here, repo := prerequisites(t)
-	step(t, "kubelet "+kubeletVersion, filepath.Join(here, "build-kubelet.sh"), kubeletVersion)
+	step(t, "kubelet "+kubeletVersion, filepath.Join(here, "build-kube.sh"), kubeletVersion, "kubelet")
 
 	// What every run's input disk holds besides containerd: nodeup, the
 	// test, the profile, and a mirror of the rest.
@@ -61,7 +61,7 @@ func TestPodsOnVM(t *testing.T) {
 	common.artifacts(t, "cni", "crictl")
 	// The kubelet and the runc with seccomp, published where their upstream
 	// releases would be.
-	common.binary(t, pins.Kubelet, kubeletVersion, filepath.Join(testbed.Cache(), "bin", "kubelet-"+kubeletVersion, "kubelet"),
+	common.binary(t, pins.Kubelet, kubeletVersion, filepath.Join(testbed.Cache(), "bin", "kubernetes-"+kubeletVersion, "kubelet"),
 		pins.Builtin().UpstreamURL(pins.Kubelet, kubeletVersion, "amd64"))
 	common.seccompRunc(t)
 	common.images(t, repo, "registry.k8s.io/pause:3.10", "nodeup.test/busybox:1", "nodeup.test/exits:1")

@@ -45,6 +45,13 @@ type Boot struct {
 	Memory, CPUs int
 	// Console receives the VM's serial console as it runs.
 	Console io.Writer
+	// Again boots the root disk an earlier Run left in Work (what that boot
+	// wrote is there), rather than a fresh overlay of the image: a second
+	// boot of the same machine.
+	Again bool
+	// Network gives the VM a NIC on qemu's user network with no way out
+	// (restrict=on): the guest at 10.0.2.15, the host side at 10.0.2.2.
+	Network bool
 }
 
 // Result is what a boot brought back.
@@ -63,8 +70,15 @@ func (b Boot) Run(ctx context.Context) (Result, error) {
 	overlay := filepath.Join(b.Work, "root.qcow2")
 	in := filepath.Join(b.Work, "in.img")
 	out := filepath.Join(b.Work, "out.img")
-	if err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", b.Image.Disk, overlay); err != nil {
+	if err := os.MkdirAll(b.Work, 0o755); err != nil {
 		return res, err
+	}
+	if !b.Again {
+		if err := run(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", b.Image.Disk, overlay); err != nil {
+			return res, err
+		}
+	} else if _, err := os.Stat(overlay); err != nil {
+		return res, fmt.Errorf("booting again: no earlier boot's disk: %w", err)
 	}
 	size, err := dirSize(b.Input)
 	if err != nil {
@@ -84,9 +98,13 @@ func (b Boot) Run(ctx context.Context) (Result, error) {
 	if cpus == 0 {
 		cpus = 2
 	}
+	nic := "none"
+	if b.Network {
+		nic = "user,model=virtio-net-pci,restrict=on,ipv6=off"
+	}
 	args := []string{
 		"-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(memory),
-		"-nographic", "-no-reboot", "-nic", "none", "-serial", "stdio", "-monitor", "none",
+		"-nographic", "-no-reboot", "-nic", nic, "-serial", "stdio", "-monitor", "none",
 		"-kernel", b.Image.Kernel, "-initrd", b.Image.Initrd,
 		"-append", "root=/dev/vda rw console=ttyS0 loglevel=4 panic=-1 systemd.show_status=error",
 		"-drive", "file=" + overlay + ",if=virtio,format=qcow2",

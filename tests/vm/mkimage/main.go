@@ -4,6 +4,10 @@
 // `ctr -n k8s.io images import` (and nodeup's image blocks) take it as is.
 //
 //	mkimage -busybox /bin/busybox -name nodeup.test/busybox:1 -o busybox.tar -- /bin/sh -c 'echo hi'
+//
+// -add FILE=PATH (repeated) puts more files into the layer, executable: a
+// control-plane image is busybox plus its static binary in /usr/bin, on the
+// image's PATH, as kubeadm's static pods run it by name.
 package main
 
 import (
@@ -12,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 
 	"github.com/nodeup/nodeup/node/images/imagestest"
@@ -21,18 +26,35 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "a static busybox")
 	name := flag.String("name", "", "the image's reference")
 	out := flag.String("o", "", "the archive to write")
+	var adds addFlag
+	flag.Var(&adds, "add", "FILE=PATH: a file to put into the layer at PATH (repeated)")
 	flag.Parse()
 	if *name == "" || *out == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: mkimage -busybox FILE -name REF -o FILE.tar -- ENTRYPOINT...")
 		os.Exit(2)
 	}
-	if err := run(*busybox, *name, *out, flag.Args()); err != nil {
+	if err := run(*busybox, *name, *out, flag.Args(), adds); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
 }
 
-func run(busybox, name, out string, entrypoint []string) error {
+// addFlag is -add's FILE=PATH pairs, in order.
+type addFlag [][2]string
+
+func (a *addFlag) String() string { return fmt.Sprint(*a) }
+
+func (a *addFlag) Set(v string) error {
+	from, to, ok := strings.Cut(v, "=")
+	to = strings.TrimPrefix(to, "/")
+	if !ok || from == "" || to == "" {
+		return fmt.Errorf("%q: want FILE=PATH", v)
+	}
+	*a = append(*a, [2]string{from, to})
+	return nil
+}
+
+func run(busybox, name, out string, entrypoint []string, adds addFlag) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return err
@@ -55,6 +77,16 @@ func run(busybox, name, out string, entrypoint []string) error {
 		if applet := strings.TrimSpace(sc.Text()); applet != "" && applet != "busybox" && !strings.Contains(applet, "/") {
 			files["bin/"+applet] = imagestest.File{Linkname: "busybox"}
 		}
+	}
+	for _, a := range adds {
+		content, err := os.ReadFile(a[0])
+		if err != nil {
+			return err
+		}
+		for d := path.Dir(a[1]); d != "."; d = path.Dir(d) {
+			files[d] = imagestest.File{Dir: true}
+		}
+		files[a[1]] = imagestest.File{Content: content}
 	}
 	im := imagestest.Image{Name: name, Entrypoint: entrypoint, Files: files}
 	tmp := out + ".tmp"

@@ -38,7 +38,9 @@ type release struct {
 	// without names blocks left out: crictl, kata (with its runtime),
 	// kubelet.
 	containerdExtra, nodeExtra string
-	without                    map[string]bool
+	// kubeletExtra goes at the end of the kubelet block, as the others.
+	kubeletExtra string
+	without      map[string]bool
 }
 
 const releases = "https://releases.example/"
@@ -122,7 +124,7 @@ verify {
 		r.Put("cni-plugins-linux-amd64-v1.9.1.tgz", cni), r.plugins,
 		r.block("crictl", fmt.Sprintf("crictl {\n  version = \"1.36.0\"\n  %s\n}", r.Put("crictl-v1.36.0-linux-amd64.tar.gz", crictl))),
 		r.block("kata", fmt.Sprintf("kata {\n  version = \"3.32.0\"\n  %s\n}\n\nruntime \"kata-qemu\" {\n  type = \"kata\"\n}", r.Put("kata-static-3.32.0-amd64.tar.zst", kata))),
-		r.block("kubelet", fmt.Sprintf("kubelet {\n  version = \"1.34.11\"\n  %s\n  start   = true\n  flags   = [%s]\n}", r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "))))
+		r.block("kubelet", fmt.Sprintf("kubelet {\n  version = \"1.34.11\"\n  %s\n  start   = true\n  flags   = [%s]%s\n}", r.Put("kubelet", []byte(r.kubelet)), strings.Join(flags, ", "), r.kubeletExtra)))
 	path := filepath.Join(r.dir, "profile.hcl")
 	if err := os.WriteFile(path, []byte(profile), 0o644); err != nil {
 		t.Fatal(err)

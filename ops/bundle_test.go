@@ -96,3 +96,38 @@ runc { version = "1.4.3" }
 		t.Errorf("one sum for two artifacts: %v", err)
 	}
 }
+
+// A bundle carries each credential provider's binary, for each
+// architecture, at the mirror path of its url.
+func TestBundleCredentialProviders(t *testing.T) {
+	a, b := strings.Repeat("c", 64), strings.Repeat("d", 64)
+	p := filepath.Join(t.TempDir(), "p.hcl")
+	os.WriteFile(p, []byte(`containerd { version = "2.3.4" }
+runc { version = "1.4.3" }
+kubelet {
+  credential_provider "ecr-credential-provider" {
+    version                = "1.31.0"
+    url                    = "https://artifacts.example/ecr/v1.31.0/linux/{arch}/ecr-credential-provider-linux-{arch}"
+    sha256                 = { amd64 = "`+a+`", arm64 = "`+b+`" }
+    match_images           = ["*.dkr.ecr.*.amazonaws.com"]
+    default_cache_duration = "12h"
+  }
+}
+`), 0o644)
+	bc, err := (&Config{Root: "/"}).bundleContents(p, []string{"amd64", "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range bc.files {
+		if f.Entry.Component == "credential-provider/ecr-credential-provider" {
+			got = append(got, f.Entry.Arch+" "+f.Entry.Version+" "+f.Entry.Path+" "+f.SHA256[:1])
+		}
+	}
+	sort.Strings(got)
+	want := "amd64 1.31.0 artifacts.example/ecr/v1.31.0/linux/amd64/ecr-credential-provider-linux-amd64 c, " +
+		"arm64 1.31.0 artifacts.example/ecr/v1.31.0/linux/arm64/ecr-credential-provider-linux-arm64 d"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("carried %q, want %q", strings.Join(got, ", "), want)
+	}
+}

@@ -285,6 +285,7 @@ func (l *loader) decodeRuntime(blk *hcl.Block, p *profile.Profile) {
 
 var kubeletSchema = &hcl.BodySchema{
 	Attributes: attrSchema(append(append([]string{}, componentAttrs...), "start", "config", "flags", "mode", "kubeconfig", "reserved", "client_ca_file")...),
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "credential_provider", LabelNames: []string{"name"}}},
 }
 
 func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
@@ -296,7 +297,8 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 		return
 	}
 	k.Declared = true
-	a := l.attrs("kubelet", l.blockAttrs(blk, kubeletSchema))
+	content := l.blockAttrs(blk, kubeletSchema)
+	a := l.attrs("kubelet", content)
 	l.componentFields(a, blk, pins.Kubelet, p.Node.Arch, &k.Component)
 	a.boolean("start", &k.Start)
 	a.str("mode", &k.Mode)
@@ -306,6 +308,11 @@ func (l *loader) decodeKubelet(blk *hcl.Block, p *profile.Profile) {
 	a.str("client_ca_file", &k.ClientCAFile)
 	a.object("config", &k.Config, k.ConfigRanges)
 	l.decodeReserved(a, k)
+	for _, cb := range content.Blocks {
+		if cp, ok := l.decodeCredentialProvider(cb, p.Node.Arch); ok {
+			k.CredentialProviders = append(k.CredentialProviders, cp)
+		}
+	}
 	if a.strList("flags", &k.Flags) {
 		for _, f := range k.Flags {
 			k.SecretFlags = append(k.SecretFlags, l.holdsSensitive(f))

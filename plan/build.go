@@ -93,6 +93,8 @@ func (b *builder) fileRange(p string) hcl.Range {
 				return r.DeclRange
 			}
 		}
+	case p == paths.CredentialProviderConfig && len(pr.Kubelet.CredentialProviders) > 0:
+		return pr.Kubelet.CredentialProviders[0].DeclRange
 	case p == layout.ContainerdConfig, strings.Contains(p, "containerd.service"):
 		return pr.Containerd.DeclRange
 	case strings.Contains(p, "kubelet"):
@@ -153,6 +155,7 @@ type install struct {
 	files     []archive.Placement
 	trees     []archive.Tree
 	binaries  []string // from a package
+	block     string   // names the block in messages, when it is not "the NAME block"
 }
 
 func (in install) fromPackage() bool { return in.component.Source == profile.SourcePackage }
@@ -205,6 +208,9 @@ func installs(p *profile.Profile) []install {
 	}
 	if templates.InstallsKubelet(p) {
 		out = append(out, install{name: "kubelet", component: &p.Kubelet.Component, files: []archive.Placement{bin("", paths.Kubelet)}})
+	}
+	for i := range p.Kubelet.CredentialProviders {
+		out = append(out, credentialProviderInstall(&p.Kubelet.CredentialProviders[i]))
 	}
 	for _, k := range []struct {
 		name     string
@@ -289,6 +295,11 @@ func (b *builder) units() {
 		}
 	}
 	krestart := append(kfiles, b.ifHas(steps.ArtifactID("kubelet"))...)
+	// The credential providers' configuration and binaries, read when it starts.
+	krestart = append(krestart, b.ifHas(steps.FileID(paths.CredentialProviderConfig))...)
+	for _, cp := range p.Kubelet.CredentialProviders {
+		krestart = append(krestart, b.ifHas(steps.ArtifactID(credentialProviderArtifact(cp.Name)))...)
+	}
 	// Beside its drop-ins, what node.proxy and kubelet.reserved give it.
 	krestart = append(krestart, b.ifHas(steps.FileID(paths.ProxyEnv), steps.FileID(paths.KubeSliceUnit), steps.FileID(paths.SystemSliceDropIn))...)
 	krestart = withSiteRestarts(p, paths.KubeletService, krestart)

@@ -35,8 +35,12 @@ func (l *loader) destinations(p *profile.Profile) []destination {
 		if c.DeclRange.Filename == "" {
 			continue // a missing block, reported as such
 		}
+		block := in.name + " block"
+		if in.block != "" {
+			block = in.block
+		}
 		for _, f := range in.files {
-			d := destination{path: path.Clean(f.To), what: "the " + in.name + " block's " + f.To, at: c.DeclRange.Ptr()}
+			d := destination{path: path.Clean(f.To), what: "the " + block + "'s " + f.To, at: c.DeclRange.Ptr()}
 			if in.name == "cni" {
 				d.what, d.at = "cni.bin_dir", l.at("cni.bin_dir", c.DeclRange)
 				if strings.HasSuffix(f.To, "/") || f.From == "*" {
@@ -46,7 +50,7 @@ func (l *loader) destinations(p *profile.Profile) []destination {
 			out = append(out, d)
 		}
 		for _, t := range in.trees {
-			out = append(out, destination{path: path.Clean(t.To), tree: true, what: "the " + in.name + " block's " + t.To, at: c.DeclRange.Ptr()})
+			out = append(out, destination{path: path.Clean(t.To), tree: true, what: "the " + block + "'s " + t.To, at: c.DeclRange.Ptr()})
 		}
 		for _, b := range in.binaries {
 			out = append(out, destination{path: path.Clean(b), what: "the " + in.name + " package's " + b, at: c.DeclRange.Ptr()})

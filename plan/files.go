@@ -163,6 +163,9 @@ func (l *loader) ownedPaths(p *profile.Profile) []ownedPath {
 			out = append(out, ownedPath{destination{path: f.Path, what: "a file nodeup renders"}, true})
 		}
 	}
+	if len(p.Kubelet.CredentialProviders) > 0 {
+		out = append(out, ownedPath{destination: destination{path: paths.CredentialProviderBinDir, dir: true, what: "the kubelet's credential provider directory"}})
+	}
 	if sp, ok := p.Kubelet.Config["staticPodPath"].(string); ok && path.IsAbs(sp) {
 		out = append(out, ownedPath{destination: destination{path: path.Clean(sp), what: "the directory kubelet.config.staticPodPath names"}})
 	}

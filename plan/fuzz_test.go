@@ -18,7 +18,7 @@ import (
 // containerd files in containerd's directory, relative to the system drive.
 var renderedPath = regexp.MustCompile(`^/etc/containerd/config\.toml$|^/etc/containerd/certs\.d/[^/]+/hosts\.toml$|` +
 	`^/etc/systemd/system/(containerd|kubelet)\.service$|^/etc/systemd/system/kubelet\.service\.d/10-nodeup\.conf$|` +
-	`^/var/lib/kubelet/config\.yaml$|^/etc/kubernetes/kubelet\.conf\.d/50-nodeup\.conf$|^/etc/nodeup/runtimeclasses\.yaml$|^/etc/nodeup/kubelet-flags\.env$|^/etc/crictl\.yaml$|` +
+	`^/var/lib/kubelet/config\.yaml$|^/etc/kubernetes/kubelet\.conf\.d/50-nodeup\.conf$|^/etc/kubernetes/image-credential-provider-config\.yaml$|^/etc/nodeup/runtimeclasses\.yaml$|^/etc/nodeup/kubelet-flags\.env$|^/etc/crictl\.yaml$|` +
 	`^/etc/modules-load\.d/nodeup\.conf$|^/etc/sysctl\.d/99-nodeup\.conf$|` +
 	`^/etc/systemd/system/(containerd|kubelet)\.service\.d/10-nodeup-(proxy|slice)\.conf$|^/etc/nodeup/proxy\.env$|` +
 	`^/etc/systemd/system/kube\.slice$|^/etc/systemd/system/system\.slice\.d/10-nodeup\.conf$|` +

@@ -44,6 +44,7 @@ func (l *loader) validate(p *profile.Profile) {
 	}
 	l.validateKubelet(p)
 	l.validateReserved(p)
+	l.validateCredentialProviders(p)
 	l.validateImages(p)
 	l.validateVerify(p)
 	l.validateDestinations(p)

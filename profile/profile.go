@@ -280,6 +280,9 @@ type Kubelet struct {
 	FlagRanges []hcl.Range
 	// Reserved is kubelet.reserved; nil without one.
 	Reserved *KubeletReserved
+	// CredentialProviders are the credential_provider blocks, in
+	// declaration order.
+	CredentialProviders []CredentialProvider
 }
 
 // KubeadmMode reports whether kubeadm sets the kubelet up (KubeletKubeadm,

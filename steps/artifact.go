@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/nodeup/nodeup/node/archive"
@@ -18,7 +19,7 @@ import (
 // Artifact downloads a release artifact, checks its sha256 while
 // streaming, and installs members of it.
 type Artifact struct {
-	Name     string // component: containerd, runc, cni, crictl, kata, kubelet
+	Name     string // component: containerd, runc, cni, crictl, kata, kubelet, credential-provider/NAME
 	Version  string
 	URL      string   // upstream URL
 	Mirrors  []string // mirror base URLs, tried in order before URL
@@ -32,8 +33,13 @@ type Artifact struct {
 func (a *Artifact) Kind() string { return "artifact" }
 func (a *Artifact) Key() string  { return a.Name }
 func (a *Artifact) Describe() string {
-	return fmt.Sprintf("%s %s sha256:%.12s -> %d files, %d trees", a.Name, a.Version, a.SHA256, len(a.Files), len(a.Trees))
+	return fmt.Sprintf("%s sha256:%.12s -> %d files, %d trees", a.release(), a.SHA256, len(a.Files), len(a.Trees))
 }
+
+// release names the artifact's release in messages: its name and version,
+// or its name alone when the profile gives no version (a credential
+// provider named by its url and sha256).
+func (a *Artifact) release() string { return strings.TrimSpace(a.Name + " " + a.Version) }
 
 // Writes lists the node paths the artifact installs.
 func (a *Artifact) Writes() []string {
@@ -82,7 +88,7 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	path, err := env.Fetcher.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
 	if err != nil {
-		return Change{}, fmt.Errorf("download %s %s: %w", a.Name, a.Version, err)
+		return Change{}, fmt.Errorf("download %s: %w", a.release(), err)
 	}
 	arc, err := archive.Open(path, a.Format)
 	if err != nil {
@@ -100,7 +106,7 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	installed, err := arc.Install(env.Host, a.Files)
 	if err != nil {
-		return Change{}, fmt.Errorf("install %s %s from %s: %w", a.Name, a.Version, a.URL, err)
+		return Change{}, fmt.Errorf("install %s from %s: %w", a.release(), a.URL, err)
 	}
 	for _, in := range installed {
 		env.State.Record(in.Path, in.SHA256)
@@ -110,14 +116,14 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 		rec, _ := env.State.Tree(t.To)
 		incoming := sync.OnceValues(func() (state.Tree, error) { return archiveTree(arc, t.From) })
 		if err := backupForeignTree(env, t.To, rec, incoming); err != nil {
-			return Change{}, fmt.Errorf("install %s %s: back up %s first: %w", a.Name, a.Version, t.To, err)
+			return Change{}, fmt.Errorf("install %s: back up %s first: %w", a.release(), t.To, err)
 		}
 		if err := arc.InstallTree(env.Host, t); err != nil {
-			return Change{}, fmt.Errorf("install %s %s from %s: %w", a.Name, a.Version, a.URL, err)
+			return Change{}, fmt.Errorf("install %s from %s: %w", a.release(), a.URL, err)
 		}
 		tree, err := readTree(env, t.To)
 		if err != nil {
-			return Change{}, fmt.Errorf("install %s %s: read back %s: %w", a.Name, a.Version, t.To, err)
+			return Change{}, fmt.Errorf("install %s: read back %s: %w", a.release(), t.To, err)
 		}
 		env.State.RecordTree(t.To, tree)
 	}
@@ -140,10 +146,10 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 	rec, ok := env.State.Artifact(a.Name)
 	recorded := rec.SHA256
 	if !ok {
-		return Change{Action: Create, Reason: fmt.Sprintf("install %s %s (sha256 %.12s)", a.Name, a.Version, a.SHA256)}, nil
+		return Change{Action: Create, Reason: fmt.Sprintf("install %s (sha256 %.12s)", a.release(), a.SHA256)}, nil
 	}
 	if recorded != a.SHA256 {
-		return Change{Action: Update, Reason: fmt.Sprintf("install %s %s: the profile pins sha256 %.12s, the node has %.12s", a.Name, a.Version, a.SHA256, recorded)}, nil
+		return Change{Action: Update, Reason: fmt.Sprintf("install %s: the profile pins sha256 %.12s, the node has %.12s", a.release(), a.SHA256, recorded)}, nil
 	}
 	// Judged by the artifact's own members where the state has them: a
 	// file of its that another component replaced is drift of this one,
@@ -168,7 +174,7 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 	for _, f := range archive.Recorded(a.Files, under) {
 		fi, err := env.Host.Stat(f.To)
 		if errors.Is(err, fs.ErrNotExist) {
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, f.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: %s is missing", a.release(), f.To)}, nil
 		}
 		if err != nil {
 			return Change{}, err
@@ -179,16 +185,16 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 			return Change{}, err
 		}
 		if !same {
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s was changed since nodeup installed it", a.Name, a.Version, f.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: %s was changed since nodeup installed it", a.release(), f.To)}, nil
 		}
 		if f.Mode != 0 && fi.Mode().Perm() != f.Mode.Perm() {
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s has mode %04o, the profile installs it %04o", a.Name, a.Version, f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: %s has mode %04o, the profile installs it %04o", a.release(), f.To, fi.Mode().Perm(), f.Mode.Perm())}, nil
 		}
 	}
 	for _, t := range a.Trees {
 		fi, err := env.Host.Stat(t.To)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s is missing", a.Name, a.Version, t.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: %s is missing", a.release(), t.To)}, nil
 		}
 		if err != nil {
 			return Change{}, err
@@ -196,17 +202,17 @@ func (a *Artifact) drift(env *Env) (Change, error) {
 		rec, ok := env.State.Tree(t.To)
 		if !ok {
 			// Installed by a nodeup that kept no record of the tree.
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: nodeup has no record of what it installed in %s", a.Name, a.Version, t.To)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: nodeup has no record of what it installed in %s", a.release(), t.To)}, nil
 		}
 		why, err := treeDrift(env, t.To, rec)
 		if err != nil {
 			return Change{}, err
 		}
 		if why != "" {
-			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s %s: %s", a.Name, a.Version, why)}, nil
+			return Change{Action: Update, Reason: fmt.Sprintf("reinstall %s: %s", a.release(), why)}, nil
 		}
 	}
-	return Change{Action: NoOp, Reason: fmt.Sprintf("%s %s installed", a.Name, a.Version)}, nil
+	return Change{Action: NoOp, Reason: fmt.Sprintf("%s installed", a.release())}, nil
 }
 
 // sameContent reports whether the file at node path p, which Stat says is

@@ -41,7 +41,7 @@ func (a *Artifact) Carried(arch string) (Carried, error) {
 	}
 	return Carried{
 		Key:        a.URL,
-		What:       fmt.Sprintf("%s %s (%s)", a.Name, a.Version, arch),
+		What:       fmt.Sprintf("%s (%s)", a.release(), arch),
 		Candidates: fetch.Candidates(a.Mirrors, a.URL, a.Upstream),
 		SHA256:     a.SHA256,
 		Entry:      bundle.Entry{Component: a.Name, Version: a.Version, Arch: arch, URL: a.URL, Path: rel},

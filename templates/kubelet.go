@@ -341,6 +341,12 @@ func KubeletFlagConflicts(p *profile.Profile) []error {
 		owners[normalFlag("bootstrap-kubeconfig")] = dropIn("bootstrap kubeconfig", paths.KubeletBootstrapConfig)
 		owners[normalFlag("config-dir")] = owner{"the drop-in directory nodeup's kubelet config goes to (" + paths.KubeletConfigDir + ")", "remove the flag and put the settings in kubelet.config"}
 	}
+	if HasCredentialProviders(p) {
+		providers := owner{"the credential providers nodeup gives the kubelet from kubelet.credential_provider (" + paths.CredentialProviderConfig + ", " + paths.CredentialProviderBinDir + ")",
+			"remove the flag, or the credential_provider blocks to set the kubelet's providers up yourself"}
+		owners[normalFlag(credentialProviderConfigFlag)] = providers
+		owners[normalFlag(credentialProviderBinDirFlag)] = providers
+	}
 	for _, d := range derivedFields(p) {
 		owners[flagName(d.field)] = useSetting(d.owner)
 	}

@@ -78,6 +78,9 @@ func Render(p *profile.Profile) ([]File, error) {
 			if EnforcesSystemReserved(p) {
 				r.add(paths.SystemSliceDropIn)(SystemSliceDropIn())
 			}
+			if HasCredentialProviders(p) {
+				r.add(paths.CredentialProviderConfig)(CredentialProviderConfigYAML(p))
+			}
 			if HasSecretFlags(p) {
 				f, err := KubeletSecretFlagsEnv(p)
 				r.addAll(paths.KubeletSecretFlags)([]File{f}, err)

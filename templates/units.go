@@ -119,10 +119,12 @@ func kubeadmDropIn(p *profile.Profile) ([]byte, error) {
 }
 
 // kubeletExec is the kubelet's command line from args on: args, the
-// labels of the node's runtimes, then kubelet.flags, each quoted for
-// systemd; a flag holding a sensitive value is named by its variable in
-// KubeletSecretFlagsEnv, whose EnvironmentFile option opts holds.
+// credential providers' flags, the labels of the node's runtimes, then
+// kubelet.flags, each quoted for systemd; a flag holding a sensitive value
+// is named by its variable in KubeletSecretFlagsEnv, whose EnvironmentFile
+// option opts holds.
 func kubeletExec(p *profile.Profile, args []string) (opts []*unit.UnitOption, exec string, err error) {
+	args = append(args, credentialProviderArgs(p)...)
 	// The labels the RuntimeClasses of its other handlers select; a
 	// --node-labels of kubelet.flags adds to them (the kubelet merges).
 	if labels := p.RuntimeLabels(); len(labels) > 0 {

@@ -78,7 +78,17 @@ const (
 	// KubeletSecretFlags holds the kubelet flags that carry a sensitive
 	// value (0600), which the drop-in reads as an EnvironmentFile.
 	KubeletSecretFlags = ConfigDir + "/kubelet-flags.env"
+	// CredentialProviderConfig is the kubelet's CredentialProviderConfig
+	// (--image-credential-provider-config), beside its other configuration.
+	CredentialProviderConfig = "/etc/kubernetes/image-credential-provider-config.yaml"
 )
+
+// CredentialProviderBinDir holds the kubelet's credential provider
+// binaries (--image-credential-provider-bin-dir), each named as its
+// provider. It is nodeup's alone: the kubelet finds exactly the profile's
+// providers there, off every user's PATH, and no provider name can clash
+// with another binary.
+const CredentialProviderBinDir = "/usr/local/lib/nodeup/credential-providers"
 
 // Where the kernel's settings are read from at boot.
 const (

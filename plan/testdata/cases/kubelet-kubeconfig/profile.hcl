@@ -6,4 +6,10 @@ kubelet {
   kubeconfig     = "/etc/kubernetes/node.kubeconfig"
   client_ca_file = "/etc/kubernetes/pki/ca.crt"
   flags          = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap.kubeconfig"]
+  credential_provider "test-provider" {
+    url                    = "https://artifacts.example/test-provider-{arch}"
+    sha256                 = "4444444444444444444444444444444444444444444444444444444444444444"
+    match_images           = ["registry.internal:5000"]
+    default_cache_duration = "0s"
+  }
 }

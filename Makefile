@@ -111,7 +111,7 @@ e2e: testbed
 # running pod. Not part of `make test`, which runs the proof without the kubelet (see
 # tests/vm/README.md).
 e2e-vm: testbed
-	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -run '^TestPodsOnVM$$' -v ./tests/vm/ 2>&1 | tests/summarize.sh
+	NODEUP_E2E=1 $(GO) test -tags vm -count=1 -timeout $(VM_TIMEOUT) -run '^(TestPodsOnVM|TestCredentialProviderOnVM)$$' -v ./tests/vm/ 2>&1 | tests/summarize.sh
 
 # A real cluster on nodeup's node: a VM where nodeup installs a kubeadm node and
 # kubeadm init brings up a control plane built from the Go module proxy (with the

@@ -69,7 +69,8 @@ type input struct {
 }
 
 // newInput starts an input disk in dir with nodeup, the guest's helpers
-// (lib.sh), its script as run.sh and the profile as profile.hcl.
+// (lib.sh), its script as run.sh and the profile as profile.hcl (none when
+// profile is empty).
 func newInput(t *testing.T, here, repo, dir, script, profile string) *input {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -79,7 +80,9 @@ func newInput(t *testing.T, here, repo, dir, script, profile string) *input {
 	in := &input{dir: dir, vars: map[string]string{}}
 	in.file(t, filepath.Join(here, "guest/lib.sh"), "lib.sh", 0o644)
 	in.file(t, filepath.Join(here, "guest", script), "run.sh", 0o755)
-	in.file(t, filepath.Join(here, "testdata", profile), "profile.hcl", 0o644)
+	if profile != "" {
+		in.file(t, filepath.Join(here, "testdata", profile), "profile.hcl", 0o644)
+	}
 	return in
 }
 

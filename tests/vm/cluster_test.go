@@ -4,7 +4,9 @@ package vm
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +69,9 @@ func TestClusterOnVM(t *testing.T) {
 	in.writeVars(t, fmt.Sprintf("PHASES=%q\n", strings.Join(clusterDrivers, " ")))
 
 	res := bootWith(t, Boot{Input: in.dir, Work: work, Network: true, Memory: 6144}, clusterTime, "cluster", clusterChecks(clusterDrivers))
-	for k, v := range times(t, res.Log) {
-		t.Logf("%-36s %8.1fs", k, v)
+	figures := times(t, res.Log)
+	for _, k := range slices.Sorted(maps.Keys(figures)) {
+		t.Logf("%-36s %8.1fs", k, figures[k])
 	}
 }
 

@@ -109,6 +109,20 @@ scheduling:
 YAML
 }
 
+# has_classes: nodeup's RuntimeClasses are in the cluster.
+has_classes() { kubectl get runtimeclass runc crun >/dev/null; }
+
+# pending RC: the kata pod's wait (exit RC) saw it unschedulable, and it is still Pending.
+pending() { [ "$1" = 0 ] && [ "$(kubectl get pod hello-kata -o jsonpath='{.status.phase}')" = Pending ]; }
+
+# control_plane_kept READYZ: the API server answered ready after the kubelet restart, its
+# static pod manifest is there, and kubeadm's config.yaml still names the manifests.
+control_plane_kept() {
+  [ "$1" = ok ] && kubectl get --raw /readyz >/dev/null &&
+    [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] &&
+    grep -q '^staticPodPath: /etc/kubernetes/manifests' /var/lib/kubelet/config.yaml
+}
+
 # up DRIVER: apply, kubeadm init, and the node Ready.
 up() {
   local driver=$1 out rc t0
@@ -148,7 +162,7 @@ pods() {
   kubectl apply -f /etc/nodeup/runtimeclasses.yaml
   absent_class | kubectl apply -f -
   kubectl get runtimeclass -o wide
-  check "runtimeclasses-$driver" "$(okif kubectl get runtimeclass runc crun)"
+  check "runtimeclasses-$driver" "$(okif has_classes)"
   kubectl wait --for=create serviceaccount/default --timeout=10m >/dev/null
 
   for h in runc crun; do
@@ -174,7 +188,7 @@ pods() {
   rc=$?
   out=$(kubectl describe pod hello-kata | sed -n '/^Events:/,$p')
   echo "$out"
-  check "pod-kata-pending-$driver" "$(okif [ $rc = 0 ] && [ "$(kubectl get pod hello-kata -o jsonpath='{.status.phase}')" = Pending ])" "exit $rc"
+  check "pod-kata-pending-$driver" "$(okif pending "$rc")" "exit $rc, phase $(kubectl get pod hello-kata -o jsonpath='{.status.phase}')"
   check "pod-kata-reason-$driver" "$(okif grep -q "didn't match Pod's node affinity/selector" <<<"$out")"
 }
 
@@ -207,7 +221,7 @@ owned() {
   systemctl restart kubelet
   kubectl wait --for=condition=Ready "node/$NODE" --timeout=10m >/dev/null 2>&1
   out=$(timeout 600 sh -c 'until kubectl get --raw /readyz 2>/dev/null; do sleep 2; done')
-  check "control-plane-kept-$driver" "$(okif [ "$out" = ok ] && kubectl get --raw /readyz >/dev/null && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] && grep -q '^staticPodPath: /etc/kubernetes/manifests' /var/lib/kubelet/config.yaml)"
+  check "control-plane-kept-$driver" "$(okif control_plane_kept "$out")" "readyz: $out"
 }
 
 section "network"

@@ -29,7 +29,12 @@ await() {
   done
 }
 listening() { (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; }
-denied() { journalctl -u kubelet -b --no-pager -o cat | grep -m1 -E "$IMAGE.*401 Unauthorized|401 Unauthorized.*$IMAGE" >/tmp/denied; }
+# denied: the kubelet's pull of IMAGE failed for want of credentials, and the registry
+# answered its manifest request 401.
+denied() {
+  journalctl -u kubelet -b --no-pager -o cat | grep -m1 -E "PullImage from image service failed.*authorization failed.*image=\"$IMAGE\"" >/tmp/denied &&
+    grep -m1 -E '"(HEAD|GET) /v2/private/hello/manifests/1 [^"]*" 401 ' /var/log/registry.log >>/tmp/denied
+}
 running() { [ -n "$(crictl --runtime-endpoint $SOCK ps --name hello --state Running -q 2>/dev/null)" ]; }
 
 section "the test's registry"
@@ -44,6 +49,7 @@ out=$(nodeup apply "$IN/without" --var-file "$IN/vars.hcl" 2>&1)
 rc=$?
 echo "$out"
 check apply-without "$(okif [ $rc = 0 ])" "exit $rc"
+[ $rc = 0 ] || { result; exit 1; }
 
 section "push the test image"
 ctr -n nodeup-push images import "$IN/hello.tar"
@@ -69,7 +75,7 @@ spec:
     imagePullPolicy: IfNotPresent
 YAML
 await 300 denied
-check pull-fails-without "$(okif [ -s /tmp/denied ])" "$(cut -c1-300 /tmp/denied)"
+check pull-fails-without "$(okif denied)" "$(cut -c1-400 /tmp/denied | tr '\n' ' ')"
 check not-running-without "$(okif [ -z "$(crictl --runtime-endpoint $SOCK ps --name hello -q 2>/dev/null)" ])"
 
 section "nodeup apply with the credential provider"
@@ -86,7 +92,7 @@ sed '/PASSWORD/{n;s/value: .*/value: (the password)/}' $cfg
 
 await 300 running
 check pull-with-provider "$(okif running)"
-check provider-asked "$(okif grep -q "$IMAGE" /var/log/nodeup-test-credprovider.log)" "$(cat /var/log/nodeup-test-credprovider.log 2>&1)"
+check provider-asked "$(okif grep -q "${IMAGE%:*}" /var/log/nodeup-test-credprovider.log)" "$(cat /var/log/nodeup-test-credprovider.log 2>&1)"
 crictl --runtime-endpoint $SOCK ps --name hello
 out=$(crictl --runtime-endpoint $SOCK logs "$(crictl --runtime-endpoint $SOCK ps --name hello -q | head -n 1)" 2>&1)
 echo "$out"

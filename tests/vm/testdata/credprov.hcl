@@ -17,6 +17,7 @@ variable "crictl_sha256" {}
 variable "kubelet_version" {}
 variable "kubelet_sha256" {}
 variable "pause_sha256" {}
+variable "busybox_sha256" {} # the pushed image's archive, not preloaded
 variable "credprovider_sha256" {}
 variable "registry_user" {}
 variable "registry_password" { sensitive = true }

@@ -37,9 +37,30 @@ network() {
   ip -br addr
 }
 
+# patches: kubeadm patches for an emulated CPU, where the control plane starts slowly and
+# answers late while the machine is busy: the static pods' probes wait longer before the
+# kubelet restarts them.
+patches() {
+  local c
+  mkdir -p /tmp/kubeadm-patches
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+    cat >"/tmp/kubeadm-patches/$c+strategic.yaml" <<YAML
+spec:
+  containers:
+  - name: $c
+    startupProbe:
+      failureThreshold: 90
+      timeoutSeconds: 30
+    livenessProbe:
+      failureThreshold: 30
+      timeoutSeconds: 30
+YAML
+  done
+}
+
 # kubeadm_config DRIVER: kubeadm's configuration: the image repository and version the
 # preloaded images have, the node's address, nodeup's CRI socket, no image pulls, timeouts
-# raised for an emulated CPU, and the kubelet's cgroup driver.
+# and probes raised for an emulated CPU, and the kubelet's cgroup driver.
 kubeadm_config() {
   cat <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -54,11 +75,13 @@ nodeRegistration:
   kubeletExtraArgs:
   - name: node-ip
     value: $IP
+patches:
+  directory: /tmp/kubeadm-patches
 timeouts:
   controlPlaneComponentHealthCheck: 20m0s
   kubeletHealthCheck: 10m0s
-  kubernetesAPICall: 5m0s
-  etcdAPICall: 5m0s
+  kubernetesAPICall: 15m0s
+  etcdAPICall: 15m0s
   tlsBootstrap: 10m0s
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -134,6 +157,7 @@ up() {
   check "apply-$driver" "$(okif [ $rc = 0 ])" "exit $rc"
 
   section "kubeadm init ($driver)"
+  patches
   kubeadm_config "$driver" >"/tmp/kubeadm-$driver.yaml"
   t0=$(uptime_s)
   kubeadm init --config "/tmp/kubeadm-$driver.yaml" --skip-phases=addon/kube-proxy,addon/coredns 2>&1

@@ -20,6 +20,17 @@ check() {
   [ "$st" = ok ] || fails=$((fails + 1))
 }
 okif() { if "$@"; then echo ok; else echo FAIL; fi; }
+
+# await SECONDS COMMAND...: runs COMMAND every half second until it succeeds or SECONDS
+# pass; a readiness poll of something that has no event to wait on.
+await() {
+  local end=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.5
+  done
+}
 nodeup() { "$IN/nodeup" "$@"; }
 profile() { echo "$IN/profile.hcl" --var-file "$IN/vars.hcl" --var "cgroup_driver=$1"; }
 

@@ -18,16 +18,6 @@ IN=$(cd "$(dirname "$0")" && pwd)
 IMAGE=registry.nodeup.test:5000/private/hello:1
 SOCK=unix:///run/containerd/containerd.sock
 
-# await SECONDS COMMAND...: runs COMMAND every half second until it succeeds or SECONDS
-# pass; a readiness poll of something that has no event to wait on.
-await() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.5
-  done
-}
 listening() { (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; }
 # denied: the kubelet's pull of IMAGE failed for want of credentials, and the registry
 # answered its manifest request 401.

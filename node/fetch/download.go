@@ -22,8 +22,10 @@ import (
 )
 
 // trySource downloads u into tmp, retrying transient failures, and checks
-// the sha256. nil means tmp holds the verified bytes.
-func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64) *SourceError {
+// the sha256. nil means tmp holds the verified bytes. When more sources
+// follow, a failure to connect is not retried: the host is marked down and
+// the next source is tried at once.
+func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64, more bool) *SourceError {
 	tries := f.Retries
 	if tries <= 0 {
 		tries = DefaultRetries
@@ -39,6 +41,12 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 		}
 		if err == nil {
 			return nil
+		}
+		if connectFailed(err) && ctx.Err() == nil {
+			f.markDown(u, err)
+			if more {
+				return &SourceError{URL: u, Tries: try, Err: fmt.Errorf("%w; passing over %s for the rest of this run", err, hostOf(u))}
+			}
 		}
 		if !transient(ctx, err) || try >= tries {
 			return &SourceError{URL: u, Tries: try, Err: err}
@@ -168,7 +176,7 @@ func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size 
 		return nil, 0, nil, err
 	}
 	req.Header.Set("User-Agent", "nodeup")
-	resp, err := f.client().Do(req)
+	resp, err := f.httpClient().Do(req)
 	if err != nil {
 		err = causeOf(actx, err)
 		stop()
@@ -229,11 +237,60 @@ func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc,
 	}
 }
 
-func (f *Fetcher) client() *http.Client {
+// httpClient is Client, or the Fetcher's own: connections are kept between
+// downloads, and connecting gives up after ConnectTimeout.
+func (f *Fetcher) httpClient() *http.Client {
 	if f.Client != nil {
 		return f.Client
 	}
-	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	f.clientOnce.Do(func() {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		d := &net.Dialer{Timeout: or(f.ConnectTimeout, DefaultConnectTimeout), KeepAlive: 30 * time.Second}
+		t.DialContext = d.DialContext
+		f.client = &http.Client{Transport: t}
+	})
+	return f.client
+}
+
+// connectFailed says whether err is a failure to connect to the source (or
+// its proxy): refused, no route, no answer in time, no address.
+func connectFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// hostOf is the scheme and host of a URL, what a connection goes to.
+func hostOf(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return pu.Scheme + "://" + pu.Host
+}
+
+// markDown remembers that u's host could not be connected to.
+func (f *Fetcher) markDown(u string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down == nil {
+		f.down = map[string]error{}
+	}
+	f.down[hostOf(u)] = err
+}
+
+// markUp forgets that u's host could not be connected to: it served.
+func (f *Fetcher) markUp(u string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.down, hostOf(u))
+}
+
+// isDown says why u's host could not be connected to earlier; nil if it
+// could, or was not tried.
+func (f *Fetcher) isDown(u string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.down[hostOf(u)]
 }
 
 // idleReader restarts the idle timer whenever data arrives and reports the

@@ -12,8 +12,11 @@
 // rate (a server that sends a byte now and then is cut). Sources (mirrors,
 // then upstream) are tried in order and any failure of one moves on to the
 // next; transient failures are first retried with bounded exponential
-// backoff. When everything fails the error lists every source and why it
-// failed.
+// backoff. A source that cannot be connected to is not retried while a
+// later source remains, and a Fetcher passes over its host for the rest of
+// its life: a dead mirror listed first costs one connect timeout per run,
+// not retries per artifact. When everything fails the error lists every
+// source and why it failed.
 package fetch
 
 import (
@@ -28,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,9 +42,10 @@ import (
 
 // Defaults for the zero values of Fetcher's fields.
 const (
-	DefaultRetries     = 3
-	DefaultBackoff     = time.Second
-	DefaultIdleTimeout = 30 * time.Second
+	DefaultRetries        = 3
+	DefaultBackoff        = time.Second
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultIdleTimeout    = 30 * time.Second
 	// DefaultMaxBytes is far above any release artifact nodeup installs
 	// (kata's static tarball, the largest, is a few hundred MiB).
 	DefaultMaxBytes   int64 = 2 << 30
@@ -67,12 +72,21 @@ var ErrTooLarge = errors.New("too large")
 // ErrTimeout is the class of a Fetch that ran out of its total time.
 var ErrTimeout = errors.New("took too long")
 
+// ErrUnreachable is the class of a source passed over because its host
+// could not be connected to earlier in the Fetcher's life.
+var ErrUnreachable = errors.New("unreachable")
+
 // Fetcher downloads artifacts into the content cache.
 type Fetcher struct {
-	// Client does the HTTP requests; nil means a clone of
-	// http.DefaultTransport (proxy from the environment). Redirects are
-	// followed.
+	// Client does the HTTP requests; nil means one client for the
+	// Fetcher's life on a clone of http.DefaultTransport (proxy from the
+	// environment) that gives up connecting after ConnectTimeout.
+	// Redirects are followed.
 	Client *http.Client
+	// ConnectTimeout bounds connecting to a source (with the default
+	// Client); 0 means DefaultConnectTimeout. A healthy source answers in
+	// well under a second; the default leaves room for two lost SYNs.
+	ConnectTimeout time.Duration
 	// CacheDir is the real path of the cache directory, usually
 	// host.Path(paths.CacheDir). Files go to CacheDir/sha256/<hex>.
 	CacheDir string
@@ -106,6 +120,11 @@ type Fetcher struct {
 	IsTerminal bool
 	// Log receives one line per event: cache hits, retries, failed sources.
 	Log func(format string, args ...any)
+
+	clientOnce sync.Once
+	client     *http.Client
+	mu         sync.Mutex
+	down       map[string]error // hosts not connected to, and why
 }
 
 // cacheWriter marks write errors as the cache's, not the source's.
@@ -178,9 +197,15 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 		unix.Unlinkat(int(dir.Fd()), tmpName, 0)
 	}()
 
-	for _, u := range candidates {
-		serr := f.trySource(ctx, u, tmp, sum, pinned, limit)
+	for i, u := range candidates {
+		more := i < len(candidates)-1
+		if why := f.isDown(u); why != nil && more {
+			fail.Sources = append(fail.Sources, &SourceError{URL: u, Err: fmt.Errorf("%w: passed over, %v", ErrUnreachable, why)})
+			continue
+		}
+		serr := f.trySource(ctx, u, tmp, sum, pinned, limit, more)
 		if serr == nil {
+			f.markUp(u)
 			// The cache checks every entry's sha256 before using it: a
 			// crash that loses the entry's bytes costs a download, so
 			// nothing waits for the disk here.

@@ -661,3 +661,56 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+// refusedURL is a URL on this machine where nothing listens: connecting to it
+// is refused.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestFetchDeadMirrorPassedOver(t *testing.T) {
+	dead := refusedURL(t)
+	live, n := server(t, serve(payload))
+	f := newFetcher(t)
+	var logged []string
+	f.Log = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	up := "https://github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz"
+	start := time.Now()
+	got, err := f.Fetch(context.Background(), Candidates([]string{dead, live.URL}, up, false), sum(payload))
+	assertFetched(t, f, got, err)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("failing over took %v: the dead mirror was retried", took)
+	}
+	if n.Load() != 1 || len(logged) != 1 || !strings.Contains(logged[0], "connection refused; passing over "+dead+" for the rest of this run") {
+		t.Errorf("live mirror: %d requests; log: %q", n.Load(), logged)
+	}
+	// The next download passes over the dead mirror without connecting: with
+	// nothing else to fall back on, the error says so.
+	other := []byte("another artifact")
+	_, err = f.Fetch(context.Background(), Candidates([]string{dead, live.URL + "/missing"}, up, false), sum(other))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), dead+"/github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz: unreachable: passed over, ") {
+		t.Errorf("error does not say the dead mirror was passed over:\n%v", err)
+	}
+	if strings.Contains(strings.Join(logged[1:], "\n"), "refused") {
+		t.Errorf("the dead mirror was tried again: %q", logged)
+	}
+}
+
+func TestFetchLastSourceRetriedOnConnectFailure(t *testing.T) {
+	dead := refusedURL(t)
+	f := newFetcher(t)
+	_, err := f.Fetch(context.Background(), []string{dead + "/a"}, sum(payload))
+	if err == nil || !strings.Contains(err.Error(), "connection refused (after 3 tries)") {
+		t.Errorf("the only source is not retried: %v", err)
+	}
+}

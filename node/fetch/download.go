@@ -25,7 +25,7 @@ import (
 // the sha256. nil means tmp holds the verified bytes. When more sources
 // follow, a failure to connect is not retried: the host is marked down and
 // the next source is tried at once.
-func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64, more bool) *SourceError {
+func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64, more bool, obs *Stream) *SourceError {
 	tries := f.Retries
 	if tries <= 0 {
 		tries = DefaultRetries
@@ -35,7 +35,7 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 		wait = DefaultBackoff
 	}
 	for try := 1; ; try++ {
-		got, err := f.download(ctx, u, tmp, pinned, limit)
+		got, err := f.download(ctx, u, tmp, pinned, limit, obs)
 		if err == nil && got != sum {
 			err = &ChecksumError{URL: u, Expected: sum, Actual: got}
 		}
@@ -63,8 +63,9 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 
 // download copies u into tmp (truncated first) and returns the sha256 of
 // what it wrote. size is the pinned size (negative: unknown); more than
-// limit bytes is ErrTooLarge.
-func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64) (string, error) {
+// limit bytes is ErrTooLarge. obs hears of the try and its bytes.
+func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64, obs *Stream) (string, error) {
+	obs.begin()
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
@@ -107,11 +108,15 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 	}
 
 	h := digest.New()
-	w := io.MultiWriter(cacheWriter{tmp}, h)
+	var cache io.Writer = cacheWriter{tmp}
+	if obs != nil {
+		cache = streamWriter{cache, obs}
+	}
+	w := io.MultiWriter(cache, h)
 	var p *progress
 	if f.Progress != nil {
 		p = newProgress(f.Progress, f.IsTerminal, path.Base(pu.Path), expect)
-		w = io.MultiWriter(cacheWriter{tmp}, h, p)
+		w = io.MultiWriter(cache, h, p)
 	}
 	n, err := io.Copy(w, io.LimitReader(body, limit+1))
 	if err == nil && n > limit {

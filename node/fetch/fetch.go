@@ -155,6 +155,11 @@ func (f *Fetcher) Fetch(ctx context.Context, candidates []string, sum string) (s
 // FetchSized is Fetch for a file whose size is pinned (a negative size is
 // unknown): a source that announces or sends another size fails at once.
 func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum string, pinned int64) (string, error) {
+	return f.fetch(ctx, candidates, sum, pinned, nil)
+}
+
+// fetch is FetchSized, telling obs (when not nil) about every try.
+func (f *Fetcher) fetch(ctx context.Context, candidates []string, sum string, pinned int64, obs *Stream) (string, error) {
 	sum = strings.ToLower(sum)
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 		return "", fmt.Errorf("sha256 %q is not 64 hex digits", sum)
@@ -196,6 +201,10 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 		tmp.Close()
 		unix.Unlinkat(int(dir.Fd()), tmpName, 0)
 	}()
+	if err := obs.attach(tmp); err != nil {
+		fail.Err = err
+		return "", fail
+	}
 
 	for i, u := range candidates {
 		more := i < len(candidates)-1
@@ -203,9 +212,10 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 			fail.Sources = append(fail.Sources, &SourceError{URL: u, Err: fmt.Errorf("%w: passed over, %v", ErrUnreachable, why)})
 			continue
 		}
-		serr := f.trySource(ctx, u, tmp, sum, pinned, limit, more)
+		serr := f.trySource(ctx, u, tmp, sum, pinned, limit, more, obs)
 		if serr == nil {
 			f.markUp(u)
+			obs.verify()
 			// The cache checks every entry's sha256 before using it: a
 			// crash that loses the entry's bytes costs a download, so
 			// nothing waits for the disk here.

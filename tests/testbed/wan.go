@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -72,7 +71,8 @@ type WAN struct {
 	// URL is the mirror as the nodes reach it; DeadURL a mirror across the same link
 	// that is gone: packets to it vanish, so a connection to it never completes.
 	URL, DeadURL string
-	// RTT is the time the first Attach took to connect to the mirror from its node.
+	// RTT is the time the first Attach took to connect to the mirror from its node
+	// (once the link is up and the router's address known).
 	RTT time.Duration
 
 	router, mirror string // namespace names
@@ -127,7 +127,7 @@ var wanCount atomic.Int64
 // startLink opens the link's two TUN devices in the router's namespace ("wan" stays
 // there, "wanm" goes to the mirror's) and runs a delay line each way between them.
 func (w *WAN) startLink(t testing.TB) {
-	var tuns [2]*os.File
+	var tuns [2]int
 	err := inNetns(nsPath(w.router), func() error {
 		var err error
 		for i, name := range []string{"wan", "wanm"} {
@@ -137,30 +137,36 @@ func (w *WAN) startLink(t testing.TB) {
 		}
 		return nil
 	})
+	stop, serr := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err == nil {
+		err = serr
+	}
 	if err != nil {
-		for _, f := range tuns {
-			if f != nil {
-				f.Close()
+		for _, fd := range append(tuns[:], stop) {
+			if fd > 0 {
+				unix.Close(fd)
 			}
 		}
 		t.Fatalf("testbed: WAN: %v", err)
 	}
+	// Each line's thread needs a P of the runtime's whenever it leaves ppoll: two
+	// more than the process had, so it never waits for one.
+	procs := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(procs + 2)
 	var wg sync.WaitGroup
 	for i := range 2 {
 		l := &line{rate: w.Options.Rate, delay: w.Options.Delay, queue: w.Options.Queue}
 		w.lines[i] = l
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.run(tuns[i], tuns[1-i])
-		}()
+		wg.Go(func() { l.run(tuns[i], tuns[1-i], stop) })
 	}
-	// Closing the devices ends the lines and removes the devices.
+	// The lines stop, then closing the devices removes them.
 	t.Cleanup(func() {
-		for _, f := range tuns {
-			f.Close()
-		}
+		_, _ = unix.Write(stop, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 		wg.Wait()
+		for _, fd := range append(tuns[:], stop) {
+			unix.Close(fd)
+		}
+		runtime.GOMAXPROCS(procs)
 	})
 }
 
@@ -204,6 +210,12 @@ func (w *WAN) Dropped() (up, down int64) {
 	return w.lines[0].dropped.Load(), w.lines[1].dropped.Load()
 }
 
+// Late is the most a packet has arrived after its time, either way: the delay line
+// is a thread of this process, and a busy machine can hold it up.
+func (w *WAN) Late() time.Duration {
+	return time.Duration(max(w.lines[0].late.Load(), w.lines[1].late.Load()))
+}
+
 func (w *WAN) String() string {
 	return fmt.Sprintf("%v each way (%v round trip), %g Mbit/s each way, queue %v",
 		w.Options.Delay, 2*w.Options.Delay, float64(w.Options.Rate)/1e6, w.Options.Queue)
@@ -235,10 +247,14 @@ func (w *WAN) Attach(t testing.TB, n *Node) string {
 	n.mu.Lock()
 	pid := n.pid
 	n.mu.Unlock()
+	// The first connection may wait for the new link's carrier and for ARP (a lost
+	// SYN costs a second); the second is the round trip.
 	var took time.Duration
 	err := inNetns(fmt.Sprintf("/proc/%d/ns/net", pid), func() error {
 		var err error
-		took, err = headManifest(w.URL)
+		if _, err = headManifest(w.URL); err == nil {
+			took, err = headManifest(w.URL)
+		}
 		return err
 	})
 	if err != nil {
@@ -311,6 +327,7 @@ type line struct {
 	delay, queue time.Duration
 	free         time.Time // when the link has sent what it holds
 	dropped      atomic.Int64
+	late         atomic.Int64 // nanoseconds, the most a packet arrived after its time
 }
 
 // admit schedules a packet of size bytes that reaches the link at now: when it arrives
@@ -327,57 +344,88 @@ func (l *line) admit(now time.Time, size int) (time.Time, bool) {
 	return l.free.Add(l.delay), true
 }
 
-type packet struct {
-	b  []byte
+// slot is a packet the line holds: its bytes are in a buffer of the line's, so that
+// the line allocates nothing while it runs (the runtime would have it help the
+// garbage collector, late).
+type slot struct {
+	n  int
 	at time.Time
 }
 
-// run carries packets from one TUN device to the other until either is closed.
-// Arrival times only grow, so one queue in order holds them.
-func (l *line) run(from, to *os.File) {
-	held := make(chan packet, 1<<16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		timer := time.NewTimer(time.Hour)
-		defer timer.Stop()
-		for p := range held {
-			if d := time.Until(p.at); d > 0 {
-				timer.Reset(d)
-				<-timer.C
-			}
-			if _, err := to.Write(p.b); err != nil && errors.Is(err, os.ErrClosed) {
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 1<<16)
+// lineSlots is the most packets one line holds: more than a full queue and the
+// delay take at a few hundred Mbit/s, even of the smallest packets.
+const (
+	lineSlots = 1 << 13
+	slotBytes = 1 << 11 // a TUN device's MTU is 1500
+)
+
+// run carries packets from TUN device from to TUN device to until stop (an eventfd)
+// is written. It is one loop on a thread of its own at a high priority, sleeping in
+// ppoll until a packet comes in or the next one is due, so that a busy machine (ten
+// nodes at once) delays the packets as little as it can. Arrival times only grow, so
+// one ring in order holds them.
+func (l *line) run(from, to, stop int) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the line
+	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -15)
+	bufs := make([]byte, lineSlots*slotBytes)
+	slots := make([]slot, lineSlots)
+	scratch := make([]byte, slotBytes) // what comes in while every slot is taken
+	head, count := 0, 0
+	fds := []unix.PollFd{{Fd: int32(from), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
+	var ts unix.Timespec
 	for {
-		n, err := from.Read(buf)
-		if err != nil {
-			break
+		timeout := (*unix.Timespec)(nil)
+		if count > 0 {
+			ts = unix.NsecToTimespec(max(time.Until(slots[head].at), 0).Nanoseconds())
+			timeout = &ts
 		}
-		at, ok := l.admit(time.Now(), n)
-		if !ok {
-			l.dropped.Add(1)
-			continue
+		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && err != unix.EINTR {
+			return
 		}
-		select {
-		case held <- packet{b: append([]byte(nil), buf[:n]...), at: at}:
-		default:
-			l.dropped.Add(1)
+		if fds[1].Revents != 0 {
+			return
+		}
+		// At most a batch in, so that what is due goes out in time.
+		for range 64 {
+			i := (head + count) % lineSlots
+			buf := bufs[i*slotBytes : (i+1)*slotBytes]
+			if count == lineSlots {
+				buf = scratch
+			}
+			n, err := unix.Read(from, buf)
+			if err != nil || n <= 0 {
+				break
+			}
+			if count == lineSlots {
+				l.dropped.Add(1)
+				continue
+			}
+			at, ok := l.admit(time.Now(), n)
+			if !ok {
+				l.dropped.Add(1)
+				continue
+			}
+			slots[i] = slot{n: n, at: at}
+			count++
+		}
+		now := time.Now()
+		for count > 0 && !slots[head].at.After(now) {
+			_, _ = unix.Write(to, bufs[head*slotBytes:head*slotBytes+slots[head].n])
+			if late := now.Sub(slots[head].at).Nanoseconds(); late > l.late.Load() {
+				l.late.Store(late)
+			}
+			head = (head + 1) % lineSlots
+			count--
 		}
 	}
-	close(held)
-	<-done
 }
 
 // openTUN creates the TUN device name (IP packets, no header) in the calling thread's
-// network namespace. The device goes when the file is closed.
-func openTUN(name string) (*os.File, error) {
+// network namespace, non-blocking. The device goes when the descriptor is closed.
+func openTUN(name string) (int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err == nil {
@@ -386,10 +434,9 @@ func openTUN(name string) (*os.File, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return nil, err
+		return -1, err
 	}
-	// Non-blocking, so reads wait in the runtime's poller and Close ends them.
-	return os.NewFile(uintptr(fd), "tun:"+name), nil
+	return fd, nil
 }
 
 func nsPath(name string) string { return filepath.Join("/run/netns", name) }

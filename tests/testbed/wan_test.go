@@ -71,7 +71,8 @@ func TestWAN(t *testing.T) {
 		if s := w.Served(); s.Bytes-before.Bytes != a.Size || s.Requests-before.Requests != 1 {
 			t.Errorf("the mirror counted %+v since %+v, want %d bytes in one request", s, before, a.Size)
 		}
-		t.Logf("%s: connect %v, %d MB in %v", w, w.RTT, a.Size/1e6, took)
+		up, down := w.Dropped()
+		t.Logf("%s: connect %v, %d MB in %v; dropped %d up, %d down; late by %v at most", w, w.RTT, a.Size/1e6, took, up, down, w.Late())
 		err = inNetns(fmt.Sprintf("/proc/%d/ns/net", n.pid), func() error {
 			c, err := net.DialTimeout("tcp", strings.TrimPrefix(w.DeadURL, "http://"), 2*time.Second)
 			if err == nil {

@@ -34,6 +34,9 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 	if wait <= 0 {
 		wait = DefaultBackoff
 	}
+	if more {
+		ctx = context.WithValue(ctx, fallbackKey{}, true)
+	}
 	for try := 1; ; try++ {
 		got, err := f.download(ctx, u, tmp, pinned, limit, obs)
 		if err == nil && got != sum {
@@ -242,16 +245,26 @@ func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc,
 	}
 }
 
+// fallbackKey marks the context of a try of a source that has another after it.
+type fallbackKey struct{}
+
 // httpClient is Client, or the Fetcher's own: connections are kept between
-// downloads, and connecting gives up after ConnectTimeout.
+// downloads, and connecting to a source with another after it gives up
+// after ConnectTimeout (the last source has the idle timeout: there is
+// nowhere else to go, and a congested link may drop a few SYNs).
 func (f *Fetcher) httpClient() *http.Client {
 	if f.Client != nil {
 		return f.Client
 	}
 	f.clientOnce.Do(func() {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		d := &net.Dialer{Timeout: or(f.ConnectTimeout, DefaultConnectTimeout), KeepAlive: 30 * time.Second}
-		t.DialContext = d.DialContext
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := &net.Dialer{KeepAlive: 30 * time.Second}
+			if ctx.Value(fallbackKey{}) != nil {
+				d.Timeout = or(f.ConnectTimeout, DefaultConnectTimeout)
+			}
+			return d.DialContext(ctx, network, addr)
+		}
 		f.client = &http.Client{Transport: t}
 	})
 	return f.client

@@ -83,9 +83,10 @@ type Fetcher struct {
 	// environment) that gives up connecting after ConnectTimeout.
 	// Redirects are followed.
 	Client *http.Client
-	// ConnectTimeout bounds connecting to a source (with the default
-	// Client); 0 means DefaultConnectTimeout. A healthy source answers in
-	// well under a second; the default leaves room for two lost SYNs.
+	// ConnectTimeout bounds connecting to a source that has another after
+	// it (with the default Client); 0 means DefaultConnectTimeout. A
+	// healthy source answers in well under a second; the default leaves
+	// room for two lost SYNs. The last source has IdleTimeout.
 	ConnectTimeout time.Duration
 	// CacheDir is the real path of the cache directory, usually
 	// host.Path(paths.CacheDir). Files go to CacheDir/sha256/<hex>.

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"bufio"
+	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +45,10 @@ type WANOptions struct {
 	// Queue is the longest a packet may wait for the link before it is dropped (a
 	// router's buffer, as time at the link's rate); default the round trip.
 	Queue time.Duration
+	// Congestion is the mirror's TCP congestion control; default "cubic", as on a
+	// Debian or Ubuntu server (this machine's kernel defaults to bbr, which keeps
+	// sending into a full queue and loses a tenth of its packets at a shallow one).
+	Congestion string
 }
 
 func (o WANOptions) withDefaults() WANOptions {
@@ -54,14 +61,17 @@ func (o WANOptions) withDefaults() WANOptions {
 	if o.Queue == 0 {
 		o.Queue = 2 * o.Delay
 	}
+	if o.Congestion == "" {
+		o.Congestion = "cubic"
+	}
 	return o
 }
 
 // WAN is the artifact mirror as a fleet's nodes reach it in a cloud region: an HTTP
 // server in a network namespace of its own, across a link that delays and limits every
-// packet, behind a router whose bridge the nodes join (Attach). The link is a delay line
-// in this process between two TUN devices, one in the router's namespace and one in the
-// mirror's: it holds each packet for the link's rate (one after the other, so the
+// packet, behind a router whose bridge the nodes join (Attach). The link is wanlink, a
+// process of its own between two TUN devices, one in the router's namespace and one in
+// the mirror's: it holds each packet for the link's rate (one after the other, so the
 // nodes share it) and its delay, and drops what would wait longer than the queue (this
 // machine's kernel has no netem). The server counts every byte of every response body
 // it sends. Everything is removed when the test ends; namespaces left by a test process
@@ -78,7 +88,7 @@ type WAN struct {
 	router, mirror string // namespace names
 	served         atomic.Int64
 	requests       atomic.Int64
-	lines          [2]*line
+	link           *linkProc
 	next           int // the next node address, wanNodeMin..wanNodeMax
 	ports          int
 }
@@ -108,6 +118,7 @@ func NewWAN(t testing.TB, o WANOptions) *WAN {
 	}); err != nil {
 		t.Fatalf("testbed: WAN: forwarding in the router: %v", err)
 	}
+
 	w.startLink(t)
 	// The region: the mirror's address, the way back to the nodes, and the dead mirror's
 	// address, whose packets are dropped without a word.
@@ -125,56 +136,107 @@ func NewWAN(t testing.TB, o WANOptions) *WAN {
 var wanCount atomic.Int64
 
 // startLink opens the link's two TUN devices in the router's namespace ("wan" stays
-// there, "wanm" goes to the mirror's) and runs a delay line each way between them.
+// there, "wanm" goes to the mirror's) and starts wanlink between them. The devices go
+// when wanlink exits, at the end of the test or with this process.
 func (w *WAN) startLink(t testing.TB) {
-	var tuns [2]int
-	err := inNetns(nsPath(w.router), func() error {
-		var err error
+	bin := filepath.Join(t.TempDir(), "wanlink")
+	dir, err := scriptPath("wanlink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("go", "build", "-o", bin, dir).CombinedOutput(); err != nil {
+		t.Fatalf("testbed: WAN: go build wanlink: %v\n%s", err, out)
+	}
+	var tuns [2]*os.File
+	err = inNetns(nsPath(w.router), func() error {
 		for i, name := range []string{"wan", "wanm"} {
-			if tuns[i], err = openTUN(name); err != nil {
+			fd, err := openTUN(name)
+			if err != nil {
 				return fmt.Errorf("TUN %s: %w", name, err)
 			}
+			tuns[i] = os.NewFile(uintptr(fd), "tun:"+name)
 		}
 		return nil
 	})
-	stop, serr := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err == nil {
-		err = serr
-	}
-	if err != nil {
-		for _, fd := range append(tuns[:], stop) {
-			if fd > 0 {
-				unix.Close(fd)
+	defer func() {
+		for _, f := range tuns {
+			if f != nil {
+				f.Close()
 			}
 		}
+	}()
+	if err != nil {
 		t.Fatalf("testbed: WAN: %v", err)
 	}
-	// Each line's thread needs a P of the runtime's whenever it leaves ppoll: two
-	// more than the process had, so it never waits for one.
-	procs := runtime.GOMAXPROCS(0)
-	runtime.GOMAXPROCS(procs + 2)
-	var wg sync.WaitGroup
-	for i := range 2 {
-		l := &line{rate: w.Options.Rate, delay: w.Options.Delay, queue: w.Options.Queue}
-		w.lines[i] = l
-		wg.Go(func() { l.run(tuns[i], tuns[1-i], stop) })
+	o := w.Options
+	cmd := exec.Command(bin, "-delay", o.Delay.String(), "-rate", strconv.FormatInt(o.Rate, 10), "-queue", o.Queue.String())
+	cmd.ExtraFiles = tuns[:]
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The lines stop, then closing the devices removes them.
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testbed: WAN: %v", err)
+	}
+	w.link = &linkProc{in: stdin, out: bufio.NewReader(stdout)}
 	t.Cleanup(func() {
-		_, _ = unix.Write(stop, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-		wg.Wait()
-		for _, fd := range append(tuns[:], stop) {
-			unix.Close(fd)
-		}
-		runtime.GOMAXPROCS(procs)
+		stdin.Close()
+		_ = cmd.Wait()
 	})
+}
+
+// linkProc is the running wanlink, asked for its counts over its stdin and stdout.
+type linkProc struct {
+	mu  sync.Mutex
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// LinkStats is what the link has done so far.
+type LinkStats struct {
+	DroppedUp, DroppedDown int64         // packets dropped at a full queue, towards the mirror and the nodes
+	Sent                   int64         // packets carried, both ways
+	Late                   time.Duration // the most a packet arrived after its time
+	LateOver1ms            int64         // packets that arrived more than 1 ms after their time
+	Scheduling             string        // the link's threads: SCHED_FIFO, or nice-15 where refused
+}
+
+func (l *linkProc) stats() LinkStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s LinkStats
+	var late int64
+	if _, err := io.WriteString(l.in, "\n"); err != nil {
+		return s
+	}
+	line, _ := l.out.ReadString('\n')
+	_, _ = fmt.Sscan(line, &s.DroppedUp, &s.DroppedDown, &late, &s.Scheduling, &s.LateOver1ms, &s.Sent)
+	s.Late = time.Duration(late)
+	return s
 }
 
 // serve starts the counting HTTP server on the mirror's address, in its namespace.
 func (w *WAN) serve(t testing.TB, dir string) {
 	var ln net.Listener
+	// Connections take the listener's congestion control (set per socket: a network
+	// namespace of its own may only choose among the host's allowed ones).
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, w.Options.Congestion)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
 	err := inNetns(nsPath(w.mirror), func() (err error) {
-		ln, err = net.Listen("tcp", wanMirror+":"+wanPort)
+		ln, err = lc.Listen(context.Background(), "tcp", wanMirror+":"+wanPort)
 		return err
 	})
 	if err != nil {
@@ -204,21 +266,13 @@ func (w *WAN) Served() Served {
 	return Served{Bytes: w.served.Load(), Requests: w.requests.Load()}
 }
 
-// Dropped is how many packets the link has dropped each way (its queue full): towards
-// the region, and towards the nodes.
-func (w *WAN) Dropped() (up, down int64) {
-	return w.lines[0].dropped.Load(), w.lines[1].dropped.Load()
-}
-
-// Late is the most a packet has arrived after its time, either way: the delay line
-// is a thread of this process, and a busy machine can hold it up.
-func (w *WAN) Late() time.Duration {
-	return time.Duration(max(w.lines[0].late.Load(), w.lines[1].late.Load()))
-}
+// Link says what the link has done so far. It is a process on this machine, and a
+// busy machine can hold its packets up: Late and LateOver1ms say by how much.
+func (w *WAN) Link() LinkStats { return w.link.stats() }
 
 func (w *WAN) String() string {
-	return fmt.Sprintf("%v each way (%v round trip), %g Mbit/s each way, queue %v",
-		w.Options.Delay, 2*w.Options.Delay, float64(w.Options.Rate)/1e6, w.Options.Queue)
+	return fmt.Sprintf("%v each way (%v round trip), %g Mbit/s each way, queue %v, the mirror's TCP %s, the link's threads %s",
+		w.Options.Delay, 2*w.Options.Delay, float64(w.Options.Rate)/1e6, w.Options.Queue, w.Options.Congestion, w.link.stats().Scheduling)
 }
 
 // Attach joins a running node to the WAN: an eth0 on the router's bridge with the next
@@ -247,12 +301,15 @@ func (w *WAN) Attach(t testing.TB, n *Node) string {
 	n.mu.Lock()
 	pid := n.pid
 	n.mu.Unlock()
-	// The first connection may wait for the new link's carrier and for ARP (a lost
-	// SYN costs a second); the second is the round trip.
+	// Once eth0 has its carrier, the first connection may wait for ARP; the second is
+	// the round trip.
 	var took time.Duration
 	err := inNetns(fmt.Sprintf("/proc/%d/ns/net", pid), func() error {
-		var err error
-		if _, err = headManifest(w.URL); err == nil {
+		err := waitCarrier("eth0", 10*time.Second)
+		if err == nil {
+			_, err = headManifest(w.URL)
+		}
+		if err == nil {
 			took, err = headManifest(w.URL)
 		}
 		return err
@@ -267,6 +324,50 @@ func (w *WAN) Attach(t testing.TB, n *Node) string {
 }
 
 func wanPrefix() string { return strings.TrimSuffix(wanRouter, "1") }
+
+// waitCarrier waits, in the calling thread's network namespace, until interface name
+// has its carrier: a veth's comes up a moment after both ends are up, and until then
+// a route through it is unreachable. It listens to the kernel's link notifications
+// (subscribed before it looks, so none is missed) rather than polling.
+func waitCarrier(name string, timeout time.Duration) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
+		return err
+	}
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return err
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil || ifi.Flags&net.FlagRunning != 0 {
+		return err
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("%s has no carrier after %v: %w", name, timeout, err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			// struct ifinfomsg: family, pad, type (2 bytes), index (4), flags (4), change (4)
+			if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < 16 {
+				continue
+			}
+			index, flags := int32(binary.NativeEndian.Uint32(m.Data[4:8])), binary.NativeEndian.Uint32(m.Data[8:12])
+			if int(index) == ifi.Index && flags&unix.IFF_RUNNING != 0 {
+				return nil
+			}
+		}
+	}
+}
 
 // headManifest connects to the mirror and asks for its manifest's headers, in the
 // calling thread's network namespace (net.Dial creates its socket in the caller; an
@@ -320,106 +421,6 @@ func (c countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-// line is one direction of the link: packets leave at its rate one after the other,
-// arrive delay later, and are dropped when they would wait longer than queue to leave.
-type line struct {
-	rate         int64 // bits per second
-	delay, queue time.Duration
-	free         time.Time // when the link has sent what it holds
-	dropped      atomic.Int64
-	late         atomic.Int64 // nanoseconds, the most a packet arrived after its time
-}
-
-// admit schedules a packet of size bytes that reaches the link at now: when it arrives
-// at the far end, or false if it is dropped.
-func (l *line) admit(now time.Time, size int) (time.Time, bool) {
-	start := now
-	if l.free.After(now) {
-		if l.free.Sub(now) > l.queue {
-			return time.Time{}, false
-		}
-		start = l.free
-	}
-	l.free = start.Add(time.Duration(int64(size) * 8 * int64(time.Second) / l.rate))
-	return l.free.Add(l.delay), true
-}
-
-// slot is a packet the line holds: its bytes are in a buffer of the line's, so that
-// the line allocates nothing while it runs (the runtime would have it help the
-// garbage collector, late).
-type slot struct {
-	n  int
-	at time.Time
-}
-
-// lineSlots is the most packets one line holds: more than a full queue and the
-// delay take at a few hundred Mbit/s, even of the smallest packets.
-const (
-	lineSlots = 1 << 13
-	slotBytes = 1 << 11 // a TUN device's MTU is 1500
-)
-
-// run carries packets from TUN device from to TUN device to until stop (an eventfd)
-// is written. It is one loop on a thread of its own at a high priority, sleeping in
-// ppoll until a packet comes in or the next one is due, so that a busy machine (ten
-// nodes at once) delays the packets as little as it can. Arrival times only grow, so
-// one ring in order holds them.
-func (l *line) run(from, to, stop int) {
-	runtime.LockOSThread() // never unlocked: the thread ends with the line
-	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -15)
-	bufs := make([]byte, lineSlots*slotBytes)
-	slots := make([]slot, lineSlots)
-	scratch := make([]byte, slotBytes) // what comes in while every slot is taken
-	head, count := 0, 0
-	fds := []unix.PollFd{{Fd: int32(from), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
-	var ts unix.Timespec
-	for {
-		timeout := (*unix.Timespec)(nil)
-		if count > 0 {
-			ts = unix.NsecToTimespec(max(time.Until(slots[head].at), 0).Nanoseconds())
-			timeout = &ts
-		}
-		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && err != unix.EINTR {
-			return
-		}
-		if fds[1].Revents != 0 {
-			return
-		}
-		// At most a batch in, so that what is due goes out in time.
-		for range 64 {
-			i := (head + count) % lineSlots
-			buf := bufs[i*slotBytes : (i+1)*slotBytes]
-			if count == lineSlots {
-				buf = scratch
-			}
-			n, err := unix.Read(from, buf)
-			if err != nil || n <= 0 {
-				break
-			}
-			if count == lineSlots {
-				l.dropped.Add(1)
-				continue
-			}
-			at, ok := l.admit(time.Now(), n)
-			if !ok {
-				l.dropped.Add(1)
-				continue
-			}
-			slots[i] = slot{n: n, at: at}
-			count++
-		}
-		now := time.Now()
-		for count > 0 && !slots[head].at.After(now) {
-			_, _ = unix.Write(to, bufs[head*slotBytes:head*slotBytes+slots[head].n])
-			if late := now.Sub(slots[head].at).Nanoseconds(); late > l.late.Load() {
-				l.late.Store(late)
-			}
-			head = (head + 1) % lineSlots
-			count--
-		}
-	}
-}
-
 // openTUN creates the TUN device name (IP packets, no header) in the calling thread's
 // network namespace, non-blocking. The device goes when the descriptor is closed.
 func openTUN(name string) (int, error) {
@@ -441,25 +442,39 @@ func openTUN(name string) (int, error) {
 
 func nsPath(name string) string { return filepath.Join("/run/netns", name) }
 
-// inNetns runs fn on a thread of its own in the network namespace at path. The thread
-// never leaves it: it ends with fn. Sockets and devices fn creates stay in the
-// namespace.
+// inNetns runs fn on a thread of its own in the network namespace at path, then puts
+// the thread back in this process's namespace. Sockets and devices fn creates stay in
+// the namespace. A thread that cannot be put back is left to end with fn (locked):
+// and a child process started from a thread that ends gets its parent-death signal,
+// so the threads are put back rather than let go.
 func inNetns(path string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		runtime.LockOSThread()
+		home, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer home.Close()
 		f, err := os.Open(path)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
 		f.Close()
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", path, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,11 @@ func main() {
 	rate := flag.Int64("rate", 200_000_000, "bits per second, each way")
 	queue := flag.Duration("queue", 40*time.Millisecond, "the longest a packet waits to leave")
 	flag.Parse()
+	// Each line's thread needs one of the runtime's processors whenever it leaves
+	// ppoll, and must not wait for one: more than there are threads to want them, and
+	// no collector (the lines allocate nothing after they start).
+	runtime.GOMAXPROCS(8)
+	debug.SetGCPercent(-1)
 	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wanlink:", err)

@@ -164,6 +164,42 @@ func openFileSource(p string) (body io.Reader, size int64, done func(), err erro
 // timeout is a stall, a pace below the minimum rate or a try longer than
 // TryTimeout is too slow.
 func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size int64, done func(), err error) {
+	release, err := f.hostSlot(ctx, u)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	b, n, end, err := f.requestHTTP(ctx, u)
+	if err != nil {
+		release()
+		return nil, 0, nil, err
+	}
+	return b, n, func() { end(); release() }, nil
+}
+
+// hostSlot waits until u's host has a free download slot (PerHost of them)
+// and returns what gives it back.
+func (f *Fetcher) hostSlot(ctx context.Context, u string) (func(), error) {
+	host := hostOf(u)
+	f.mu.Lock()
+	if f.slots == nil {
+		f.slots = map[string]chan struct{}{}
+	}
+	slot := f.slots[host]
+	if slot == nil {
+		slot = make(chan struct{}, or(f.PerHost, DefaultPerHost))
+		f.slots[host] = slot
+	}
+	f.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// requestHTTP is openHTTP once the host has a slot.
+func (f *Fetcher) requestHTTP(ctx context.Context, u string) (body io.Reader, size int64, done func(), err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	idle := or(f.IdleTimeout, DefaultIdleTimeout)
 	timer := time.AfterFunc(idle, func() {

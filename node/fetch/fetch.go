@@ -45,6 +45,7 @@ const (
 	DefaultRetries        = 3
 	DefaultBackoff        = time.Second
 	DefaultConnectTimeout = 5 * time.Second
+	DefaultPerHost        = 1
 	DefaultIdleTimeout    = 30 * time.Second
 	// DefaultMaxBytes is far above any release artifact nodeup installs
 	// (kata's static tarball, the largest, is a few hundred MiB).
@@ -83,6 +84,14 @@ type Fetcher struct {
 	// environment) that gives up connecting after ConnectTimeout.
 	// Redirects are followed.
 	Client *http.Client
+	// PerHost is how many downloads from one host run at once; 0 means
+	// DefaultPerHost: one after another over one connection, kept open
+	// between them, as apt fetches from a mirror (downloads from different
+	// hosts still run at once). Across a WAN one warm connection keeps the
+	// link full, where several new ones started together each leave TCP's
+	// slow start as soon as the others fill the path's queue, and use a
+	// fraction of the link for seconds once the small downloads are done.
+	PerHost int
 	// ConnectTimeout bounds connecting to a source that has another after
 	// it (with the default Client); 0 means DefaultConnectTimeout. A
 	// healthy source answers in well under a second; the default leaves
@@ -125,7 +134,8 @@ type Fetcher struct {
 	clientOnce sync.Once
 	client     *http.Client
 	mu         sync.Mutex
-	down       map[string]error // hosts not connected to, and why
+	down       map[string]error         // hosts not connected to, and why
+	slots      map[string]chan struct{} // by host, PerHost each
 }
 
 // cacheWriter marks write errors as the cache's, not the source's.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -713,4 +714,67 @@ func TestFetchLastSourceRetriedOnConnectFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection refused (after 3 tries)") {
 		t.Errorf("the only source is not retried: %v", err)
 	}
+}
+
+// Downloads from one host run one after another over one connection; from
+// two hosts, at once.
+func TestFetchOneHostAtATime(t *testing.T) {
+	other := []byte("another artifact")
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	conns := map[string]bool{}
+	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		if r.URL.Path == "/a" {
+			serve(payload)(w, r)
+		} else {
+			serve(other)(w, r)
+		}
+	})
+	f := newFetcher(t)
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{{"/a", payload}, {"/b", other}} {
+		wg.Go(func() {
+			if _, err := f.Fetch(context.Background(), []string{s.URL + c.path}, sum(c.body)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most != 1 || len(conns) != 1 {
+		t.Errorf("%d downloads from one host at once over %d connections, want 1 over 1", most, len(conns))
+	}
+
+	// Two hosts: each holds its answer until the other's request has come.
+	var both sync.WaitGroup
+	both.Add(2)
+	hold := func(b []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			both.Done()
+			both.Wait()
+			serve(b)(w, r)
+		}
+	}
+	h1, _ := server(t, hold(payload))
+	h2, _ := server(t, hold(other))
+	g := newFetcher(t)
+	for _, c := range []struct {
+		url  string
+		body []byte
+	}{{h1.URL + "/a", payload}, {h2.URL + "/b", other}} {
+		wg.Go(func() {
+			if _, err := g.Fetch(context.Background(), []string{c.url}, sum(c.body)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -168,6 +168,11 @@ func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size 
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	// Found down while this download waited for the host: pass it over.
+	if why := f.isDown(u); why != nil && ctx.Value(fallbackKey{}) != nil {
+		release()
+		return nil, 0, nil, fmt.Errorf("%w: passed over, %v", ErrUnreachable, why)
+	}
 	b, n, end, err := f.requestHTTP(ctx, u)
 	if err != nil {
 		release()

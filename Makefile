@@ -127,19 +127,25 @@ demo: build testbed
 # nodeup against containerd's getting-started steps as a script and an Ansible
 # playbook, on real nodes, and against the floor; prints one table (also written to
 # bin/bench.txt). Not part of test: it measures, it asserts no timings.
-BENCH_RUNS    ?= 5
-BENCH_TIMEOUT ?= 90m
+# Each round runs every contender with the mirror on the node's loopback, then
+# across the shaped network (tests/bench/README.md), and in the first
+# BENCH_FLEET_RUNS rounds ten nodes at once per contender.
+BENCH_RUNS       ?= 5
+BENCH_FLEET_RUNS ?= 2
+BENCH_TIMEOUT    ?= 90m
 bench: testbed
 	mkdir -p bin
-	NODEUP_E2E=1 NODEUP_BENCH_RUNS=$(BENCH_RUNS) NODEUP_BENCH_OUT=$(CURDIR)/bin/bench.txt \
+	NODEUP_E2E=1 NODEUP_BENCH_RUNS=$(BENCH_RUNS) NODEUP_BENCH_FLEET_RUNS=$(BENCH_FLEET_RUNS) NODEUP_BENCH_OUT=$(CURDIR)/bin/bench.txt \
 		$(GO) test -tags bench -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./tests/bench/ 2>&1 | \
 		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
 
 # One cold apply, no-op re-apply and plan of nodeup on a fresh node, each with a
 # CPU profile and an execution trace, summarised; the files stay in bin/profiles.
+# BENCH_NETWORK=shaped fetches from the mirror across the shaped network.
+BENCH_NETWORK ?= loopback
 bench-profile: testbed
 	mkdir -p bin/profiles
-	NODEUP_E2E=1 NODEUP_BENCH_PROFILES=$(CURDIR)/bin/profiles \
+	NODEUP_E2E=1 NODEUP_BENCH_PROFILES=$(CURDIR)/bin/profiles NODEUP_BENCH_NETWORK=$(BENCH_NETWORK) \
 		$(GO) test -tags bench -count=1 -timeout 30m -run '^TestProfile$$' -v ./tests/bench/ 2>&1 | \
 		grep --line-buffered -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT)|--- PASS)|^(PASS$$|ok[[:space:]])|testbed: node |^build-(mirror|image|rootfs): '
 

@@ -47,20 +47,40 @@ func testProfile(t *testing.T) string {
 // through serve.
 func testProfileServed(t *testing.T, serve func(w http.ResponseWriter, r *http.Request, content []byte)) string {
 	t.Helper()
+	return testProfileOn(t, serve, false)
+}
+
+// testProfileOn is testProfileServed; with ownHosts, each artifact comes
+// from a server of its own, as its upstream URL, and there is no mirror (a
+// host's downloads run one after another, different hosts' at once).
+func testProfileOn(t *testing.T, serve func(w http.ResponseWriter, r *http.Request, content []byte), ownHosts bool) string {
+	t.Helper()
 	files := map[string][]byte{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		serve(w, r, b)
-	}))
-	t.Cleanup(srv.Close)
+	newServer := func() *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, ok := files[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			serve(w, r, b)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	srv := newServer()
+	mirror := fmt.Sprintf("urls     = [%q]\n  upstream = false", srv.URL)
+	if ownHosts {
+		mirror = "upstream = true"
+	}
 	put := func(name string, content []byte) string {
 		files["/releases.example/"+name] = content
 		s := sha256.Sum256(content)
-		return fmt.Sprintf("url = \"https://releases.example/%s\"\n  sha256 = %q", name, hex.EncodeToString(s[:]))
+		url := "https://releases.example/" + name
+		if ownHosts {
+			url = newServer().URL + "/releases.example/" + name
+		}
+		return fmt.Sprintf("url = %q\n  sha256 = %q", url, hex.EncodeToString(s[:]))
 	}
 	cniScript := "#!/bin/sh\necho '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}'\n"
 	profile := fmt.Sprintf(`
@@ -69,8 +89,7 @@ variable "bootstrap_token" {
 }
 
 mirror {
-  urls     = [%q]
-  upstream = false
+  %s
 }
 
 node {
@@ -104,7 +123,7 @@ kubelet {
   %s
   flags   = ["--node-labels=role=worker", "--hostname-override=${var.bootstrap_token}"]
 }
-`, srv.URL,
+`, mirror,
 		put("containerd.tar.gz", tarGz(t, map[string]string{"bin/containerd": "containerd", "bin/containerd-shim-runc-v2": "shim", "bin/ctr": "ctr"})),
 		put("runc.amd64", []byte("runc")),
 		put("cni.tgz", tarGz(t, map[string]string{"bridge": cniScript, "loopback": cniScript})),

@@ -198,12 +198,13 @@ func emulate(out string, seen func(lines []string)) []string {
 // finished download leaves one line, and each step's line appears as it
 // finishes.
 func TestLiveApplyOnATerminal(t *testing.T) {
-	// Every artifact's download holds at its half until all four have
-	// begun, so four bars are on the screen together.
+	// Every artifact's download, each from a host of its own, holds at its
+	// half until all four have begun, so four bars are on the screen
+	// together.
 	var mu sync.Mutex
 	begun := 0
 	all := make(chan struct{})
-	profile := testProfileServed(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
+	profile := testProfileOn(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b[:len(b)/2])
 		w.(http.Flusher).Flush()
@@ -218,7 +219,7 @@ func TestLiveApplyOnATerminal(t *testing.T) {
 			return
 		}
 		w.Write(b[len(b)/2:])
-	})
+	}, true)
 	code, screen := onTerminal(t, append([]string{"TERM=xterm"}, environ...), "apply", profile, "--root", t.TempDir(), "--phase", "bake", "--parallelism", "16")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, screen)

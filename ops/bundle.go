@@ -348,6 +348,9 @@ func (c *Config) fetchAll(ctx context.Context, cacheDir string, downloads []bund
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := c.Fetcher(cacheDir)
+	// A bundle is usually fetched from upstream's few hosts: as many at once
+	// from each as from all.
+	f.PerHost = c.stepsAtOnce()
 	files := make([]bundle.File, len(downloads))
 	errs := make([]error, len(downloads))
 	sem := make(chan struct{}, c.stepsAtOnce())

@@ -86,32 +86,19 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	if err != nil || !ch.Changed() {
 		return ch, err
 	}
-	path, err := env.Fetcher.Fetch(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256)
-	if err != nil {
-		return Change{}, fmt.Errorf("download %s: %w", a.release(), err)
-	}
-	arc, err := archive.Open(path, a.Format)
+	installed, cached, err := a.installFiles(ctx, env)
 	if err != nil {
 		return Change{}, err
-	}
-	arc.Log = env.logf
-	// Backed up once the new content is known: a file that already holds it
-	// (left by an earlier run killed halfway through its renames) has
-	// nothing to lose.
-	arc.BeforeCommit = func(to, sum string) error {
-		if have, err := env.Host.SHA256(to); err == nil && have == sum {
-			return nil
-		}
-		return backupForeign(env, to)
-	}
-	installed, err := arc.Install(env.Host, a.Files)
-	if err != nil {
-		return Change{}, fmt.Errorf("install %s from %s: %w", a.release(), a.URL, err)
 	}
 	for _, in := range installed {
 		env.State.Record(in.Path, in.SHA256)
 		stamp(env, in.Path)
 	}
+	arc, err := archive.Open(cached, a.Format)
+	if err != nil {
+		return Change{}, err
+	}
+	arc.Log = env.logf
 	for _, t := range a.Trees {
 		rec, _ := env.State.Tree(t.To)
 		incoming := sync.OnceValues(func() (state.Tree, error) { return archiveTree(arc, t.From) })
@@ -139,6 +126,67 @@ func (a *Artifact) Apply(ctx context.Context, env *Env) (Change, error) {
 	}
 	env.State.RecordArtifact(a.Name, rec)
 	return ch, nil
+}
+
+// installFiles downloads the artifact and installs its files. They are
+// unpacked into staging while the download streams, and put in place once
+// it is verified: a file's unpacking overlaps its download. Staging that
+// read a failed try (or met a bad archive) is thrown away and done again
+// from the verified file, which says what is wrong with it, if anything.
+// It returns the cached file's path too.
+func (a *Artifact) installFiles(ctx context.Context, env *Env) ([]archive.Installed, string, error) {
+	st := env.Fetcher.Stream(ctx, fetch.Candidates(a.Mirrors, a.URL, a.Upstream), a.SHA256, -1)
+	defer st.Close()
+	var staged *archive.Staged
+	stageErr := errors.New("nothing staged")
+	if len(a.Files) > 0 {
+		arc, err := archive.OpenStream(path.Base(a.URL), st.Open, a.Format)
+		if err != nil {
+			return nil, "", err
+		}
+		arc.Log = env.logf
+		arc.BeforeCommit = a.beforeCommit(env)
+		staged, stageErr = arc.Stage(env.Host, a.Files)
+	}
+	cached, err := st.Wait()
+	if err != nil {
+		if staged != nil {
+			staged.Cancel()
+		}
+		return nil, "", fmt.Errorf("download %s: %w", a.release(), err)
+	}
+	if len(a.Files) == 0 {
+		return nil, cached, nil
+	}
+	if stageErr != nil {
+		arc, err := archive.Open(cached, a.Format)
+		if err != nil {
+			return nil, "", err
+		}
+		arc.Log = env.logf
+		arc.BeforeCommit = a.beforeCommit(env)
+		if staged, err = arc.Stage(env.Host, a.Files); err != nil {
+			return nil, "", fmt.Errorf("install %s from %s: %w", a.release(), a.URL, err)
+		}
+	}
+	defer staged.Cancel()
+	installed, err := staged.Commit()
+	if err != nil {
+		return nil, "", fmt.Errorf("install %s from %s: %w", a.release(), a.URL, err)
+	}
+	return installed, cached, nil
+}
+
+// beforeCommit backs up a file nodeup did not write before replacing it,
+// once the new content is known: a file that already holds it (left by an
+// earlier run killed halfway through its renames) has nothing to lose.
+func (a *Artifact) beforeCommit(env *Env) func(to, sum string) error {
+	return func(to, sum string) error {
+		if have, err := env.Host.SHA256(to); err == nil && have == sum {
+			return nil
+		}
+		return backupForeign(env, to)
+	}
 }
 
 // drift compares the node with what the artifact installs.

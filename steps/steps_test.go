@@ -917,3 +917,28 @@ func TestPackageStepRunsNothingUnderRoot(t *testing.T) {
 		t.Errorf("the image's package manager ran: %q", apt.calls)
 	}
 }
+
+// An archive is unpacked while it downloads; what came from a mirror whose
+// bytes fail the sha256 is never put in place, even when they are a whole,
+// valid archive of their own.
+func TestArtifactStreamedFromAWrongMirror(t *testing.T) {
+	n := stepstest.NewNode(t)
+	wrong, right := stepstest.NewMirror(t), stepstest.NewMirror(t)
+	url := "https://github.com/containerd/containerd/releases/download/v2.3.4/containerd-2.3.4-linux-amd64.tar.gz"
+	wrong.Put(url, stepstest.TarGz(t, stepstest.Reg("bin/containerd", "tampered")))
+	a := &steps.Artifact{
+		Name: "containerd", Version: "2.3.4", URL: url, Mirrors: []string{wrong.URL, right.URL}, Format: archive.FormatTarGz,
+		SHA256: right.Put(url, stepstest.TarGz(t, stepstest.Reg("bin/containerd", "containerd v1"))),
+		Files:  []archive.Placement{{From: "bin/containerd", To: "/usr/local/bin/containerd", Mode: 0o755}},
+	}
+	converges(t, n, a, steps.Create)
+	if got := n.Read("/usr/local/bin/containerd"); got != "containerd v1" {
+		t.Errorf("containerd %q", got)
+	}
+	if wrong.Requests() != 1 || right.Requests() != 1 {
+		t.Errorf("requests: wrong mirror %d, right mirror %d", wrong.Requests(), right.Requests())
+	}
+	if left, _ := filepath.Glob(n.Real("/usr/local/bin/.*")); len(left) > 0 {
+		t.Errorf("staging left %v", left)
+	}
+}

@@ -27,7 +27,9 @@
 // Nothing is half-installed: members are written next to their destination
 // first and renamed into place only when the whole archive has been read
 // and checked; a tree is unpacked into a staging directory beside it and
-// swapped in whole.
+// swapped in whole. An archive may be read while it downloads
+// (OpenStream): its members are staged as the bytes arrive, and committed
+// only once the download is verified.
 package archive
 
 import (
@@ -110,6 +112,8 @@ type Archive struct {
 	BeforeCommit func(to, sha256 string) error
 
 	path   string
+	open   func() (io.ReadCloser, error) // the archive's bytes from the start
+	stream bool                          // open follows a download: read to its end
 	format Format
 	logged map[string]bool // members whose mode change was logged
 }
@@ -130,7 +134,22 @@ func Open(path string, format Format) (*Archive, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("archive %s is not a regular file", path)
 	}
-	return &Archive{Name: filepath.Base(path), path: path, format: format}, nil
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	return &Archive{Name: filepath.Base(path), path: path, open: open, format: format}, nil
+}
+
+// OpenStream prepares an archive read from open, each call a reader of its
+// bytes from the start, while it downloads (fetch.Stream.Open): every read
+// goes on to the reader's end, which a download's reader reaches only once
+// its bytes are verified, so an archive staged without error (Stage) was
+// staged from the verified file. It has no trees to install.
+func OpenStream(name string, open func() (io.ReadCloser, error), format Format) (*Archive, error) {
+	switch format {
+	case FormatBinary, FormatTarGz, FormatTarZst, FormatTarXz:
+	default:
+		return nil, fmt.Errorf("archive %s: unknown format %q", name, format)
+	}
+	return &Archive{Name: name, open: open, stream: true, format: format}, nil
 }
 
 // Members lists the archive's entries (checked as described in the package
@@ -139,7 +158,7 @@ func Open(path string, format Format) (*Archive, error) {
 // raw binary has one member named "".
 func (a *Archive) Members() ([]Member, error) {
 	if a.format == FormatBinary {
-		f, err := os.Open(a.path)
+		f, err := a.open()
 		if err != nil {
 			return nil, fmt.Errorf("archive %s: %w", a.Name, err)
 		}
@@ -187,12 +206,13 @@ func (a *Archive) unsafe(entry, format string, args ...any) error {
 // safe one in archive order; r is the content of a File, nil otherwise.
 // Content not read by fn is skipped.
 func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
-	f, err := os.Open(a.path)
+	f, err := a.open()
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", a.Name, err)
 	}
 	defer f.Close()
-	dec, err := decompress(bufio.NewReaderSize(f, 1<<20), a.format)
+	raw := bufio.NewReaderSize(f, 1<<20)
+	dec, err := decompress(raw, a.format)
 	if err != nil {
 		return fmt.Errorf("archive %s is not a valid %s: %w", a.Name, a.format, err)
 	}
@@ -206,7 +226,7 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return a.finish(raw)
 		}
 		if err != nil {
 			if errors.Is(err, errStreamCap) {
@@ -232,6 +252,19 @@ func (a *Archive) walk(fn func(m *Member, r io.Reader) error) error {
 			return err
 		}
 	}
+}
+
+// finish reads a stream to its end (past the tar's end: padding, the
+// compressor's trailer), where a download's reader says whether its bytes
+// were the verified file's.
+func (a *Archive) finish(raw io.Reader) error {
+	if !a.stream {
+		return nil
+	}
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		return fmt.Errorf("archive %s: %w", a.Name, err)
+	}
+	return nil
 }
 
 // entryCheck checks the entries of one walk, in order, against the limits

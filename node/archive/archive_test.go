@@ -641,3 +641,65 @@ func TestRecorded(t *testing.T) {
 		t.Errorf("Recorded = %q, want %q", strings.Join(got, "|"), want)
 	}
 }
+
+// endsWith is a reader of data that ends with err instead of io.EOF, as a
+// download's reader ends when the bytes were not the verified file's.
+type endsWith struct {
+	r   io.Reader
+	err error
+}
+
+func (e *endsWith) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err == io.EOF {
+		err = e.err
+	}
+	return n, err
+}
+
+func (e *endsWith) Close() error { return nil }
+
+func TestStageStreamCommitsOnlyAtItsEnd(t *testing.T) {
+	data := compress(t, FormatTarGz, makeTar(t, []ent{file("bin/containerd", "new")}))
+	files := []Placement{{From: "bin/containerd", To: "/usr/local/bin/containerd"}}
+	for _, tc := range []struct {
+		name string
+		end  error
+	}{{"verified", io.EOF}, {"restarted", errors.New("the download started over")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHost(t)
+			a, err := OpenStream("containerd.tar.gz", func() (io.ReadCloser, error) {
+				return &endsWith{r: bytes.NewReader(data), err: tc.end}, nil
+			}, FormatTarGz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := a.Stage(h, files)
+			if tc.end != io.EOF {
+				// The tar was whole, but its stream did not end well.
+				if err == nil || !strings.Contains(err.Error(), "started over") {
+					t.Errorf("Stage: %v, want the stream's error", err)
+				}
+				if got := snapshot(t, h.Root()); strings.Contains(got, "containerd") {
+					t.Errorf("a failed stage left:\n%s", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(h.Root(), "usr/local/bin/containerd")); err == nil {
+				t.Error("staging put the file in place")
+			}
+			if _, err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(h.Root(), "usr/local/bin/containerd")); string(b) != "new" {
+				t.Errorf("committed %q", b)
+			}
+			if err := a.InstallTree(h, Tree{From: "bin", To: "/opt/x"}); err == nil {
+				t.Error("a tree was installed from a stream")
+			}
+		})
+	}
+}

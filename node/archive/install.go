@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -35,32 +34,61 @@ const maxLinkHops = 40
 // members are written to temporary files beside their destinations first;
 // only when the whole archive has been read and checked are they renamed
 // into place, each atomically (host.AtomicFile). On any error nothing is
-// replaced and no temporary file is left.
+// replaced and no temporary file is left. Install is Stage, then Commit.
 func (a *Archive) Install(h *host.Host, files []Placement) ([]Installed, error) {
+	s, err := a.Stage(h, files)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Cancel()
+	return s.Commit()
+}
+
+// Staged is an Install written beside its destinations, not yet in place.
+type Staged struct {
+	a       *Archive
+	files   []Placement
+	pending []*host.AtomicFile
+	sums    []string
+}
+
+// Stage reads and checks the whole archive and writes the files Install
+// would place to temporary files beside their destinations; Commit puts
+// them in place, Cancel removes them. On error nothing is left.
+func (a *Archive) Stage(h *host.Host, files []Placement) (*Staged, error) {
 	files, err := a.expand(files)
 	if err != nil {
 		return nil, err
 	}
 	in := &installing{a: a, h: h, files: files, pending: make([]*host.AtomicFile, len(files)), sums: make([]string, len(files))}
-	defer func() {
-		for _, p := range in.pending {
-			if p != nil {
-				p.Cancel()
-			}
-		}
-	}()
 	if a.format == FormatBinary {
 		err = in.binary()
 	} else {
 		err = in.members()
 	}
+	s := &Staged{a: a, files: files, pending: in.pending, sums: in.sums}
 	if err != nil {
+		s.Cancel()
 		return nil, err
 	}
-	return a.commitAll(files, in.pending, in.sums)
+	return s, nil
 }
 
-// installing is one Install: the files staged so far and their sha256s.
+// Commit renames the staged files into place (see Install).
+func (s *Staged) Commit() ([]Installed, error) {
+	return s.a.commitAll(s.files, s.pending, s.sums)
+}
+
+// Cancel removes what is staged and not committed; a no-op after Commit.
+func (s *Staged) Cancel() {
+	for _, p := range s.pending {
+		if p != nil {
+			p.Cancel()
+		}
+	}
+}
+
+// installing is one Stage: the files staged so far and their sha256s.
 type installing struct {
 	a       *Archive
 	h       *host.Host
@@ -76,7 +104,7 @@ func (in *installing) binary() error {
 		if f.From != "" {
 			return fmt.Errorf("archive %s is a single binary, not a tar; install it with an empty From, not %q", a.Name, f.From)
 		}
-		src, err := os.Open(a.path)
+		src, err := a.open()
 		if err != nil {
 			return fmt.Errorf("archive %s: %w", a.Name, err)
 		}

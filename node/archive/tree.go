@@ -21,6 +21,9 @@ import (
 // otherwise); the old tree is removed only after the swap. The tree is
 // nodeup's: files added to t.To by hand do not survive an update.
 func (a *Archive) InstallTree(h *host.Host, t Tree) error {
+	if a.stream {
+		return fmt.Errorf("archive %s: a tree is installed from the downloaded file, not while it downloads", a.Name)
+	}
 	if a.format == FormatBinary {
 		return fmt.Errorf("archive %s is a single binary; it has no tree %q", a.Name, t.From)
 	}

@@ -22,8 +22,10 @@ import (
 )
 
 // trySource downloads u into tmp, retrying transient failures, and checks
-// the sha256. nil means tmp holds the verified bytes.
-func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64) *SourceError {
+// the sha256. nil means tmp holds the verified bytes. When more sources
+// follow, a failure to connect is not retried: the host is marked down and
+// the next source is tried at once.
+func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum string, pinned, limit int64, more bool, obs *Stream) *SourceError {
 	tries := f.Retries
 	if tries <= 0 {
 		tries = DefaultRetries
@@ -32,13 +34,22 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 	if wait <= 0 {
 		wait = DefaultBackoff
 	}
+	if more {
+		ctx = context.WithValue(ctx, fallbackKey{}, true)
+	}
 	for try := 1; ; try++ {
-		got, err := f.download(ctx, u, tmp, pinned, limit)
+		got, err := f.download(ctx, u, tmp, pinned, limit, obs)
 		if err == nil && got != sum {
 			err = &ChecksumError{URL: u, Expected: sum, Actual: got}
 		}
 		if err == nil {
 			return nil
+		}
+		if connectFailed(err) && ctx.Err() == nil {
+			f.markDown(u, err)
+			if more {
+				return &SourceError{URL: u, Tries: try, Err: fmt.Errorf("%w; passing over %s for the rest of this run", err, hostOf(u))}
+			}
 		}
 		if !transient(ctx, err) || try >= tries {
 			return &SourceError{URL: u, Tries: try, Err: err}
@@ -55,8 +66,9 @@ func (f *Fetcher) trySource(ctx context.Context, u string, tmp *os.File, sum str
 
 // download copies u into tmp (truncated first) and returns the sha256 of
 // what it wrote. size is the pinned size (negative: unknown); more than
-// limit bytes is ErrTooLarge.
-func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64) (string, error) {
+// limit bytes is ErrTooLarge. obs hears of the try and its bytes.
+func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, limit int64, obs *Stream) (string, error) {
+	obs.begin()
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
@@ -99,11 +111,15 @@ func (f *Fetcher) download(ctx context.Context, u string, tmp *os.File, pinned, 
 	}
 
 	h := digest.New()
-	w := io.MultiWriter(cacheWriter{tmp}, h)
+	var cache io.Writer = cacheWriter{tmp}
+	if obs != nil {
+		cache = streamWriter{cache, obs}
+	}
+	w := io.MultiWriter(cache, h)
 	var p *progress
 	if f.Progress != nil {
 		p = newProgress(f.Progress, f.IsTerminal, path.Base(pu.Path), expect)
-		w = io.MultiWriter(cacheWriter{tmp}, h, p)
+		w = io.MultiWriter(cache, h, p)
 	}
 	n, err := io.Copy(w, io.LimitReader(body, limit+1))
 	if err == nil && n > limit {
@@ -148,6 +164,47 @@ func openFileSource(p string) (body io.Reader, size int64, done func(), err erro
 // timeout is a stall, a pace below the minimum rate or a try longer than
 // TryTimeout is too slow.
 func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size int64, done func(), err error) {
+	release, err := f.hostSlot(ctx, u)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	// Found down while this download waited for the host: pass it over.
+	if why := f.isDown(u); why != nil && ctx.Value(fallbackKey{}) != nil {
+		release()
+		return nil, 0, nil, fmt.Errorf("%w: passed over, %v", ErrUnreachable, why)
+	}
+	b, n, end, err := f.requestHTTP(ctx, u)
+	if err != nil {
+		release()
+		return nil, 0, nil, err
+	}
+	return b, n, func() { end(); release() }, nil
+}
+
+// hostSlot waits until u's host has a free download slot (PerHost of them)
+// and returns what gives it back.
+func (f *Fetcher) hostSlot(ctx context.Context, u string) (func(), error) {
+	host := hostOf(u)
+	f.mu.Lock()
+	if f.slots == nil {
+		f.slots = map[string]chan struct{}{}
+	}
+	slot := f.slots[host]
+	if slot == nil {
+		slot = make(chan struct{}, or(f.PerHost, DefaultPerHost))
+		f.slots[host] = slot
+	}
+	f.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// requestHTTP is openHTTP once the host has a slot.
+func (f *Fetcher) requestHTTP(ctx context.Context, u string) (body io.Reader, size int64, done func(), err error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	idle := or(f.IdleTimeout, DefaultIdleTimeout)
 	timer := time.AfterFunc(idle, func() {
@@ -168,7 +225,7 @@ func (f *Fetcher) openHTTP(ctx context.Context, u string) (body io.Reader, size 
 		return nil, 0, nil, err
 	}
 	req.Header.Set("User-Agent", "nodeup")
-	resp, err := f.client().Do(req)
+	resp, err := f.httpClient().Do(req)
 	if err != nil {
 		err = causeOf(actx, err)
 		stop()
@@ -229,11 +286,70 @@ func (f *Fetcher) watchRate(ctx context.Context, cancel context.CancelCauseFunc,
 	}
 }
 
-func (f *Fetcher) client() *http.Client {
+// fallbackKey marks the context of a try of a source that has another after it.
+type fallbackKey struct{}
+
+// httpClient is Client, or the Fetcher's own: connections are kept between
+// downloads, and connecting to a source with another after it gives up
+// after ConnectTimeout (the last source has the idle timeout: there is
+// nowhere else to go, and a congested link may drop a few SYNs).
+func (f *Fetcher) httpClient() *http.Client {
 	if f.Client != nil {
 		return f.Client
 	}
-	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	f.clientOnce.Do(func() {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := &net.Dialer{KeepAlive: 30 * time.Second}
+			if ctx.Value(fallbackKey{}) != nil {
+				d.Timeout = or(f.ConnectTimeout, DefaultConnectTimeout)
+			}
+			return d.DialContext(ctx, network, addr)
+		}
+		f.client = &http.Client{Transport: t}
+	})
+	return f.client
+}
+
+// connectFailed says whether err is a failure to connect to the source (or
+// its proxy): refused, no route, no answer in time, no address.
+func connectFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// hostOf is the scheme and host of a URL, what a connection goes to.
+func hostOf(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return pu.Scheme + "://" + pu.Host
+}
+
+// markDown remembers that u's host could not be connected to.
+func (f *Fetcher) markDown(u string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down == nil {
+		f.down = map[string]error{}
+	}
+	f.down[hostOf(u)] = err
+}
+
+// markUp forgets that u's host could not be connected to: it served.
+func (f *Fetcher) markUp(u string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.down, hostOf(u))
+}
+
+// isDown says why u's host could not be connected to earlier; nil if it
+// could, or was not tried.
+func (f *Fetcher) isDown(u string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.down[hostOf(u)]
 }
 
 // idleReader restarts the idle timer whenever data arrives and reports the

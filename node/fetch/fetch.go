@@ -12,8 +12,11 @@
 // rate (a server that sends a byte now and then is cut). Sources (mirrors,
 // then upstream) are tried in order and any failure of one moves on to the
 // next; transient failures are first retried with bounded exponential
-// backoff. When everything fails the error lists every source and why it
-// failed.
+// backoff. A source that cannot be connected to is not retried while a
+// later source remains, and a Fetcher passes over its host for the rest of
+// its life: a dead mirror listed first costs one connect timeout per run,
+// not retries per artifact. When everything fails the error lists every
+// source and why it failed.
 package fetch
 
 import (
@@ -28,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,9 +42,11 @@ import (
 
 // Defaults for the zero values of Fetcher's fields.
 const (
-	DefaultRetries     = 3
-	DefaultBackoff     = time.Second
-	DefaultIdleTimeout = 30 * time.Second
+	DefaultRetries        = 3
+	DefaultBackoff        = time.Second
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultPerHost        = 1
+	DefaultIdleTimeout    = 30 * time.Second
 	// DefaultMaxBytes is far above any release artifact nodeup installs
 	// (kata's static tarball, the largest, is a few hundred MiB).
 	DefaultMaxBytes   int64 = 2 << 30
@@ -67,12 +73,30 @@ var ErrTooLarge = errors.New("too large")
 // ErrTimeout is the class of a Fetch that ran out of its total time.
 var ErrTimeout = errors.New("took too long")
 
+// ErrUnreachable is the class of a source passed over because its host
+// could not be connected to earlier in the Fetcher's life.
+var ErrUnreachable = errors.New("unreachable")
+
 // Fetcher downloads artifacts into the content cache.
 type Fetcher struct {
-	// Client does the HTTP requests; nil means a clone of
-	// http.DefaultTransport (proxy from the environment). Redirects are
-	// followed.
+	// Client does the HTTP requests; nil means one client for the
+	// Fetcher's life on a clone of http.DefaultTransport (proxy from the
+	// environment) that gives up connecting after ConnectTimeout.
+	// Redirects are followed.
 	Client *http.Client
+	// PerHost is how many downloads from one host run at once; 0 means
+	// DefaultPerHost: one after another over one connection, kept open
+	// between them, as apt fetches from a mirror (downloads from different
+	// hosts still run at once). Across a WAN one warm connection keeps the
+	// link full, where several new ones started together each leave TCP's
+	// slow start as soon as the others fill the path's queue, and use a
+	// fraction of the link for seconds once the small downloads are done.
+	PerHost int
+	// ConnectTimeout bounds connecting to a source that has another after
+	// it (with the default Client); 0 means DefaultConnectTimeout. A
+	// healthy source answers in well under a second; the default leaves
+	// room for two lost SYNs. The last source has IdleTimeout.
+	ConnectTimeout time.Duration
 	// CacheDir is the real path of the cache directory, usually
 	// host.Path(paths.CacheDir). Files go to CacheDir/sha256/<hex>.
 	CacheDir string
@@ -106,6 +130,12 @@ type Fetcher struct {
 	IsTerminal bool
 	// Log receives one line per event: cache hits, retries, failed sources.
 	Log func(format string, args ...any)
+
+	clientOnce sync.Once
+	client     *http.Client
+	mu         sync.Mutex
+	down       map[string]error         // hosts not connected to, and why
+	slots      map[string]chan struct{} // by host, PerHost each
 }
 
 // cacheWriter marks write errors as the cache's, not the source's.
@@ -136,6 +166,11 @@ func (f *Fetcher) Fetch(ctx context.Context, candidates []string, sum string) (s
 // FetchSized is Fetch for a file whose size is pinned (a negative size is
 // unknown): a source that announces or sends another size fails at once.
 func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum string, pinned int64) (string, error) {
+	return f.fetch(ctx, candidates, sum, pinned, nil)
+}
+
+// fetch is FetchSized, telling obs (when not nil) about every try.
+func (f *Fetcher) fetch(ctx context.Context, candidates []string, sum string, pinned int64, obs *Stream) (string, error) {
 	sum = strings.ToLower(sum)
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 		return "", fmt.Errorf("sha256 %q is not 64 hex digits", sum)
@@ -177,10 +212,21 @@ func (f *Fetcher) FetchSized(ctx context.Context, candidates []string, sum strin
 		tmp.Close()
 		unix.Unlinkat(int(dir.Fd()), tmpName, 0)
 	}()
+	if err := obs.attach(tmp); err != nil {
+		fail.Err = err
+		return "", fail
+	}
 
-	for _, u := range candidates {
-		serr := f.trySource(ctx, u, tmp, sum, pinned, limit)
+	for i, u := range candidates {
+		more := i < len(candidates)-1
+		if why := f.isDown(u); why != nil && more {
+			fail.Sources = append(fail.Sources, &SourceError{URL: u, Err: fmt.Errorf("%w: passed over, %v", ErrUnreachable, why)})
+			continue
+		}
+		serr := f.trySource(ctx, u, tmp, sum, pinned, limit, more, obs)
 		if serr == nil {
+			f.markUp(u)
+			obs.verify()
 			// The cache checks every entry's sha256 before using it: a
 			// crash that loses the entry's bytes costs a download, so
 			// nothing waits for the disk here.

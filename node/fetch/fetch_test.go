@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -660,4 +661,120 @@ func TestWithin(t *testing.T) {
 			t.Errorf("Within(%q) = %q, %v; want ErrNotAFile", rel, got, err)
 		}
 	}
+}
+
+// refusedURL is a URL on this machine where nothing listens: connecting to it
+// is refused.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestFetchDeadMirrorPassedOver(t *testing.T) {
+	dead := refusedURL(t)
+	live, n := server(t, serve(payload))
+	f := newFetcher(t)
+	var logged []string
+	f.Log = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	up := "https://github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz"
+	start := time.Now()
+	got, err := f.Fetch(context.Background(), Candidates([]string{dead, live.URL}, up, false), sum(payload))
+	assertFetched(t, f, got, err)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("failing over took %v: the dead mirror was retried", took)
+	}
+	if n.Load() != 1 || len(logged) != 1 || !strings.Contains(logged[0], "connection refused; passing over "+dead+" for the rest of this run") {
+		t.Errorf("live mirror: %d requests; log: %q", n.Load(), logged)
+	}
+	// The next download passes over the dead mirror without connecting: with
+	// nothing else to fall back on, the error says so.
+	other := []byte("another artifact")
+	_, err = f.Fetch(context.Background(), Candidates([]string{dead, live.URL + "/missing"}, up, false), sum(other))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), dead+"/github.com/containerd/containerd/releases/download/v2.3.4/c.tar.gz: unreachable: passed over, ") {
+		t.Errorf("error does not say the dead mirror was passed over:\n%v", err)
+	}
+	if strings.Contains(strings.Join(logged[1:], "\n"), "refused") {
+		t.Errorf("the dead mirror was tried again: %q", logged)
+	}
+}
+
+func TestFetchLastSourceRetriedOnConnectFailure(t *testing.T) {
+	dead := refusedURL(t)
+	f := newFetcher(t)
+	_, err := f.Fetch(context.Background(), []string{dead + "/a"}, sum(payload))
+	if err == nil || !strings.Contains(err.Error(), "connection refused (after 3 tries)") {
+		t.Errorf("the only source is not retried: %v", err)
+	}
+}
+
+// Downloads from one host run one after another over one connection; from
+// two hosts, at once.
+func TestFetchOneHostAtATime(t *testing.T) {
+	other := []byte("another artifact")
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	conns := map[string]bool{}
+	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		if r.URL.Path == "/a" {
+			serve(payload)(w, r)
+		} else {
+			serve(other)(w, r)
+		}
+	})
+	f := newFetcher(t)
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{{"/a", payload}, {"/b", other}} {
+		wg.Go(func() {
+			if _, err := f.Fetch(context.Background(), []string{s.URL + c.path}, sum(c.body)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most != 1 || len(conns) != 1 {
+		t.Errorf("%d downloads from one host at once over %d connections, want 1 over 1", most, len(conns))
+	}
+
+	// Two hosts: each holds its answer until the other's request has come.
+	var both sync.WaitGroup
+	both.Add(2)
+	hold := func(b []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			both.Done()
+			both.Wait()
+			serve(b)(w, r)
+		}
+	}
+	h1, _ := server(t, hold(payload))
+	h2, _ := server(t, hold(other))
+	g := newFetcher(t)
+	for _, c := range []struct {
+		url  string
+		body []byte
+	}{{h1.URL + "/a", payload}, {h2.URL + "/b", other}} {
+		wg.Go(func() {
+			if _, err := g.Fetch(context.Background(), []string{c.url}, sum(c.body)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }

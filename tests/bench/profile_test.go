@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,7 +16,8 @@ import (
 // TestProfile runs nodeup's cold apply, its no-op re-apply and a plan on one fresh node
 // with a CPU profile and an execution trace each, and writes them with a summary of
 // each to $NODEUP_BENCH_PROFILES (default: a temporary directory): where a missed
-// target's time goes (make bench-profile).
+// target's time goes (make bench-profile). NODEUP_BENCH_NETWORK=shaped runs it with the
+// mirror across the shaped network instead of on the node's loopback.
 func TestProfile(t *testing.T) {
 	out := os.Getenv("NODEUP_BENCH_PROFILES")
 	if out == "" {
@@ -25,9 +27,17 @@ func TestProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := setup(t)
+	nw := b.loopback
+	switch v := os.Getenv("NODEUP_BENCH_NETWORK"); v {
+	case "", "loopback":
+	case "shaped":
+		nw = b.shaped
+	default:
+		t.Fatalf("NODEUP_BENCH_NETWORK=%q: want loopback or shaped", v)
+	}
 	goBuild(t, filepath.Join(b.bin, "nodeupprof"), "./nodeupprof")
-	n := b.boot(t, testbed.Bind{Host: out, Node: "/srv/out"})
-	args := b.nodeupArgs(nodeBinDir + "/nodeupprof")
+	n := b.boot(t, nw, testbed.Bind{Host: out, Node: "/srv/out"})
+	args := b.nodeupArgs(nodeBinDir+"/nodeupprof", nw.url)
 	for _, run := range []struct {
 		name string
 		args []string
@@ -39,8 +49,8 @@ func TestProfile(t *testing.T) {
 		env := []string{"NODEUP_CPUPROFILE=/srv/out/" + run.name + ".cpu.pprof", "NODEUP_TRACE=/srv/out/" + run.name + ".trace"}
 		r := timed(t, n, env, run.args...)
 		r.mustSucceed(t)
-		progress("%s", r.stderr)
-		progress("%s: %.2fs, peak RSS %.1f MiB", run.name, r.took.Seconds(), float64(r.maxRSS)/1024)
+		progress("%s\n%s", stepTimes(r.stdout), r.stderr)
+		progress("%s on the %s network: %.2fs, peak RSS %.1f MiB", run.name, nw.name, r.took.Seconds(), float64(r.maxRSS)/1024)
 		summarize(t, out, run.name)
 	}
 	progress("profiles and traces in %s", out)
@@ -72,4 +82,17 @@ func summarize(t *testing.T, dir, name string) {
 		}
 		progress("== %s\n%s", p, strings.TrimSpace(string(b)))
 	}
+}
+
+// stepTimes keeps the lines of nodeup's output that say when each step finished
+// and how long it took, and the summary.
+func stepTimes(stdout string) string {
+	timed := regexp.MustCompile(`^\d{4}-\d\d-\d\dT|^Apply:`)
+	var keep []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if timed.MatchString(line) {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }

@@ -158,6 +158,8 @@ func (i *Image) Apply(ctx context.Context, env *Env) (Change, error) {
 		if !recorded {
 			i.record(env, known)
 		}
+		// Present already: an archive an image build staged is not needed.
+		i.unstage(env)
 		return ch, nil
 	}
 	archive, staged, err := i.archive(ctx, env)

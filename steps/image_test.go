@@ -154,6 +154,12 @@ func TestImageStepBakeThenBoot(t *testing.T) {
 	if ch := n.CheckApply(im, false); ch.Action != steps.NoOp {
 		t.Errorf("plan after the boot: %+v", ch)
 	}
+
+	// A staged archive of an image the node has already is not left behind.
+	n.Write(staged, archive.String(), 0o600)
+	if ch := n.CheckApply(im, true); ch.Action != steps.NoOp || n.Exists(staged) {
+		t.Errorf("apply with the image present and its archive staged: %+v, staged left %v", ch, n.Exists(staged))
+	}
 }
 
 func TestImageStepArchiveWithoutTheImage(t *testing.T) {
